@@ -1,0 +1,124 @@
+//! Typed errors of the library. One table (`Error::code`, `Error::http_status`) maps every error to
+//! the stable code and HTTP status of spec 000, so the CLI's `--json` output and the HTTP API agree.
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+/// One field that failed validation, as spec 000's `details.fields[]` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<Value>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The request is malformed or a value does not fit its field.
+    #[error("{message}")]
+    Validation {
+        message: String,
+        fields: Vec<FieldError>,
+    },
+    #[error("{entity} '{id}' not found")]
+    NotFound { entity: &'static str, id: String },
+    /// Optimistic locking failed or a unique value is already taken.
+    #[error("{message}")]
+    Conflict { message: String, details: Value },
+    #[error("invalid database URL '{url}': {reason}")]
+    DatabaseUrl { url: String, reason: String },
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{context}: invalid JSON: {source}")]
+    Json {
+        context: String,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn validation(message: impl Into<String>) -> Self {
+        Error::Validation {
+            message: message.into(),
+            fields: Vec::new(),
+        }
+    }
+
+    /// A validation error about one field, with the message naming the field.
+    pub fn invalid_field(field: &str, message: impl Into<String>, value: Option<Value>) -> Self {
+        let message = message.into();
+        Error::Validation {
+            message: format!("{field}: {message}"),
+            fields: vec![FieldError {
+                field: field.to_string(),
+                message,
+                value,
+            }],
+        }
+    }
+
+    pub fn not_found(entity: &'static str, id: impl Into<String>) -> Self {
+        Error::NotFound {
+            entity,
+            id: id.into(),
+        }
+    }
+
+    pub fn json(context: impl Into<String>, source: serde_json::Error) -> Self {
+        Error::Json {
+            context: context.into(),
+            source,
+        }
+    }
+
+    /// The stable error code of spec 000.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Validation { .. } | Error::Json { .. } => "validation_error",
+            Error::NotFound { .. } => "not_found",
+            Error::Conflict { .. } => "conflict",
+            Error::DatabaseUrl { .. } => "invalid_configuration",
+            Error::Database(_) | Error::Migration(_) | Error::Io { .. } => "internal_error",
+        }
+    }
+
+    pub fn http_status(&self) -> u16 {
+        match self {
+            Error::Validation { .. } | Error::Json { .. } => 400,
+            Error::NotFound { .. } => 404,
+            Error::Conflict { .. } => 409,
+            Error::DatabaseUrl { .. }
+            | Error::Database(_)
+            | Error::Migration(_)
+            | Error::Io { .. } => 500,
+        }
+    }
+
+    /// The spec's error body: `{"error":{"code","message","details"}}`.
+    pub fn to_json(&self) -> Value {
+        let details = match self {
+            Error::Validation { fields, .. } if fields.len() == 1 => json!({
+                "field": fields[0].field,
+                "message": fields[0].message,
+                "fields": fields,
+            }),
+            Error::Validation { fields, .. } if !fields.is_empty() => json!({ "fields": fields }),
+            Error::NotFound { entity, id } => json!({ "entity": entity, "id": id }),
+            Error::Conflict { details, .. } => details.clone(),
+            _ => json!({}),
+        };
+        json!({ "error": { "code": self.code(), "message": self.to_string(), "details": details } })
+    }
+}

@@ -1,0 +1,24 @@
+//! # recordport
+//!
+//! A records store with a streaming import/export engine.
+//!
+//! ```text
+//! import:  source ──chunks──> map ──> validate ──> dedupe/merge ──> write (one writer, batch tx)
+//! export:  query (filter, sort, columns; streamed) ──> sink (CSV, PDF, Parquet)
+//! ```
+//!
+//! Module map:
+//! - [`schema`]: modules, typed fields and the one place that parses a raw value for a field type;
+//! - [`store`]: the sqlx pool (SQLite by default, PostgreSQL by URL), migrations, SQL building;
+//! - [`records`]: the Records service of spec 000 (CRUD, list/filter/sort/page, bulk, trash,
+//!   versions, upsert by external id);
+//! - [`error`]: typed errors and their stable codes and HTTP statuses;
+//! - [`cli`]: the command-line shell over the library.
+
+pub mod cli;
+pub mod error;
+pub mod schema;
+pub mod records;
+pub mod store;
+
+pub use error::{Error, Result};

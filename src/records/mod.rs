@@ -1,0 +1,664 @@
+//! The Records service of spec 000: create, get, update (PATCH, optimistic locking), soft delete,
+//! trash, bulk operations, version history and upsert by external id (spec 003).
+//!
+//! In: a module slug and request bodies ([`RecordInput`]). Out: [`Record`]s. Guarantees: every
+//! field value passes [`crate::schema::value`] for its field type before it is stored; unique
+//! fields hold at most one live record per normalised value; every change after creation leaves
+//! a version row with the old and new values; multi-record operations run in one transaction.
+
+mod history;
+mod model;
+pub mod query;
+mod write;
+
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+pub use history::VersionEntry;
+pub use model::{Actor, PRIVACY_LEVELS, Record, RecordInput};
+pub use query::{ListQuery, ListResult};
+
+use crate::error::{Error, FieldError, Result};
+use crate::schema::registry::ModuleRegistry;
+use crate::schema::value::{self, ValueOptions};
+use crate::schema::{FieldType, Module};
+use crate::store::{Sql, Store, Tx, now_micros};
+use model::{record_columns, record_from_row};
+use write::{Draft, RecordWriter};
+
+/// Most ids one bulk request may name (spec 000).
+pub const MAX_BULK_IDS: usize = 100;
+/// Most records one bulk create may carry.
+pub const MAX_BULK_CREATE: usize = 1000;
+/// Trashed records older than this are purged.
+pub const TRASH_RETENTION_DAYS: i64 = 30;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BulkDeleteOutcome {
+    pub deleted: u64,
+    pub skipped: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BulkRestoreOutcome {
+    pub restored: u64,
+    pub skipped: u64,
+}
+
+/// The label and type changes of a bulk update (spec 000).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BulkUpdate {
+    pub record_ids: Vec<String>,
+    #[serde(default)]
+    pub add_label_ids: Vec<String>,
+    #[serde(default)]
+    pub remove_label_ids: Vec<String>,
+    #[serde(default)]
+    pub add_type_ids: Vec<String>,
+    #[serde(default)]
+    pub remove_type_ids: Vec<String>,
+}
+
+/// One record of a bulk update's response.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BulkUpdatedRecord {
+    pub id: String,
+    pub display_name: String,
+    pub label_ids: Vec<String>,
+    pub type_ids: Vec<String>,
+}
+
+/// A reference field of a module, as `GET /modules/{module}/references` lists it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReferenceInfo {
+    pub slug: String,
+    pub target_module_slug: String,
+    pub target_type: &'static str,
+    pub relationship_type: &'static str,
+}
+
+/// A linked record in short form.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordRef {
+    pub id: String,
+    pub display_name: String,
+    pub module_slug: String,
+}
+
+#[derive(Clone)]
+pub struct RecordService {
+    store: Store,
+    modules: ModuleRegistry,
+    value_options: ValueOptions,
+}
+
+impl RecordService {
+    pub fn new(store: Store) -> Self {
+        Self::with_value_options(store, ValueOptions::default())
+    }
+
+    pub fn with_value_options(store: Store, value_options: ValueOptions) -> Self {
+        RecordService {
+            modules: ModuleRegistry::new(store.clone()),
+            store,
+            value_options,
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn modules(&self) -> &ModuleRegistry {
+        &self.modules
+    }
+
+    fn writer<'a>(&'a self, module: &'a Module) -> RecordWriter<'a> {
+        RecordWriter {
+            module,
+            modules: &self.modules,
+            value_options: &self.value_options,
+        }
+    }
+
+    pub async fn create(&self, module: &str, input: RecordInput, actor: &Actor) -> Result<Record> {
+        let module = self.modules.get(module).await?;
+        let writer = self.writer(&module);
+        let mut tx = self.store.begin().await?;
+        let draft = writer.draft_for_create(&mut tx, input).await?;
+        let id = writer.insert(&mut tx, &draft, actor).await?;
+        let record = load(&mut tx, &module, &id, Liveness::Live).await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    /// Creates many records in one transaction: all of them or none. Errors name the record's
+    /// index (`records[3].email`).
+    pub async fn bulk_create(
+        &self,
+        module: &str,
+        inputs: Vec<RecordInput>,
+        actor: &Actor,
+    ) -> Result<Vec<Record>> {
+        if inputs.len() > MAX_BULK_CREATE {
+            return Err(Error::validation(format!(
+                "a bulk create takes at most {MAX_BULK_CREATE} records, got {}",
+                inputs.len()
+            )));
+        }
+        let module = self.modules.get(module).await?;
+        let writer = self.writer(&module);
+        let mut tx = self.store.begin().await?;
+        let mut ids = Vec::with_capacity(inputs.len());
+        let mut errors: Vec<FieldError> = Vec::new();
+        for (i, input) in inputs.into_iter().enumerate() {
+            let inserted = match writer.draft_for_create(&mut tx, input).await {
+                Ok(draft) => writer.insert(&mut tx, &draft, actor).await,
+                Err(e) => Err(e),
+            };
+            match inserted {
+                Ok(id) => ids.push(id),
+                Err(Error::Validation { message, fields }) if fields.is_empty() => {
+                    errors.push(FieldError {
+                        field: format!("records[{i}]"),
+                        message,
+                        value: None,
+                    })
+                }
+                Err(Error::Validation { fields, .. }) => {
+                    errors.extend(fields.into_iter().map(|f| FieldError {
+                        field: format!("records[{i}].{}", f.field),
+                        ..f
+                    }))
+                }
+                Err(Error::Conflict { message, .. }) => errors.push(FieldError {
+                    field: format!("records[{i}]"),
+                    message,
+                    value: None,
+                }),
+                Err(other) => return Err(other),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(Error::Validation {
+                message: format!(
+                    "{} of the records are invalid; nothing was created",
+                    errors
+                        .iter()
+                        .map(|e| e.field.split('.').next().unwrap_or_default())
+                        .collect::<std::collections::BTreeSet<_>>()
+                        .len()
+                ),
+                fields: errors,
+            });
+        }
+        let mut records = Vec::with_capacity(ids.len());
+        for id in &ids {
+            records.push(load(&mut tx, &module, id, Liveness::Live).await?);
+        }
+        tx.commit().await?;
+        Ok(records)
+    }
+
+    /// A live record; trashed records are `not_found` here (see [`RecordService::list_trash`]).
+    pub async fn get(&self, module: &str, id: &str) -> Result<Record> {
+        let module = self.modules.get(module).await?;
+        let mut tx = self.store.begin().await?;
+        let record = load(&mut tx, &module, id, Liveness::Live).await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    /// PATCH semantics: absent keys keep their values, `null` clears. A `version` in the input
+    /// that is not the current version is a conflict. An update that changes nothing keeps the
+    /// version.
+    pub async fn update(
+        &self,
+        module: &str,
+        id: &str,
+        input: RecordInput,
+        actor: &Actor,
+    ) -> Result<Record> {
+        let module = self.modules.get(module).await?;
+        let writer = self.writer(&module);
+        let mut tx = self.store.begin().await?;
+        let current = load(&mut tx, &module, id, Liveness::LiveForUpdate).await?;
+        if let Some(seen) = input.version
+            && seen != current.version
+        {
+            return Err(Error::Conflict {
+                message: format!(
+                    "record {id} was changed since version {seen}: the current version is {}",
+                    current.version
+                ),
+                details: json!({ "recordId": id, "yourVersion": seen, "currentVersion": current.version }),
+            });
+        }
+        let draft = writer.draft_for_update(&mut tx, &current, input).await?;
+        writer.update(&mut tx, &current, &draft, actor).await?;
+        let record = load(&mut tx, &module, id, Liveness::Live).await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    /// Creates the record with this external id, or updates it (PATCH semantics) when one exists.
+    /// Returns the record and whether it was created.
+    pub async fn upsert_by_external_id(
+        &self,
+        module: &str,
+        external_id: &str,
+        mut input: RecordInput,
+        actor: &Actor,
+    ) -> Result<(Record, bool)> {
+        let external_id = external_id.trim();
+        if external_id.is_empty() {
+            return Err(Error::invalid_field(
+                "externalId",
+                "must not be empty",
+                None,
+            ));
+        }
+        if input.external_id.as_deref().is_some_and(|e| e != external_id) {
+            return Err(Error::invalid_field(
+                "externalId",
+                "the body's externalId differs from the one in the path",
+                None,
+            ));
+        }
+        input.external_id = Some(external_id.to_string());
+        let module_def = self.modules.get(module).await?;
+        let mut sql = Sql::new("SELECT id FROM records WHERE module_id = ");
+        sql.bind(module_def.id.clone())
+            .push(" AND external_id = ")
+            .bind(external_id)
+            .push(" AND deleted_at IS NULL");
+        match self.store.fetch_optional(sql).await? {
+            Some(row) => {
+                let id = row.text("id")?;
+                Ok((self.update(module, &id, input, actor).await?, false))
+            }
+            None => Ok((self.create(module, input, actor).await?, true)),
+        }
+    }
+
+    /// Moves a record to the trash.
+    pub async fn delete(&self, module: &str, id: &str, actor: &Actor) -> Result<()> {
+        let module = self.modules.get(module).await?;
+        let mut tx = self.store.begin().await?;
+        let current = load(&mut tx, &module, id, Liveness::LiveForUpdate).await?;
+        self.writer(&module)
+            .soft_delete(&mut tx, &current, actor)
+            .await?;
+        tx.commit().await
+    }
+
+    /// Moves up to 100 records to the trash in one transaction; ids that are unknown or already
+    /// trashed are counted as skipped.
+    pub async fn bulk_delete(
+        &self,
+        module: &str,
+        ids: &[String],
+        actor: &Actor,
+    ) -> Result<BulkDeleteOutcome> {
+        check_bulk_ids(ids)?;
+        let module = self.modules.get(module).await?;
+        let writer = self.writer(&module);
+        let mut tx = self.store.begin().await?;
+        let mut deleted = 0;
+        for id in unique_ids(ids) {
+            match load(&mut tx, &module, id, Liveness::LiveForUpdate).await {
+                Ok(current) => {
+                    writer.soft_delete(&mut tx, &current, actor).await?;
+                    deleted += 1;
+                }
+                Err(Error::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        tx.commit().await?;
+        Ok(BulkDeleteOutcome {
+            deleted,
+            skipped: ids.len() as u64 - deleted,
+        })
+    }
+
+    /// Brings a trashed record back. Fails with a conflict when a live record has taken one of its
+    /// unique values (or its external id) meanwhile.
+    pub async fn restore(&self, module: &str, id: &str, actor: &Actor) -> Result<Record> {
+        let module = self.modules.get(module).await?;
+        let mut tx = self.store.begin().await?;
+        let current = load(&mut tx, &module, id, Liveness::TrashedForUpdate).await?;
+        self.writer(&module).restore(&mut tx, &current, actor).await?;
+        let record = load(&mut tx, &module, id, Liveness::Live).await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    /// Restores up to 100 trashed records in one transaction; ids not in the trash are skipped.
+    pub async fn bulk_restore(
+        &self,
+        module: &str,
+        ids: &[String],
+        actor: &Actor,
+    ) -> Result<BulkRestoreOutcome> {
+        check_bulk_ids(ids)?;
+        let module = self.modules.get(module).await?;
+        let writer = self.writer(&module);
+        let mut tx = self.store.begin().await?;
+        let mut restored = 0;
+        for id in unique_ids(ids) {
+            match load(&mut tx, &module, id, Liveness::TrashedForUpdate).await {
+                Ok(current) => {
+                    writer.restore(&mut tx, &current, actor).await?;
+                    restored += 1;
+                }
+                Err(Error::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        tx.commit().await?;
+        Ok(BulkRestoreOutcome {
+            restored,
+            skipped: ids.len() as u64 - restored,
+        })
+    }
+
+    /// Deletes a trashed record for good, with its history.
+    pub async fn purge(&self, module: &str, id: &str) -> Result<()> {
+        let module = self.modules.get(module).await?;
+        let mut tx = self.store.begin().await?;
+        load(&mut tx, &module, id, Liveness::TrashedForUpdate).await?;
+        let mut filter = Sql::new("id = ");
+        filter.bind(id);
+        write::purge_where(&mut tx, filter).await?;
+        tx.commit().await
+    }
+
+    /// Purges every trashed record of the module; returns how many.
+    pub async fn empty_trash(&self, module: &str) -> Result<u64> {
+        let module = self.modules.get(module).await?;
+        let mut tx = self.store.begin().await?;
+        let mut filter = Sql::new("module_id = ");
+        filter.bind(module.id.clone()).push(" AND deleted_at IS NOT NULL");
+        let purged = write::purge_where(&mut tx, filter).await?;
+        tx.commit().await?;
+        Ok(purged)
+    }
+
+    /// Purges trashed records deleted more than 30 days before `now_micros`, in every module.
+    pub async fn purge_expired_trash(&self, now_micros: i64) -> Result<u64> {
+        let cutoff = now_micros - TRASH_RETENTION_DAYS * 24 * 3600 * 1_000_000;
+        let mut tx = self.store.begin().await?;
+        let mut filter = Sql::new("deleted_at IS NOT NULL AND deleted_at < ");
+        filter.bind(cutoff);
+        let purged = write::purge_where(&mut tx, filter).await?;
+        tx.commit().await?;
+        Ok(purged)
+    }
+
+    /// Adds and removes labels and types on up to 100 records, in one transaction. Unknown ids
+    /// fail the whole request.
+    pub async fn bulk_update(
+        &self,
+        module: &str,
+        request: &BulkUpdate,
+        actor: &Actor,
+    ) -> Result<Vec<BulkUpdatedRecord>> {
+        check_bulk_ids(&request.record_ids)?;
+        let module = self.modules.get(module).await?;
+        let writer = self.writer(&module);
+        let mut tx = self.store.begin().await?;
+        let mut out = Vec::with_capacity(request.record_ids.len());
+        for id in unique_ids(&request.record_ids) {
+            let current = load(&mut tx, &module, id, Liveness::LiveForUpdate).await?;
+            let mut draft = Draft::from_record(&current);
+            draft.label_ids = edit_ids(
+                &current.label_ids,
+                &request.add_label_ids,
+                &request.remove_label_ids,
+            )?;
+            draft.type_ids = edit_ids(
+                &current.type_ids,
+                &request.add_type_ids,
+                &request.remove_type_ids,
+            )?;
+            writer.update(&mut tx, &current, &draft, actor).await?;
+            out.push(BulkUpdatedRecord {
+                id: current.id.clone(),
+                display_name: draft.display_name,
+                label_ids: draft.label_ids,
+                type_ids: draft.type_ids,
+            });
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    pub async fn list(&self, module: &str, query: &ListQuery) -> Result<ListResult> {
+        let module = self.modules.get(module).await?;
+        query::list(&self.store, &module, query, &self.value_options).await
+    }
+
+    /// Trashed records of the module, most recently deleted first. Expired entries are purged
+    /// first, so the trash never shows a record past its retention.
+    pub async fn list_trash(&self, module: &str, page: u32, page_size: u32) -> Result<ListResult> {
+        self.purge_expired_trash(now_micros()).await?;
+        let module = self.modules.get(module).await?;
+        query::list_trash(&self.store, &module, page, page_size).await
+    }
+
+    /// The record's versions, newest first, each with its changes and the field values it had.
+    pub async fn history(&self, module: &str, id: &str) -> Result<Vec<VersionEntry>> {
+        let module = self.modules.get(module).await?;
+        let mut tx = self.store.begin().await?;
+        let current = load(&mut tx, &module, id, Liveness::Any).await?;
+        let entries = history::history(&mut tx, &current).await?;
+        tx.commit().await?;
+        Ok(entries)
+    }
+
+    /// The record as it was at version `version`.
+    pub async fn get_version(&self, module: &str, id: &str, version: i64) -> Result<Record> {
+        let module = self.modules.get(module).await?;
+        let mut tx = self.store.begin().await?;
+        let current = load(&mut tx, &module, id, Liveness::Any).await?;
+        let record = history::at_version(&mut tx, &current, version).await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    /// The reference fields of a module.
+    pub async fn references(&self, module: &str) -> Result<Vec<ReferenceInfo>> {
+        let module = self.modules.get(module).await?;
+        Ok(module
+            .def
+            .fields
+            .iter()
+            .filter(|f| f.field_type == FieldType::Reference)
+            .map(|f| ReferenceInfo {
+                slug: f.slug.clone(),
+                target_module_slug: f.target.clone().unwrap_or_default(),
+                target_type: "module",
+                relationship_type: "many_to_one",
+            })
+            .collect())
+    }
+
+    /// The records a record links to through one reference field.
+    pub async fn linked_records(
+        &self,
+        module: &str,
+        reference: &str,
+        id: &str,
+    ) -> Result<Vec<RecordRef>> {
+        let module_def = self.modules.get(module).await?;
+        let field = module_def.require_field(reference)?;
+        if field.field_type != FieldType::Reference {
+            return Err(Error::invalid_field(
+                reference,
+                "is not a reference field",
+                None,
+            ));
+        }
+        let record = self.get(module, id).await?;
+        let target = field.target.clone().unwrap_or_default();
+        let mut linked = Vec::new();
+        if let Some(Value::String(target_id)) = record.fields.get(reference) {
+            match self.get(&target, target_id).await {
+                Ok(r) => linked.push(RecordRef {
+                    id: r.id,
+                    display_name: r.display_name,
+                    module_slug: r.module_slug,
+                }),
+                Err(Error::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(linked)
+    }
+}
+
+/// Which state of a record a lookup accepts (and whether it locks the row for a change).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Liveness {
+    Live,
+    LiveForUpdate,
+    TrashedForUpdate,
+    Any,
+}
+
+pub(crate) async fn load(
+    tx: &mut Tx,
+    module: &Module,
+    id: &str,
+    liveness: Liveness,
+) -> Result<Record> {
+    let dialect = tx.dialect();
+    let mut sql = Sql::new(format!(
+        "SELECT {} FROM records r WHERE r.id = ",
+        record_columns(dialect)
+    ));
+    sql.bind(id).push(" AND r.module_id = ").bind(module.id.clone());
+    sql.push(match liveness {
+        Liveness::Live | Liveness::LiveForUpdate => " AND r.deleted_at IS NULL",
+        Liveness::TrashedForUpdate => " AND r.deleted_at IS NOT NULL",
+        Liveness::Any => "",
+    });
+    if matches!(
+        liveness,
+        Liveness::LiveForUpdate | Liveness::TrashedForUpdate
+    ) {
+        sql.push(dialect.for_update());
+    }
+    let entity = if liveness == Liveness::TrashedForUpdate {
+        "trashed record"
+    } else {
+        "record"
+    };
+    match tx.fetch_optional(sql).await? {
+        Some(row) => record_from_row(&row, module.slug()),
+        None => Err(Error::not_found(entity, id)),
+    }
+}
+
+fn check_bulk_ids(ids: &[String]) -> Result<()> {
+    if ids.is_empty() {
+        return Err(Error::invalid_field(
+            "recordIds",
+            "must name at least one record",
+            None,
+        ));
+    }
+    if ids.len() > MAX_BULK_IDS {
+        return Err(Error::invalid_field(
+            "recordIds",
+            format!("at most {MAX_BULK_IDS} ids per request, got {}", ids.len()),
+            None,
+        ));
+    }
+    Ok(())
+}
+
+/// The ids in order, each once.
+fn unique_ids(ids: &[String]) -> impl Iterator<Item = &str> {
+    let mut seen = std::collections::HashSet::new();
+    ids.iter()
+        .map(String::as_str)
+        .filter(move |id| seen.insert(*id))
+}
+
+/// `current` plus `add`, minus `remove`, each id once, in a stable order.
+fn edit_ids(current: &[String], add: &[String], remove: &[String]) -> Result<Vec<String>> {
+    let mut out: Vec<String> = current
+        .iter()
+        .filter(|id| !remove.contains(id))
+        .cloned()
+        .collect();
+    for id in add {
+        if id.trim().is_empty() {
+            return Err(Error::validation("label and type ids must not be empty"));
+        }
+        if !out.contains(id) && !remove.contains(id) {
+            out.push(id.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// Field values of a request body, parsed for their field types. `None` marks a cleared field.
+/// Every bad value is reported, each naming its field.
+pub(crate) fn parse_input_fields(
+    module: &Module,
+    input: &Map<String, Value>,
+    options: &ValueOptions,
+) -> Result<Vec<(String, Option<Value>)>> {
+    let mut parsed = Vec::with_capacity(input.len());
+    let mut errors = Vec::new();
+    for (slug, raw) in input {
+        let Some(field) = module.field(slug) else {
+            errors.push(FieldError {
+                field: slug.clone(),
+                message: format!("unknown field of module '{}'", module.slug()),
+                value: None,
+            });
+            continue;
+        };
+        match value::parse_json(field, raw, options) {
+            Ok(v) => parsed.push((slug.clone(), v)),
+            Err(e) => errors.push(FieldError {
+                field: slug.clone(),
+                message: e.0,
+                value: Some(raw.clone()),
+            }),
+        }
+    }
+    if errors.is_empty() {
+        Ok(parsed)
+    } else {
+        Err(fields_error(errors))
+    }
+}
+
+/// One validation error for several bad fields; the message names them.
+pub(crate) fn fields_error(errors: Vec<FieldError>) -> Error {
+    let message = if errors.len() == 1 {
+        format!("{}: {}", errors[0].field, errors[0].message)
+    } else {
+        format!(
+            "Invalid field values: {}",
+            errors
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect::<Vec<_>>()
+                .join("; ")
+        )
+    };
+    Error::Validation {
+        message,
+        fields: errors,
+    }
+}

@@ -1,0 +1,136 @@
+//! The record shapes of spec 000: what the service returns and what create/update take.
+
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+use crate::store::{Dialect, Row, format_micros};
+
+/// Who makes a change; stored as the created/updated user of the record and in its history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub user_id: String,
+    pub display_name: String,
+}
+
+impl Actor {
+    pub fn new(user_id: impl Into<String>, display_name: impl Into<String>) -> Self {
+        Actor {
+            user_id: user_id.into(),
+            display_name: display_name.into(),
+        }
+    }
+}
+
+/// A record as spec 000 shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Record {
+    pub id: String,
+    pub module_id: String,
+    pub module_slug: String,
+    pub display_name: String,
+    pub fields: Map<String, Value>,
+    pub label_ids: Vec<String>,
+    pub type_ids: Vec<String>,
+    pub privacy_level: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description_html: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    pub created_date_time: String,
+    pub updated_date_time: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_by_user_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_by_display_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updated_by_user_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updated_by_display_name: Option<String>,
+    pub version: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deleted_date_time: Option<String>,
+}
+
+/// The body of create and update (spec 000), plus `externalId` (spec 003) and, on update, the
+/// `version` the caller last saw (optimistic locking).
+///
+/// On update, a key that is absent keeps its value; `null` clears it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RecordInput {
+    #[serde(default, deserialize_with = "present")]
+    pub display_name: Option<Option<String>>,
+    #[serde(default)]
+    pub fields: Option<Map<String, Value>>,
+    #[serde(default)]
+    pub label_ids: Option<Vec<String>>,
+    #[serde(default)]
+    pub type_ids: Option<Vec<String>>,
+    #[serde(default)]
+    pub privacy_level: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    pub description_html: Option<Option<String>>,
+    #[serde(default)]
+    pub external_id: Option<String>,
+    #[serde(default)]
+    pub version: Option<i64>,
+}
+
+/// Tells an absent key (outer `None`, via `default`) from an explicit `null` (`Some(None)`).
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> std::result::Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+impl RecordInput {
+    /// Parses a request body; `context` names where it came from in errors.
+    pub fn from_json(value: Value, context: &str) -> Result<RecordInput> {
+        serde_json::from_value(value).map_err(|e| Error::json(context, e))
+    }
+}
+
+pub const PRIVACY_LEVELS: [&str; 3] = ["account", "team", "private"];
+
+/// The columns every record query selects, in the order [`record_from_row`] reads them.
+pub(crate) fn record_columns(dialect: Dialect) -> String {
+    format!(
+        "r.id, r.module_id, r.display_name, {} AS fields, {} AS label_ids, {} AS type_ids, \
+         r.privacy_level, r.description_html, r.external_id, r.created_at, r.updated_at, \
+         r.created_by_user_id, r.created_by_display_name, r.updated_by_user_id, \
+         r.updated_by_display_name, r.version, r.deleted_at",
+        dialect.json_column("r.fields"),
+        dialect.json_column("r.label_ids"),
+        dialect.json_column("r.type_ids"),
+    )
+}
+
+pub(crate) fn record_from_row(row: &Row, module_slug: &str) -> Result<Record> {
+    let fields: Map<String, Value> = parse_stored_json(&row.text("fields")?)?;
+    Ok(Record {
+        id: row.text("id")?,
+        module_id: row.text("module_id")?,
+        module_slug: module_slug.to_string(),
+        display_name: row.text("display_name")?,
+        fields,
+        label_ids: parse_stored_json(&row.text("label_ids")?)?,
+        type_ids: parse_stored_json(&row.text("type_ids")?)?,
+        privacy_level: row.text("privacy_level")?,
+        description_html: row.opt_text("description_html")?,
+        external_id: row.opt_text("external_id")?,
+        created_date_time: format_micros(row.int("created_at")?),
+        updated_date_time: format_micros(row.int("updated_at")?),
+        created_by_user_id: row.opt_text("created_by_user_id")?,
+        created_by_display_name: row.opt_text("created_by_display_name")?,
+        updated_by_user_id: row.opt_text("updated_by_user_id")?,
+        updated_by_display_name: row.opt_text("updated_by_display_name")?,
+        version: row.int("version")?,
+        deleted_date_time: row.opt_int("deleted_at")?.map(format_micros),
+    })
+}
+
+pub(crate) fn parse_stored_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| Error::json("stored record", e))
+}

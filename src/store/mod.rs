@@ -1,0 +1,391 @@
+//! The store: one sqlx pool on SQLite (embedded, the default) or PostgreSQL (a server by URL).
+//!
+//! In: a database URL. Out: a migrated [`Store`] whose queries take a dialect-neutral [`Sql`]
+//! (text with `$N` placeholders, which both SQLite and PostgreSQL accept, plus owned [`Arg`]s) and
+//! return dialect-neutral [`Row`]s. The few places where SQL differs between the dialects (JSON
+//! access, JSON parameters) ask [`Dialect`]. Values are always bound, never pasted into SQL text.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgPoolOptions, PgRow};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::{AssertSqlSafe, PgPool, Postgres, Row as _, Sqlite, SqlitePool, Transaction};
+
+use crate::error::{Error, Result};
+
+/// Default database of the CLI: a SQLite file in the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://recordport.db";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    /// A JSON-typed parameter: PostgreSQL needs the text cast to `jsonb`.
+    pub fn json_param(self, placeholder: &str) -> String {
+        match self {
+            Dialect::Sqlite => placeholder.to_string(),
+            Dialect::Postgres => format!("{placeholder}::jsonb"),
+        }
+    }
+
+    /// Row lock for read-modify-write inside a transaction (SQLite's IMMEDIATE transaction
+    /// already holds the database's write lock).
+    pub fn for_update(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " FOR UPDATE",
+        }
+    }
+
+    /// A JSON column read back as text (SQLite stores text already).
+    pub fn json_column(self, column: &str) -> String {
+        match self {
+            Dialect::Sqlite => column.to_string(),
+            Dialect::Postgres => format!("{column}::text"),
+        }
+    }
+}
+
+/// A bound value. Nulls carry their type because PostgreSQL checks parameter types.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Arg {
+    Text(Option<String>),
+    Int(Option<i64>),
+    Float(f64),
+}
+
+impl From<&str> for Arg {
+    fn from(v: &str) -> Self {
+        Arg::Text(Some(v.to_string()))
+    }
+}
+impl From<String> for Arg {
+    fn from(v: String) -> Self {
+        Arg::Text(Some(v))
+    }
+}
+impl From<Option<String>> for Arg {
+    fn from(v: Option<String>) -> Self {
+        Arg::Text(v)
+    }
+}
+impl From<i64> for Arg {
+    fn from(v: i64) -> Self {
+        Arg::Int(Some(v))
+    }
+}
+impl From<Option<i64>> for Arg {
+    fn from(v: Option<i64>) -> Self {
+        Arg::Int(v)
+    }
+}
+impl From<f64> for Arg {
+    fn from(v: f64) -> Self {
+        Arg::Float(v)
+    }
+}
+
+/// SQL text with numbered placeholders and the values bound to them.
+#[derive(Debug, Clone, Default)]
+pub struct Sql {
+    pub text: String,
+    pub args: Vec<Arg>,
+}
+
+impl Sql {
+    pub fn new(text: impl Into<String>) -> Self {
+        Sql {
+            text: text.into(),
+            args: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, text: &str) -> &mut Self {
+        self.text.push_str(text);
+        self
+    }
+
+    /// Binds a value and returns its placeholder (`$N`), for callers that wrap it in an expression.
+    pub fn arg(&mut self, value: impl Into<Arg>) -> String {
+        self.args.push(value.into());
+        format!("${}", self.args.len())
+    }
+
+    /// Binds a value and appends its placeholder.
+    pub fn bind(&mut self, value: impl Into<Arg>) -> &mut Self {
+        let placeholder = self.arg(value);
+        self.text.push_str(&placeholder);
+        self
+    }
+
+    /// Appends `placeholder, placeholder, ...` for each value.
+    pub fn bind_list<T: Into<Arg>>(&mut self, values: impl IntoIterator<Item = T>) -> &mut Self {
+        for (i, v) in values.into_iter().enumerate() {
+            if i > 0 {
+                self.text.push_str(", ");
+            }
+            self.bind(v);
+        }
+        self
+    }
+}
+
+macro_rules! bind_args {
+    ($query:expr, $args:expr) => {{
+        let mut q = $query;
+        for arg in $args {
+            q = match arg {
+                Arg::Text(v) => q.bind(v),
+                Arg::Int(v) => q.bind(v),
+                Arg::Float(v) => q.bind(v),
+            };
+        }
+        q
+    }};
+}
+
+/// A result row of either dialect, read by column name.
+pub enum Row {
+    Sqlite(SqliteRow),
+    Postgres(PgRow),
+}
+
+macro_rules! get_column {
+    ($row:expr, $name:expr, $ty:ty) => {
+        match $row {
+            Row::Sqlite(r) => r.try_get::<$ty, _>($name),
+            Row::Postgres(r) => r.try_get::<$ty, _>($name),
+        }
+        .map_err(Error::from)
+    };
+}
+
+impl Row {
+    pub fn text(&self, name: &str) -> Result<String> {
+        get_column!(self, name, String)
+    }
+    pub fn opt_text(&self, name: &str) -> Result<Option<String>> {
+        get_column!(self, name, Option<String>)
+    }
+    pub fn int(&self, name: &str) -> Result<i64> {
+        get_column!(self, name, i64)
+    }
+    pub fn opt_int(&self, name: &str) -> Result<Option<i64>> {
+        get_column!(self, name, Option<i64>)
+    }
+    pub fn opt_float(&self, name: &str) -> Result<Option<f64>> {
+        get_column!(self, name, Option<f64>)
+    }
+}
+
+#[derive(Clone)]
+enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// A migrated database: cheap to clone, shared by every service.
+#[derive(Clone)]
+pub struct Store {
+    pool: Pool,
+}
+
+/// An open transaction; dropped without [`Tx::commit`] it rolls back.
+pub enum Tx {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+impl Store {
+    /// Opens (and for SQLite creates) the database at `url` and runs the migrations.
+    ///
+    /// `postgres://…` and `postgresql://…` mean PostgreSQL; `sqlite://PATH`, `sqlite:PATH` and a
+    /// plain path mean a SQLite file, created when missing, in WAL mode.
+    pub async fn open(url: &str) -> Result<Store> {
+        let store = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = PgPoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect(url)
+                .await?;
+            sqlx::migrate!("src/store/migrations/postgres")
+                .run(&pool)
+                .await?;
+            Store {
+                pool: Pool::Postgres(pool),
+            }
+        } else {
+            let options = sqlite_options(url)?;
+            let pool = SqlitePoolOptions::new()
+                .max_connections(4)
+                .connect_with(options)
+                .await?;
+            sqlx::migrate!("src/store/migrations/sqlite")
+                .run(&pool)
+                .await?;
+            Store {
+                pool: Pool::Sqlite(pool),
+            }
+        };
+        Ok(store)
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match self.pool {
+            Pool::Sqlite(_) => Dialect::Sqlite,
+            Pool::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    pub async fn begin(&self) -> Result<Tx> {
+        Ok(match &self.pool {
+            // Every transaction here writes: taking the write lock up front avoids SQLite's
+            // SQLITE_BUSY when a deferred reader tries to upgrade while another writer waits.
+            Pool::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
+
+    pub async fn fetch_all(&self, sql: Sql) -> Result<Vec<Row>> {
+        let text = AssertSqlSafe(sql.text);
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => bind_args!(sqlx::query(text), sql.args)
+                .fetch_all(p)
+                .await?
+                .into_iter()
+                .map(Row::Sqlite)
+                .collect(),
+            Pool::Postgres(p) => bind_args!(sqlx::query(text), sql.args)
+                .fetch_all(p)
+                .await?
+                .into_iter()
+                .map(Row::Postgres)
+                .collect(),
+        })
+    }
+
+    pub async fn fetch_optional(&self, sql: Sql) -> Result<Option<Row>> {
+        Ok(self.fetch_all(sql).await?.into_iter().next())
+    }
+
+    pub async fn execute(&self, sql: Sql) -> Result<u64> {
+        let text = AssertSqlSafe(sql.text);
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => bind_args!(sqlx::query(text), sql.args)
+                .execute(p)
+                .await?
+                .rows_affected(),
+            Pool::Postgres(p) => bind_args!(sqlx::query(text), sql.args)
+                .execute(p)
+                .await?
+                .rows_affected(),
+        })
+    }
+
+    pub async fn close(&self) {
+        match &self.pool {
+            Pool::Sqlite(p) => p.close().await,
+            Pool::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+impl Tx {
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            Tx::Sqlite(_) => Dialect::Sqlite,
+            Tx::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    pub async fn fetch_all(&mut self, sql: Sql) -> Result<Vec<Row>> {
+        let text = AssertSqlSafe(sql.text);
+        Ok(match self {
+            Tx::Sqlite(tx) => bind_args!(sqlx::query(text), sql.args)
+                .fetch_all(&mut **tx)
+                .await?
+                .into_iter()
+                .map(Row::Sqlite)
+                .collect(),
+            Tx::Postgres(tx) => bind_args!(sqlx::query(text), sql.args)
+                .fetch_all(&mut **tx)
+                .await?
+                .into_iter()
+                .map(Row::Postgres)
+                .collect(),
+        })
+    }
+
+    pub async fn fetch_optional(&mut self, sql: Sql) -> Result<Option<Row>> {
+        Ok(self.fetch_all(sql).await?.into_iter().next())
+    }
+
+    pub async fn execute(&mut self, sql: Sql) -> Result<u64> {
+        let text = AssertSqlSafe(sql.text);
+        Ok(match self {
+            Tx::Sqlite(tx) => bind_args!(sqlx::query(text), sql.args)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected(),
+            Tx::Postgres(tx) => bind_args!(sqlx::query(text), sql.args)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected(),
+        })
+    }
+
+    pub async fn commit(self) -> Result<()> {
+        match self {
+            Tx::Sqlite(tx) => tx.commit().await?,
+            Tx::Postgres(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
+}
+
+fn sqlite_options(url: &str) -> Result<SqliteConnectOptions> {
+    let options = if url.starts_with("sqlite:") {
+        SqliteConnectOptions::from_str(url).map_err(|e| Error::DatabaseUrl {
+            url: url.to_string(),
+            reason: e.to_string(),
+        })?
+    } else if url.contains("://") {
+        return Err(Error::DatabaseUrl {
+            url: url.to_string(),
+            reason: "expected postgres://…, sqlite://PATH or a file path".to_string(),
+        });
+    } else {
+        SqliteConnectOptions::new().filename(Path::new(url))
+    };
+    Ok(options
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        // WAL with NORMAL sync is durable across application crashes; only an OS crash can lose
+        // the last transactions, which is SQLite's recommended trade-off for WAL.
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(Duration::from_secs(10))
+        .foreign_keys(true))
+}
+
+/// Microseconds since the Unix epoch: the store's one time representation.
+pub fn now_micros() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
+/// An ISO 8601 UTC timestamp (`2024-01-15T10:30:00Z`) of a stored time.
+pub fn format_micros(micros: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(micros)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// A new time-ordered id such as `rec_0190b7c2-…`: UUIDv7 puts the creation time first, so ids
+/// of new rows append to the primary-key index instead of landing at random places in it.
+pub fn new_id(prefix: &str) -> String {
+    format!("{prefix}_{}", uuid::Uuid::now_v7())
+}
