@@ -1,0 +1,119 @@
+//! Shared test helpers: a fresh database per test on SQLite (a temp file) or PostgreSQL (a fresh
+//! schema in the server named by RECORDPORT_TEST_POSTGRES_URL), with the sample modules applied.
+
+use std::path::PathBuf;
+
+use recordport::records::{Actor, RecordService};
+use recordport::schema::ModuleDef;
+use recordport::store::Store;
+
+pub const POSTGRES_URL_VAR: &str = "RECORDPORT_TEST_POSTGRES_URL";
+
+/// Runs one async test body on SQLite and on PostgreSQL: `both!(name, body_fn)` makes the tests
+/// `name::sqlite` and `name::postgres`. The PostgreSQL test skips when no server URL is given,
+/// except under CI, where a missing server is a failure.
+#[macro_export]
+macro_rules! both {
+    ($name:ident, $body:path) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let db = $crate::common::TestDb::sqlite().await;
+                $body(db).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(db) = $crate::common::TestDb::postgres().await {
+                    $body(db).await;
+                }
+            }
+        }
+    };
+}
+
+pub struct TestDb {
+    /// The URL to give `--db` or `Store::open`.
+    pub url: String,
+    pub store: Store,
+    pub service: RecordService,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    pub async fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("test.db").display());
+        Self::open(url, Some(dir)).await
+    }
+
+    pub async fn postgres() -> Option<TestDb> {
+        let Ok(base) = std::env::var(POSTGRES_URL_VAR) else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{POSTGRES_URL_VAR} must be set under CI: PostgreSQL tests may not skip there"
+            );
+            eprintln!("skipping: set {POSTGRES_URL_VAR} to run the PostgreSQL tests");
+            return None;
+        };
+        let schema = format!("t_{}", uuid_like());
+        let admin = sqlx::PgPool::connect(&base).await.expect("connect to PostgreSQL");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+            .execute(&admin)
+            .await
+            .expect("create schema");
+        admin.close().await;
+        let sep = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{sep}options[search_path]={schema}");
+        Some(Self::open(url, None).await)
+    }
+
+    async fn open(url: String, dir: Option<tempfile::TempDir>) -> TestDb {
+        let store = Store::open(&url).await.expect("open store");
+        let service = RecordService::new(store.clone());
+        for def in sample_modules() {
+            service.modules().apply(&def).await.expect("apply sample module");
+        }
+        TestDb {
+            url,
+            store,
+            service,
+            _dir: dir,
+        }
+    }
+}
+
+fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!(
+        "{}_{}_{}",
+        std::process::id(),
+        nanos,
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+pub fn sample_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample-data")
+}
+
+/// The sample modules, accounts first (contacts and deals reference it).
+pub fn sample_modules() -> Vec<ModuleDef> {
+    ["accounts", "contacts", "deals"]
+        .iter()
+        .map(|name| {
+            let path = sample_dir().join("modules").join(format!("{name}.json"));
+            let text = std::fs::read_to_string(&path).expect("read sample module");
+            ModuleDef::from_json(&text, &path.display().to_string()).expect("sample module parses")
+        })
+        .collect()
+}
+
+pub fn actor() -> Actor {
+    Actor::new("usr_test", "Test User")
+}

@@ -1,0 +1,5 @@
+//! Integration tests through the public surface (library API and CLI), each on SQLite and
+//! PostgreSQL.
+
+mod common;
+mod records_api;
