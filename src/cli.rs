@@ -11,13 +11,19 @@ use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
 use crate::records::query::parse_direction;
-use crate::records::{Actor, BulkUpdate, ListQuery, ListResult, Record, RecordInput, RecordService};
+use crate::records::{
+    Actor, BulkUpdate, ListQuery, ListResult, Record, RecordInput, RecordService,
+};
 use crate::schema::value::display_text;
 use crate::schema::{Module, ModuleDef};
 use crate::store::{DEFAULT_DATABASE_URL, Store};
 
 #[derive(Debug, Parser)]
-#[command(name = "recordport", version, about = "A records store with a streaming import/export engine")]
+#[command(
+    name = "recordport",
+    version,
+    about = "A records store with a streaming import/export engine"
+)]
 pub struct Cli {
     /// Database URL: postgres://…, sqlite://PATH or a file path (SQLite).
     #[arg(long, global = true, env = "RECORDPORT_DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
@@ -26,10 +32,20 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub json: bool,
     /// User id recorded as the author of changes.
-    #[arg(long, global = true, env = "RECORDPORT_USER_ID", default_value = "usr_local")]
+    #[arg(
+        long,
+        global = true,
+        env = "RECORDPORT_USER_ID",
+        default_value = "usr_local"
+    )]
     pub user_id: String,
     /// User name recorded as the author of changes.
-    #[arg(long, global = true, env = "RECORDPORT_USER_NAME", default_value = "Local user")]
+    #[arg(
+        long,
+        global = true,
+        env = "RECORDPORT_USER_NAME",
+        default_value = "Local user"
+    )]
     pub user_name: String,
     /// More log output (-v info, -vv debug); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -276,9 +292,10 @@ async fn module_command(service: &RecordService, cmd: ModuleCommand, out: &Outpu
             let mut results = Vec::new();
             while !defs.is_empty() {
                 let ready = defs.iter().position(|d| {
-                    d.fields.iter().filter_map(|f| f.target.as_ref()).all(|t| {
-                        t == &d.slug || !defs.iter().any(|other| &other.slug == t)
-                    })
+                    d.fields
+                        .iter()
+                        .filter_map(|f| f.target.as_ref())
+                        .all(|t| t == &d.slug || !defs.iter().any(|other| &other.slug == t))
                 });
                 let def = defs.remove(ready.unwrap_or(0));
                 let (module, outcome) = registry.apply(&def).await?;
@@ -287,7 +304,13 @@ async fn module_command(service: &RecordService, cmd: ModuleCommand, out: &Outpu
             out.print(&json!({ "modules": results }), || {
                 results
                     .iter()
-                    .map(|r| format!("{} {}", r["outcome"].as_str().unwrap_or_default(), r["slug"].as_str().unwrap_or_default()))
+                    .map(|r| {
+                        format!(
+                            "{} {}",
+                            r["outcome"].as_str().unwrap_or_default(),
+                            r["slug"].as_str().unwrap_or_default()
+                        )
+                    })
                     .collect::<Vec<_>>()
                     .join("\n")
             })
@@ -297,7 +320,12 @@ async fn module_command(service: &RecordService, cmd: ModuleCommand, out: &Outpu
             out.print(&json!({ "modules": modules }), || {
                 let mut t = table(&["slug", "name", "fields", "id"]);
                 for m in &modules {
-                    t.add_row(vec![m.slug().to_string(), m.def.name.clone(), m.def.fields.len().to_string(), m.id.clone()]);
+                    t.add_row(vec![
+                        m.slug().to_string(),
+                        m.def.name.clone(),
+                        m.def.fields.len().to_string(),
+                        m.id.clone(),
+                    ]);
                 }
                 t.to_string()
             })
@@ -325,7 +353,13 @@ fn module_table(module: &Module) -> String {
             _ if !f.value_types.is_empty() => f.value_types.join(", "),
             _ => String::new(),
         };
-        t.add_row(vec![f.slug.clone(), f.label.clone(), f.field_type.as_str().to_string(), flags.join(", "), details]);
+        t.add_row(vec![
+            f.slug.clone(),
+            f.label.clone(),
+            f.field_type.as_str().to_string(),
+            flags.join(", "),
+            details,
+        ]);
     }
     format!(
         "{} ({}), {}\ndisplay name: {}\n{t}",
@@ -336,7 +370,12 @@ fn module_table(module: &Module) -> String {
     )
 }
 
-async fn records_command(service: &RecordService, cmd: RecordsCommand, actor: &Actor, out: &Output) -> Result<()> {
+async fn records_command(
+    service: &RecordService,
+    cmd: RecordsCommand,
+    actor: &Actor,
+    out: &Output,
+) -> Result<()> {
     match cmd {
         RecordsCommand::List(args) => {
             let module = args.module.module.clone();
@@ -345,7 +384,11 @@ async fn records_command(service: &RecordService, cmd: RecordsCommand, actor: &A
             let m = service.modules().get(&module).await?;
             out.print(&result, || list_table(&m, &result))
         }
-        RecordsCommand::Get { module, id, version } => {
+        RecordsCommand::Get {
+            module,
+            id,
+            version,
+        } => {
             let record = match version {
                 Some(v) => service.get_version(&module.module, &id, v).await?,
                 None => service.get(&module.module, &id).await?,
@@ -355,29 +398,51 @@ async fn records_command(service: &RecordService, cmd: RecordsCommand, actor: &A
         RecordsCommand::Create { module, data } => {
             let input = RecordInput::from_json(read_data(&data.data)?, "--data")?;
             let record = service.create(&module.module, input, actor).await?;
-            out.print(&json!({ "record": record }), || format!("created {}\n{}", record.id, record_table(&record)))
+            out.print(&json!({ "record": record }), || {
+                format!("created {}\n{}", record.id, record_table(&record))
+            })
         }
         RecordsCommand::Update { module, id, data } => {
             let input = RecordInput::from_json(read_data(&data.data)?, "--data")?;
             let record = service.update(&module.module, &id, input, actor).await?;
             out.print(&json!({ "record": record }), || {
-                format!("updated {} (version {})\n{}", record.id, record.version, record_table(&record))
+                format!(
+                    "updated {} (version {})\n{}",
+                    record.id,
+                    record.version,
+                    record_table(&record)
+                )
             })
         }
-        RecordsCommand::Upsert { module, external_id, data } => {
+        RecordsCommand::Upsert {
+            module,
+            external_id,
+            data,
+        } => {
             let input = RecordInput::from_json(read_data(&data.data)?, "--data")?;
-            let (record, created) = service.upsert_by_external_id(&module.module, &external_id, input, actor).await?;
+            let (record, created) = service
+                .upsert_by_external_id(&module.module, &external_id, input, actor)
+                .await?;
             out.print(&json!({ "record": record, "created": created }), || {
-                format!("{} {}\n{}", if created { "created" } else { "updated" }, record.id, record_table(&record))
+                format!(
+                    "{} {}\n{}",
+                    if created { "created" } else { "updated" },
+                    record.id,
+                    record_table(&record)
+                )
             })
         }
         RecordsCommand::Delete { module, id } => {
             service.delete(&module.module, &id, actor).await?;
-            out.print(&json!({ "success": true }), || format!("moved {id} to the trash"))
+            out.print(&json!({ "success": true }), || {
+                format!("moved {id} to the trash")
+            })
         }
         RecordsCommand::Restore { module, id } => {
             let record = service.restore(&module.module, &id, actor).await?;
-            out.print(&json!({ "record": record }), || format!("restored {}", record.id))
+            out.print(&json!({ "record": record }), || {
+                format!("restored {}", record.id)
+            })
         }
         RecordsCommand::History { module, id } => {
             let versions = service.history(&module.module, &id).await?;
@@ -401,7 +466,11 @@ async fn records_command(service: &RecordService, cmd: RecordsCommand, actor: &A
                 t.to_string()
             })
         }
-        RecordsCommand::Trash { module, page, page_size } => {
+        RecordsCommand::Trash {
+            module,
+            page,
+            page_size,
+        } => {
             let result = service.list_trash(&module.module, page, page_size).await?;
             let m = service.modules().get(&module.module).await?;
             out.print(&result, || list_table(&m, &result))
@@ -412,7 +481,9 @@ async fn records_command(service: &RecordService, cmd: RecordsCommand, actor: &A
         }
         RecordsCommand::EmptyTrash { module } => {
             let purged = service.empty_trash(&module.module).await?;
-            out.print(&json!({ "success": true, "purged": purged }), || format!("purged {purged} records"))
+            out.print(&json!({ "success": true, "purged": purged }), || {
+                format!("purged {purged} records")
+            })
         }
         RecordsCommand::BulkCreate { module, data } => {
             let body = read_data(&data.data)?;
@@ -420,9 +491,17 @@ async fn records_command(service: &RecordService, cmd: RecordsCommand, actor: &A
                 Value::Array(items) => items,
                 Value::Object(mut obj) => match obj.remove("records") {
                     Some(Value::Array(items)) => items,
-                    _ => return Err(Error::validation("--data: expected an array of records or {\"records\": [...]}")),
+                    _ => {
+                        return Err(Error::validation(
+                            "--data: expected an array of records or {\"records\": [...]}",
+                        ));
+                    }
                 },
-                _ => return Err(Error::validation("--data: expected an array of records or {\"records\": [...]}")),
+                _ => {
+                    return Err(Error::validation(
+                        "--data: expected an array of records or {\"records\": [...]}",
+                    ));
+                }
             };
             let inputs = items
                 .into_iter()
@@ -430,7 +509,9 @@ async fn records_command(service: &RecordService, cmd: RecordsCommand, actor: &A
                 .map(|(i, v)| {
                     // Spec 003 nests values under "data"; spec 000 under "fields".
                     let v = match v {
-                        Value::Object(mut o) if o.contains_key("data") && !o.contains_key("fields") => {
+                        Value::Object(mut o)
+                            if o.contains_key("data") && !o.contains_key("fields") =>
+                        {
                             let data = o.remove("data").unwrap_or_default();
                             o.insert("fields".into(), data);
                             Value::Object(o)
@@ -441,29 +522,39 @@ async fn records_command(service: &RecordService, cmd: RecordsCommand, actor: &A
                 })
                 .collect::<Result<Vec<_>>>()?;
             let records = service.bulk_create(&module.module, inputs, actor).await?;
-            out.print(&json!({ "records": records, "created": records.len() }), || {
-                format!("created {} records", records.len())
-            })
+            out.print(
+                &json!({ "records": records, "created": records.len() }),
+                || format!("created {} records", records.len()),
+            )
         }
         RecordsCommand::BulkUpdate { module, data } => {
-            let request: BulkUpdate =
-                serde_json::from_value(read_data(&data.data)?).map_err(|e| Error::json("--data", e))?;
+            let request: BulkUpdate = serde_json::from_value(read_data(&data.data)?)
+                .map_err(|e| Error::json("--data", e))?;
             let records = service.bulk_update(&module.module, &request, actor).await?;
             out.print(&json!({ "records": records }), || {
                 let mut t = table(&["id", "displayName", "labelIds", "typeIds"]);
                 for r in &records {
-                    t.add_row(vec![r.id.clone(), r.display_name.clone(), r.label_ids.join(", "), r.type_ids.join(", ")]);
+                    t.add_row(vec![
+                        r.id.clone(),
+                        r.display_name.clone(),
+                        r.label_ids.join(", "),
+                        r.type_ids.join(", "),
+                    ]);
                 }
                 t.to_string()
             })
         }
         RecordsCommand::BulkDelete { module, ids } => {
             let outcome = service.bulk_delete(&module.module, &ids, actor).await?;
-            out.print(&outcome, || format!("deleted {}, skipped {}", outcome.deleted, outcome.skipped))
+            out.print(&outcome, || {
+                format!("deleted {}, skipped {}", outcome.deleted, outcome.skipped)
+            })
         }
         RecordsCommand::BulkRestore { module, ids } => {
             let outcome = service.bulk_restore(&module.module, &ids, actor).await?;
-            out.print(&outcome, || format!("restored {}, skipped {}", outcome.restored, outcome.skipped))
+            out.print(&outcome, || {
+                format!("restored {}, skipped {}", outcome.restored, outcome.skipped)
+            })
         }
     }
 }
@@ -486,7 +577,10 @@ fn list_query(args: ListArgs) -> Result<ListQuery> {
     let advanced_filter = args
         .advanced_filter
         .as_deref()
-        .map(|text| serde_json::from_str(&read_arg_text(text)?).map_err(|e| Error::json("--advanced-filter", e)))
+        .map(|text| {
+            serde_json::from_str(&read_arg_text(text)?)
+                .map_err(|e| Error::json("--advanced-filter", e))
+        })
         .transpose()?;
     Ok(ListQuery {
         filters,
@@ -518,13 +612,16 @@ impl Output {
         } else {
             text()
         };
-        writeln!(stdout, "{rendered}").map_err(|source| Error::Io { path: "stdout".into(), source })
+        writeln!(stdout, "{rendered}").map_err(|source| Error::Io {
+            path: "stdout".into(),
+            source,
+        })
     }
 }
 
 fn table(header: &[&str]) -> Table {
     let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED)
+    t.load_style(UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)
         .set_header(header.to_vec());
     t
@@ -532,7 +629,13 @@ fn table(header: &[&str]) -> Table {
 
 fn short(v: &Value) -> String {
     let text = display_text(v);
-    if text.is_empty() { "∅".to_string() } else if text.chars().count() > 40 { format!("{}…", text.chars().take(39).collect::<String>()) } else { text }
+    if text.is_empty() {
+        "∅".to_string()
+    } else if text.chars().count() > 40 {
+        format!("{}…", text.chars().take(39).collect::<String>())
+    } else {
+        text
+    }
 }
 
 fn list_table(module: &Module, result: &ListResult) -> String {
@@ -551,11 +654,20 @@ fn list_table(module: &Module, result: &ListResult) -> String {
     let mut t = table(&header);
     for r in &result.records {
         let mut row = vec![r.id.clone(), r.display_name.clone()];
-        row.extend(shown.iter().map(|s| r.fields.get(*s).map(short).unwrap_or_default()));
+        row.extend(
+            shown
+                .iter()
+                .map(|s| r.fields.get(*s).map(short).unwrap_or_default()),
+        );
         row.push(r.version.to_string());
         t.add_row(row);
     }
-    let footer = match (&result.pagination, result.total, result.page, result.page_size) {
+    let footer = match (
+        &result.pagination,
+        result.total,
+        result.page,
+        result.page_size,
+    ) {
         (Some(p), ..) => match &p.next_cursor {
             Some(c) => format!("{} records; more with --cursor {c}", result.records.len()),
             None => format!("{} records; no more", result.records.len()),
@@ -590,8 +702,22 @@ fn record_table(record: &Record) -> String {
         row("externalId", e.clone());
     }
     row("version", record.version.to_string());
-    row("created", format!("{} by {}", record.created_date_time, record.created_by_display_name.clone().unwrap_or_default()));
-    row("updated", format!("{} by {}", record.updated_date_time, record.updated_by_display_name.clone().unwrap_or_default()));
+    row(
+        "created",
+        format!(
+            "{} by {}",
+            record.created_date_time,
+            record.created_by_display_name.clone().unwrap_or_default()
+        ),
+    );
+    row(
+        "updated",
+        format!(
+            "{} by {}",
+            record.updated_date_time,
+            record.updated_by_display_name.clone().unwrap_or_default()
+        ),
+    );
     if let Some(d) = &record.deleted_date_time {
         row("deleted", d.clone());
     }
@@ -599,7 +725,10 @@ fn record_table(record: &Record) -> String {
 }
 
 fn read_file(path: &std::path::Path) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.display().to_string(), source })
+    std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.display().to_string(),
+        source,
+    })
 }
 
 /// `@FILE` reads the file; anything else is the text itself.

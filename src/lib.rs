@@ -17,8 +17,8 @@
 
 pub mod cli;
 pub mod error;
-pub mod schema;
 pub mod records;
+pub mod schema;
 pub mod store;
 
 pub use error::{Error, Result};

@@ -63,9 +63,8 @@ async fn version_rows(tx: &mut Tx, record_id: &str) -> Result<Vec<VersionRow>> {
 fn undo(record: &mut Record, changes: &Map<String, Value>) {
     for (name, change) in changes {
         let old = change.get("old").cloned().unwrap_or(Value::Null);
-        let as_ids = |v: &Value| -> Vec<String> {
-            serde_json::from_value(v.clone()).unwrap_or_default()
-        };
+        let as_ids =
+            |v: &Value| -> Vec<String> { serde_json::from_value(v.clone()).unwrap_or_default() };
         let as_text = |v: &Value| v.as_str().map(str::to_string);
         match name.as_str() {
             "displayName" => record.display_name = as_text(&old).unwrap_or_default(),

@@ -262,7 +262,11 @@ impl RecordService {
                 None,
             ));
         }
-        if input.external_id.as_deref().is_some_and(|e| e != external_id) {
+        if input
+            .external_id
+            .as_deref()
+            .is_some_and(|e| e != external_id)
+        {
             return Err(Error::invalid_field(
                 "externalId",
                 "the body's externalId differs from the one in the path",
@@ -332,7 +336,9 @@ impl RecordService {
         let module = self.modules.get(module).await?;
         let mut tx = self.store.begin().await?;
         let current = load(&mut tx, &module, id, Liveness::TrashedForUpdate).await?;
-        self.writer(&module).restore(&mut tx, &current, actor).await?;
+        self.writer(&module)
+            .restore(&mut tx, &current, actor)
+            .await?;
         let record = load(&mut tx, &module, id, Liveness::Live).await?;
         tx.commit().await?;
         Ok(record)
@@ -383,7 +389,9 @@ impl RecordService {
         let module = self.modules.get(module).await?;
         let mut tx = self.store.begin().await?;
         let mut filter = Sql::new("module_id = ");
-        filter.bind(module.id.clone()).push(" AND deleted_at IS NOT NULL");
+        filter
+            .bind(module.id.clone())
+            .push(" AND deleted_at IS NOT NULL");
         let purged = write::purge_where(&mut tx, filter).await?;
         tx.commit().await?;
         Ok(purged)
@@ -542,7 +550,9 @@ pub(crate) async fn load(
         "SELECT {} FROM records r WHERE r.id = ",
         record_columns(dialect)
     ));
-    sql.bind(id).push(" AND r.module_id = ").bind(module.id.clone());
+    sql.bind(id)
+        .push(" AND r.module_id = ")
+        .bind(module.id.clone());
     sql.push(match liveness {
         Liveness::Live | Liveness::LiveForUpdate => " AND r.deleted_at IS NULL",
         Liveness::TrashedForUpdate => " AND r.deleted_at IS NOT NULL",

@@ -103,7 +103,10 @@ impl ListQuery {
                 "cursor" => q.cursor = Some(val.to_string()),
                 "limit" => q.limit = Some(number("limit")?),
                 "includeCount" => q.include_count = matches!(val, "true" | "1"),
-                _ => match key.strip_prefix("filter[").and_then(|k| k.strip_suffix(']')) {
+                _ => match key
+                    .strip_prefix("filter[")
+                    .and_then(|k| k.strip_suffix(']'))
+                {
                     Some(field) => q.filters.push((field.to_string(), val.to_string())),
                     None => {
                         return Err(Error::validation(format!(
@@ -190,15 +193,18 @@ fn resolve_target<'a>(module: &'a Module, name: &str) -> Result<Target<'a>> {
     if let Some(field) = module.field(base) {
         let part = match part {
             None => None,
-            Some(p) if field.field_type == FieldType::Address => Some(
-                *ADDRESS_PARTS.iter().find(|a| **a == p).ok_or_else(|| {
+            Some(p) if field.field_type == FieldType::Address => {
+                Some(*ADDRESS_PARTS.iter().find(|a| **a == p).ok_or_else(|| {
                     Error::invalid_field(
                         name,
-                        format!("unknown address part (expected {})", ADDRESS_PARTS.join(", ")),
+                        format!(
+                            "unknown address part (expected {})",
+                            ADDRESS_PARTS.join(", ")
+                        ),
                         None,
                     )
-                })?,
-            ),
+                })?)
+            }
             Some(_) => {
                 return Err(Error::invalid_field(
                     name,
@@ -225,9 +231,10 @@ fn resolve_target<'a>(module: &'a Module, name: &str) -> Result<Target<'a>> {
         }
         "externalId" => Ok(column("r.external_id", Kind::Text, false)),
         "privacyLevel" => Ok(column("r.privacy_level", Kind::Text, false)),
-        _ => Err(module.require_field(name).err().unwrap_or_else(|| {
-            Error::invalid_field(name, "unknown field", None)
-        })),
+        _ => Err(module
+            .require_field(name)
+            .err()
+            .unwrap_or_else(|| Error::invalid_field(name, "unknown field", None))),
     }
 }
 
@@ -293,11 +300,17 @@ impl FieldSql<'_> {
                     "e.value"
                 };
                 let c = cond(sql, elem)?;
-                Ok(format!("EXISTS (SELECT 1 FROM json_each(r.fields, {path}) AS e WHERE {c})"))
+                Ok(format!(
+                    "EXISTS (SELECT 1 FROM json_each(r.fields, {path}) AS e WHERE {c})"
+                ))
             }
             Dialect::Postgres => {
                 let key = sql.arg(self.field.slug.clone());
-                let elem = if is_phone { "(e.v ->> 'number')" } else { "(e.v #>> '{}')" };
+                let elem = if is_phone {
+                    "(e.v ->> 'number')"
+                } else {
+                    "(e.v #>> '{}')"
+                };
                 let c = cond(sql, elem)?;
                 Ok(format!(
                     "EXISTS (SELECT 1 FROM jsonb_array_elements(COALESCE(r.fields -> {key}, '[]'::jsonb)) AS e(v) WHERE {c})"
@@ -385,7 +398,13 @@ struct FilterBuilder<'a> {
 
 impl<'a> FilterBuilder<'a> {
     /// A filter value in the stored form of its target, bound with the right type.
-    fn bind_value(&self, sql: &mut Sql, cond: &Condition, raw: &Value, kind: Kind) -> Result<String> {
+    fn bind_value(
+        &self,
+        sql: &mut Sql,
+        cond: &Condition,
+        raw: &Value,
+        kind: Kind,
+    ) -> Result<String> {
         let bad = |message: String| Error::invalid_field(&cond.name, message, Some(raw.clone()));
         match &cond.target {
             Target::Column { is_time: true, .. } => {
@@ -393,9 +412,10 @@ impl<'a> FilterBuilder<'a> {
                 let stored = value::parse_json(&def, raw, self.options)
                     .map_err(|e| bad(e.0))?
                     .ok_or_else(|| bad("needs a value".into()))?;
-                let micros = chrono::DateTime::parse_from_rfc3339(stored.as_str().unwrap_or_default())
-                    .map_err(|e| bad(e.to_string()))?
-                    .timestamp_micros();
+                let micros =
+                    chrono::DateTime::parse_from_rfc3339(stored.as_str().unwrap_or_default())
+                        .map_err(|e| bad(e.to_string()))?
+                        .timestamp_micros();
                 Ok(sql.arg(micros))
             }
             Target::Column { .. } => Ok(sql.arg(scalar_text(raw))),
@@ -437,7 +457,11 @@ impl<'a> FilterBuilder<'a> {
         }
         let one = |n: usize| -> Result<&Value> {
             cond.values.get(n).ok_or_else(|| {
-                Error::invalid_field(&cond.name, format!("operator needs {} value(s)", n + 1), None)
+                Error::invalid_field(
+                    &cond.name,
+                    format!("operator needs {} value(s)", n + 1),
+                    None,
+                )
             })
         };
         let (field_sql, kind) = match &cond.target {
@@ -497,10 +521,16 @@ impl<'a> FilterBuilder<'a> {
         // Builds the positive comparison of one element (or the scalar) against the value(s).
         let compare = |sql: &mut Sql, expr: &str| -> Result<String> {
             Ok(match cond.op {
-                Op::Eq | Op::Neq => format!("{expr} = {}", self.bind_value(sql, cond, one(0)?, kind)?),
-                Op::Gt | Op::After => format!("{expr} > {}", self.bind_value(sql, cond, one(0)?, kind)?),
+                Op::Eq | Op::Neq => {
+                    format!("{expr} = {}", self.bind_value(sql, cond, one(0)?, kind)?)
+                }
+                Op::Gt | Op::After => {
+                    format!("{expr} > {}", self.bind_value(sql, cond, one(0)?, kind)?)
+                }
                 Op::Gte => format!("{expr} >= {}", self.bind_value(sql, cond, one(0)?, kind)?),
-                Op::Lt | Op::Before => format!("{expr} < {}", self.bind_value(sql, cond, one(0)?, kind)?),
+                Op::Lt | Op::Before => {
+                    format!("{expr} < {}", self.bind_value(sql, cond, one(0)?, kind)?)
+                }
                 Op::Lte => format!("{expr} <= {}", self.bind_value(sql, cond, one(0)?, kind)?),
                 Op::Between => {
                     let low = self.bind_value(sql, cond, one(0)?, kind)?;
@@ -509,7 +539,11 @@ impl<'a> FilterBuilder<'a> {
                 }
                 Op::In | Op::NotIn => {
                     if cond.values.is_empty() {
-                        return Err(Error::invalid_field(&cond.name, "needs a list of values", None));
+                        return Err(Error::invalid_field(
+                            &cond.name,
+                            "needs a list of values",
+                            None,
+                        ));
                     }
                     let mut items = Vec::with_capacity(cond.values.len());
                     for v in &cond.values {
@@ -563,7 +597,11 @@ impl<'a> FilterBuilder<'a> {
             Error::validation("advancedFilter: every group and condition must be a JSON object")
         })?;
         if let Some(conditions) = obj.get("conditions") {
-            let conjunction = match obj.get("conjunction").and_then(Value::as_str).unwrap_or("AND") {
+            let conjunction = match obj
+                .get("conjunction")
+                .and_then(Value::as_str)
+                .unwrap_or("AND")
+            {
                 c if c.eq_ignore_ascii_case("and") => " AND ",
                 c if c.eq_ignore_ascii_case("or") => " OR ",
                 other => {
@@ -584,10 +622,19 @@ impl<'a> FilterBuilder<'a> {
             }
             return Ok(format!("({})", parts.join(conjunction)));
         }
-        let field = obj.get("fieldSlug").and_then(Value::as_str).ok_or_else(|| {
-            Error::validation("advancedFilter: a condition needs \"fieldSlug\" (or a group \"conditions\")")
-        })?;
-        let op = Op::parse(obj.get("operator").and_then(Value::as_str).unwrap_or_default())?;
+        let field = obj
+            .get("fieldSlug")
+            .and_then(Value::as_str)
+            .ok_or_else(|| {
+                Error::validation(
+                    "advancedFilter: a condition needs \"fieldSlug\" (or a group \"conditions\")",
+                )
+            })?;
+        let op = Op::parse(
+            obj.get("operator")
+                .and_then(Value::as_str)
+                .unwrap_or_default(),
+        )?;
         let values = match (obj.get("values"), obj.get("value")) {
             (Some(Value::Array(vs)), _) => vs.clone(),
             (_, Some(Value::Array(vs))) => vs.clone(),
@@ -676,14 +723,21 @@ fn where_clause(
                 .push(" ESCAPE '\\'");
         }
     }
-    for (column, ids) in [("label_ids", &query.label_ids), ("type_ids", &query.type_ids)] {
+    for (column, ids) in [
+        ("label_ids", &query.label_ids),
+        ("type_ids", &query.type_ids),
+    ] {
         if ids.is_empty() {
             continue;
         }
         let each = match builder.dialect {
-            Dialect::Sqlite => format!("SELECT 1 FROM json_each(r.{column}) AS j WHERE j.value IN ("),
+            Dialect::Sqlite => {
+                format!("SELECT 1 FROM json_each(r.{column}) AS j WHERE j.value IN (")
+            }
             Dialect::Postgres => {
-                format!("SELECT 1 FROM jsonb_array_elements_text(r.{column}) AS j(value) WHERE j.value IN (")
+                format!(
+                    "SELECT 1 FROM jsonb_array_elements_text(r.{column}) AS j(value) WHERE j.value IN ("
+                )
             }
         };
         sql.push(" AND EXISTS (")
@@ -709,11 +763,13 @@ fn sort_of(sql: &mut Sql, dialect: Dialect, module: &Module, query: &ListQuery) 
         .sort_field
         .clone()
         .unwrap_or_else(|| "createdDateTime".to_string());
-    let direction = query.sort_direction.unwrap_or(if query.sort_field.is_some() {
-        SortDirection::Asc
-    } else {
-        SortDirection::Desc
-    });
+    let direction = query
+        .sort_direction
+        .unwrap_or(if query.sort_field.is_some() {
+            SortDirection::Asc
+        } else {
+            SortDirection::Desc
+        });
     let collate = match dialect {
         // Byte order, as SQLite compares, so both stores page alike.
         Dialect::Postgres => " COLLATE \"C\"",
@@ -726,7 +782,11 @@ fn sort_of(sql: &mut Sql, dialect: Dialect, module: &Module, query: &ListQuery) 
         }
         Target::Column { expr, kind, .. } => (expr.to_string(), kind, false),
         Target::Field { field, part } => {
-            let f = FieldSql { dialect, field, part };
+            let f = FieldSql {
+                dialect,
+                field,
+                part,
+            };
             let kind = f.kind();
             let typed = f.typed(sql);
             let expr = match (kind, dialect) {
@@ -797,12 +857,22 @@ fn after_cursor(sql: &mut Sql, sort: &Sort, cursor: &CursorState) -> Result<()> 
         (Kind::Number, Value::Number(n)) => sql.arg(n.as_f64().ok_or_else(bad)?),
         _ => return Err(bad()),
     };
-    let nulls = if sort.nullable { format!("{e} IS NULL OR ") } else { String::new() };
-    sql.push(&format!(" AND ({nulls}{e} {cmp} {v} OR ({e} = {v} AND r.id {cmp} {id}))"));
+    let nulls = if sort.nullable {
+        format!("{e} IS NULL OR ")
+    } else {
+        String::new()
+    };
+    sql.push(&format!(
+        " AND ({nulls}{e} {cmp} {v} OR ({e} = {v} AND r.id {cmp} {id}))"
+    ));
     Ok(())
 }
 
-fn project_fields(module: &Module, records: &mut [Record], fields: &Option<Vec<String>>) -> Result<()> {
+fn project_fields(
+    module: &Module,
+    records: &mut [Record],
+    fields: &Option<Vec<String>>,
+) -> Result<()> {
     let Some(wanted) = fields else { return Ok(()) };
     for slug in wanted {
         module.require_field(slug)?;
@@ -835,7 +905,9 @@ pub(crate) async fn list(
     let dialect = store.dialect();
     // `filter` holds the WHERE conditions; the select and the count share it.
     let mut filter = Sql::new("r.module_id = ");
-    filter.bind(module.id.clone()).push(" AND r.deleted_at IS NULL");
+    filter
+        .bind(module.id.clone())
+        .push(" AND r.deleted_at IS NULL");
     where_clause(&mut filter, dialect, module, query, options)?;
     let mut sql = Sql {
         text: String::new(),
@@ -850,7 +922,10 @@ pub(crate) async fn list(
     );
     std::mem::swap(&mut sql.text, &mut text);
     if query.uses_cursor() {
-        let limit = query.limit.unwrap_or(DEFAULT_PAGE_SIZE).clamp(1, MAX_PAGE_SIZE);
+        let limit = query
+            .limit
+            .unwrap_or(DEFAULT_PAGE_SIZE)
+            .clamp(1, MAX_PAGE_SIZE);
         if let Some(cursor) = &query.cursor {
             let state = decode_cursor(cursor, &sort)?;
             after_cursor(&mut sql, &sort, &state)?;
@@ -896,7 +971,10 @@ pub(crate) async fn list(
     if page == 0 {
         return Err(Error::invalid_field("page", "starts at 1", Some(json!(0))));
     }
-    let page_size = query.page_size.unwrap_or(DEFAULT_PAGE_SIZE).clamp(1, MAX_PAGE_SIZE);
+    let page_size = query
+        .page_size
+        .unwrap_or(DEFAULT_PAGE_SIZE)
+        .clamp(1, MAX_PAGE_SIZE);
     push_order(&mut sql, &sort);
     sql.push(" LIMIT ")
         .bind(i64::from(page_size))
@@ -920,7 +998,10 @@ pub(crate) async fn list(
 fn push_order(sql: &mut Sql, sort: &Sort) {
     let dir = sort.direction.sql();
     if sort.nullable {
-        sql.push(&format!(" ORDER BY ({} IS NULL), {} {dir}, r.id {dir}", sort.expr, sort.expr));
+        sql.push(&format!(
+            " ORDER BY ({} IS NULL), {} {dir}, r.id {dir}",
+            sort.expr, sort.expr
+        ));
     } else {
         sql.push(&format!(" ORDER BY {} {dir}, r.id {dir}", sort.expr));
     }
@@ -937,7 +1018,9 @@ pub(crate) async fn list_trash(
     }
     let page_size = page_size.clamp(1, MAX_PAGE_SIZE);
     let mut filter = Sql::new("r.module_id = ");
-    filter.bind(module.id.clone()).push(" AND r.deleted_at IS NOT NULL");
+    filter
+        .bind(module.id.clone())
+        .push(" AND r.deleted_at IS NOT NULL");
     let mut sql = Sql {
         text: format!(
             "SELECT {} FROM records r WHERE {} ORDER BY r.deleted_at DESC, r.id DESC LIMIT ",

@@ -79,9 +79,18 @@ pub(crate) fn match_keys(module: &Module, fields: &Map<String, Value>) -> Vec<Ma
 }
 
 /// Lower-cased text of the display name and every searchable field, for `search`.
-pub(crate) fn search_text(module: &Module, display_name: &str, fields: &Map<String, Value>) -> String {
+pub(crate) fn search_text(
+    module: &Module,
+    display_name: &str,
+    fields: &Map<String, Value>,
+) -> String {
     let mut text = display_name.to_lowercase();
-    for field in module.def.fields.iter().filter(|f| f.field_type.is_searchable()) {
+    for field in module
+        .def
+        .fields
+        .iter()
+        .filter(|f| f.field_type.is_searchable())
+    {
         if let Some(v) = fields.get(&field.slug) {
             text.push('\n');
             text.push_str(&value::display_text(v).to_lowercase());
@@ -114,7 +123,8 @@ impl RecordWriter<'_> {
             }
         }
         let references: Vec<String> = fields.keys().cloned().collect();
-        self.resolve_references(tx, &mut fields, &references).await?;
+        self.resolve_references(tx, &mut fields, &references)
+            .await?;
         self.check_required(&fields)?;
         let display_name = match input.display_name.flatten() {
             Some(name) if !name.trim().is_empty() => name.trim().to_string(),
@@ -275,7 +285,8 @@ impl RecordWriter<'_> {
     ) -> Result<()> {
         let unique: Vec<&MatchKey> = keys.iter().filter(|k| k.is_unique).collect();
         if !unique.is_empty() {
-            let mut sql = Sql::new("SELECT field_slug, key, record_id FROM record_keys WHERE module_id = ");
+            let mut sql =
+                Sql::new("SELECT field_slug, key, record_id FROM record_keys WHERE module_id = ");
             sql.bind(self.module.id.clone())
                 .push(" AND is_unique = 1 AND record_id <> ")
                 .bind(exclude)
@@ -370,7 +381,11 @@ impl RecordWriter<'_> {
              created_by_user_id, created_by_display_name, updated_by_user_id, \
              updated_by_display_name, version) VALUES (",
         );
-        sql.bind_list([id.clone(), self.module.id.clone(), draft.display_name.clone()]);
+        sql.bind_list([
+            id.clone(),
+            self.module.id.clone(),
+            draft.display_name.clone(),
+        ]);
         for json_value in [
             Value::Object(draft.fields.clone()),
             json!(draft.label_ids),
@@ -447,8 +462,16 @@ impl RecordWriter<'_> {
             .bind(draft.external_id.clone())
             .push(", search_text = ")
             .bind(search_text(self.module, &draft.display_name, &draft.fields));
-        self.finish_change(tx, sql, current, actor, now, "update", Value::Object(changes))
-            .await?;
+        self.finish_change(
+            tx,
+            sql,
+            current,
+            actor,
+            now,
+            "update",
+            Value::Object(changes),
+        )
+        .await?;
         if fields_changed {
             self.delete_keys(tx, &current.id).await?;
             self.insert_keys(tx, &current.id, &keys).await?;

@@ -89,9 +89,8 @@ impl ModuleRegistry {
     }
 
     pub async fn find(&self, slug: &str) -> Result<Option<Module>> {
-        let mut sql = Sql::new(
-            "SELECT id, definition, created_at, updated_at FROM modules WHERE slug = ",
-        );
+        let mut sql =
+            Sql::new("SELECT id, definition, created_at, updated_at FROM modules WHERE slug = ");
         sql.bind(slug);
         match self.store.fetch_optional(sql).await? {
             Some(row) => Ok(Some(module_from_row(&row)?)),
@@ -110,8 +109,8 @@ impl ModuleRegistry {
 fn module_from_row(row: &Row) -> Result<Module> {
     let definition: Value = serde_json::from_str(&row.text("definition")?)
         .map_err(|e| Error::json("stored module definition", e))?;
-    let def: ModuleDef =
-        serde_json::from_value(definition).map_err(|e| Error::json("stored module definition", e))?;
+    let def: ModuleDef = serde_json::from_value(definition)
+        .map_err(|e| Error::json("stored module definition", e))?;
     Ok(Module {
         id: row.text("id")?,
         def,

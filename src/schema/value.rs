@@ -483,13 +483,19 @@ fn parse_number_text(text: &str, allow_percent: bool) -> Option<Number> {
         }
     }
     loop {
-        if open_paren && !close_paren && let Some(before) = rest.strip_suffix(')') {
+        if open_paren
+            && !close_paren
+            && let Some(before) = rest.strip_suffix(')')
+        {
             close_paren = true;
             rest = before.trim_end();
         } else if !currency && let Some(before) = strip_currency_suffix(rest) {
             currency = true;
             rest = before.trim_end();
-        } else if allow_percent && !percent && let Some(before) = rest.strip_suffix('%') {
+        } else if allow_percent
+            && !percent
+            && let Some(before) = rest.strip_suffix('%')
+        {
             percent = true;
             rest = before.trim_end();
         } else if !signed && let Some(before) = rest.strip_suffix('-') {
@@ -517,7 +523,9 @@ fn parse_number_text(text: &str, allow_percent: bool) -> Option<Number> {
 
 fn parse_scientific(core: &str) -> Option<Number> {
     let bytes = core.as_bytes();
-    let starts_well = bytes.first().is_some_and(|b| b.is_ascii_digit() || *b == b'.');
+    let starts_well = bytes
+        .first()
+        .is_some_and(|b| b.is_ascii_digit() || *b == b'.');
     let only_number_chars = bytes
         .iter()
         .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'));
@@ -949,7 +957,11 @@ fn phone_key(number: &str, region: Region) -> Option<String> {
         Ok((_, key)) => Some(key),
         Err(_) => {
             let key = plus_digits(number);
-            Some(if key.len() > 1 { key } else { fold_text(number) })
+            Some(if key.len() > 1 {
+                key
+            } else {
+                fold_text(number)
+            })
         }
     }
 }
@@ -1291,8 +1303,7 @@ fn month_from_word(word: &str) -> Option<u32> {
 
 fn is_weekday(word: &str) -> bool {
     WEEKDAYS.iter().any(|day| {
-        word.eq_ignore_ascii_case(day)
-            || (word.len() == 3 && word.eq_ignore_ascii_case(&day[..3]))
+        word.eq_ignore_ascii_case(day) || (word.len() == 3 && word.eq_ignore_ascii_case(&day[..3]))
     }) || ["tues", "thur", "thurs"]
         .iter()
         .any(|abbr| word.eq_ignore_ascii_case(abbr))
@@ -1453,7 +1464,11 @@ fn parse_calendar_date(text: &str, day_first: bool) -> Option<NaiveDate> {
             if first_len == 4 {
                 ymd(first, month, day_from(last, last_len)?)
             } else {
-                ymd(year_from(last, last_len)?, month, day_from(first, first_len)?)
+                ymd(
+                    year_from(last, last_len)?,
+                    month,
+                    day_from(first, first_len)?,
+                )
             }
         }
         _ => None,
@@ -1463,9 +1478,10 @@ fn parse_calendar_date(text: &str, day_first: bool) -> Option<NaiveDate> {
 /// Splits `date[T| ]time` at the `T` of ISO forms or before the token holding the first `:`.
 fn split_date_time(text: &str) -> Option<(&str, &str)> {
     let bytes = text.as_bytes();
-    if let Some(at) = bytes.windows(3).position(|w| {
-        w[0].is_ascii_digit() && matches!(w[1], b'T' | b't') && w[2].is_ascii_digit()
-    }) {
+    if let Some(at) = bytes
+        .windows(3)
+        .position(|w| w[0].is_ascii_digit() && matches!(w[1], b'T' | b't') && w[2].is_ascii_digit())
+    {
         return Some((&text[..=at], &text[at + 2..]));
     }
     let colon = text.find(':')?;
@@ -1754,9 +1770,18 @@ mod tests {
 
     #[test]
     fn text_is_trimmed_and_keeps_inner_newlines() {
-        assert_eq!(ok(FieldType::Text, "  Ada Lovelace \n"), json!("Ada Lovelace"));
-        assert_eq!(ok(FieldType::Text, " line 1\nline 2 "), json!("line 1\nline 2"));
-        assert_eq!(ok(FieldType::LongText, "\tpara\n\npara\n"), json!("para\n\npara"));
+        assert_eq!(
+            ok(FieldType::Text, "  Ada Lovelace \n"),
+            json!("Ada Lovelace")
+        );
+        assert_eq!(
+            ok(FieldType::Text, " line 1\nline 2 "),
+            json!("line 1\nline 2")
+        );
+        assert_eq!(
+            ok(FieldType::LongText, "\tpara\n\npara\n"),
+            json!("para\n\npara")
+        );
     }
 
     #[test]
@@ -1871,9 +1896,9 @@ mod tests {
     #[test]
     fn numbers_reject_garbage() {
         for raw in [
-            "abc", "1,2,3", "12.34.56", "1..2", "1,.2", "12 5", "1 2345", "NaN", "inf",
-            "infinity", "1e999", "(5", "5)", "-(5)", "$$5", "5 $ €", "--5", "12-34", "1.2.3,4",
-            "12.", ",", "1,5 000", "0x10", "1/2", "5 apples",
+            "abc", "1,2,3", "12.34.56", "1..2", "1,.2", "12 5", "1 2345", "NaN", "inf", "infinity",
+            "1e999", "(5", "5)", "-(5)", "$$5", "5 $ €", "--5", "12-34", "1.2.3,4", "12.", ",",
+            "1,5 000", "0x10", "1/2", "5 apples",
         ] {
             assert_eq!(err(FieldType::Number, raw), "Invalid number", "{raw:?}");
         }
@@ -1944,7 +1969,11 @@ mod tests {
             "ada@[127.0.0.1]",
             "ada@example..com",
         ] {
-            assert_eq!(err(FieldType::Email, raw), "Invalid email format", "{raw:?}");
+            assert_eq!(
+                err(FieldType::Email, raw),
+                "Invalid email format",
+                "{raw:?}"
+            );
         }
         assert_eq!(
             err_json(&field(FieldType::Email), json!(42)),
@@ -2122,11 +2151,18 @@ mod tests {
             "212+555+0100",
             "call me",
         ] {
-            assert_eq!(err(FieldType::Phone, raw), "Invalid phone number", "{raw:?}");
+            assert_eq!(
+                err(FieldType::Phone, raw),
+                "Invalid phone number",
+                "{raw:?}"
+            );
         }
         let f = field(FieldType::Phone);
         assert_eq!(err_json(&f, json!(true)), "Invalid phone number");
-        assert_eq!(err_json(&f, json!([["2125550100"]])), "Invalid phone number");
+        assert_eq!(
+            err_json(&f, json!([["2125550100"]])),
+            "Invalid phone number"
+        );
         assert_eq!(
             err_json(&f, json!({"phone": "2125550100"})),
             "Unknown phone part 'phone' (expected number, type)"
@@ -2143,7 +2179,10 @@ mod tests {
                 "{raw:?}"
             );
             // Also from text that was never normalised (stored by an older version).
-            assert_eq!(match_keys(&f, &json!([{"number": raw}])), vec!["+12125550100"]);
+            assert_eq!(
+                match_keys(&f, &json!([{"number": raw}])),
+                vec!["+12125550100"]
+            );
         }
         assert_eq!(
             match_keys(&f, &ok(FieldType::Phone, "555-123-4567")),
@@ -2164,7 +2203,10 @@ mod tests {
         let cases = [
             ("example.com", "https://example.com/"),
             ("  www.example.com/about  ", "https://www.example.com/about"),
-            ("http://Example.COM/Path?q=1#top", "http://example.com/Path?q=1#top"),
+            (
+                "http://Example.COM/Path?q=1#top",
+                "http://example.com/Path?q=1#top",
+            ),
             ("HTTPS://example.com", "https://example.com/"),
             ("localhost:8080", "https://localhost:8080/"),
             ("example.com:8443/x", "https://example.com:8443/x"),
@@ -2281,7 +2323,10 @@ mod tests {
             assert_eq!(ok_json(FieldType::Date, json!(serial)), json!(expected));
             assert_eq!(ok(FieldType::Date, &serial.to_string()), json!(expected));
         }
-        assert_eq!(ok_json(FieldType::Date, json!(45306.75)), json!("2024-01-15"));
+        assert_eq!(
+            ok_json(FieldType::Date, json!(45306.75)),
+            json!("2024-01-15")
+        );
         const DATE_ERR: &str = "Invalid date (expected e.g. 2024-01-15)";
         for serial in [json!(0), json!(60), json!(2_958_466), json!(-5), json!(0.5)] {
             assert_eq!(err_json(&f, serial.clone()), DATE_ERR, "{serial}");
@@ -2392,7 +2437,11 @@ mod tests {
             "60",
             "9999-12-31T23:00:00-05:00",
         ] {
-            assert_eq!(err(FieldType::Datetime, raw), "Invalid date-time", "{raw:?}");
+            assert_eq!(
+                err(FieldType::Datetime, raw),
+                "Invalid date-time",
+                "{raw:?}"
+            );
         }
         let f = field(FieldType::Datetime);
         assert_eq!(err_json(&f, json!(true)), "Invalid date-time");
@@ -2452,10 +2501,7 @@ mod tests {
         let f = select(FieldType::Select, &["New", "In Progress", "Done", "3"]);
         assert_eq!(ok_with(&f, " in progress ", &opts()), json!("In Progress"));
         assert_eq!(ok_with(&f, "DONE", &opts()), json!("Done"));
-        assert_eq!(
-            parse_json(&f, &json!(3), &opts()),
-            Ok(Some(json!("3")))
-        );
+        assert_eq!(parse_json(&f, &json!(3), &opts()), Ok(Some(json!("3"))));
         assert_eq!(
             err_with(&f, "Closed"),
             "Value 'Closed' is not an option (expected one of: New, In Progress, Done, 3)"
@@ -2470,7 +2516,10 @@ mod tests {
 
     #[test]
     fn multi_select_splits_dedupes_and_keeps_order() {
-        let f = select(FieldType::MultiSelect, &["Alpha", "Beta", "Gamma", "Sales, EMEA"]);
+        let f = select(
+            FieldType::MultiSelect,
+            &["Alpha", "Beta", "Gamma", "Sales, EMEA"],
+        );
         assert_eq!(
             ok_with(&f, "beta; alpha, BETA | gamma", &opts()),
             json!(["Beta", "Alpha", "Gamma"])
@@ -2481,10 +2530,7 @@ mod tests {
             parse_json(&f, &json!(["gamma", " alpha ", "Gamma", null, ""]), &opts()),
             Ok(Some(json!(["Gamma", "Alpha"])))
         );
-        assert_eq!(
-            parse_json(&f, &json!([null, " "]), &opts()),
-            Ok(None)
-        );
+        assert_eq!(parse_json(&f, &json!([null, " "]), &opts()), Ok(None));
         assert_eq!(
             err_with(&f, "Alpha, Delta"),
             "Value 'Delta' is not an option (expected one of: Alpha, Beta, Gamma, Sales, EMEA)"
@@ -2606,7 +2652,9 @@ mod tests {
         );
         assert_eq!(display_text(&json!(["Alpha", "Beta"])), "Alpha, Beta");
         assert_eq!(
-            display_text(&json!({"zip": "62701", "street": "1 Main St", "city": "Springfield", "state": ""})),
+            display_text(
+                &json!({"zip": "62701", "street": "1 Main St", "city": "Springfield", "state": ""})
+            ),
             "1 Main St, Springfield, 62701"
         );
     }
@@ -2707,6 +2755,9 @@ mod tests {
         )
         .unwrap()
         .unwrap();
-        assert_eq!(parse_json(&address, &stored, &opts()), Ok(Some(stored.clone())));
+        assert_eq!(
+            parse_json(&address, &stored, &opts()),
+            Ok(Some(stored.clone()))
+        );
     }
 }

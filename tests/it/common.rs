@@ -14,18 +14,18 @@ pub const POSTGRES_URL_VAR: &str = "RECORDPORT_TEST_POSTGRES_URL";
 /// except under CI, where a missing server is a failure.
 #[macro_export]
 macro_rules! both {
-    ($name:ident, $body:path) => {
+    ($name:ident, $body:ident) => {
         mod $name {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
                 let db = $crate::common::TestDb::sqlite().await;
-                $body(db).await;
+                super::$body(db).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
                 if let Some(db) = $crate::common::TestDb::postgres().await {
-                    $body(db).await;
+                    super::$body(db).await;
                 }
             }
         }
@@ -57,7 +57,9 @@ impl TestDb {
             return None;
         };
         let schema = format!("t_{}", uuid_like());
-        let admin = sqlx::PgPool::connect(&base).await.expect("connect to PostgreSQL");
+        let admin = sqlx::PgPool::connect(&base)
+            .await
+            .expect("connect to PostgreSQL");
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
             .execute(&admin)
             .await
@@ -72,7 +74,11 @@ impl TestDb {
         let store = Store::open(&url).await.expect("open store");
         let service = RecordService::new(store.clone());
         for def in sample_modules() {
-            service.modules().apply(&def).await.expect("apply sample module");
+            service
+                .modules()
+                .apply(&def)
+                .await
+                .expect("apply sample module");
         }
         TestDb {
             url,

@@ -69,7 +69,9 @@ async fn invalid_values_name_their_fields(db: TestDb) {
         .service
         .create(
             "contacts",
-            input(json!({ "fields": { "email": "not-an-email", "deal_value": "lots", "nope": 1 } })),
+            input(
+                json!({ "fields": { "email": "not-an-email", "deal_value": "lots", "nope": 1 } }),
+            ),
             &actor(),
         )
         .await
@@ -88,20 +90,37 @@ async fn invalid_values_name_their_fields(db: TestDb) {
 
     let err = db
         .service
-        .create("accounts", input(json!({ "fields": { "industry": "Retail" } })), &actor())
+        .create(
+            "accounts",
+            input(json!({ "fields": { "industry": "Retail" } })),
+            &actor(),
+        )
         .await
         .unwrap_err();
     assert!(err.to_string().contains("name"), "{err}");
-    let total = db.service.list("accounts", &ListQuery::default()).await.unwrap().total;
+    let total = db
+        .service
+        .list("accounts", &ListQuery::default())
+        .await
+        .unwrap()
+        .total;
     assert_eq!(total, Some(0), "nothing half-written");
 }
-both!(invalid_values_name_their_fields, invalid_values_name_their_fields);
+both!(
+    invalid_values_name_their_fields,
+    invalid_values_name_their_fields
+);
 
 async fn update_patches_and_locks(db: TestDb) {
     let r = contact(&db, json!({ "first_name": "Grace", "last_name": "Hopper", "status": "lead", "company": "Navy" })).await;
     let u = db
         .service
-        .update("contacts", &r.id, input(json!({ "version": 1, "fields": { "status": "customer", "company": null } })), &actor())
+        .update(
+            "contacts",
+            &r.id,
+            input(json!({ "version": 1, "fields": { "status": "customer", "company": null } })),
+            &actor(),
+        )
         .await
         .unwrap();
     assert_eq!(u.version, 2);
@@ -111,17 +130,30 @@ async fn update_patches_and_locks(db: TestDb) {
 
     let err = db
         .service
-        .update("contacts", &r.id, input(json!({ "version": 1, "fields": { "status": "active" } })), &actor())
+        .update(
+            "contacts",
+            &r.id,
+            input(json!({ "version": 1, "fields": { "status": "active" } })),
+            &actor(),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Conflict { .. }), "{err:?}");
     assert_eq!(err.http_status(), 409);
-    assert_eq!(db.service.get("contacts", &r.id).await.unwrap().fields["status"], "customer");
+    assert_eq!(
+        db.service.get("contacts", &r.id).await.unwrap().fields["status"],
+        "customer"
+    );
 
     // Changing nothing keeps the version.
     let same = db
         .service
-        .update("contacts", &r.id, input(json!({ "fields": { "status": "customer" } })), &actor())
+        .update(
+            "contacts",
+            &r.id,
+            input(json!({ "fields": { "status": "customer" } })),
+            &actor(),
+        )
         .await
         .unwrap();
     assert_eq!(same.version, 2);
@@ -129,18 +161,33 @@ async fn update_patches_and_locks(db: TestDb) {
     // A generated display name follows the fields; a chosen one stays.
     let renamed = db
         .service
-        .update("contacts", &r.id, input(json!({ "fields": { "last_name": "Murray Hopper" } })), &actor())
+        .update(
+            "contacts",
+            &r.id,
+            input(json!({ "fields": { "last_name": "Murray Hopper" } })),
+            &actor(),
+        )
         .await
         .unwrap();
     assert_eq!(renamed.display_name, "Grace Murray Hopper");
     let chosen = db
         .service
-        .update("contacts", &r.id, input(json!({ "displayName": "Amazing Grace" })), &actor())
+        .update(
+            "contacts",
+            &r.id,
+            input(json!({ "displayName": "Amazing Grace" })),
+            &actor(),
+        )
         .await
         .unwrap();
     let after = db
         .service
-        .update("contacts", &r.id, input(json!({ "fields": { "first_name": "G." } })), &actor())
+        .update(
+            "contacts",
+            &r.id,
+            input(json!({ "fields": { "first_name": "G." } })),
+            &actor(),
+        )
         .await
         .unwrap();
     assert_eq!(chosen.display_name, "Amazing Grace");
@@ -152,19 +199,37 @@ async fn unique_values_conflict(db: TestDb) {
     let first = contact(&db, json!({ "email": "dup@example.com" })).await;
     let err = db
         .service
-        .create("contacts", input(json!({ "fields": { "email": "DUP@example.com" } })), &actor())
+        .create(
+            "contacts",
+            input(json!({ "fields": { "email": "DUP@example.com" } })),
+            &actor(),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Conflict { .. }), "{err:?}");
     assert!(err.to_string().contains("email"), "{err}");
 
     // A trashed record frees its unique values; restoring it while they are taken conflicts.
-    db.service.delete("contacts", &first.id, &actor()).await.unwrap();
+    db.service
+        .delete("contacts", &first.id, &actor())
+        .await
+        .unwrap();
     let second = contact(&db, json!({ "email": "dup@example.com" })).await;
-    let err = db.service.restore("contacts", &first.id, &actor()).await.unwrap_err();
+    let err = db
+        .service
+        .restore("contacts", &first.id, &actor())
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::Conflict { .. }), "{err:?}");
-    db.service.delete("contacts", &second.id, &actor()).await.unwrap();
-    let restored = db.service.restore("contacts", &first.id, &actor()).await.unwrap();
+    db.service
+        .delete("contacts", &second.id, &actor())
+        .await
+        .unwrap();
+    let restored = db
+        .service
+        .restore("contacts", &first.id, &actor())
+        .await
+        .unwrap();
     assert_eq!(restored.fields["email"], "dup@example.com");
 }
 both!(unique_values_conflict, unique_values_conflict);
@@ -173,36 +238,90 @@ async fn trash_restore_purge(db: TestDb) {
     let a = contact(&db, json!({ "first_name": "A" })).await;
     let b = contact(&db, json!({ "first_name": "B" })).await;
     let c = contact(&db, json!({ "first_name": "C" })).await;
-    db.service.delete("contacts", &a.id, &actor()).await.unwrap();
-    assert!(matches!(db.service.get("contacts", &a.id).await, Err(Error::NotFound { .. })));
-    assert!(matches!(db.service.delete("contacts", &a.id, &actor()).await, Err(Error::NotFound { .. })));
+    db.service
+        .delete("contacts", &a.id, &actor())
+        .await
+        .unwrap();
+    assert!(matches!(
+        db.service.get("contacts", &a.id).await,
+        Err(Error::NotFound { .. })
+    ));
+    assert!(matches!(
+        db.service.delete("contacts", &a.id, &actor()).await,
+        Err(Error::NotFound { .. })
+    ));
     assert_eq!(names(&db, &[]).await, ["B", "C"]);
     let trash = db.service.list_trash("contacts", 1, 25).await.unwrap();
     assert_eq!(trash.total, Some(1));
     assert!(trash.records[0].deleted_date_time.is_some());
 
-    let restored = db.service.restore("contacts", &a.id, &actor()).await.unwrap();
+    let restored = db
+        .service
+        .restore("contacts", &a.id, &actor())
+        .await
+        .unwrap();
     assert_eq!(restored.version, 3, "delete and restore are versions");
     assert!(restored.deleted_date_time.is_none());
 
-    let ids = vec![a.id.clone(), b.id.clone(), "rec_missing".to_string(), a.id.clone()];
-    let outcome = db.service.bulk_delete("contacts", &ids, &actor()).await.unwrap();
+    let ids = vec![
+        a.id.clone(),
+        b.id.clone(),
+        "rec_missing".to_string(),
+        a.id.clone(),
+    ];
+    let outcome = db
+        .service
+        .bulk_delete("contacts", &ids, &actor())
+        .await
+        .unwrap();
     assert_eq!((outcome.deleted, outcome.skipped), (2, 2));
-    let outcome = db.service.bulk_restore("contacts", &[b.id.clone(), c.id.clone()], &actor()).await.unwrap();
+    let outcome = db
+        .service
+        .bulk_restore("contacts", &[b.id.clone(), c.id.clone()], &actor())
+        .await
+        .unwrap();
     assert_eq!((outcome.restored, outcome.skipped), (1, 1));
 
     db.service.purge("contacts", &a.id).await.unwrap();
-    assert!(matches!(db.service.restore("contacts", &a.id, &actor()).await, Err(Error::NotFound { .. })));
-    assert!(matches!(db.service.purge("contacts", &c.id).await, Err(Error::NotFound { .. })), "live records are not purged");
+    assert!(matches!(
+        db.service.restore("contacts", &a.id, &actor()).await,
+        Err(Error::NotFound { .. })
+    ));
+    assert!(
+        matches!(
+            db.service.purge("contacts", &c.id).await,
+            Err(Error::NotFound { .. })
+        ),
+        "live records are not purged"
+    );
 
-    db.service.delete("contacts", &c.id, &actor()).await.unwrap();
+    db.service
+        .delete("contacts", &c.id, &actor())
+        .await
+        .unwrap();
     // Nothing is older than 30 days yet; 31 days from now, the trash has expired.
-    assert_eq!(db.service.purge_expired_trash(recordport::store::now_micros()).await.unwrap(), 0);
+    assert_eq!(
+        db.service
+            .purge_expired_trash(recordport::store::now_micros())
+            .await
+            .unwrap(),
+        0
+    );
     let in_31_days = recordport::store::now_micros() + 31 * 24 * 3600 * 1_000_000;
     assert_eq!(db.service.purge_expired_trash(in_31_days).await.unwrap(), 1);
-    db.service.delete("contacts", &b.id, &actor()).await.unwrap();
+    db.service
+        .delete("contacts", &b.id, &actor())
+        .await
+        .unwrap();
     assert_eq!(db.service.empty_trash("contacts").await.unwrap(), 1);
-    assert_eq!(db.service.list_trash("contacts", 1, 25).await.unwrap().total, Some(0));
+    assert_eq!(
+        db.service
+            .list_trash("contacts", 1, 25)
+            .await
+            .unwrap()
+            .total,
+        Some(0)
+    );
 }
 both!(trash_restore_purge, trash_restore_purge);
 
@@ -236,37 +355,118 @@ fn cond(field: &str, op: &str, value: Value) -> Value {
 
 async fn list_filters_every_operator(db: TestDb) {
     seed(&db).await;
-    assert_eq!(names(&db, &[("filter[status]", "active")]).await, ["Alice Active", "Eve Active"]);
-    assert_eq!(names(&db, &[("filter[status]", "active,lead")]).await, ["Alice Active", "Bob Lead", "Eve Active"]);
-    assert_eq!(names(&db, &[("filter[status]", "active"), ("filter[last_name]", "Active"), ("filter[first_name]", "Eve")]).await, ["Eve Active"]);
+    assert_eq!(
+        names(&db, &[("filter[status]", "active")]).await,
+        ["Alice Active", "Eve Active"]
+    );
+    assert_eq!(
+        names(&db, &[("filter[status]", "active,lead")]).await,
+        ["Alice Active", "Bob Lead", "Eve Active"]
+    );
+    assert_eq!(
+        names(
+            &db,
+            &[
+                ("filter[status]", "active"),
+                ("filter[last_name]", "Active"),
+                ("filter[first_name]", "Eve")
+            ]
+        )
+        .await,
+        ["Eve Active"]
+    );
 
-    let all = ["Alice Active", "Bob Lead", "Carol Customer", "Dan Churned", "Eve Active"];
+    let all = [
+        "Alice Active",
+        "Bob Lead",
+        "Carol Customer",
+        "Dan Churned",
+        "Eve Active",
+    ];
     let cases: Vec<(Value, Vec<&str>)> = vec![
-        (cond("status", "eq", json!("active")), vec!["Alice Active", "Eve Active"]),
-        (cond("status", "neq", json!("active")), vec!["Bob Lead", "Carol Customer", "Dan Churned"]),
-        (cond("deal_value", "gt", json!(15000)), vec!["Alice Active", "Carol Customer"]),
-        (cond("deal_value", "gte", json!(15000)), vec!["Alice Active", "Carol Customer", "Eve Active"]),
+        (
+            cond("status", "eq", json!("active")),
+            vec!["Alice Active", "Eve Active"],
+        ),
+        (
+            cond("status", "neq", json!("active")),
+            vec!["Bob Lead", "Carol Customer", "Dan Churned"],
+        ),
+        (
+            cond("deal_value", "gt", json!(15000)),
+            vec!["Alice Active", "Carol Customer"],
+        ),
+        (
+            cond("deal_value", "gte", json!(15000)),
+            vec!["Alice Active", "Carol Customer", "Eve Active"],
+        ),
         (cond("deal_value", "lt", json!(15000)), vec!["Bob Lead"]),
-        (cond("deal_value", "lte", json!("15,000")), vec!["Bob Lead", "Eve Active"]),
-        (cond("email", "contains", json!("@ACME.com")), vec!["Alice Active", "Carol Customer"]),
-        (cond("email", "notContains", json!("acme")), vec!["Bob Lead", "Dan Churned", "Eve Active"]),
-        (cond("first_name", "startsWith", json!("ca")), vec!["Carol Customer"]),
+        (
+            cond("deal_value", "lte", json!("15,000")),
+            vec!["Bob Lead", "Eve Active"],
+        ),
+        (
+            cond("email", "contains", json!("@ACME.com")),
+            vec!["Alice Active", "Carol Customer"],
+        ),
+        (
+            cond("email", "notContains", json!("acme")),
+            vec!["Bob Lead", "Dan Churned", "Eve Active"],
+        ),
+        (
+            cond("first_name", "startsWith", json!("ca")),
+            vec!["Carol Customer"],
+        ),
         (cond("email", "endsWith", json!(".org")), vec!["Bob Lead"]),
-        (cond("status", "in", json!(["lead", "churned"])), vec!["Bob Lead", "Dan Churned"]),
-        (cond("status", "notIn", json!(["lead", "churned"])), vec!["Alice Active", "Carol Customer", "Eve Active"]),
+        (
+            cond("status", "in", json!(["lead", "churned"])),
+            vec!["Bob Lead", "Dan Churned"],
+        ),
+        (
+            cond("status", "notIn", json!(["lead", "churned"])),
+            vec!["Alice Active", "Carol Customer", "Eve Active"],
+        ),
         (cond("email", "isNull", Value::Null), vec!["Eve Active"]),
         (cond("company", "isNotNull", Value::Null), vec!["Bob Lead"]),
-        (cond("deal_value", "between", json!([5000, 60000])), vec!["Alice Active", "Bob Lead", "Eve Active"]),
-        (cond("last_contacted", "before", json!("2024-01-10")), vec!["Eve Active"]),
-        (cond("last_contacted", "after", json!("01/10/2024")), vec!["Bob Lead"]),
-        (cond("notes", "contains", json!("100%")), vec!["Dan Churned"]),
-        (cond("phone", "eq", json!("(212) 555-0101")), vec!["Alice Active"]),
-        (cond("address.city", "eq", json!("Berlin")), vec!["Alice Active"]),
-        (cond("createdDateTime", "after", json!("2000-01-01")), all.to_vec()),
-        (cond("createdDateTime", "before", json!("2000-01-01")), vec![]),
+        (
+            cond("deal_value", "between", json!([5000, 60000])),
+            vec!["Alice Active", "Bob Lead", "Eve Active"],
+        ),
+        (
+            cond("last_contacted", "before", json!("2024-01-10")),
+            vec!["Eve Active"],
+        ),
+        (
+            cond("last_contacted", "after", json!("01/10/2024")),
+            vec!["Bob Lead"],
+        ),
+        (
+            cond("notes", "contains", json!("100%")),
+            vec!["Dan Churned"],
+        ),
+        (
+            cond("phone", "eq", json!("(212) 555-0101")),
+            vec!["Alice Active"],
+        ),
+        (
+            cond("address.city", "eq", json!("Berlin")),
+            vec!["Alice Active"],
+        ),
+        (
+            cond("createdDateTime", "after", json!("2000-01-01")),
+            all.to_vec(),
+        ),
+        (
+            cond("createdDateTime", "before", json!("2000-01-01")),
+            vec![],
+        ),
     ];
     for (filter, expected) in cases {
-        assert_eq!(advanced(&db, filter.clone()).await, expected, "filter {filter}");
+        assert_eq!(
+            advanced(&db, filter.clone()).await,
+            expected,
+            "filter {filter}"
+        );
     }
     // Nested groups: active AND (deal_value >= 50000 OR last_name = Lead) — Alice only.
     let nested = json!({ "root": { "id": "g1", "conjunction": "AND", "conditions": [
@@ -287,44 +487,141 @@ async fn list_filters_every_operator(db: TestDb) {
     assert_eq!(advanced(&db, either).await, ["Dan Churned", "Eve Active"]);
 
     // Unknown fields and operators are errors that name them, never SQL.
-    let err = db.service.list("contacts", &query(&[("filter[nope); DROP TABLE records;--]", "x")])).await.unwrap_err();
+    let err = db
+        .service
+        .list(
+            "contacts",
+            &query(&[("filter[nope); DROP TABLE records;--]", "x")]),
+        )
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), "validation_error");
-    let err = db.service.list("contacts", &query(&[("advancedFilter", &cond("status", "like", json!("a")).to_string())])).await.unwrap_err();
+    let err = db
+        .service
+        .list(
+            "contacts",
+            &query(&[(
+                "advancedFilter",
+                &cond("status", "like", json!("a")).to_string(),
+            )]),
+        )
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("like"), "{err}");
-    assert_eq!(names(&db, &[("search", "acme")]).await, ["Alice Active", "Bob Lead", "Carol Customer"]);
-    assert_eq!(names(&db, &[("search", "active alice")]).await, ["Alice Active"]);
+    assert_eq!(
+        names(&db, &[("search", "acme")]).await,
+        ["Alice Active", "Bob Lead", "Carol Customer"]
+    );
+    assert_eq!(
+        names(&db, &[("search", "active alice")]).await,
+        ["Alice Active"]
+    );
 }
 both!(list_filters_every_operator, list_filters_every_operator);
 
 async fn list_sorts_pages_and_selects(db: TestDb) {
     seed(&db).await;
-    let page = db.service.list("contacts", &ListQuery::default()).await.unwrap();
+    let page = db
+        .service
+        .list("contacts", &ListQuery::default())
+        .await
+        .unwrap();
     assert_eq!(page.total, Some(5));
     assert_eq!((page.page, page.page_size), (Some(1), Some(25)));
-    let newest_first: Vec<&str> = page.records.iter().map(|r| r.display_name.as_str()).collect();
-    assert_eq!(newest_first, ["Eve Active", "Dan Churned", "Carol Customer", "Bob Lead", "Alice Active"]);
+    let newest_first: Vec<&str> = page
+        .records
+        .iter()
+        .map(|r| r.display_name.as_str())
+        .collect();
+    assert_eq!(
+        newest_first,
+        [
+            "Eve Active",
+            "Dan Churned",
+            "Carol Customer",
+            "Bob Lead",
+            "Alice Active"
+        ]
+    );
 
-    let by_value = db.service.list("contacts", &query(&[("sortField", "deal_value"), ("sortDirection", "desc")])).await.unwrap();
-    let order: Vec<&str> = by_value.records.iter().map(|r| r.display_name.as_str()).collect();
-    assert_eq!(order, ["Carol Customer", "Alice Active", "Eve Active", "Bob Lead", "Dan Churned"], "empty values last");
-    let by_name = db.service.list("contacts", &query(&[("sortField", "first_name"), ("sortDirection", "asc"), ("page", "2"), ("pageSize", "2")])).await.unwrap();
-    let order: Vec<&str> = by_name.records.iter().map(|r| r.display_name.as_str()).collect();
+    let by_value = db
+        .service
+        .list(
+            "contacts",
+            &query(&[("sortField", "deal_value"), ("sortDirection", "desc")]),
+        )
+        .await
+        .unwrap();
+    let order: Vec<&str> = by_value
+        .records
+        .iter()
+        .map(|r| r.display_name.as_str())
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "Carol Customer",
+            "Alice Active",
+            "Eve Active",
+            "Bob Lead",
+            "Dan Churned"
+        ],
+        "empty values last"
+    );
+    let by_name = db
+        .service
+        .list(
+            "contacts",
+            &query(&[
+                ("sortField", "first_name"),
+                ("sortDirection", "asc"),
+                ("page", "2"),
+                ("pageSize", "2"),
+            ]),
+        )
+        .await
+        .unwrap();
+    let order: Vec<&str> = by_name
+        .records
+        .iter()
+        .map(|r| r.display_name.as_str())
+        .collect();
     assert_eq!(order, ["Carol Customer", "Dan Churned"]);
     assert_eq!(by_name.total, Some(5));
-    let capped = db.service.list("contacts", &query(&[("pageSize", "500")])).await.unwrap();
+    let capped = db
+        .service
+        .list("contacts", &query(&[("pageSize", "500")]))
+        .await
+        .unwrap();
     assert_eq!(capped.page_size, Some(100));
 
-    let selected = db.service.list("contacts", &query(&[("fields", "email,status")])).await.unwrap();
+    let selected = db
+        .service
+        .list("contacts", &query(&[("fields", "email,status")]))
+        .await
+        .unwrap();
     for r in &selected.records {
-        assert!(r.fields.keys().all(|k| k == "email" || k == "status"), "{:?}", r.fields);
+        assert!(
+            r.fields.keys().all(|k| k == "email" || k == "status"),
+            "{:?}",
+            r.fields
+        );
         assert!(!r.id.is_empty() && !r.created_date_time.is_empty());
     }
 
     // Cursor pages walk the whole list once, in order, for several sorts.
-    for sort in [("createdDateTime", "desc"), ("deal_value", "asc"), ("deal_value", "desc"), ("last_name", "asc")] {
+    for sort in [
+        ("createdDateTime", "desc"),
+        ("deal_value", "asc"),
+        ("deal_value", "desc"),
+        ("last_name", "asc"),
+    ] {
         let full: Vec<String> = db
             .service
-            .list("contacts", &query(&[("sortField", sort.0), ("sortDirection", sort.1)]))
+            .list(
+                "contacts",
+                &query(&[("sortField", sort.0), ("sortDirection", sort.1)]),
+            )
             .await
             .unwrap()
             .records
@@ -334,7 +631,11 @@ async fn list_sorts_pages_and_selects(db: TestDb) {
         let mut walked = Vec::new();
         let mut cursor: Option<String> = None;
         loop {
-            let mut params = vec![("sortField", sort.0), ("sortDirection", sort.1), ("limit", "2")];
+            let mut params = vec![
+                ("sortField", sort.0),
+                ("sortDirection", sort.1),
+                ("limit", "2"),
+            ];
             if let Some(c) = &cursor {
                 params.push(("cursor", c.as_str()));
             }
@@ -351,13 +652,27 @@ async fn list_sorts_pages_and_selects(db: TestDb) {
         }
         assert_eq!(walked, full, "cursor walk for {sort:?}");
     }
-    let err = db.service.list("contacts", &query(&[("cursor", "garbage")])).await.unwrap_err();
+    let err = db
+        .service
+        .list("contacts", &query(&[("cursor", "garbage")]))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), "validation_error");
 }
 both!(list_sorts_pages_and_selects, list_sorts_pages_and_selects);
 
 async fn bulk_update_labels_and_types(db: TestDb) {
-    let a = db.service.create("contacts", input(json!({ "fields": { "first_name": "A" }, "labelIds": ["lbl_pending", "lbl_vip"] })), &actor()).await.unwrap();
+    let a = db
+        .service
+        .create(
+            "contacts",
+            input(
+                json!({ "fields": { "first_name": "A" }, "labelIds": ["lbl_pending", "lbl_vip"] }),
+            ),
+            &actor(),
+        )
+        .await
+        .unwrap();
     let b = contact(&db, json!({ "first_name": "B" })).await;
     let request = BulkUpdate {
         record_ids: vec![a.id.clone(), b.id.clone()],
@@ -366,32 +681,78 @@ async fn bulk_update_labels_and_types(db: TestDb) {
         add_type_ids: vec!["type_qualified".into()],
         remove_type_ids: vec![],
     };
-    let out = db.service.bulk_update("contacts", &request, &actor()).await.unwrap();
+    let out = db
+        .service
+        .bulk_update("contacts", &request, &actor())
+        .await
+        .unwrap();
     assert_eq!(out[0].label_ids, ["lbl_vip", "lbl_reviewed"]);
     assert_eq!(out[1].label_ids, ["lbl_reviewed"]);
     assert_eq!(out[1].type_ids, ["type_qualified"]);
     assert_eq!(names(&db, &[("labelIds", "lbl_vip")]).await, ["A"]);
-    assert_eq!(names(&db, &[("typeIds", "type_qualified,type_x")]).await, ["A", "B"]);
+    assert_eq!(
+        names(&db, &[("typeIds", "type_qualified,type_x")]).await,
+        ["A", "B"]
+    );
 
     // An unknown id fails the whole request: nothing changes.
-    let request = BulkUpdate { record_ids: vec![a.id.clone(), "rec_nope".into()], add_label_ids: vec!["lbl_x".into()], ..Default::default() };
-    assert!(matches!(db.service.bulk_update("contacts", &request, &actor()).await, Err(Error::NotFound { .. })));
-    assert!(!db.service.get("contacts", &a.id).await.unwrap().label_ids.contains(&"lbl_x".to_string()));
-    let too_many = BulkUpdate { record_ids: (0..101).map(|i| format!("rec_{i}")).collect(), ..Default::default() };
-    assert_eq!(db.service.bulk_update("contacts", &too_many, &actor()).await.unwrap_err().code(), "validation_error");
+    let request = BulkUpdate {
+        record_ids: vec![a.id.clone(), "rec_nope".into()],
+        add_label_ids: vec!["lbl_x".into()],
+        ..Default::default()
+    };
+    assert!(matches!(
+        db.service.bulk_update("contacts", &request, &actor()).await,
+        Err(Error::NotFound { .. })
+    ));
+    assert!(
+        !db.service
+            .get("contacts", &a.id)
+            .await
+            .unwrap()
+            .label_ids
+            .contains(&"lbl_x".to_string())
+    );
+    let too_many = BulkUpdate {
+        record_ids: (0..101).map(|i| format!("rec_{i}")).collect(),
+        ..Default::default()
+    };
+    assert_eq!(
+        db.service
+            .bulk_update("contacts", &too_many, &actor())
+            .await
+            .unwrap_err()
+            .code(),
+        "validation_error"
+    );
 }
 both!(bulk_update_labels_and_types, bulk_update_labels_and_types);
 
 async fn bulk_create_is_all_or_nothing(db: TestDb) {
     let ok = db
         .service
-        .bulk_create("contacts", vec![input(json!({ "fields": { "email": "one@x.com" } })), input(json!({ "fields": { "email": "two@x.com" } }))], &actor())
+        .bulk_create(
+            "contacts",
+            vec![
+                input(json!({ "fields": { "email": "one@x.com" } })),
+                input(json!({ "fields": { "email": "two@x.com" } })),
+            ],
+            &actor(),
+        )
         .await
         .unwrap();
     assert_eq!(ok.len(), 2);
     let err = db
         .service
-        .bulk_create("contacts", vec![input(json!({ "fields": { "email": "three@x.com" } })), input(json!({ "fields": { "email": "bad" } })), input(json!({ "fields": { "email": "ONE@x.com" } }))], &actor())
+        .bulk_create(
+            "contacts",
+            vec![
+                input(json!({ "fields": { "email": "three@x.com" } })),
+                input(json!({ "fields": { "email": "bad" } })),
+                input(json!({ "fields": { "email": "ONE@x.com" } })),
+            ],
+            &actor(),
+        )
         .await
         .unwrap_err();
     match err {
@@ -401,20 +762,56 @@ async fn bulk_create_is_all_or_nothing(db: TestDb) {
         }
         other => panic!("expected validation error, got {other:?}"),
     }
-    assert_eq!(db.service.list("contacts", &ListQuery::default()).await.unwrap().total, Some(2));
+    assert_eq!(
+        db.service
+            .list("contacts", &ListQuery::default())
+            .await
+            .unwrap()
+            .total,
+        Some(2)
+    );
 }
 both!(bulk_create_is_all_or_nothing, bulk_create_is_all_or_nothing);
 
 async fn history_and_versions(db: TestDb) {
-    let r = contact(&db, json!({ "first_name": "Hedy", "status": "lead", "deal_value": 10 })).await;
-    db.service.update("contacts", &r.id, input(json!({ "fields": { "status": "active", "deal_value": 20 } })), &actor()).await.unwrap();
-    db.service.update("contacts", &r.id, input(json!({ "fields": { "deal_value": null }, "labelIds": ["lbl_a"] })), &actor()).await.unwrap();
+    let r = contact(
+        &db,
+        json!({ "first_name": "Hedy", "status": "lead", "deal_value": 10 }),
+    )
+    .await;
+    db.service
+        .update(
+            "contacts",
+            &r.id,
+            input(json!({ "fields": { "status": "active", "deal_value": 20 } })),
+            &actor(),
+        )
+        .await
+        .unwrap();
+    db.service
+        .update(
+            "contacts",
+            &r.id,
+            input(json!({ "fields": { "deal_value": null }, "labelIds": ["lbl_a"] })),
+            &actor(),
+        )
+        .await
+        .unwrap();
     let versions = db.service.history("contacts", &r.id).await.unwrap();
     let numbers: Vec<i64> = versions.iter().map(|v| v.version).collect();
     assert_eq!(numbers, [3, 2, 1]);
-    assert_eq!(versions[1].changes["status"], json!({ "old": "lead", "new": "active" }));
-    assert_eq!(versions[0].changes["deal_value"], json!({ "old": 20, "new": null }));
-    assert_eq!(versions[0].changes["labelIds"], json!({ "old": [], "new": ["lbl_a"] }));
+    assert_eq!(
+        versions[1].changes["status"],
+        json!({ "old": "lead", "new": "active" })
+    );
+    assert_eq!(
+        versions[0].changes["deal_value"],
+        json!({ "old": 20, "new": null })
+    );
+    assert_eq!(
+        versions[0].changes["labelIds"],
+        json!({ "old": [], "new": ["lbl_a"] })
+    );
     assert_eq!(versions[2].action, "create");
     assert_eq!(versions[2].fields["deal_value"], 10);
 
@@ -424,21 +821,34 @@ async fn history_and_versions(db: TestDb) {
     let v2 = db.service.get_version("contacts", &r.id, 2).await.unwrap();
     assert_eq!(v2.fields["deal_value"], 20);
     assert!(v2.label_ids.is_empty());
-    assert!(matches!(db.service.get_version("contacts", &r.id, 4).await, Err(Error::NotFound { .. })));
+    assert!(matches!(
+        db.service.get_version("contacts", &r.id, 4).await,
+        Err(Error::NotFound { .. })
+    ));
 }
 both!(history_and_versions, history_and_versions);
 
 async fn upsert_by_external_id(db: TestDb) {
     let (created, was_created) = db
         .service
-        .upsert_by_external_id("contacts", "crm-42", input(json!({ "fields": { "first_name": "Ext", "status": "lead" } })), &actor())
+        .upsert_by_external_id(
+            "contacts",
+            "crm-42",
+            input(json!({ "fields": { "first_name": "Ext", "status": "lead" } })),
+            &actor(),
+        )
         .await
         .unwrap();
     assert!(was_created);
     assert_eq!(created.external_id.as_deref(), Some("crm-42"));
     let (updated, was_created) = db
         .service
-        .upsert_by_external_id("contacts", "crm-42", input(json!({ "fields": { "status": "customer" } })), &actor())
+        .upsert_by_external_id(
+            "contacts",
+            "crm-42",
+            input(json!({ "fields": { "status": "customer" } })),
+            &actor(),
+        )
         .await
         .unwrap();
     assert!(!was_created);
@@ -450,17 +860,44 @@ async fn upsert_by_external_id(db: TestDb) {
 both!(upsert_by_external_id, upsert_by_external_id);
 
 async fn references_resolve_by_id_or_name(db: TestDb) {
-    let acme = db.service.create("accounts", input(json!({ "fields": { "name": "Acme Corporation", "domain": "acme.com" } })), &actor()).await.unwrap();
-    let by_name = contact(&db, json!({ "first_name": "Ref", "account": "acme corporation" })).await;
+    let acme = db
+        .service
+        .create(
+            "accounts",
+            input(json!({ "fields": { "name": "Acme Corporation", "domain": "acme.com" } })),
+            &actor(),
+        )
+        .await
+        .unwrap();
+    let by_name = contact(
+        &db,
+        json!({ "first_name": "Ref", "account": "acme corporation" }),
+    )
+    .await;
     assert_eq!(by_name.fields["account"], acme.id);
     let by_id = contact(&db, json!({ "first_name": "Ref2", "account": acme.id })).await;
     assert_eq!(by_id.fields["account"], acme.id);
-    let err = db.service.create("contacts", input(json!({ "fields": { "account": "Nobody Inc" } })), &actor()).await.unwrap_err();
+    let err = db
+        .service
+        .create(
+            "contacts",
+            input(json!({ "fields": { "account": "Nobody Inc" } })),
+            &actor(),
+        )
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("account"), "{err}");
     let refs = db.service.references("contacts").await.unwrap();
     assert_eq!(refs[0].slug, "account");
     assert_eq!(refs[0].target_module_slug, "accounts");
-    let linked = db.service.linked_records("contacts", "account", &by_name.id).await.unwrap();
+    let linked = db
+        .service
+        .linked_records("contacts", "account", &by_name.id)
+        .await
+        .unwrap();
     assert_eq!(linked[0].display_name, "Acme Corporation");
 }
-both!(references_resolve_by_id_or_name, references_resolve_by_id_or_name);
+both!(
+    references_resolve_by_id_or_name,
+    references_resolve_by_id_or_name
+);
