@@ -94,7 +94,7 @@ pub struct DataArg {
 #[derive(Debug, Subcommand)]
 pub enum RecordsCommand {
     /// List records with filters, search, sort and pages.
-    List(ListArgs),
+    List(Box<ListArgs>),
     /// Show one record (or one of its past versions).
     Get {
         #[command(flatten)]
@@ -379,7 +379,7 @@ async fn records_command(
     match cmd {
         RecordsCommand::List(args) => {
             let module = args.module.module.clone();
-            let query = list_query(args)?;
+            let query = list_query(*args)?;
             let result = service.list(&module, &query).await?;
             let m = service.modules().get(&module).await?;
             out.print(&result, || list_table(&m, &result))

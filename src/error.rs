@@ -26,6 +26,17 @@ pub enum Error {
     /// Optimistic locking failed or a unique value is already taken.
     #[error("{message}")]
     Conflict { message: String, details: Value },
+    /// A file that cannot be read as a table: names the file and, when known, the row and column.
+    #[error("{}", source_message(file, *row, column.as_deref(), message))]
+    Source {
+        file: String,
+        row: Option<u64>,
+        column: Option<String>,
+        message: String,
+    },
+    /// An input over a configured limit (file size, columns, cell size).
+    #[error("{file}: {message}")]
+    TooLarge { file: String, message: String },
     #[error("invalid database URL '{url}': {reason}")]
     DatabaseUrl { url: String, reason: String },
     #[error("database error: {0}")]
@@ -44,6 +55,17 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+}
+
+fn source_message(file: &str, row: Option<u64>, column: Option<&str>, message: &str) -> String {
+    let mut out = file.to_string();
+    if let Some(row) = row {
+        out.push_str(&format!(", row {row}"));
+    }
+    if let Some(column) = column {
+        out.push_str(&format!(", column '{column}'"));
+    }
+    format!("{out}: {message}")
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -87,6 +109,8 @@ impl Error {
     pub fn code(&self) -> &'static str {
         match self {
             Error::Validation { .. } | Error::Json { .. } => "validation_error",
+            Error::Source { .. } => "invalid_file",
+            Error::TooLarge { .. } => "file_too_large",
             Error::NotFound { .. } => "not_found",
             Error::Conflict { .. } => "conflict",
             Error::DatabaseUrl { .. } => "invalid_configuration",
@@ -96,7 +120,8 @@ impl Error {
 
     pub fn http_status(&self) -> u16 {
         match self {
-            Error::Validation { .. } | Error::Json { .. } => 400,
+            Error::Validation { .. } | Error::Json { .. } | Error::Source { .. } => 400,
+            Error::TooLarge { .. } => 413,
             Error::NotFound { .. } => 404,
             Error::Conflict { .. } => 409,
             Error::DatabaseUrl { .. }
@@ -117,6 +142,9 @@ impl Error {
             Error::Validation { fields, .. } if !fields.is_empty() => json!({ "fields": fields }),
             Error::NotFound { entity, id } => json!({ "entity": entity, "id": id }),
             Error::Conflict { details, .. } => details.clone(),
+            Error::Source {
+                file, row, column, ..
+            } => json!({ "file": file, "row": row, "column": column }),
             _ => json!({}),
         };
         json!({ "error": { "code": self.code(), "message": self.to_string(), "details": details } })

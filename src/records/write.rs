@@ -462,16 +462,13 @@ impl RecordWriter<'_> {
             .bind(draft.external_id.clone())
             .push(", search_text = ")
             .bind(search_text(self.module, &draft.display_name, &draft.fields));
-        self.finish_change(
-            tx,
-            sql,
-            current,
+        let change = Change {
             actor,
             now,
-            "update",
-            Value::Object(changes),
-        )
-        .await?;
+            action: "update",
+        };
+        self.finish_change(tx, sql, current, &change, Value::Object(changes))
+            .await?;
         if fields_changed {
             self.delete_keys(tx, &current.id).await?;
             self.insert_keys(tx, &current.id, &keys).await?;
@@ -483,7 +480,8 @@ impl RecordWriter<'_> {
         let now = now_micros();
         let mut sql = Sql::new("UPDATE records SET deleted_at = ");
         sql.bind(now);
-        self.finish_change(tx, sql, current, actor, now, "delete", json!({}))
+        let change = Change { actor, now, action: "delete" };
+        self.finish_change(tx, sql, current, &change, json!({}))
             .await?;
         self.delete_keys(tx, &current.id).await
     }
@@ -494,7 +492,8 @@ impl RecordWriter<'_> {
             .await?;
         let now = now_micros();
         let sql = Sql::new("UPDATE records SET deleted_at = NULL");
-        self.finish_change(tx, sql, current, actor, now, "restore", json!({}))
+        let change = Change { actor, now, action: "restore" };
+        self.finish_change(tx, sql, current, &change, json!({}))
             .await?;
         self.insert_keys(tx, &current.id, &keys).await
     }
@@ -506,11 +505,10 @@ impl RecordWriter<'_> {
         tx: &mut Tx,
         mut sql: Sql,
         current: &Record,
-        actor: &Actor,
-        now: i64,
-        action: &str,
+        change: &Change<'_>,
         changes: Value,
     ) -> Result<()> {
+        let Change { actor, now, action } = *change;
         let version = current.version + 1;
         sql.push(", updated_at = ")
             .bind(now)
@@ -544,6 +542,13 @@ impl RecordWriter<'_> {
         tx.execute(sql).await?;
         Ok(())
     }
+}
+
+/// Who changes a record, when, and how (update, delete, restore).
+struct Change<'a> {
+    actor: &'a Actor,
+    now: i64,
+    action: &'static str,
 }
 
 /// `{name: {"old": …, "new": …}}` for every field and core property that differs.

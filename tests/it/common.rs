@@ -35,7 +35,6 @@ macro_rules! both {
 pub struct TestDb {
     /// The URL to give `--db` or `Store::open`.
     pub url: String,
-    pub store: Store,
     pub service: RecordService,
     _dir: Option<tempfile::TempDir>,
 }
@@ -72,7 +71,7 @@ impl TestDb {
 
     async fn open(url: String, dir: Option<tempfile::TempDir>) -> TestDb {
         let store = Store::open(&url).await.expect("open store");
-        let service = RecordService::new(store.clone());
+        let service = RecordService::new(store);
         for def in sample_modules() {
             service
                 .modules()
@@ -82,7 +81,6 @@ impl TestDb {
         }
         TestDb {
             url,
-            store,
             service,
             _dir: dir,
         }
