@@ -480,7 +480,11 @@ impl RecordWriter<'_> {
         let now = now_micros();
         let mut sql = Sql::new("UPDATE records SET deleted_at = ");
         sql.bind(now);
-        let change = Change { actor, now, action: "delete" };
+        let change = Change {
+            actor,
+            now,
+            action: "delete",
+        };
         self.finish_change(tx, sql, current, &change, json!({}))
             .await?;
         self.delete_keys(tx, &current.id).await
@@ -492,7 +496,11 @@ impl RecordWriter<'_> {
             .await?;
         let now = now_micros();
         let sql = Sql::new("UPDATE records SET deleted_at = NULL");
-        let change = Change { actor, now, action: "restore" };
+        let change = Change {
+            actor,
+            now,
+            action: "restore",
+        };
         self.finish_change(tx, sql, current, &change, json!({}))
             .await?;
         self.insert_keys(tx, &current.id, &keys).await
