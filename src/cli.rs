@@ -249,7 +249,8 @@ pub async fn run(cli: Cli) -> i32 {
         Ok(()) => 0,
         Err(error) => {
             if json {
-                println!("{}", error.to_json());
+                // stdout may be the pipe that just broke; the exit code still tells.
+                let _ = writeln!(std::io::stdout(), "{}", error.to_json());
             } else {
                 eprintln!("error: {error}");
                 if let Error::Validation { fields, .. } = &error
@@ -287,8 +288,24 @@ async fn module_command(service: &RecordService, cmd: ModuleCommand, out: &Outpu
             let mut defs = Vec::new();
             for path in &files {
                 let text = read_file(path)?;
-                defs.push(ModuleDef::from_json(&text, &path.display().to_string())?);
+                defs.push((
+                    path.display().to_string(),
+                    ModuleDef::from_json(&text, &path.display().to_string())?,
+                ));
             }
+            // Every reference must resolve before anything is applied, so a bad file leaves the
+            // store as it was.
+            for (path, def) in &defs {
+                for target in def.fields.iter().filter_map(|f| f.target.as_ref()) {
+                    let in_batch = defs.iter().any(|(_, d)| &d.slug == target);
+                    if !in_batch && registry.find(target).await?.is_none() {
+                        return Err(Error::validation(format!(
+                            "{path}: reference target module '{target}' does not exist (apply it first or in the same command)"
+                        )));
+                    }
+                }
+            }
+            let mut defs: Vec<ModuleDef> = defs.into_iter().map(|(_, d)| d).collect();
             let mut results = Vec::new();
             while !defs.is_empty() {
                 let ready = defs.iter().position(|d| {

@@ -297,7 +297,10 @@ impl RecordService {
         self.writer(&module)
             .soft_delete(&mut tx, &current, actor)
             .await?;
-        tx.commit().await
+        tx.commit().await?;
+        // Deleting is when the trash grows, so it is also when expired entries go.
+        self.purge_expired_trash(now_micros()).await?;
+        Ok(())
     }
 
     /// Moves up to 100 records to the trash in one transaction; ids that are unknown or already
@@ -324,6 +327,7 @@ impl RecordService {
             }
         }
         tx.commit().await?;
+        self.purge_expired_trash(now_micros()).await?;
         Ok(BulkDeleteOutcome {
             deleted,
             skipped: ids.len() as u64 - deleted,

@@ -1,0 +1,1177 @@
+//! The `recordport` binary end to end: every command run as a process against `--db <url>`, on
+//! both stores, asserting on the spec's JSON (`--json`), exit codes and the human output.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use crate::both;
+use crate::common::{TestDb, sample_dir};
+
+/// What one run of the binary gave.
+struct Run {
+    code: i32,
+    json: Value,
+    stdout: String,
+    stderr: String,
+}
+
+/// The binary with a clean environment (no database, author or log settings from outside).
+fn command() -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("recordport").expect("recordport binary");
+    for var in [
+        "RECORDPORT_DATABASE_URL",
+        "RECORDPORT_USER_ID",
+        "RECORDPORT_USER_NAME",
+        "RUST_LOG",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+fn execute(mut cmd: assert_cmd::Command) -> Run {
+    // The tests run on a multi-thread runtime; the child process blocks this worker only.
+    let out = tokio::task::block_in_place(|| cmd.output()).expect("run recordport");
+    let stdout = String::from_utf8(out.stdout).expect("utf-8 stdout");
+    let stderr = String::from_utf8(out.stderr).expect("utf-8 stderr");
+    Run {
+        code: out.status.code().expect("exit code"),
+        json: serde_json::from_str(&stdout).unwrap_or(Value::Null),
+        stdout,
+        stderr,
+    }
+}
+
+/// `recordport --db <db> --json ARGS…`: exit code, parsed stdout, stderr.
+fn rp(db: &TestDb, args: &[&str]) -> (i32, Value, String) {
+    let mut cmd = command();
+    cmd.args(["--db", &db.url, "--json"]).args(args);
+    let run = execute(cmd);
+    (run.code, run.json, run.stderr)
+}
+
+/// `recordport --db <db> ARGS…` (human output): exit code, stdout, stderr.
+fn rp_text(db: &TestDb, args: &[&str]) -> (i32, String, String) {
+    let mut cmd = command();
+    cmd.args(["--db", &db.url]).args(args);
+    let run = execute(cmd);
+    (run.code, run.stdout, run.stderr)
+}
+
+/// Runs a command that must succeed and returns its JSON.
+fn ok(db: &TestDb, args: &[&str]) -> Value {
+    let (code, json, stderr) = rp(db, args);
+    assert_eq!(code, 0, "recordport {args:?} failed: {json} {stderr}");
+    json
+}
+
+/// `records SUBCOMMAND ARGS… --module contacts` (with `--json`).
+fn contacts(db: &TestDb, args: &[&str]) -> (i32, Value, String) {
+    rp(db, &contacts_args(args))
+}
+
+/// `records SUBCOMMAND ARGS… --module contacts`, which must succeed.
+fn contacts_ok(db: &TestDb, args: &[&str]) -> Value {
+    ok(db, &contacts_args(args))
+}
+
+/// `records SUBCOMMAND ARGS… --module contacts` with human output.
+fn contacts_text(db: &TestDb, args: &[&str]) -> (i32, String, String) {
+    rp_text(db, &contacts_args(args))
+}
+
+/// `records SUBCOMMAND ARGS… --module contacts`, which must fail: exit code and error code.
+fn contacts_err(db: &TestDb, args: &[&str]) -> (i32, String) {
+    let (code, json, _) = contacts(db, args);
+    let error = json["error"]["code"].as_str().unwrap_or_default();
+    (code, error.to_string())
+}
+
+fn contacts_args<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    [&["records"], args, &["--module", "contacts"]].concat()
+}
+
+/// An expected `contacts_err`.
+fn err(code: i32, error: &str) -> (i32, String) {
+    (code, error.to_string())
+}
+
+/// Creates a contact and returns the record JSON.
+fn create_contact(db: &TestDb, fields: Value) -> Value {
+    let body = json!({ "fields": fields }).to_string();
+    contacts_ok(db, &["create", "--data", &body])["record"].clone()
+}
+
+fn id_of(record: &Value) -> String {
+    record["id"].as_str().expect("record id").to_string()
+}
+
+/// The display names of a list result, in order.
+fn names(list: &Value) -> Vec<&str> {
+    list["records"]
+        .as_array()
+        .expect("records array")
+        .iter()
+        .map(|r| r["displayName"].as_str().expect("displayName"))
+        .collect()
+}
+
+fn sorted(mut v: Vec<&str>) -> Vec<&str> {
+    v.sort_unstable();
+    v
+}
+
+fn list(db: &TestDb, extra: &[&str]) -> Value {
+    contacts_ok(db, &[&["list"], extra].concat())
+}
+
+fn module_file(name: &str) -> String {
+    sample_dir()
+        .join("modules")
+        .join(format!("{name}.json"))
+        .display()
+        .to_string()
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write temp file");
+    path
+}
+
+fn outcomes(applied: &Value) -> Vec<(&str, &str)> {
+    applied["modules"]
+        .as_array()
+        .expect("modules array")
+        .iter()
+        .map(|m| {
+            (
+                m["slug"].as_str().expect("slug"),
+                m["outcome"].as_str().expect("outcome"),
+            )
+        })
+        .collect()
+}
+
+// 1. Modules.
+
+async fn module_apply_list_show(db: TestDb) {
+    let (accounts, contacts, deals) = (
+        module_file("accounts"),
+        module_file("contacts"),
+        module_file("deals"),
+    );
+    // TestDb applied the samples already: applying them again (deals first, so the references
+    // decide the order) changes nothing.
+    let applied = ok(&db, &["module", "apply", &deals, &contacts, &accounts]);
+    assert_eq!(
+        outcomes(&applied),
+        [
+            ("accounts", "unchanged"),
+            ("deals", "unchanged"),
+            ("contacts", "unchanged")
+        ]
+    );
+    let again = ok(&db, &["module", "apply", &accounts, &contacts, &deals]);
+    assert_eq!(
+        outcomes(&again),
+        [
+            ("accounts", "unchanged"),
+            ("contacts", "unchanged"),
+            ("deals", "unchanged")
+        ]
+    );
+
+    let listed = ok(&db, &["module", "list"]);
+    let slugs: Vec<&str> = listed["modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["slug"].as_str().unwrap())
+        .collect();
+    assert_eq!(slugs, ["accounts", "contacts", "deals"]);
+    let contacts_id = listed["modules"][1]["id"].as_str().unwrap();
+    assert!(contacts_id.starts_with("mod_"), "{contacts_id}");
+    let applied_id = again["modules"][1]["id"].as_str().unwrap();
+    assert_eq!(applied_id, contacts_id, "apply reports the stored id");
+
+    let shown = ok(&db, &["module", "show", "contacts"]);
+    let module = &shown["module"];
+    assert_eq!(module["slug"], "contacts");
+    assert_eq!(module["name"], "Contacts");
+    assert_eq!(module["id"], contacts_id);
+    assert_eq!(
+        module["displayName"],
+        json!(["{first_name} {last_name}", "{email}"])
+    );
+    let fields = module["fields"].as_array().unwrap();
+    assert_eq!(fields.len(), 14);
+    let email = fields.iter().find(|f| f["slug"] == "email").unwrap();
+    assert_eq!(email["type"], "email");
+    assert_eq!(email["unique"], true);
+    let first_name = fields.iter().find(|f| f["slug"] == "first_name").unwrap();
+    assert_eq!(first_name.get("unique"), None, "unique only where declared");
+
+    let (code, json, _) = rp(&db, &["module", "show", "nope"]);
+    assert_eq!(code, 3);
+    assert_eq!(json["error"]["code"], "not_found");
+
+    // Human output.
+    let (code, text, _) = rp_text(&db, &["module", "show", "contacts"]);
+    assert_eq!(code, 0);
+    assert!(text.starts_with("Contacts (contacts), mod_"), "{text}");
+    assert!(text.contains("unique"), "{text}");
+    let (code, text, _) = rp_text(&db, &["module", "apply", &accounts]);
+    assert_eq!((code, text.as_str()), (0, "unchanged accounts\n"));
+}
+both!(module_apply_list_show, module_apply_list_show);
+
+async fn module_apply_creates_updates_and_rejects(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    // A module referencing one defined in a later file of the same command.
+    let projects = |extra_field: &str| {
+        format!(
+            r#"{{"slug":"projects","name":"Projects","displayName":["{{title}}"],
+                "fields":[{{"slug":"title","label":"Title","type":"text","required":true}},
+                          {{"slug":"team","label":"Team","type":"reference","target":"teams"}}{extra_field}]}}"#
+        )
+    };
+    let projects_path = write(dir.path(), "projects.json", &projects(""));
+    let teams_path = write(
+        dir.path(),
+        "teams.json",
+        r#"{"slug":"teams","name":"Teams","fields":[{"slug":"name","label":"Name","type":"text"}]}"#,
+    );
+    let (p, t) = (
+        projects_path.display().to_string(),
+        teams_path.display().to_string(),
+    );
+    let created = ok(&db, &["module", "apply", &p, &t]);
+    assert_eq!(
+        outcomes(&created),
+        [("teams", "created"), ("projects", "created")]
+    );
+    let unchanged = ok(&db, &["module", "apply", &p, &t]);
+    assert_eq!(
+        outcomes(&unchanged),
+        [("teams", "unchanged"), ("projects", "unchanged")]
+    );
+    assert_eq!(unchanged["modules"][1]["id"], created["modules"][1]["id"]);
+
+    // A changed definition is an update of the same module.
+    write(
+        dir.path(),
+        "projects.json",
+        &projects(r#",{"slug":"budget","label":"Budget","type":"currency"}"#),
+    );
+    let updated = ok(&db, &["module", "apply", &p]);
+    assert_eq!(outcomes(&updated), [("projects", "updated")]);
+    assert_eq!(updated["modules"][0]["id"], created["modules"][1]["id"]);
+    let shown = ok(&db, &["module", "show", "projects"]);
+    let slugs: Vec<&str> = shown["module"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["slug"].as_str().unwrap())
+        .collect();
+    assert_eq!(slugs, ["title", "team", "budget"]);
+
+    // A bad field type: non-zero exit, the file named, and nothing of the command applied.
+    let bad_path = write(
+        dir.path(),
+        "bad_type.json",
+        r#"{"slug":"widgets","name":"Widgets","fields":[{"slug":"colour","label":"Colour","type":"colour"}]}"#,
+    );
+    let good_path = write(
+        dir.path(),
+        "gadgets.json",
+        r#"{"slug":"gadgets","name":"Gadgets","fields":[{"slug":"name","label":"Name","type":"text"}]}"#,
+    );
+    let (bad, good) = (
+        bad_path.display().to_string(),
+        good_path.display().to_string(),
+    );
+    let (code, stdout, stderr) = rp_text(&db, &["module", "apply", &good, &bad]);
+    assert_eq!(code, 2, "{stderr}");
+    assert_eq!(stdout, "");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert!(stderr.contains(&bad), "names the file: {stderr}");
+    assert!(stderr.contains("colour"), "names the bad type: {stderr}");
+    let (code, json, _) = rp(&db, &["module", "apply", &bad]);
+    assert_eq!(code, 2);
+    assert_eq!(json["error"]["code"], "validation_error");
+    let message = json["error"]["message"].as_str().unwrap();
+    assert!(message.contains(&bad), "{message}");
+    let listed = ok(&db, &["module", "list"]);
+    let slugs: Vec<&str> = listed["modules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["slug"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        slugs,
+        ["accounts", "contacts", "deals", "projects", "teams"]
+    );
+
+    // A select without options fails the check, also naming the file.
+    let no_options = write(
+        dir.path(),
+        "no_options.json",
+        r#"{"slug":"things","name":"Things","fields":[{"slug":"kind","label":"Kind","type":"select"}]}"#,
+    );
+    let no_options = no_options.display().to_string();
+    let (code, json, _) = rp(&db, &["module", "apply", &no_options]);
+    assert_eq!(code, 2);
+    assert_eq!(json["error"]["details"]["field"], "kind");
+    let message = json["error"]["message"].as_str().unwrap();
+    assert!(message.starts_with(&format!("{no_options}: ")), "{message}");
+
+    // A missing file.
+    let missing = dir.path().join("missing.json").display().to_string();
+    let (code, _, stderr) = rp_text(&db, &["module", "apply", &missing]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains(&missing), "{stderr}");
+}
+both!(
+    module_apply_creates_updates_and_rejects,
+    module_apply_creates_updates_and_rejects
+);
+
+// 2. The "Done when" flow.
+
+/// Spec 000's nested filter: active AND (deal value ≥ 50,000 OR company is Acme Corp).
+const ADVANCED_FILTER: &str = r#"{"root":{"id":"g1","conjunction":"AND","conditions":[
+    {"id":"c1","fieldSlug":"status","operator":"eq","value":"active"},
+    {"id":"g2","conjunction":"OR","conditions":[
+        {"id":"c2","fieldSlug":"deal_value","operator":"gte","value":50000},
+        {"id":"c3","fieldSlug":"company","operator":"eq","value":"Acme Corp"}]}]}}"#;
+
+async fn done_when_flow(db: TestDb) {
+    // The create body of spec 000, with its optional parts.
+    let body = json!({
+        "displayName": "Alice Johnson",
+        "fields": {
+            "email": "Alice@Example.com",
+            "phone": "+1 (212) 555-0100",
+            "company": "Tech Startup Inc",
+            "job_title": "CTO",
+            "status": "lead",
+            "source": "conference",
+            "deal_value": 80000
+        },
+        "labelIds": ["lbl_hot_lead"],
+        "typeIds": ["type_lead"],
+        "privacyLevel": "team"
+    })
+    .to_string();
+    let created = contacts_ok(&db, &["create", "--data", &body]);
+    let alice = &created["record"];
+    let id = id_of(alice);
+    assert!(id.starts_with("rec_"), "{id}");
+    assert_eq!(alice["version"], 1);
+    assert_eq!(alice["moduleSlug"], "contacts");
+    assert_eq!(alice["displayName"], "Alice Johnson");
+    assert_eq!(alice["fields"]["email"], "alice@example.com");
+    assert_eq!(alice["fields"]["phone"][0]["number"], "+12125550100");
+    assert_eq!(alice["fields"]["deal_value"], 80000);
+    assert_eq!(alice["labelIds"], json!(["lbl_hot_lead"]));
+    assert_eq!(alice["typeIds"], json!(["type_lead"]));
+    assert_eq!(alice["privacyLevel"], "team");
+    assert_eq!(alice["createdByUserId"], "usr_local");
+    assert_eq!(alice["createdByDisplayName"], "Local user");
+    assert!(alice["moduleId"].as_str().unwrap().starts_with("mod_"));
+
+    let ada = create_contact(
+        &db,
+        json!({"first_name": "Ada", "last_name": "Lovelace", "status": "active", "deal_value": 75000}),
+    );
+    let grace = create_contact(
+        &db,
+        json!({"first_name": "Grace", "last_name": "Hopper", "status": "active", "deal_value": 10000, "company": "Acme Corp"}),
+    );
+    create_contact(
+        &db,
+        json!({"first_name": "Linus", "last_name": "Torvalds", "status": "active", "deal_value": 20000, "company": "Linux"}),
+    );
+    create_contact(
+        &db,
+        json!({"first_name": "Katherine", "last_name": "Johnson", "status": "active"}),
+    );
+
+    let found = list(&db, &["--advanced-filter", ADVANCED_FILTER]);
+    assert_eq!(sorted(names(&found)), ["Ada Lovelace", "Grace Hopper"]);
+    assert_eq!(found["total"], 2);
+    assert_eq!(found["page"], 1);
+    assert_eq!(found["pageSize"], 25);
+    assert_eq!(found.get("pagination"), None);
+    let ids: Vec<&str> = found["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        sorted(ids),
+        sorted(vec![
+            ada["id"].as_str().unwrap(),
+            grace["id"].as_str().unwrap()
+        ])
+    );
+
+    // Alice becomes active: now she matches too (80,000 ≥ 50,000).
+    let updated = contacts_ok(
+        &db,
+        &[
+            "update",
+            &id,
+            "--data",
+            r#"{"version":1,"fields":{"status":"active"}}"#,
+            "--user-id",
+            "usr_cli",
+            "--user-name",
+            "CLI Tester",
+        ],
+    );
+    let record = &updated["record"];
+    assert_eq!(record["id"], id.as_str());
+    assert_eq!(record["version"], 2);
+    assert_eq!(record["fields"]["status"], "active");
+    assert_eq!(
+        record["fields"]["company"], "Tech Startup Inc",
+        "PATCH keeps"
+    );
+    assert_eq!(record["updatedByUserId"], "usr_cli");
+    assert_eq!(record["updatedByDisplayName"], "CLI Tester");
+    assert_eq!(record["createdByUserId"], "usr_local");
+    let found = list(&db, &["--advanced-filter", ADVANCED_FILTER]);
+    assert_eq!(
+        sorted(names(&found)),
+        ["Ada Lovelace", "Alice Johnson", "Grace Hopper"]
+    );
+    assert_eq!(found["total"], 3);
+
+    // The same stale update again: a conflict, exit 4.
+    let stale = [
+        "update",
+        &id,
+        "--data",
+        r#"{"version":1,"fields":{"status":"churned"}}"#,
+    ];
+    let (code, json, stderr) = contacts(&db, &stale);
+    assert_eq!(code, 4, "{json} {stderr}");
+    assert_eq!(json["error"]["code"], "conflict");
+    assert_eq!(json["error"]["details"]["yourVersion"], 1);
+    assert_eq!(json["error"]["details"]["currentVersion"], 2);
+    assert_eq!(json["error"]["details"]["recordId"], id.as_str());
+    assert!(json["error"]["message"].as_str().unwrap().contains(&id));
+    assert_eq!(stderr, "", "--json errors go to stdout only");
+    let (code, stdout, stderr) = contacts_text(&db, &stale);
+    assert_eq!(code, 4);
+    assert_eq!(stdout, "");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("error: record "), "{stderr}");
+    assert!(stderr.contains("current version is 2"), "{stderr}");
+    let got = contacts_ok(&db, &["get", &id]);
+    assert_eq!(
+        got["record"]["fields"]["status"], "active",
+        "nothing written"
+    );
+    assert_eq!(got["record"]["version"], 2);
+
+    // Delete: gone from get and list, back with restore.
+    let deleted = contacts_ok(&db, &["delete", &id]);
+    assert_eq!(deleted, json!({ "success": true }));
+    let (code, json, _) = contacts(&db, &["get", &id]);
+    assert_eq!(code, 3);
+    assert_eq!(json["error"]["code"], "not_found");
+    assert_eq!(json["error"]["details"]["id"], id.as_str());
+    let (code, stdout, stderr) = contacts_text(&db, &["get", &id]);
+    assert_eq!((code, stdout.as_str()), (3, ""));
+    assert_eq!(stderr, format!("error: record '{id}' not found\n"));
+    assert_eq!(
+        list(&db, &["--advanced-filter", ADVANCED_FILTER])["total"],
+        2
+    );
+    assert_eq!(contacts_err(&db, &["delete", &id]), err(3, "not_found"));
+
+    let restored = contacts_ok(&db, &["restore", &id]);
+    let record = &restored["record"];
+    assert_eq!(record["id"], id.as_str());
+    assert_eq!(record["version"], 4);
+    assert_eq!(record["fields"]["status"], "active");
+    assert_eq!(record["fields"]["email"], "alice@example.com");
+    assert_eq!(record.get("deletedDateTime"), None);
+    let got = contacts_ok(&db, &["get", &id]);
+    assert_eq!(got["record"], *record);
+    assert_eq!(contacts_err(&db, &["restore", &id]), err(3, "not_found"));
+
+    // History, newest first.
+    let history = contacts_ok(&db, &["history", &id]);
+    let versions = history["versions"].as_array().unwrap();
+    let steps: Vec<(i64, &str)> = versions
+        .iter()
+        .map(|v| {
+            (
+                v["version"].as_i64().unwrap(),
+                v["action"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        [(4, "restore"), (3, "delete"), (2, "update"), (1, "create")]
+    );
+    assert_eq!(
+        versions[2]["changes"],
+        json!({ "status": { "old": "lead", "new": "active" } })
+    );
+    assert_eq!(versions[2]["userId"], "usr_cli");
+    assert_eq!(versions[2]["userDisplayName"], "CLI Tester");
+    assert_eq!(versions[3]["fields"]["status"], "lead");
+    assert_eq!(versions[3]["userId"], "usr_local");
+
+    // A past version.
+    let v1 = contacts_ok(&db, &["get", &id, "--version", "1"]);
+    assert_eq!(v1["record"]["version"], 1);
+    assert_eq!(v1["record"]["fields"]["status"], "lead");
+    assert_eq!(
+        contacts_err(&db, &["get", &id, "--version", "9"]),
+        err(3, "not_found")
+    );
+}
+both!(done_when_flow, done_when_flow);
+
+// 3. Request bodies.
+
+async fn data_from_file_and_validation(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let body = write(
+        dir.path(),
+        "body.json",
+        r#"{"fields":{"first_name":"Ada","last_name":"Lovelace","email":"ADA@example.com","deal_value":"$1,234.50"}}"#,
+    );
+    let at_file = format!("@{}", body.display());
+    let created = contacts_ok(&db, &["create", "--data", &at_file]);
+    assert_eq!(created["record"]["displayName"], "Ada Lovelace");
+    assert_eq!(created["record"]["fields"]["email"], "ada@example.com");
+    assert_eq!(created["record"]["fields"]["deal_value"], 1234.5);
+    let id = id_of(&created["record"]);
+
+    // The update body from a file too.
+    let patch = write(
+        dir.path(),
+        "patch.json",
+        r#"{"version":1,"fields":{"last_name":"King"}}"#,
+    );
+    let at_patch = format!("@{}", patch.display());
+    let updated = contacts_ok(&db, &["update", &id, "--data", &at_patch]);
+    assert_eq!(updated["record"]["displayName"], "Ada King");
+    assert_eq!(updated["record"]["version"], 2);
+
+    // Not JSON.
+    let (code, json, _) = contacts(&db, &["create", "--data", r#"{"fields":"#]);
+    assert_eq!(code, 2);
+    assert_eq!(json["error"]["code"], "validation_error");
+    assert!(
+        json["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("--data: invalid JSON"),
+        "{json}"
+    );
+    let bad_file = write(dir.path(), "bad.json", "{ nope");
+    assert_eq!(
+        contacts_err(
+            &db,
+            &["create", "--data", &format!("@{}", bad_file.display())]
+        ),
+        err(2, "validation_error")
+    );
+    // A body key the spec does not have.
+    assert_eq!(
+        contacts_err(&db, &["create", "--data", r#"{"feilds":{}}"#]),
+        err(2, "validation_error")
+    );
+
+    // A bad email names its field, in JSON and on stderr.
+    let bad_email = r#"{"fields":{"first_name":"Bob","email":"not-an-email"}}"#;
+    let (code, json, _) = contacts(&db, &["create", "--data", bad_email]);
+    assert_eq!(code, 2);
+    assert_eq!(json["error"]["code"], "validation_error");
+    assert_eq!(json["error"]["details"]["field"], "email");
+    assert_eq!(json["error"]["details"]["fields"][0]["field"], "email");
+    assert_eq!(
+        json["error"]["details"]["fields"][0]["value"],
+        "not-an-email"
+    );
+    assert!(
+        json["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("email: "),
+        "{json}"
+    );
+    let (code, stdout, stderr) = contacts_text(&db, &["create", "--data", bad_email]);
+    assert_eq!((code, stdout.as_str()), (2, ""));
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("error: email: "), "{stderr}");
+
+    // Several bad fields: each named.
+    let (code, json, _) = contacts(
+        &db,
+        &[
+            "create",
+            "--data",
+            r#"{"fields":{"email":"nope","deal_value":"lots","colour":"red"}}"#,
+        ],
+    );
+    assert_eq!(code, 2);
+    let mut bad: Vec<&str> = json["error"]["details"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    bad.sort_unstable();
+    assert_eq!(bad, ["colour", "deal_value", "email"]);
+
+    // A unique value taken: conflict.
+    let (code, json, _) = contacts(
+        &db,
+        &[
+            "create",
+            "--data",
+            r#"{"fields":{"email":"ada@EXAMPLE.com"}}"#,
+        ],
+    );
+    assert_eq!(code, 4);
+    assert_eq!(json["error"]["code"], "conflict");
+    assert_eq!(json["error"]["details"]["field"], "email");
+    assert_eq!(json["error"]["details"]["recordId"], id.as_str());
+
+    // An unknown module.
+    let (code, json, _) = rp(&db, &["records", "list", "--module", "nope"]);
+    assert_eq!(code, 3);
+    assert_eq!(json["error"]["code"], "not_found");
+    assert_eq!(
+        json["error"]["details"],
+        json!({"entity": "module", "id": "nope"})
+    );
+
+    // Nothing but the first record was written.
+    assert_eq!(list(&db, &[])["total"], 1);
+}
+both!(data_from_file_and_validation, data_from_file_and_validation);
+
+// 4. List flags.
+
+/// Five contacts, created oldest first.
+fn seed_list(db: &TestDb) -> Vec<String> {
+    [
+        json!({"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com", "status": "active", "deal_value": 75000, "company": "Acme Corp"}),
+        json!({"first_name": "Grace", "last_name": "Hopper", "email": "grace@example.com", "status": "lead", "deal_value": 120000, "company": "Navy"}),
+        json!({"first_name": "Alan", "last_name": "Turing", "email": "alan@example.com", "status": "customer", "deal_value": 30000, "company": "Acme Labs"}),
+        json!({"first_name": "Linus", "last_name": "Torvalds", "email": "linus@example.com", "status": "active", "deal_value": 5000, "company": "Linux"}),
+        json!({"first_name": "Margaret", "last_name": "Hamilton", "email": "margaret@example.com", "status": "lead", "company": "NASA"}),
+    ]
+    .into_iter()
+    .map(|fields| id_of(&create_contact(db, fields)))
+    .collect()
+}
+
+async fn list_flags(db: TestDb) {
+    let ids = seed_list(&db);
+
+    let both_statuses = list(&db, &["--filter", "status=active,lead"]);
+    assert_eq!(
+        sorted(names(&both_statuses)),
+        [
+            "Ada Lovelace",
+            "Grace Hopper",
+            "Linus Torvalds",
+            "Margaret Hamilton"
+        ]
+    );
+    assert_eq!(both_statuses["total"], 4);
+    let and = list(
+        &db,
+        &[
+            "--filter",
+            "status=active,lead",
+            "--filter",
+            "last_name=Hopper",
+        ],
+    );
+    assert_eq!(names(&and), ["Grace Hopper"]);
+    assert_eq!(and["total"], 1);
+    assert_eq!(
+        contacts_err(&db, &["list", "--filter", "status"]),
+        err(2, "validation_error")
+    );
+    let (code, json, _) = contacts(&db, &["list", "--filter", "colour=red"]);
+    assert_eq!(code, 2);
+    assert_eq!(json["error"]["details"]["field"], "colour");
+
+    let acme = list(&db, &["--search", "acme"]);
+    assert_eq!(sorted(names(&acme)), ["Ada Lovelace", "Alan Turing"]);
+    let acme_active = list(&db, &["--search", "acme", "--filter", "status=active"]);
+    assert_eq!(names(&acme_active), ["Ada Lovelace"]);
+
+    let by_value = list(&db, &["--sort", "deal_value:desc"]);
+    assert_eq!(
+        names(&by_value),
+        [
+            "Grace Hopper",
+            "Ada Lovelace",
+            "Alan Turing",
+            "Linus Torvalds",
+            "Margaret Hamilton"
+        ],
+        "biggest first, no value last"
+    );
+    let by_value_asc = list(&db, &["--sort", "deal_value:asc"]);
+    assert_eq!(
+        names(&by_value_asc),
+        [
+            "Linus Torvalds",
+            "Alan Turing",
+            "Ada Lovelace",
+            "Grace Hopper",
+            "Margaret Hamilton"
+        ]
+    );
+    assert_eq!(
+        contacts_err(&db, &["list", "--sort", "deal_value:sideways"]),
+        err(2, "validation_error")
+    );
+
+    let page2 = list(
+        &db,
+        &[
+            "--sort",
+            "deal_value:desc",
+            "--page",
+            "2",
+            "--page-size",
+            "2",
+        ],
+    );
+    assert_eq!(names(&page2), ["Alan Turing", "Linus Torvalds"]);
+    assert_eq!(page2["total"], 5);
+    assert_eq!(page2["page"], 2);
+    assert_eq!(page2["pageSize"], 2);
+    let page3 = list(
+        &db,
+        &[
+            "--sort",
+            "deal_value:desc",
+            "--page",
+            "3",
+            "--page-size",
+            "2",
+        ],
+    );
+    assert_eq!(names(&page3), ["Margaret Hamilton"]);
+    let page9 = list(&db, &["--page", "9", "--page-size", "2"]);
+    assert_eq!(page9["records"], json!([]));
+    assert_eq!(page9["total"], 5);
+    let (code, json, _) = contacts(&db, &["list", "--page", "0"]);
+    assert_eq!(
+        (code, &json["error"]["details"]["field"]),
+        (2, &json!("page"))
+    );
+
+    let projected = list(&db, &["--fields", "email,status"]);
+    let records = projected["records"].as_array().unwrap();
+    assert_eq!(records.len(), 5);
+    for r in records {
+        let keys: Vec<&str> = r["fields"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(sorted(keys), ["email", "status"], "{r}");
+        assert!(r["displayName"].is_string() && r["id"].is_string());
+    }
+    let grace = records
+        .iter()
+        .find(|r| r["displayName"] == "Grace Hopper")
+        .unwrap();
+    assert_eq!(
+        grace["fields"],
+        json!({"email": "grace@example.com", "status": "lead"})
+    );
+
+    // Cursor pages walk every record once, in the default order (newest first).
+    let all = list(&db, &["--page-size", "100"]);
+    let all_ids: Vec<&str> = all["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    let mut walked: Vec<String> = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let mut args = vec!["--limit", "2"];
+        if let Some(c) = &cursor {
+            args.extend(["--cursor", c.as_str()]);
+        }
+        let page = list(&db, &args);
+        pages += 1;
+        assert_eq!(page["pagination"]["limit"], 2);
+        assert_eq!(page.get("total"), None, "cursor pages carry pagination");
+        walked.extend(
+            page["records"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["id"].as_str().unwrap().to_string()),
+        );
+        let has_more = page["pagination"]["hasMore"].as_bool().unwrap();
+        match page["pagination"]["nextCursor"].as_str() {
+            Some(c) => {
+                assert!(has_more);
+                cursor = Some(c.to_string());
+            }
+            None => {
+                assert!(!has_more);
+                break;
+            }
+        }
+        assert!(pages < 10, "the cursor walk does not end");
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(walked, all_ids);
+    let mut expected: Vec<&str> = ids.iter().map(String::as_str).collect();
+    expected.reverse();
+    assert_eq!(walked, expected, "newest first");
+    let (code, json, _) = contacts(&db, &["list", "--cursor", "garbage"]);
+    assert_eq!(code, 2);
+    assert_eq!(json["error"]["details"]["field"], "cursor");
+
+    // The sorted cursor walk agrees with the sorted offset pages.
+    let first = list(&db, &["--sort", "deal_value:desc", "--limit", "3"]);
+    assert_eq!(
+        names(&first),
+        ["Grace Hopper", "Ada Lovelace", "Alan Turing"]
+    );
+    let next = first["pagination"]["nextCursor"].as_str().unwrap();
+    let rest = list(
+        &db,
+        &[
+            "--sort",
+            "deal_value:desc",
+            "--limit",
+            "3",
+            "--cursor",
+            next,
+        ],
+    );
+    assert_eq!(names(&rest), ["Linus Torvalds", "Margaret Hamilton"]);
+    assert_eq!(rest["pagination"]["hasMore"], false);
+
+    // Human output.
+    let (code, text, stderr) = contacts_text(
+        &db,
+        &["list", "--sort", "deal_value:desc", "--page-size", "2"],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        text.contains("Grace Hopper") && text.contains("Ada Lovelace"),
+        "{text}"
+    );
+    assert!(!text.contains("Alan Turing"), "only page 1: {text}");
+    assert!(text.contains("grace@example.com"), "{text}");
+    assert_eq!(
+        text.lines().last(),
+        Some("page 1 of 3 (5 records)"),
+        "{text}"
+    );
+    let (code, text, _) = contacts_text(&db, &["list", "--limit", "4"]);
+    assert_eq!(code, 0);
+    assert!(
+        text.lines()
+            .last()
+            .unwrap()
+            .starts_with("4 records; more with --cursor "),
+        "{text}"
+    );
+}
+both!(list_flags, list_flags);
+
+// 5. Bulk operations, trash and upsert.
+
+async fn bulk_trash_and_upsert(db: TestDb) {
+    let body = json!([
+        {"fields": {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com"}},
+        {"fields": {"first_name": "Grace", "last_name": "Hopper"}, "labelIds": ["lbl_old"]},
+        {"displayName": "Third", "fields": {"company": "Acme"}}
+    ])
+    .to_string();
+    let created = contacts_ok(&db, &["bulk-create", "--data", &body]);
+    assert_eq!(created["created"], 3);
+    let records = created["records"].as_array().unwrap();
+    let shown: Vec<&str> = records
+        .iter()
+        .map(|r| r["displayName"].as_str().unwrap())
+        .collect();
+    assert_eq!(shown, ["Ada Lovelace", "Grace Hopper", "Third"]);
+    let ids: Vec<String> = records.iter().map(id_of).collect();
+    let (a, b, c) = (ids[0].as_str(), ids[1].as_str(), ids[2].as_str());
+
+    // All or nothing: one bad record creates none.
+    let bad = json!({"records": [
+        {"fields": {"first_name": "Fine"}},
+        {"fields": {"first_name": "Broken", "email": "nope"}}
+    ]})
+    .to_string();
+    let (code, json, _) = contacts(&db, &["bulk-create", "--data", &bad]);
+    assert_eq!(code, 2, "{json}");
+    assert_eq!(json["error"]["code"], "validation_error");
+    assert_eq!(json["error"]["details"]["field"], "records[1].email");
+    let duplicate =
+        json!([{"fields": {"email": "new@example.com"}}, {"fields": {"email": "ADA@example.com"}}])
+            .to_string();
+    let (code, json, _) = contacts(&db, &["bulk-create", "--data", &duplicate]);
+    assert_eq!(code, 2, "{json}");
+    assert_eq!(json["error"]["details"]["field"], "records[1]");
+    assert_eq!(
+        contacts_err(&db, &["bulk-create", "--data", r#"{"fields":{}}"#]),
+        err(2, "validation_error")
+    );
+    assert_eq!(list(&db, &[])["total"], 3, "nothing of the failed requests");
+
+    // Bulk update: labels added and removed.
+    let add = json!({"recordIds": [a, b], "addLabelIds": ["lbl_vip", "lbl_new"], "addTypeIds": ["type_customer"]})
+        .to_string();
+    let updated = contacts_ok(&db, &["bulk-update", "--data", &add]);
+    assert_eq!(
+        updated,
+        json!({"records": [
+            {"id": a, "displayName": "Ada Lovelace", "labelIds": ["lbl_vip", "lbl_new"], "typeIds": ["type_customer"]},
+            {"id": b, "displayName": "Grace Hopper", "labelIds": ["lbl_old", "lbl_vip", "lbl_new"], "typeIds": ["type_customer"]}
+        ]})
+    );
+    let remove = json!({"recordIds": [a, b], "removeLabelIds": ["lbl_new", "lbl_old"]}).to_string();
+    let updated = contacts_ok(&db, &["bulk-update", "--data", &remove]);
+    assert_eq!(updated["records"][0]["labelIds"], json!(["lbl_vip"]));
+    assert_eq!(updated["records"][1]["labelIds"], json!(["lbl_vip"]));
+    let got = contacts_ok(&db, &["get", b]);
+    assert_eq!(got["record"]["labelIds"], json!(["lbl_vip"]));
+    assert_eq!(got["record"]["typeIds"], json!(["type_customer"]));
+    assert_eq!(got["record"]["version"], 3);
+    let labelled = list(&db, &["--label-ids", "lbl_vip"]);
+    assert_eq!(sorted(names(&labelled)), ["Ada Lovelace", "Grace Hopper"]);
+    let missing = json!({"recordIds": [a, "rec_missing"], "addLabelIds": ["lbl_x"]}).to_string();
+    assert_eq!(
+        contacts_err(&db, &["bulk-update", "--data", &missing]),
+        err(3, "not_found")
+    );
+    let got = contacts_ok(&db, &["get", a]);
+    assert_eq!(
+        got["record"]["labelIds"],
+        json!(["lbl_vip"]),
+        "all or nothing"
+    );
+    let (code, json, _) = contacts(&db, &["bulk-update", "--data", r#"{"recordIds":[]}"#]);
+    assert_eq!(code, 2);
+    assert_eq!(json["error"]["details"]["field"], "recordIds");
+
+    // Bulk delete and the trash.
+    let deleted = contacts_ok(&db, &["bulk-delete", a, b, "rec_missing"]);
+    assert_eq!(deleted, json!({"deleted": 2, "skipped": 1}));
+    let again = contacts_ok(&db, &["bulk-delete", a]);
+    assert_eq!(again, json!({"deleted": 0, "skipped": 1}));
+    assert_eq!(names(&list(&db, &[])), ["Third"]);
+    let trash = contacts_ok(&db, &["trash"]);
+    assert_eq!(trash["total"], 2);
+    assert_eq!(trash["page"], 1);
+    assert_eq!(trash["pageSize"], 25);
+    assert_eq!(sorted(names(&trash)), ["Ada Lovelace", "Grace Hopper"]);
+    assert!(
+        trash["records"][0]["deletedDateTime"].is_string(),
+        "{trash}"
+    );
+
+    let restored = contacts_ok(&db, &["bulk-restore", a, "rec_missing", c]);
+    assert_eq!(restored, json!({"restored": 1, "skipped": 2}));
+    assert_eq!(sorted(names(&list(&db, &[]))), ["Ada Lovelace", "Third"]);
+    let trash = contacts_ok(&db, &["trash"]);
+    assert_eq!(names(&trash), ["Grace Hopper"]);
+
+    // Purge: only from the trash, and for good.
+    assert_eq!(contacts_err(&db, &["purge", a]), err(3, "not_found"));
+    let purged = contacts_ok(&db, &["purge", b]);
+    assert_eq!(purged, json!({"success": true}));
+    assert_eq!(contacts_ok(&db, &["trash"])["total"], 0);
+    let (code, _, _) = contacts(&db, &["restore", b]);
+    assert_eq!(code, 3);
+    let (code, _, _) = contacts(&db, &["history", b]);
+    assert_eq!(code, 3, "history goes with the record");
+
+    // Empty trash.
+    contacts_ok(&db, &["bulk-delete", a, c]);
+    let emptied = contacts_ok(&db, &["empty-trash"]);
+    assert_eq!(emptied, json!({"success": true, "purged": 2}));
+    assert_eq!(contacts_ok(&db, &["trash"])["total"], 0);
+    assert_eq!(list(&db, &[])["total"], 0);
+    let emptied = contacts_ok(&db, &["empty-trash"]);
+    assert_eq!(emptied, json!({"success": true, "purged": 0}));
+    // The purged email is free again.
+    create_contact(&db, json!({"email": "ada@example.com"}));
+
+    // Upsert by external id: created, then updated in place.
+    let upsert =
+        |data: &str| contacts_ok(&db, &["upsert", "--external-id", "crm-42", "--data", data]);
+    let first = upsert(r#"{"fields":{"first_name":"Eve","last_name":"Adams","status":"lead"}}"#);
+    assert_eq!(first["created"], true);
+    assert_eq!(first["record"]["externalId"], "crm-42");
+    assert_eq!(first["record"]["version"], 1);
+    assert_eq!(first["record"]["displayName"], "Eve Adams");
+    let second = upsert(r#"{"fields":{"status":"customer"}}"#);
+    assert_eq!(second["created"], false);
+    assert_eq!(second["record"]["id"], first["record"]["id"]);
+    assert_eq!(second["record"]["version"], 2);
+    assert_eq!(second["record"]["fields"]["status"], "customer");
+    assert_eq!(second["record"]["fields"]["first_name"], "Eve");
+    assert_eq!(second["record"]["externalId"], "crm-42");
+    let by_external = list(&db, &["--filter", "externalId=crm-42"]);
+    assert_eq!(names(&by_external), ["Eve Adams"]);
+    assert_eq!(by_external["total"], 1);
+    let (code, json, _) = contacts(
+        &db,
+        &[
+            "upsert",
+            "--external-id",
+            "crm-42",
+            "--data",
+            r#"{"externalId":"crm-43","fields":{}}"#,
+        ],
+    );
+    assert_eq!(code, 2);
+    assert_eq!(json["error"]["details"]["field"], "externalId");
+}
+both!(bulk_trash_and_upsert, bulk_trash_and_upsert);
+
+// 6. Choosing the database.
+
+async fn database_from_env(db: TestDb) {
+    let created = create_contact(&db, json!({"first_name": "Env", "last_name": "Var"}));
+    let cwd = tempfile::tempdir().unwrap();
+    let mut cmd = command();
+    cmd.current_dir(cwd.path())
+        .env("RECORDPORT_DATABASE_URL", &db.url)
+        .args(["--json", "records", "list", "--module", "contacts"]);
+    let run = execute(cmd);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json["total"], 1);
+    assert_eq!(run.json["records"][0]["id"], created["id"]);
+    assert_eq!(
+        std::fs::read_dir(cwd.path()).unwrap().count(),
+        0,
+        "no default database created"
+    );
+
+    // The author from the environment too.
+    let mut cmd = command();
+    cmd.env("RECORDPORT_DATABASE_URL", &db.url)
+        .env("RECORDPORT_USER_ID", "usr_env")
+        .env("RECORDPORT_USER_NAME", "Env User")
+        .args([
+            "--json",
+            "records",
+            "create",
+            "--module",
+            "contacts",
+            "--data",
+            r#"{"fields":{"first_name":"By","last_name":"Env"}}"#,
+        ]);
+    let run = execute(cmd);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json["record"]["createdByUserId"], "usr_env");
+    assert_eq!(run.json["record"]["createdByDisplayName"], "Env User");
+
+    // --db wins over the environment.
+    let mut cmd = command();
+    cmd.current_dir(cwd.path())
+        .env(
+            "RECORDPORT_DATABASE_URL",
+            "postgres://nobody@127.0.0.1:1/none",
+        )
+        .args([
+            "--db", &db.url, "--json", "records", "list", "--module", "contacts",
+        ]);
+    let run = execute(cmd);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json["total"], 2);
+}
+both!(database_from_env, database_from_env);
+
+#[test]
+fn plain_path_is_a_sqlite_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = |args: &[&str]| {
+        let mut cmd = command();
+        cmd.current_dir(dir.path())
+            .args(["--db", "local.db", "--json"])
+            .args(args);
+        execute(cmd)
+    };
+    let (accounts, contacts, deals) = (
+        module_file("accounts"),
+        module_file("contacts"),
+        module_file("deals"),
+    );
+    let run = plain(&["module", "apply", &accounts, &contacts, &deals]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        outcomes(&run.json),
+        [
+            ("accounts", "created"),
+            ("contacts", "created"),
+            ("deals", "created")
+        ]
+    );
+    let file = dir.path().join("local.db");
+    assert!(
+        file.is_file(),
+        "the SQLite file is created in the working directory"
+    );
+    let mut header = [0u8; 16];
+    std::io::Read::read_exact(&mut std::fs::File::open(&file).unwrap(), &mut header).unwrap();
+    assert_eq!(&header, b"SQLite format 3\0");
+
+    let run = plain(&[
+        "records",
+        "create",
+        "--module",
+        "contacts",
+        "--data",
+        r#"{"fields":{"first_name":"Plain","last_name":"Path"}}"#,
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let id = run.json["record"]["id"].clone();
+
+    // The same file by its sqlite:// URL.
+    let mut cmd = command();
+    cmd.args([
+        "--db",
+        &format!("sqlite://{}", file.display()),
+        "--json",
+        "records",
+        "list",
+        "--module",
+        "contacts",
+    ]);
+    let run = execute(cmd);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json["total"], 1);
+    assert_eq!(run.json["records"][0]["id"], id);
+    assert_eq!(run.stdout.trim_start().chars().next(), Some('{'));
+}
