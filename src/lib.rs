@@ -10,6 +10,7 @@
 //! Module map:
 //! - [`schema`]: modules, typed fields and the one place that parses a raw value for a field type;
 //! - [`store`]: the sqlx pool (SQLite by default, PostgreSQL by URL), migrations, SQL building;
+//! - [`import`]: the import pipeline of spec 002 (sources, parse, mapping suggestions so far);
 //! - [`records`]: the Records service of spec 000 (CRUD, list/filter/sort/page, bulk, trash,
 //!   versions, upsert by external id);
 //! - [`error`]: typed errors and their stable codes and HTTP statuses;
@@ -17,6 +18,7 @@
 
 pub mod cli;
 pub mod error;
+pub mod import;
 pub mod records;
 pub mod schema;
 pub mod store;

@@ -408,7 +408,7 @@ impl<'a> FilterBuilder<'a> {
         let bad = |message: String| Error::invalid_field(&cond.name, message, Some(raw.clone()));
         match &cond.target {
             Target::Column { is_time: true, .. } => {
-                let def = synthetic(FieldType::Datetime);
+                let def = FieldDef::of_type("value", FieldType::Datetime);
                 let stored = value::parse_json(&def, raw, self.options)
                     .map_err(|e| bad(e.0))?
                     .ok_or_else(|| bad("needs a value".into()))?;
@@ -648,19 +648,6 @@ impl<'a> FilterBuilder<'a> {
             values,
         };
         self.condition(sql, &cond)
-    }
-}
-
-fn synthetic(field_type: FieldType) -> FieldDef {
-    FieldDef {
-        slug: "value".into(),
-        label: "value".into(),
-        field_type,
-        required: false,
-        unique: false,
-        options: Vec::new(),
-        target: None,
-        value_types: Vec::new(),
     }
 }
 

@@ -110,6 +110,20 @@ pub struct FieldDef {
 }
 
 impl FieldDef {
+    /// A plain field of a type, with no flags or options: for probing values of that type.
+    pub fn of_type(slug: &str, field_type: FieldType) -> FieldDef {
+        FieldDef {
+            slug: slug.to_string(),
+            label: slug.to_string(),
+            field_type,
+            required: false,
+            unique: false,
+            options: Vec::new(),
+            target: None,
+            value_types: Vec::new(),
+        }
+    }
+
     /// The kinds a phone value may carry: the field's own list or the defaults.
     pub fn phone_types(&self) -> Vec<&str> {
         if self.value_types.is_empty() {

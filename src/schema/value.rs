@@ -1686,16 +1686,7 @@ mod tests {
     use serde_json::json;
 
     fn field(field_type: FieldType) -> FieldDef {
-        FieldDef {
-            slug: "f".to_owned(),
-            label: "F".to_owned(),
-            field_type,
-            required: false,
-            unique: false,
-            options: Vec::new(),
-            target: None,
-            value_types: Vec::new(),
-        }
+        FieldDef::of_type("f", field_type)
     }
 
     fn select(field_type: FieldType, options: &[&str]) -> FieldDef {

@@ -3,4 +3,6 @@
 
 mod cli;
 mod common;
+mod import_parse;
+mod import_suggest;
 mod records_api;

@@ -1,6 +1,8 @@
 //! The command-line shell: clap commands mapped onto library calls, output as readable tables or
 //! (with `--json`) the spec's JSON shapes. No business logic lives here.
 
+mod import;
+
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -62,6 +64,9 @@ pub enum Command {
     /// Create, read, update, delete, list and restore records.
     #[command(subcommand)]
     Records(RecordsCommand),
+    /// Import files: parse, suggest a mapping (more steps to come).
+    #[command(subcommand)]
+    Import(import::ImportCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -274,6 +279,7 @@ async fn execute(cli: Cli) -> Result<()> {
     let result = match cli.command {
         Command::Module(cmd) => module_command(&service, cmd, &out).await,
         Command::Records(cmd) => records_command(&service, cmd, &actor, &out).await,
+        Command::Import(cmd) => import::run(&service, cmd, &out).await,
     };
     store.close().await;
     result

@@ -1,0 +1,1032 @@
+//! Column mapping: the spec's `columnMapping` entries, and suggestions for them.
+//!
+//! In: a module, the file's column headers, some sample rows and the mappings confirmed in earlier
+//! imports of the module. Out: one suggestion per column, with a confidence in 0..1. Evidence, in
+//! order of trust: a mapping confirmed before for the same header; an exact header match (field
+//! slug, label or a synonym that CRM exports and a few languages use); the sample values (an email
+//! column is an email column whatever its header); fuzzy header similarity. A column without good
+//! evidence stays unmapped rather than guessed, and each field is suggested for one column only
+//! (phones once per kind, addresses once per part).
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::schema::value::{self, ValueOptions};
+use crate::schema::{ADDRESS_PARTS, FieldDef, FieldType, Module};
+
+/// The core field a column can map to besides the module's own fields.
+pub const DISPLAY_NAME: &str = "displayName";
+
+/// Suggestions below this confidence are left unmapped.
+const MIN_CONFIDENCE: f64 = 0.75;
+
+/// One entry of spec 002's `columnMapping`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ColumnMapping {
+    pub source_column: String,
+    pub target_field_slug: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ignored: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address_part: Option<String>,
+}
+
+/// One suggestion of spec 002's suggest-mapping response.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MappingSuggestion {
+    pub source_column: String,
+    pub target_field_slug: Option<String>,
+    pub confidence: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address_part: Option<String>,
+}
+
+impl MappingSuggestion {
+    pub fn to_mapping(&self) -> ColumnMapping {
+        ColumnMapping {
+            source_column: self.source_column.clone(),
+            target_field_slug: self.target_field_slug.clone(),
+            ignored: self.target_field_slug.is_none(),
+            value_type: self.value_type.clone(),
+            address_part: self.address_part.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TargetField {
+    pub field_slug: String,
+    pub label: String,
+    pub data_type: String,
+}
+
+/// Spec 002's suggest-mapping response data.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SuggestResult {
+    pub suggestions: Vec<MappingSuggestion>,
+    pub ai_used: bool,
+    pub target_fields: Vec<TargetField>,
+}
+
+/// Lower-case words of a header: accents folded, punctuation and camelCase split, so that
+/// "E-Mail-Adresse", "emailAddress" and "EMAIL_ADDRESS" compare alike.
+pub fn normalize_header(header: &str) -> String {
+    let mut out = String::with_capacity(header.len());
+    let mut prev_lower = false;
+    for c in header.trim().chars() {
+        if c.is_uppercase() && prev_lower {
+            out.push(' ');
+        }
+        prev_lower = c.is_lowercase() || c.is_ascii_digit();
+        for lc in c.to_lowercase() {
+            match fold_accent(lc) {
+                Some(folded) => out.push_str(folded),
+                None if lc.is_alphanumeric() => out.push(lc),
+                None => out.push(' '),
+            }
+        }
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn fold_accent(c: char) -> Option<&'static str> {
+    Some(match c {
+        'à' | 'á' | 'â' | 'ã' | 'å' => "a",
+        'ä' => "ae",
+        'ç' => "c",
+        'è' | 'é' | 'ê' | 'ë' => "e",
+        'ì' | 'í' | 'î' | 'ï' => "i",
+        'ñ' => "n",
+        'ò' | 'ó' | 'ô' | 'õ' => "o",
+        'ö' => "oe",
+        'ù' | 'ú' | 'û' => "u",
+        'ü' => "ue",
+        'ß' => "ss",
+        _ => return None,
+    })
+}
+
+/// Header synonyms per concept, from the exports of Google Contacts, Outlook, LinkedIn, HubSpot,
+/// Salesforce, Mailchimp, Pipedrive and Zoho, and German, French and Spanish spreadsheets. Written
+/// as they appear; normalised when the table is built.
+const SYNONYMS: &[(&str, &[&str])] = &[
+    (
+        "first_name",
+        &[
+            "first name",
+            "firstname",
+            "given name",
+            "given_name",
+            "fname",
+            "first",
+            "forename",
+            "vorname",
+            "prenom",
+            "prénom",
+            "nombre",
+            "nombre de pila",
+            "Contact First Name",
+            "Given Name Yomi",
+        ],
+    ),
+    (
+        "last_name",
+        &[
+            "last name",
+            "lastname",
+            "surname",
+            "family name",
+            "family_name",
+            "lname",
+            "last",
+            "nachname",
+            "familienname",
+            "nom de famille",
+            "apellido",
+            "apellidos",
+            "Contact Last Name",
+        ],
+    ),
+    (
+        "full_name",
+        &[
+            "name",
+            "full name",
+            "fullname",
+            "contact name",
+            "contact",
+            "display name",
+            "person",
+            "person name",
+            "customer name",
+            "vollstaendiger name",
+            "nom complet",
+            "nombre completo",
+        ],
+    ),
+    (
+        "email",
+        &[
+            "email",
+            "e-mail",
+            "email address",
+            "e-mail address",
+            "E-mail 1 - Value",
+            "E-mail Address",
+            "Primary Email",
+            "Email Address 1",
+            "mail",
+            "emailaddress",
+            "work email",
+            "Person - Email",
+            "e-mail-adresse",
+            "email adresse",
+            "courriel",
+            "adresse e-mail",
+            "adresse email",
+            "correo",
+            "correo electronico",
+            "correo electrónico",
+        ],
+    ),
+    (
+        "phone",
+        &[
+            "phone",
+            "phone number",
+            "telephone",
+            "tel",
+            "Phone 1 - Value",
+            "Primary Phone",
+            "Business Phone",
+            "Mobile Phone",
+            "Home Phone",
+            "mobile",
+            "cell",
+            "cell phone",
+            "mobile number",
+            "Person - Phone",
+            "telefon",
+            "telefonnummer",
+            "handy",
+            "mobiltelefon",
+            "telephone portable",
+            "téléphone",
+            "portable",
+            "numero de telephone",
+            "teléfono",
+            "telefono",
+            "movil",
+            "móvil",
+            "celular",
+        ],
+    ),
+    (
+        "company",
+        &[
+            "company",
+            "company name",
+            "organization",
+            "organisation",
+            "organization name",
+            "Organization 1 - Name",
+            "employer",
+            "firm",
+            "business",
+            "Account Name",
+            "Organization - Name",
+            "firma",
+            "unternehmen",
+            "entreprise",
+            "societe",
+            "société",
+            "empresa",
+            "compania",
+            "compañía",
+        ],
+    ),
+    (
+        "job_title",
+        &[
+            "job title",
+            "title",
+            "position",
+            "role",
+            "Organization 1 - Title",
+            "job",
+            "jobtitle",
+            "designation",
+            "Person - Job title",
+            "berufsbezeichnung",
+            "position titel",
+            "titel",
+            "poste",
+            "fonction",
+            "titre",
+            "cargo",
+            "puesto",
+        ],
+    ),
+    (
+        "website",
+        &[
+            "website",
+            "web site",
+            "web page",
+            "url",
+            "homepage",
+            "home page",
+            "Website 1 - Value",
+            "Web Page",
+            "site",
+            "site web",
+            "webseite",
+            "internetseite",
+            "sitio web",
+            "pagina web",
+        ],
+    ),
+    (
+        "notes",
+        &[
+            "notes",
+            "note",
+            "comments",
+            "comment",
+            "description",
+            "remarks",
+            "bemerkungen",
+            "notizen",
+            "kommentar",
+            "remarques",
+            "commentaires",
+            "notas",
+            "comentarios",
+        ],
+    ),
+    (
+        "status",
+        &[
+            "status",
+            "lead status",
+            "lifecycle stage",
+            "stage",
+            "contact status",
+            "zustand",
+            "statut",
+            "estado",
+        ],
+    ),
+    (
+        "source",
+        &[
+            "source",
+            "lead source",
+            "original source",
+            "origin",
+            "channel",
+            "quelle",
+            "herkunft",
+            "origine",
+            "fuente",
+            "origen",
+        ],
+    ),
+    (
+        "deal_value",
+        &[
+            "deal value",
+            "value",
+            "amount",
+            "deal amount",
+            "opportunity amount",
+            "revenue",
+            "wert",
+            "betrag",
+            "montant",
+            "valeur",
+            "importe",
+            "valor",
+        ],
+    ),
+    (
+        "last_contacted",
+        &[
+            "last contacted",
+            "last contact",
+            "last activity date",
+            "last activity",
+            "last contact date",
+            "Last Activity Date",
+            "letzter kontakt",
+            "dernier contact",
+            "ultimo contacto",
+            "último contacto",
+        ],
+    ),
+    (
+        "domain",
+        &[
+            "domain",
+            "company domain",
+            "company domain name",
+            "email domain",
+            "domaene",
+            "domaine",
+            "dominio",
+        ],
+    ),
+    (
+        "industry",
+        &[
+            "industry",
+            "sector",
+            "vertical",
+            "branche",
+            "industrie",
+            "secteur",
+            "industria",
+        ],
+    ),
+    (
+        "employees",
+        &[
+            "employees",
+            "number of employees",
+            "employee count",
+            "headcount",
+            "no of employees",
+            "mitarbeiter",
+            "anzahl mitarbeiter",
+            "employes",
+            "employés",
+            "empleados",
+        ],
+    ),
+    (
+        "annual_revenue",
+        &[
+            "annual revenue",
+            "revenue",
+            "yearly revenue",
+            "jahresumsatz",
+            "umsatz",
+            "chiffre d affaires",
+            "ingresos anuales",
+            "facturacion",
+        ],
+    ),
+    (
+        "amount",
+        &[
+            "amount",
+            "deal amount",
+            "value",
+            "deal value",
+            "opportunity amount",
+            "betrag",
+            "montant",
+            "importe",
+        ],
+    ),
+    (
+        "stage",
+        &[
+            "stage",
+            "deal stage",
+            "pipeline stage",
+            "phase",
+            "etape",
+            "étape",
+            "etapa",
+        ],
+    ),
+    (
+        "close_date",
+        &[
+            "close date",
+            "closing date",
+            "expected close date",
+            "abschlussdatum",
+            "date de cloture",
+            "fecha de cierre",
+        ],
+    ),
+    (
+        "owner_email",
+        &[
+            "owner email",
+            "owner",
+            "deal owner",
+            "assigned to",
+            "sales rep",
+            "contact owner",
+            "besitzer",
+            "proprietaire",
+            "propietario",
+        ],
+    ),
+    (
+        "account",
+        &[
+            "account",
+            "account name",
+            "organization",
+            "organisation",
+            "konto",
+            "compte",
+            "cuenta",
+        ],
+    ),
+];
+
+/// Which address part a header names (after normalisation), with an optional prefix such as
+/// "Billing" or "Home Address".
+const ADDRESS_SYNONYMS: &[(&str, &[&str])] = &[
+    (
+        "street",
+        &[
+            "street",
+            "street address",
+            "address",
+            "address 1",
+            "address line 1",
+            "address1",
+            "line 1",
+            "street 1",
+            "street1",
+            "strasse",
+            "straße",
+            "adresse",
+            "rue",
+            "calle",
+            "direccion",
+            "dirección",
+            "Address 1 - Street",
+        ],
+    ),
+    (
+        "street2",
+        &[
+            "street 2",
+            "street2",
+            "address 2",
+            "address line 2",
+            "address2",
+            "line 2",
+            "adresszusatz",
+            "complement d adresse",
+            "complément d'adresse",
+        ],
+    ),
+    (
+        "city",
+        &[
+            "city",
+            "town",
+            "locality",
+            "Address 1 - City",
+            "ort",
+            "stadt",
+            "wohnort",
+            "ville",
+            "ciudad",
+            "localidad",
+        ],
+    ),
+    (
+        "state",
+        &[
+            "state",
+            "province",
+            "region",
+            "county",
+            "state province",
+            "state/province",
+            "Address 1 - Region",
+            "bundesland",
+            "provinz",
+            "etat",
+            "état",
+            "provincia",
+            "estado provincia",
+        ],
+    ),
+    (
+        "zip",
+        &[
+            "zip",
+            "zip code",
+            "zipcode",
+            "postal code",
+            "postcode",
+            "post code",
+            "postal",
+            "Address 1 - Postal Code",
+            "plz",
+            "postleitzahl",
+            "code postal",
+            "codigo postal",
+            "código postal",
+            "cp",
+        ],
+    ),
+    (
+        "country",
+        &[
+            "country",
+            "country region",
+            "country/region",
+            "nation",
+            "Address 1 - Country",
+            "land",
+            "pays",
+            "pais",
+            "país",
+        ],
+    ),
+];
+
+const ADDRESS_PREFIXES: &[&str] = &[
+    "billing",
+    "mailing",
+    "shipping",
+    "home",
+    "business",
+    "work",
+    "other",
+    "primary",
+    "postal",
+    "office",
+    "company",
+    "address",
+    "rechnungs",
+    "liefer",
+];
+
+/// Words that give a phone's kind.
+const PHONE_KINDS: &[(&str, &[&str])] = &[
+    (
+        "Mobile",
+        &[
+            "mobile",
+            "cell",
+            "cellular",
+            "handy",
+            "mobil",
+            "mobiltelefon",
+            "portable",
+            "movil",
+            "celular",
+        ],
+    ),
+    (
+        "Work",
+        &[
+            "work",
+            "business",
+            "office",
+            "company",
+            "direct",
+            "buero",
+            "geschaeftlich",
+            "dienstlich",
+            "travail",
+            "bureau",
+            "professionnel",
+            "trabajo",
+            "oficina",
+        ],
+    ),
+    (
+        "Home",
+        &[
+            "home",
+            "private",
+            "personal",
+            "privat",
+            "zuhause",
+            "domicile",
+            "maison",
+            "casa",
+            "particular",
+        ],
+    ),
+];
+
+static SYNONYM_TABLE: LazyLock<HashMap<&'static str, Vec<String>>> = LazyLock::new(|| {
+    SYNONYMS
+        .iter()
+        .map(|(concept, words)| {
+            (
+                *concept,
+                words.iter().map(|w| normalize_header(w)).collect(),
+            )
+        })
+        .collect()
+});
+
+static ADDRESS_TABLE: LazyLock<Vec<(&'static str, Vec<String>)>> = LazyLock::new(|| {
+    ADDRESS_SYNONYMS
+        .iter()
+        .map(|(part, words)| (*part, words.iter().map(|w| normalize_header(w)).collect()))
+        .collect()
+});
+
+/// A mapping confirmed in an earlier import of the module.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RememberedMapping {
+    pub header: String,
+    pub mapping: ColumnMapping,
+}
+
+/// What the sample values of a column look like.
+#[derive(Debug, Clone, Copy, Default)]
+struct ValueProfile {
+    non_empty: usize,
+    emails: usize,
+    phones: usize,
+    urls: usize,
+    dates: usize,
+    numbers: usize,
+}
+
+impl ValueProfile {
+    fn of(values: &[&str], options: &ValueOptions) -> ValueProfile {
+        let probe = |t: FieldType, v: &str| {
+            let def = FieldDef::of_type("probe", t);
+            matches!(value::parse_text(&def, v, options), Ok(Some(_)))
+        };
+        let mut p = ValueProfile::default();
+        for v in values.iter().map(|v| v.trim()).filter(|v| !v.is_empty()) {
+            p.non_empty += 1;
+            if v.contains('@') && probe(FieldType::Email, v) {
+                p.emails += 1;
+            }
+            let digits = v.chars().filter(char::is_ascii_digit).count();
+            // Digits alone are as likely ids or amounts: a phone shows a separator or a "+".
+            if digits >= 7
+                && v.chars().any(|c| " +-().".contains(c))
+                && v.chars()
+                    .all(|c| c.is_ascii_digit() || " +-().x/".contains(c))
+                && probe(FieldType::Phone, v)
+            {
+                p.phones += 1;
+            }
+            if (v.starts_with("http") || v.starts_with("www.")) && probe(FieldType::Url, v) {
+                p.urls += 1;
+            }
+            if probe(FieldType::Date, v) && !v.chars().all(|c| c.is_ascii_digit()) {
+                p.dates += 1;
+            }
+            if probe(FieldType::Number, v) {
+                p.numbers += 1;
+            }
+        }
+        p
+    }
+
+    /// The share of non-empty values of a kind (0 when the column is empty).
+    fn share(&self, count: usize) -> f64 {
+        if self.non_empty == 0 {
+            0.0
+        } else {
+            count as f64 / self.non_empty as f64
+        }
+    }
+
+    /// How well the values fit a field type: `Some(share)` for types the values can tell.
+    fn fit(&self, field_type: FieldType) -> Option<f64> {
+        if self.non_empty == 0 {
+            return None;
+        }
+        match field_type {
+            FieldType::Email => Some(self.share(self.emails)),
+            FieldType::Phone => Some(self.share(self.phones)),
+            FieldType::Url => Some(self.share(self.urls)),
+            FieldType::Date | FieldType::Datetime => Some(self.share(self.dates)),
+            FieldType::Number | FieldType::Currency => Some(self.share(self.numbers)),
+            _ => None,
+        }
+    }
+}
+
+/// The concept of a field: its slug when the synonym table knows it, else one implied by its type.
+fn concept(field: &FieldDef) -> Option<&'static str> {
+    if let Some((c, _)) = SYNONYMS.iter().find(|(c, _)| *c == field.slug) {
+        return Some(c);
+    }
+    match field.field_type {
+        FieldType::Email => Some("email"),
+        FieldType::Phone => Some("phone"),
+        FieldType::Url => Some("website"),
+        _ => None,
+    }
+}
+
+/// Whether a word of the header is, by itself, a synonym of a concept other than `own`.
+fn names_other_concept(header: &str, own: Option<&str>) -> bool {
+    header.split(' ').any(|word| {
+        SYNONYM_TABLE
+            .iter()
+            .any(|(c, words)| Some(*c) != own && words.iter().any(|w| w == word))
+    })
+}
+
+/// A candidate target for one column.
+#[derive(Debug, Clone)]
+struct Candidate {
+    column: usize,
+    target: String,
+    confidence: f64,
+    value_type: Option<String>,
+    address_part: Option<String>,
+}
+
+/// How similar a normalised header is to a normalised name: 1 when equal; high when one's words
+/// contain the other's; else Jaro-Winkler, which rewards shared prefixes such as "email" and
+/// "emailaddr".
+fn similarity(header: &str, name: &str) -> f64 {
+    if header == name {
+        return 1.0;
+    }
+    let squash = |s: &str| s.replace(' ', "");
+    if squash(header) == squash(name) {
+        return 0.98;
+    }
+    let h_words: Vec<&str> = header.split(' ').collect();
+    let n_words: Vec<&str> = name.split(' ').collect();
+    if n_words.len() > 1 && n_words.iter().all(|w| h_words.contains(w)) {
+        return 0.85;
+    }
+    strsim::jaro_winkler(header, name) * 0.9
+}
+
+/// Suggests a target for each column. `samples` are rows keyed by column name.
+pub fn suggest(
+    module: &Module,
+    columns: &[String],
+    samples: &[Map<String, Value>],
+    remembered: &[RememberedMapping],
+    options: &ValueOptions,
+) -> SuggestResult {
+    let has_name_field = module.field("name").is_some();
+    let address_fields: Vec<&FieldDef> = module
+        .def
+        .fields
+        .iter()
+        .filter(|f| f.field_type == FieldType::Address)
+        .collect();
+    let mut candidates: Vec<Candidate> = Vec::new();
+    for (i, column) in columns.iter().enumerate() {
+        let header = normalize_header(column);
+        let values: Vec<&str> = samples
+            .iter()
+            .filter_map(|row| row.get(column).and_then(Value::as_str))
+            .collect();
+        let profile = ValueProfile::of(&values, options);
+
+        if let Some(r) = remembered
+            .iter()
+            .find(|r| normalize_header(&r.header) == header)
+        {
+            let known = match &r.mapping.target_field_slug {
+                Some(t) => t == DISPLAY_NAME || module.field(t).is_some(),
+                None => true,
+            };
+            if known {
+                candidates.push(Candidate {
+                    column: i,
+                    target: r.mapping.target_field_slug.clone().unwrap_or_default(),
+                    confidence: 0.99,
+                    value_type: r.mapping.value_type.clone(),
+                    address_part: r.mapping.address_part.clone(),
+                });
+                continue;
+            }
+        }
+
+        // Address parts: "City", "Billing City", "Address 1 - Postal Code", "PLZ"...
+        if let Some(field) = address_fields.first() {
+            let stripped = ADDRESS_PREFIXES
+                .iter()
+                .find_map(|p| header.strip_prefix(&format!("{p} ")))
+                .unwrap_or(&header);
+            for (part, words) in ADDRESS_TABLE.iter() {
+                if words.iter().any(|w| w == &header || w == stripped) {
+                    candidates.push(Candidate {
+                        column: i,
+                        target: field.slug.clone(),
+                        confidence: if words.iter().any(|w| w == &header) {
+                            0.95
+                        } else {
+                            0.9
+                        },
+                        value_type: None,
+                        address_part: Some(part.to_string()),
+                    });
+                }
+            }
+        }
+
+        for field in &module.def.fields {
+            let mut names = vec![
+                normalize_header(&field.slug),
+                normalize_header(&field.label),
+            ];
+            if let Some(c) = concept(field) {
+                names.extend(SYNONYM_TABLE[c].iter().cloned());
+            }
+            let mut score = names
+                .iter()
+                .map(|n| similarity(&header, n))
+                .fold(0.0, f64::max);
+            // "Primary Email" is fuzzily close to "Primary Phone", but its word "email" names
+            // another concept outright: a near miss is not evidence then.
+            if score < 0.95 && names_other_concept(&header, concept(field)) {
+                score *= 0.7;
+            }
+            // Values confirm or contradict what the header says.
+            // Emails, phones and URLs are recognisable by value alone; numbers and dates only
+            // confirm a header, since ids, zips and amounts all look alike.
+            let telling = matches!(
+                field.field_type,
+                FieldType::Email | FieldType::Phone | FieldType::Url
+            );
+            match profile.fit(field.field_type) {
+                Some(fit) if fit >= 0.8 && telling => score = (score + 0.1).min(1.0).max(0.9 * fit),
+                Some(fit) if fit >= 0.8 => score = (score + 0.05).min(1.0),
+                // One email among phone numbers is a contradiction; for other types, a few
+                // odd values are not.
+                Some(fit) if fit < 0.3 && (telling || profile.non_empty >= 3) => score *= 0.5,
+                _ => {}
+            }
+            if field.field_type == FieldType::Address {
+                // Whole-address columns map by part above; a bare "Address" header is a street.
+                continue;
+            }
+            if score >= MIN_CONFIDENCE {
+                let value_type = (field.field_type == FieldType::Phone)
+                    .then(|| phone_kind(&header, field))
+                    .flatten();
+                candidates.push(Candidate {
+                    column: i,
+                    target: field.slug.clone(),
+                    confidence: score,
+                    value_type,
+                    address_part: None,
+                });
+            }
+        }
+
+        // "Name" / "Full name" fills the display name when the module has no name field.
+        if !has_name_field {
+            let score = SYNONYM_TABLE["full_name"]
+                .iter()
+                .map(|n| similarity(&header, n))
+                .fold(0.0, f64::max);
+            if score >= 0.9 {
+                candidates.push(Candidate {
+                    column: i,
+                    target: DISPLAY_NAME.to_string(),
+                    confidence: score * 0.95,
+                    value_type: None,
+                    address_part: None,
+                });
+            }
+        }
+    }
+
+    // Greedy: the strongest evidence first; each column gets one target, each target (or phone
+    // kind, or address part) one column.
+    candidates.sort_by(|a, b| {
+        b.confidence
+            .total_cmp(&a.confidence)
+            .then(a.column.cmp(&b.column))
+    });
+    let mut chosen: Vec<Option<Candidate>> = vec![None; columns.len()];
+    let mut taken: Vec<(String, Option<String>, Option<String>)> = Vec::new();
+    for c in candidates {
+        if chosen[c.column].is_some() {
+            continue;
+        }
+        let key = (
+            c.target.clone(),
+            c.value_type.clone(),
+            c.address_part.clone(),
+        );
+        if !c.target.is_empty() && taken.contains(&key) {
+            continue;
+        }
+        taken.push(key);
+        let column = c.column;
+        chosen[column] = Some(c);
+    }
+
+    let suggestions = columns
+        .iter()
+        .zip(chosen)
+        .map(|(column, c)| match c {
+            Some(c) if !c.target.is_empty() => MappingSuggestion {
+                source_column: column.clone(),
+                target_field_slug: Some(c.target),
+                confidence: (c.confidence * 100.0).round() / 100.0,
+                value_type: c.value_type,
+                address_part: c.address_part,
+            },
+            _ => MappingSuggestion {
+                source_column: column.clone(),
+                target_field_slug: None,
+                confidence: 0.0,
+                value_type: None,
+                address_part: None,
+            },
+        })
+        .collect();
+
+    let mut target_fields = Vec::with_capacity(module.def.fields.len() + 1);
+    if !has_name_field {
+        target_fields.push(TargetField {
+            field_slug: DISPLAY_NAME.to_string(),
+            label: "Name".to_string(),
+            data_type: "text".to_string(),
+        });
+    }
+    target_fields.extend(module.def.fields.iter().map(|f| TargetField {
+        field_slug: f.slug.clone(),
+        label: f.label.clone(),
+        data_type: f.field_type.as_str().to_string(),
+    }));
+    SuggestResult {
+        suggestions,
+        ai_used: false,
+        target_fields,
+    }
+}
+
+/// The phone kind a header names ("Mobile Phone" → Mobile), if it is one the field allows.
+fn phone_kind(header: &str, field: &FieldDef) -> Option<String> {
+    let allowed = field.phone_types();
+    header.split(' ').find_map(|word| {
+        PHONE_KINDS.iter().find_map(|(kind, words)| {
+            (words.contains(&word) && allowed.iter().any(|a| a.eq_ignore_ascii_case(kind)))
+                .then(|| kind.to_string())
+        })
+    })
+}
+
+/// The address parts a mapping may name.
+pub fn is_address_part(part: &str) -> bool {
+    ADDRESS_PARTS.contains(&part)
+}

@@ -1,0 +1,85 @@
+//! Mapping memory: the column mappings an import ran with, kept per module and normalised header,
+//! so the next suggestion for a file with the same headers starts from what the user confirmed.
+
+use crate::error::Result;
+use crate::import::mapping::{ColumnMapping, RememberedMapping, normalize_header};
+use crate::schema::Module;
+use crate::store::{Sql, Store, now_micros};
+
+/// Stores the mappings of an import (ignored columns too: "leave this column out" is a choice).
+pub async fn remember(store: &Store, module: &Module, mappings: &[ColumnMapping]) -> Result<()> {
+    if mappings.is_empty() {
+        return Ok(());
+    }
+    let now = now_micros();
+    let mut sql = Sql::new(
+        "INSERT INTO import_mappings (module_id, header, source_column, target_field_slug, \
+         value_type, address_part, updated_at) VALUES ",
+    );
+    let mut seen = std::collections::HashSet::new();
+    let mut first = true;
+    for m in mappings {
+        let header = normalize_header(&m.source_column);
+        // One row per header per statement: a conflict target may not be hit twice in one INSERT.
+        if header.is_empty() || !seen.insert(header.clone()) {
+            continue;
+        }
+        if !first {
+            sql.push(", ");
+        }
+        first = false;
+        let target = if m.ignored {
+            None
+        } else {
+            m.target_field_slug.clone()
+        };
+        sql.push("(")
+            .bind_list([
+                Some(module.id.clone()),
+                Some(header),
+                Some(m.source_column.clone()),
+                target,
+                m.value_type.clone(),
+                m.address_part.clone(),
+            ])
+            .push(", ")
+            .bind(now)
+            .push(")");
+    }
+    if first {
+        return Ok(());
+    }
+    sql.push(
+        " ON CONFLICT (module_id, header) DO UPDATE SET source_column = excluded.source_column, \
+         target_field_slug = excluded.target_field_slug, value_type = excluded.value_type, \
+         address_part = excluded.address_part, updated_at = excluded.updated_at",
+    );
+    store.execute(sql).await?;
+    Ok(())
+}
+
+/// The remembered mappings of a module.
+pub async fn recall(store: &Store, module: &Module) -> Result<Vec<RememberedMapping>> {
+    let mut sql = Sql::new(
+        "SELECT source_column, target_field_slug, value_type, address_part FROM import_mappings \
+         WHERE module_id = ",
+    );
+    sql.bind(module.id.clone()).push(" ORDER BY header");
+    let rows = store.fetch_all(sql).await?;
+    rows.iter()
+        .map(|row| {
+            let source_column = row.text("source_column")?;
+            let target_field_slug = row.opt_text("target_field_slug")?;
+            Ok(RememberedMapping {
+                header: source_column.clone(),
+                mapping: ColumnMapping {
+                    source_column,
+                    ignored: target_field_slug.is_none(),
+                    target_field_slug,
+                    value_type: row.opt_text("value_type")?,
+                    address_part: row.opt_text("address_part")?,
+                },
+            })
+        })
+        .collect()
+}

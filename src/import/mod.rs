@@ -1,0 +1,21 @@
+//! The import pipeline of spec 002.
+//!
+//! ```text
+//! source ──chunks──> map ──> validate ──> dedupe/merge ──> write
+//! (CSV now;          (column   (typed      (match keys)      (one writer,
+//!  XLSX, XLS, ODS,    mapping)  values,                       batch tx)
+//!  Parquet later)               row errors)
+//! ```
+//!
+//! What is here so far: [`source`], which turns a file into chunks of string rows with row
+//! numbers (memory bounded by the chunk size, never by the file size); [`parse`], step 1 of
+//! spec 002: the columns, a sample of rows and the row count of a file; [`mapping`], step 2: the
+//! `columnMapping` type and mapping suggestions; [`memory`], the mappings earlier imports used.
+
+pub mod mapping;
+pub mod memory;
+pub mod parse;
+pub mod source;
+
+pub use parse::{ParseResult, RowDefect, parse_file};
+pub use source::{FileType, Source, SourceInfo, SourceLimits, SourceOptions, SourceRow, open};
