@@ -925,12 +925,13 @@ fn plus_digits(text: &str) -> String {
     key
 }
 
-/// Regexes the `phonenumber` metadata holds in all (1,519 for the bundled 9.0.33 data), rounded
-/// up. The crate compiles them lazily into one LRU of 100 shared by the process; numbers from
-/// more than a handful of countries then evict each other and every parse recompiles regexes
-/// (measured: 3.8 ms instead of 12 µs per number over 30 countries). Holding all of them costs
-/// about 150 MB, and only once numbers from every region have been seen.
-const PHONE_REGEX_CACHE_CAPACITY: usize = 2_048;
+/// Size of the `phonenumber` crate's regex cache. The crate compiles its regexes lazily into one
+/// LRU of 100 shared by the process; numbers from more than a handful of countries then evict
+/// each other and every parse recompiles regexes (measured: 3.8 ms instead of 12 µs per number
+/// over 30 countries). All 1,519 regexes of the bundled metadata would cost about 150 MB once
+/// every region had been seen; 512 hold dozens of countries' worth for about a third of that,
+/// keeping an import's memory bounded whatever its data.
+const PHONE_REGEX_CACHE_CAPACITY: usize = 512;
 
 /// The metadata database, with its regex cache sized before the first parse uses it.
 static PHONE_DATABASE: LazyLock<&'static Database> = LazyLock::new(|| {
