@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::schema::value::{self, ValueOptions};
-use crate::schema::{ADDRESS_PARTS, FieldDef, FieldType, Module};
+use crate::schema::{FieldDef, FieldType, Module};
 
 /// The core field a column can map to besides the module's own fields.
 pub const DISPLAY_NAME: &str = "displayName";
@@ -48,18 +48,6 @@ pub struct MappingSuggestion {
     pub value_type: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub address_part: Option<String>,
-}
-
-impl MappingSuggestion {
-    pub fn to_mapping(&self) -> ColumnMapping {
-        ColumnMapping {
-            source_column: self.source_column.clone(),
-            target_field_slug: self.target_field_slug.clone(),
-            ignored: self.target_field_slug.is_none(),
-            value_type: self.value_type.clone(),
-            address_part: self.address_part.clone(),
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -1024,9 +1012,4 @@ fn phone_kind(header: &str, field: &FieldDef) -> Option<String> {
                 .then(|| kind.to_string())
         })
     })
-}
-
-/// The address parts a mapping may name.
-pub fn is_address_part(part: &str) -> bool {
-    ADDRESS_PARTS.contains(&part)
 }

@@ -207,7 +207,7 @@ impl RecordService {
     /// A live record; trashed records are `not_found` here (see [`RecordService::list_trash`]).
     pub async fn get(&self, module: &str, id: &str) -> Result<Record> {
         let module = self.modules.get(module).await?;
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.begin_read().await?;
         let record = load(&mut tx, &module, id, Liveness::Live).await?;
         tx.commit().await?;
         Ok(record)
@@ -466,7 +466,7 @@ impl RecordService {
     /// The record's versions, newest first, each with its changes and the field values it had.
     pub async fn history(&self, module: &str, id: &str) -> Result<Vec<VersionEntry>> {
         let module = self.modules.get(module).await?;
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.begin_read().await?;
         let current = load(&mut tx, &module, id, Liveness::Any).await?;
         let entries = history::history(&mut tx, &current).await?;
         tx.commit().await?;
@@ -476,7 +476,7 @@ impl RecordService {
     /// The record as it was at version `version`.
     pub async fn get_version(&self, module: &str, id: &str, version: i64) -> Result<Record> {
         let module = self.modules.get(module).await?;
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.begin_read().await?;
         let current = load(&mut tx, &module, id, Liveness::Any).await?;
         let record = history::at_version(&mut tx, &current, version).await?;
         tx.commit().await?;

@@ -253,6 +253,15 @@ impl Store {
         })
     }
 
+    /// A transaction that only reads: on SQLite it takes no write lock, so reads do not queue
+    /// behind writers (WAL readers see a consistent snapshot).
+    pub async fn begin_read(&self) -> Result<Tx> {
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+            Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
+
     pub async fn fetch_all(&self, sql: Sql) -> Result<Vec<Row>> {
         let text = AssertSqlSafe(sql.text);
         Ok(match &self.pool {
