@@ -1,16 +1,22 @@
 //! `recordport import …`: the steps of spec 002 on files.
 
-use std::path::PathBuf;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use clap::{Args, Subcommand};
-use serde_json::json;
+use serde_json::{Value, json};
 
-use super::{ModuleArg, Output, table};
-use crate::error::Result;
-use crate::import::mapping::suggest;
+use super::{ModuleArg, Output, read_arg_text, table};
+use crate::error::{Error, Result};
+use crate::import::mapping::{ColumnMapping, suggest};
 use crate::import::memory::recall;
-use crate::import::{SourceLimits, SourceOptions, parse_file};
-use crate::records::RecordService;
+use crate::import::{
+    DuplicateStrategy, ImportRequest, ImportResult, MergeMode, PipelineOptions, RunOptions,
+    SourceLimits, SourceOptions, execute_file, get_job, list_jobs, parse_file, rollback,
+    validate_file,
+};
+use crate::records::{Actor, RecordService};
 
 #[derive(Debug, Subcommand)]
 pub enum ImportCommand {
@@ -28,6 +34,119 @@ pub enum ImportCommand {
         #[command(flatten)]
         source: SourceArgs,
     },
+    /// Step 3: check every row of a file against a mapping, writing nothing.
+    Validate {
+        file: PathBuf,
+        #[command(flatten)]
+        module: ModuleArg,
+        #[command(flatten)]
+        mapping: MappingArgs,
+        #[command(flatten)]
+        source: SourceArgs,
+        #[command(flatten)]
+        pipeline: PipelineArgs,
+    },
+    /// Step 4: import a file as a job (created, updated, skipped and failed rows are reported).
+    Run(Box<RunArgs>),
+    /// List a module's import jobs, newest first.
+    Jobs {
+        #[command(flatten)]
+        module: ModuleArg,
+        /// At most this many (1-100).
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Show one import job.
+    Job {
+        #[command(flatten)]
+        module: ModuleArg,
+        id: String,
+    },
+    /// Undo an import: delete the records it created, restore the records it updated.
+    Rollback {
+        #[command(flatten)]
+        module: ModuleArg,
+        id: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct MappingArgs {
+    /// The column mapping as JSON (a columnMapping array or an execute body), or @FILE. Default:
+    /// the suggested mapping.
+    #[arg(long)]
+    pub mapping: Option<String>,
+    /// A value for every record, FIELD=VALUE (used where the row leaves the field empty).
+    #[arg(long = "static", value_name = "FIELD=VALUE")]
+    pub static_values: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PipelineArgs {
+    /// Rows per chunk (one transaction per chunk).
+    #[arg(long, default_value_t = PipelineOptions::default().chunk_rows)]
+    pub chunk_rows: usize,
+    /// Threads mapping and validating rows (0 = one per core).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+}
+
+impl PipelineArgs {
+    fn options(&self) -> PipelineOptions {
+        PipelineOptions {
+            chunk_rows: self.chunk_rows,
+            threads: self.threads,
+            ..PipelineOptions::default()
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    file: PathBuf,
+    #[command(flatten)]
+    module: ModuleArg,
+    #[command(flatten)]
+    mapping: MappingArgs,
+    /// What to do with a row that matches an existing record.
+    #[arg(long, value_enum)]
+    strategy: Option<StrategyArg>,
+    /// Fields that identify a duplicate, comma-separated (default: the unique fields, else email).
+    #[arg(long = "match", value_delimiter = ',')]
+    match_fields: Vec<String>,
+    /// How an update merges the row into the record.
+    #[arg(long, value_enum)]
+    merge: Option<MergeArg>,
+    /// Create records in referenced modules for names that match none.
+    #[arg(long)]
+    create_missing_references: bool,
+    /// Import rows with bad values, leaving those values out (not recommended).
+    #[arg(long)]
+    skip_validation: bool,
+    /// Do everything in a transaction that is rolled back: the report, no changes, no job.
+    #[arg(long)]
+    dry_run: bool,
+    /// Write the failed rows, with their errors, to this CSV file.
+    #[arg(long, value_name = "FILE.csv")]
+    errors_out: Option<PathBuf>,
+    #[command(flatten)]
+    source: SourceArgs,
+    #[command(flatten)]
+    pipeline: PipelineArgs,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum StrategyArg {
+    Skip,
+    Update,
+    Create,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum MergeArg {
+    FillEmpty,
+    Overwrite,
+    PreferImport,
 }
 
 #[derive(Debug, Args)]
@@ -60,7 +179,12 @@ impl SourceArgs {
     }
 }
 
-pub async fn run(service: &RecordService, cmd: ImportCommand, out: &Output) -> Result<()> {
+pub async fn run(
+    service: &RecordService,
+    cmd: ImportCommand,
+    actor: &Actor,
+    out: &Output,
+) -> Result<()> {
     match cmd {
         ImportCommand::Parse { file, source } => {
             let parsed = parse_file(&file, &source.options())?;
@@ -143,5 +267,332 @@ pub async fn run(service: &RecordService, cmd: ImportCommand, out: &Output) -> R
                 t.to_string()
             })
         }
+        ImportCommand::Validate {
+            file,
+            module,
+            mapping,
+            source,
+            pipeline,
+        } => {
+            let options = source.options();
+            let request = mapping
+                .request(service, &module.module, &file, &options)
+                .await?;
+            let module = service.modules().get(&module.module).await?;
+            let report = validate_file(
+                &module,
+                &file,
+                &options,
+                &request.column_mapping,
+                &request.static_values,
+                &Default::default(),
+                pipeline.options(),
+            )
+            .await?;
+            out.print(&json!({ "success": true, "data": report }), || {
+                let mut text = format!(
+                    "{}: {} rows, {} valid, {} with errors\n",
+                    if report.is_valid { "valid" } else { "invalid" },
+                    report.total_rows,
+                    report.valid_rows,
+                    report.error_rows
+                );
+                text.push_str(&errors_table(&report.errors));
+                for w in &report.warnings {
+                    text.push_str(&format!(
+                        "\nwarning (row {}, {}): {}",
+                        w.row, w.field, w.message
+                    ));
+                }
+                text
+            })
+        }
+        ImportCommand::Run(args) => {
+            let result = run_import(service, *args, actor).await?;
+            out.print(&json!({ "success": true, "data": result }), || {
+                run_summary(&result)
+            })
+        }
+        ImportCommand::Jobs { module, limit } => {
+            let jobs = list_jobs(
+                service.store(),
+                service.modules(),
+                &module.module,
+                Some(limit),
+            )
+            .await?;
+            out.print(&json!({ "success": true, "data": jobs }), || {
+                let mut t = table(&[
+                    "job",
+                    "status",
+                    "file",
+                    "rows",
+                    "created",
+                    "updated",
+                    "skipped",
+                    "errors",
+                    "created at",
+                ]);
+                for j in &jobs {
+                    t.add_row(vec![
+                        j.import_job_id.clone(),
+                        j.status.as_str().to_string(),
+                        j.file_name.clone().unwrap_or_default(),
+                        j.total_rows.to_string(),
+                        j.created_rows.to_string(),
+                        j.updated_rows.to_string(),
+                        j.skipped_rows.to_string(),
+                        j.error_rows.to_string(),
+                        j.created_date_time.clone(),
+                    ]);
+                }
+                t.to_string()
+            })
+        }
+        ImportCommand::Job { module, id } => {
+            let job = get_job(service.store(), service.modules(), &module.module, &id).await?;
+            out.print(&json!({ "success": true, "data": job }), || {
+                let mut t = table(&["", ""]);
+                for (name, value) in [
+                    ("job", job.import_job_id.clone()),
+                    ("status", job.status.as_str().to_string()),
+                    ("mode", job.processing_mode.as_str().to_string()),
+                    ("file", job.file_name.clone().unwrap_or_default()),
+                    (
+                        "rows",
+                        format!("{} of {}", job.processed_rows, job.total_rows),
+                    ),
+                    ("created", job.created_rows.to_string()),
+                    ("updated", job.updated_rows.to_string()),
+                    ("unchanged", job.unchanged_rows.to_string()),
+                    ("skipped", job.skipped_rows.to_string()),
+                    ("errors", job.error_rows.to_string()),
+                    (
+                        "strategy",
+                        format!("{} / {}", job.duplicate_strategy, job.merge_mode),
+                    ),
+                    ("created at", job.created_date_time.clone()),
+                    (
+                        "completed at",
+                        job.completed_date_time.clone().unwrap_or_default(),
+                    ),
+                    ("expires at", job.expires_date_time.clone()),
+                ] {
+                    t.add_row(vec![name.to_string(), value]);
+                }
+                let mut text = t.to_string();
+                if let Some(failure) = &job.failure {
+                    text.push_str(&format!("\nfailed: {failure}"));
+                }
+                if !job.errors.is_empty() {
+                    text.push('\n');
+                    text.push_str(&errors_table(&job.errors));
+                }
+                text
+            })
+        }
+        ImportCommand::Rollback { module, id } => {
+            let outcome = rollback(
+                service.store(),
+                service.modules(),
+                &module.module,
+                &id,
+                actor,
+            )
+            .await?;
+            out.print(&json!({ "success": true, "data": outcome }), || {
+                let mut text = format!(
+                    "rolled back {id}: {} created records deleted, {} updated records restored",
+                    outcome.deleted_count, outcome.restored_count
+                );
+                for c in &outcome.conflicts {
+                    text.push_str(&format!("\nleft alone {}: {}", c.record_id, c.reason));
+                }
+                text
+            })
+        }
     }
+}
+
+impl MappingArgs {
+    /// The execute body: from `--mapping` (an array or a whole body), else the suggestions, plus
+    /// the `--static` values.
+    async fn request(
+        &self,
+        service: &RecordService,
+        module: &str,
+        file: &Path,
+        options: &SourceOptions,
+    ) -> Result<ImportRequest> {
+        let mut request = match &self.mapping {
+            Some(arg) => {
+                let value: Value = serde_json::from_str(&read_arg_text(arg)?)
+                    .map_err(|e| Error::json("--mapping", e))?;
+                if value.is_array() {
+                    ImportRequest {
+                        column_mapping: serde_json::from_value(value)
+                            .map_err(|e| Error::json("--mapping", e))?,
+                        ..ImportRequest::default()
+                    }
+                } else {
+                    serde_json::from_value(value).map_err(|e| Error::json("--mapping", e))?
+                }
+            }
+            None => {
+                let parsed = parse_file(file, options)?;
+                let module = service.modules().get(module).await?;
+                let remembered = recall(service.store(), &module).await?;
+                let suggested = suggest(
+                    &module,
+                    &parsed.source_columns,
+                    &parsed.sample_rows,
+                    &remembered,
+                    &Default::default(),
+                );
+                ImportRequest {
+                    column_mapping: suggested
+                        .suggestions
+                        .into_iter()
+                        .map(|s| ColumnMapping {
+                            source_column: s.source_column,
+                            target_field_slug: s.target_field_slug,
+                            ignored: false,
+                            value_type: s.value_type,
+                            address_part: s.address_part,
+                        })
+                        .collect(),
+                    ..ImportRequest::default()
+                }
+            }
+        };
+        for pair in &self.static_values {
+            let (field, value) = pair.split_once('=').ok_or_else(|| {
+                Error::invalid_field("--static", "expected FIELD=VALUE", Some(json!(pair)))
+            })?;
+            request
+                .static_values
+                .insert(field.trim().to_string(), Value::String(value.to_string()));
+        }
+        Ok(request)
+    }
+}
+
+async fn run_import(service: &RecordService, args: RunArgs, actor: &Actor) -> Result<ImportResult> {
+    let source = args.source.options();
+    let mut request = args
+        .mapping
+        .request(service, &args.module.module, &args.file, &source)
+        .await?;
+    if let Some(strategy) = args.strategy {
+        request.duplicate_strategy = match strategy {
+            StrategyArg::Skip => DuplicateStrategy::Skip,
+            StrategyArg::Update => DuplicateStrategy::Update,
+            StrategyArg::Create => DuplicateStrategy::Create,
+        };
+    }
+    if let Some(merge) = args.merge {
+        request.merge_mode = match merge {
+            MergeArg::FillEmpty => MergeMode::FillEmpty,
+            MergeArg::Overwrite => MergeMode::Overwrite,
+            MergeArg::PreferImport => MergeMode::PreferImport,
+        };
+    }
+    if !args.match_fields.is_empty() {
+        request.duplicate_match_fields = args.match_fields.clone();
+    }
+    request.create_missing_references |= args.create_missing_references;
+    request.skip_validation |= args.skip_validation;
+    let mut options = RunOptions::new(actor.clone());
+    options.source = source;
+    options.pipeline = args.pipeline.options();
+    options.dry_run = args.dry_run;
+    options.errors_out = args.errors_out.clone();
+    let bar = progress_bar();
+    if let Some(bar) = &bar {
+        let bar = bar.clone();
+        options.progress = Some(Arc::new(move |p: &crate::import::Progress| {
+            bar.set_length(p.total_rows);
+            bar.set_position(p.counters.processed_rows);
+        }));
+    }
+    let result = execute_file(service, &args.module.module, &args.file, &request, &options).await;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    result
+}
+
+/// A progress bar on stderr, only when a person is watching.
+fn progress_bar() -> Option<indicatif::ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} rows ({per_sec}, {eta} left)",
+    ) {
+        bar.set_style(style);
+    }
+    Some(bar)
+}
+
+fn run_summary(result: &ImportResult) -> String {
+    let mut text = format!(
+        "{}{} rows: {} created, {} updated, {} unchanged, {} skipped, {} failed ({} mode){}\n",
+        if result.dry_run {
+            "dry run, nothing written: "
+        } else {
+            ""
+        },
+        result.total_rows,
+        result.created_rows,
+        result.updated_rows,
+        result.unchanged_rows,
+        result.skipped_rows,
+        result.error_rows,
+        result.processing_mode.as_str(),
+        result
+            .import_job_id
+            .as_deref()
+            .map(|id| format!(", job {id}"))
+            .unwrap_or_default(),
+    );
+    if result.created_reference_count > 0 {
+        text.push_str(&format!(
+            "{} referenced records created\n",
+            result.created_reference_count
+        ));
+    }
+    text.push_str(&errors_table(&result.errors));
+    for w in &result.reference_warnings {
+        text.push_str(&format!(
+            "\nwarning: {} values match no {} record and were left empty: {}",
+            w.field_label,
+            w.target_module_slug,
+            w.unresolved_values.join(", ")
+        ));
+    }
+    text
+}
+
+/// Row errors as a table (the first 20; the JSON output has them all).
+fn errors_table(errors: &[crate::import::RowError]) -> String {
+    if errors.is_empty() {
+        return String::new();
+    }
+    let mut t = table(&["row", "field", "column", "value", "error"]);
+    for e in errors.iter().take(20) {
+        t.add_row(vec![
+            e.row.to_string(),
+            e.field.clone().unwrap_or_default(),
+            e.column.clone().unwrap_or_default(),
+            e.value.clone().unwrap_or_default(),
+            e.error.clone(),
+        ]);
+    }
+    let mut text = t.to_string();
+    if errors.len() > 20 {
+        text.push_str(&format!("\n… and {} more", errors.len() - 20));
+    }
+    text
 }

@@ -64,7 +64,7 @@ pub enum Command {
     /// Create, read, update, delete, list and restore records.
     #[command(subcommand)]
     Records(RecordsCommand),
-    /// Import files: parse, suggest a mapping (more steps to come).
+    /// Import files: parse, suggest a mapping, validate, run, list jobs, roll back.
     #[command(subcommand)]
     Import(import::ImportCommand),
 }
@@ -279,7 +279,7 @@ async fn execute(cli: Cli) -> Result<()> {
     let result = match cli.command {
         Command::Module(cmd) => module_command(&service, cmd, &out).await,
         Command::Records(cmd) => records_command(&service, cmd, &actor, &out).await,
-        Command::Import(cmd) => import::run(&service, cmd, &out).await,
+        Command::Import(cmd) => import::run(&service, cmd, &actor, &out).await,
     };
     store.close().await;
     result
@@ -755,7 +755,7 @@ fn read_file(path: &std::path::Path) -> Result<String> {
 }
 
 /// `@FILE` reads the file; anything else is the text itself.
-fn read_arg_text(arg: &str) -> Result<String> {
+pub(crate) fn read_arg_text(arg: &str) -> Result<String> {
     match arg.strip_prefix('@') {
         Some(path) => read_file(std::path::Path::new(path)),
         None => Ok(arg.to_string()),

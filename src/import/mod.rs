@@ -12,10 +12,28 @@
 //! spec 002: the columns, a sample of rows and the row count of a file; [`mapping`], step 2: the
 //! `columnMapping` type and mapping suggestions; [`memory`], the mappings earlier imports used.
 
+pub mod apply;
+pub mod dedupe;
+pub mod execute;
+pub mod job;
 pub mod mapping;
 pub mod memory;
+pub mod merge;
 pub mod parse;
+pub mod pipeline;
 pub mod source;
+pub mod validate;
+mod write;
 
+pub use apply::{MappedRow, MappingPlan, RowError};
+pub use execute::{
+    ImportRequest, ImportResult, Progress, ReferenceWarning, RunOptions, execute_file,
+};
+pub use job::{
+    Counters, ImportJob, JobStatus, ProcessingMode, RollbackOutcome, get_job, list_jobs, rollback,
+};
+pub use merge::{DuplicateStrategy, MergeMode};
 pub use parse::{ParseResult, RowDefect, parse_file};
+pub use pipeline::PipelineOptions;
 pub use source::{FileType, Source, SourceInfo, SourceLimits, SourceOptions, SourceRow, open};
+pub use validate::{ValidationReport, Warning, validate_file};

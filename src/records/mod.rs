@@ -7,9 +7,9 @@
 //! a version row with the old and new values; multi-record operations run in one transaction.
 
 mod history;
-mod model;
+pub(crate) mod model;
 pub mod query;
-mod write;
+pub(crate) mod write;
 
 use serde::Serialize;
 use serde_json::{Map, Value, json};

@@ -11,8 +11,10 @@ use crate::schema::value::{self, ValueOptions};
 use crate::schema::{FieldType, Module};
 use crate::store::{Sql, Tx, new_id, now_micros};
 
-/// A record's complete writable state, before it is stored.
-#[derive(Debug, Clone, PartialEq)]
+/// A record's complete writable state, before it is stored (and, serialised, an import's
+/// before-image of a record it updated).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub(crate) struct Draft {
     pub display_name: String,
     pub fields: Map<String, Value>,
@@ -560,7 +562,7 @@ struct Change<'a> {
 }
 
 /// `{name: {"old": …, "new": …}}` for every field and core property that differs.
-fn diff(before: &Draft, after: &Draft) -> Map<String, Value> {
+pub(crate) fn diff(before: &Draft, after: &Draft) -> Map<String, Value> {
     let mut changes = Map::new();
     for (slug, new) in &after.fields {
         let old = before.fields.get(slug);

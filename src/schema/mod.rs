@@ -98,6 +98,10 @@ pub struct FieldDef {
     /// At most one live record of the module holds a given (normalised) value.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub unique: bool,
+    /// Keep a normalised match key for this field so imports can match duplicates on it (email,
+    /// phone and unique fields always have one). Set it on fields such as an account's name.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub match_key: bool,
     /// Allowed values of a select or multi_select field.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub options: Vec<String>,
@@ -118,6 +122,7 @@ impl FieldDef {
             field_type,
             required: false,
             unique: false,
+            match_key: false,
             options: Vec::new(),
             target: None,
             value_types: Vec::new(),
@@ -135,7 +140,9 @@ impl FieldDef {
 
     /// Whether the store keeps a normalised match key for this field (for unique checks and dedupe).
     pub fn has_match_key(&self) -> bool {
-        self.unique || matches!(self.field_type, FieldType::Email | FieldType::Phone)
+        self.unique
+            || self.match_key
+            || matches!(self.field_type, FieldType::Email | FieldType::Phone)
     }
 }
 

@@ -1,0 +1,422 @@
+//! Mapping apply: a source row (strings) in, typed field values out, as spec 002's
+//! `columnMapping` and `staticValues` say.
+//!
+//! A [`MappingPlan`] is checked once against the file's columns and the module (an unknown column,
+//! field, value type or address part is a request error, before any row is read); applying it to a
+//! row is then pure and cheap, so the pipeline runs it in parallel. Several columns may feed one
+//! field: phone columns each with their `valueType`, address columns each with their
+//! `addressPart`, multi-select columns as one list, and any other field as the non-empty cells
+//! joined by a space (e.g. "First" + "Last" into `displayName`).
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::error::{FieldError, Result};
+use crate::import::mapping::{ColumnMapping, DISPLAY_NAME};
+use crate::import::source::SourceRow;
+use crate::schema::value::{self, ValueOptions};
+use crate::schema::{ADDRESS_PARTS, FieldType, Module};
+
+/// One row that cannot be imported as it is: the file's row number, the field and the column the
+/// bad value came from, the value and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RowError {
+    pub row: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    pub error: String,
+}
+
+/// A row whose cells were read into typed values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MappedRow {
+    pub row_number: u64,
+    /// A display name from a column mapped to `displayName`, if the cell was not empty.
+    pub display_name: Option<String>,
+    /// Every mapped field with a value (empty cells are absent), plus the static values.
+    pub fields: Map<String, Value>,
+    /// Values that did not fit their field (those fields are left out of `fields`), and the row's
+    /// shape defect if it has one.
+    pub errors: Vec<RowError>,
+    /// The row does not fit the header (too few or too many cells): it is never imported.
+    pub malformed: bool,
+}
+
+/// Where a target takes its cells from.
+#[derive(Debug, Clone)]
+struct ColumnSource {
+    index: usize,
+    name: String,
+    value_type: Option<String>,
+    address_part: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+struct Target {
+    /// `None` for `displayName`, else the index of the field in the module definition.
+    field: Option<usize>,
+    slug: String,
+    columns: Vec<ColumnSource>,
+}
+
+/// A column mapping checked against a file's columns and a module, ready to apply to rows.
+#[derive(Debug, Clone)]
+pub struct MappingPlan {
+    module: Module,
+    targets: Vec<Target>,
+    /// Parsed static values by field slug, applied where the row leaves the field empty.
+    static_values: Vec<(String, Value)>,
+    options: ValueOptions,
+}
+
+impl MappingPlan {
+    /// Checks `mappings` against `columns` (the file's header) and the module. Every problem is
+    /// reported at once, each naming the mapping entry (`columnMapping[i]`) or static value.
+    pub fn new(
+        module: &Module,
+        columns: &[String],
+        mappings: &[ColumnMapping],
+        static_values: &Map<String, Value>,
+        options: &ValueOptions,
+    ) -> Result<MappingPlan> {
+        let mut errors = Vec::new();
+        let mut targets: Vec<Target> = Vec::new();
+        for (i, mapping) in mappings.iter().enumerate() {
+            let at = format!("columnMapping[{i}]");
+            let Some(slug) = mapping.target_field_slug.as_deref().map(str::trim) else {
+                continue;
+            };
+            if mapping.ignored || slug.is_empty() {
+                continue;
+            }
+            let Some(index) = columns.iter().position(|c| c == &mapping.source_column) else {
+                errors.push(FieldError {
+                    field: format!("{at}.sourceColumn"),
+                    message: format!(
+                        "the file has no column '{}' (its columns: {})",
+                        mapping.source_column,
+                        columns.join(", ")
+                    ),
+                    value: Some(Value::String(mapping.source_column.clone())),
+                });
+                continue;
+            };
+            let field = if slug == DISPLAY_NAME {
+                None
+            } else {
+                match module.def.fields.iter().position(|f| f.slug == slug) {
+                    Some(position) => Some(position),
+                    None => {
+                        errors.push(FieldError {
+                            field: format!("{at}.targetFieldSlug"),
+                            message: format!("module '{}' has no field '{slug}'", module.slug()),
+                            value: Some(Value::String(slug.to_string())),
+                        });
+                        continue;
+                    }
+                }
+            };
+            let field_def = field.map(|position| &module.def.fields[position]);
+            let value_type = mapping.value_type.as_deref().map(str::trim);
+            let value_type = match (value_type, field_def) {
+                (None | Some(""), _) => None,
+                (Some(kind), Some(def)) if def.field_type == FieldType::Phone => {
+                    match def
+                        .phone_types()
+                        .iter()
+                        .find(|k| k.eq_ignore_ascii_case(kind))
+                    {
+                        Some(known) => Some(known.to_string()),
+                        None => {
+                            errors.push(FieldError {
+                                field: format!("{at}.valueType"),
+                                message: format!(
+                                    "'{kind}' is not a kind of {} (expected one of: {})",
+                                    def.label,
+                                    def.phone_types().join(", ")
+                                ),
+                                value: Some(Value::String(kind.to_string())),
+                            });
+                            continue;
+                        }
+                    }
+                }
+                (Some(kind), _) => {
+                    errors.push(FieldError {
+                        field: format!("{at}.valueType"),
+                        message: format!("valueType applies to phone fields only, not '{slug}'"),
+                        value: Some(Value::String(kind.to_string())),
+                    });
+                    continue;
+                }
+            };
+            let address_part = mapping.address_part.as_deref().map(str::trim);
+            let address_part = match (address_part, field_def) {
+                (None | Some(""), _) => None,
+                (Some(part), Some(def)) if def.field_type == FieldType::Address => {
+                    match ADDRESS_PARTS.iter().find(|p| p.eq_ignore_ascii_case(part)) {
+                        Some(known) => Some(known.to_string()),
+                        None => {
+                            errors.push(FieldError {
+                                field: format!("{at}.addressPart"),
+                                message: format!(
+                                    "'{part}' is not an address part (expected one of: {})",
+                                    ADDRESS_PARTS.join(", ")
+                                ),
+                                value: Some(Value::String(part.to_string())),
+                            });
+                            continue;
+                        }
+                    }
+                }
+                (Some(part), _) => {
+                    errors.push(FieldError {
+                        field: format!("{at}.addressPart"),
+                        message: format!(
+                            "addressPart applies to address fields only, not '{slug}'"
+                        ),
+                        value: Some(Value::String(part.to_string())),
+                    });
+                    continue;
+                }
+            };
+            let source = ColumnSource {
+                index,
+                name: mapping.source_column.clone(),
+                value_type,
+                address_part,
+            };
+            match targets.iter_mut().find(|t| t.slug == slug) {
+                Some(target) => target.columns.push(source),
+                None => targets.push(Target {
+                    field,
+                    slug: slug.to_string(),
+                    columns: vec![source],
+                }),
+            }
+        }
+        let mut parsed_statics = Vec::new();
+        for (slug, raw) in static_values {
+            let at = format!("staticValues.{slug}");
+            let Some(def) = module.field(slug) else {
+                errors.push(FieldError {
+                    field: at,
+                    message: format!("module '{}' has no field '{slug}'", module.slug()),
+                    value: Some(raw.clone()),
+                });
+                continue;
+            };
+            match value::parse_json(def, raw, options) {
+                Ok(Some(parsed)) => parsed_statics.push((slug.clone(), parsed)),
+                Ok(None) => {}
+                Err(e) => errors.push(FieldError {
+                    field: at,
+                    message: e.0,
+                    value: Some(raw.clone()),
+                }),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(crate::records::fields_error(errors));
+        }
+        Ok(MappingPlan {
+            module: module.clone(),
+            targets,
+            static_values: parsed_statics,
+            options: options.clone(),
+        })
+    }
+
+    pub fn module(&self) -> &Module {
+        &self.module
+    }
+
+    /// The fields the import writes (mapped or static), in module order: the fields a merge
+    /// considers. Fields the import does not touch keep their values on update.
+    pub fn written_fields(&self) -> Vec<String> {
+        self.module
+            .def
+            .fields
+            .iter()
+            .filter(|f| {
+                self.targets.iter().any(|t| t.slug == f.slug)
+                    || self.static_values.iter().any(|(slug, _)| slug == &f.slug)
+            })
+            .map(|f| f.slug.clone())
+            .collect()
+    }
+
+    pub fn maps_display_name(&self) -> bool {
+        self.targets.iter().any(|t| t.field.is_none())
+    }
+
+    /// Whether the field gets its value from a column (as opposed to a static value or nothing).
+    pub fn is_mapped(&self, slug: &str) -> bool {
+        self.targets.iter().any(|t| t.slug == slug)
+    }
+
+    /// Reads one row. Never fails: bad cells become [`RowError`]s and stay out of the fields.
+    pub fn apply(&self, row: &SourceRow) -> MappedRow {
+        let mut mapped = MappedRow {
+            row_number: row.row_number,
+            display_name: None,
+            fields: Map::new(),
+            errors: Vec::new(),
+            malformed: row.defect.is_some(),
+        };
+        if let Some(defect) = &row.defect {
+            mapped.errors.push(RowError {
+                row: row.row_number,
+                field: None,
+                column: None,
+                value: None,
+                error: defect.clone(),
+            });
+        }
+        for target in &self.targets {
+            let cell = |source: &ColumnSource| row.cells.get(source.index).map_or("", |c| c.trim());
+            let Some(position) = target.field else {
+                let name = joined_cells(target, &cell);
+                if !name.is_empty() {
+                    mapped.display_name = Some(name);
+                }
+                continue;
+            };
+            let def = &self.module.def.fields[position];
+            let parsed = match (&target.columns[..], def.field_type) {
+                ([only], _) if only.value_type.is_none() && only.address_part.is_none() => {
+                    value::parse_text(def, cell(only), &self.options)
+                }
+                (columns, FieldType::Phone) => {
+                    let phones = columns
+                        .iter()
+                        .filter(|c| !cell(c).is_empty())
+                        .map(|c| {
+                            let mut phone = Map::new();
+                            phone.insert("number".into(), Value::String(cell(c).to_string()));
+                            if let Some(kind) = &c.value_type {
+                                phone.insert("type".into(), Value::String(kind.clone()));
+                            }
+                            Value::Object(phone)
+                        })
+                        .collect();
+                    value::parse_json(def, &Value::Array(phones), &self.options)
+                }
+                (columns, FieldType::Address) => {
+                    let mut parts = Map::new();
+                    for c in columns.iter().filter(|c| !cell(c).is_empty()) {
+                        let part = c.address_part.as_deref().unwrap_or(ADDRESS_PARTS[0]);
+                        let text = match parts.get(part) {
+                            Some(Value::String(before)) => format!("{before} {}", cell(c)),
+                            _ => cell(c).to_string(),
+                        };
+                        parts.insert(part.to_string(), Value::String(text));
+                    }
+                    if parts.is_empty() {
+                        Ok(None)
+                    } else {
+                        value::parse_json(def, &Value::Object(parts), &self.options)
+                    }
+                }
+                (columns, FieldType::MultiSelect) => {
+                    let items = columns
+                        .iter()
+                        .map(|c| cell(c))
+                        .filter(|text| !text.is_empty())
+                        .flat_map(|text| text.split([',', ';']))
+                        .map(|item| Value::String(item.trim().to_string()))
+                        .collect();
+                    value::parse_json(def, &Value::Array(items), &self.options)
+                }
+                _ => value::parse_text(def, &joined_cells(target, &cell), &self.options),
+            };
+            match parsed {
+                Ok(Some(v)) => {
+                    mapped.fields.insert(target.slug.clone(), v);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    let bad: Vec<&ColumnSource> = target
+                        .columns
+                        .iter()
+                        .filter(|c| !cell(c).is_empty())
+                        .collect();
+                    mapped.errors.push(RowError {
+                        row: row.row_number,
+                        field: Some(target.slug.clone()),
+                        column: Some(
+                            bad.iter()
+                                .map(|c| c.name.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                        ),
+                        value: Some(bad.iter().map(|c| cell(c)).collect::<Vec<_>>().join(" | ")),
+                        error: e.0,
+                    });
+                }
+            }
+        }
+        for (slug, v) in &self.static_values {
+            if !mapped.fields.contains_key(slug) {
+                mapped.fields.insert(slug.clone(), v.clone());
+            }
+        }
+        mapped
+    }
+
+    /// The required fields no column or static value provides: every row will lack them.
+    pub fn unmapped_required(&self) -> Vec<&crate::schema::FieldDef> {
+        self.module
+            .def
+            .fields
+            .iter()
+            .filter(|f| {
+                f.required
+                    && !self.is_mapped(&f.slug)
+                    && !self.static_values.iter().any(|(slug, _)| slug == &f.slug)
+            })
+            .collect()
+    }
+
+    /// Errors for the required fields a created record would lack.
+    pub fn missing_required(&self, row: u64, fields: &Map<String, Value>) -> Vec<RowError> {
+        self.module
+            .def
+            .fields
+            .iter()
+            .filter(|f| f.required && !fields.contains_key(&f.slug))
+            .map(|f| RowError {
+                row,
+                field: Some(f.slug.clone()),
+                column: self.targets.iter().find(|t| t.slug == f.slug).map(|t| {
+                    t.columns
+                        .iter()
+                        .map(|c| c.name.clone())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }),
+                value: None,
+                error: format!("Required field \"{}\" is empty", f.label),
+            })
+            .collect()
+    }
+}
+
+fn joined_cells<'r>(target: &Target, cell: &impl Fn(&ColumnSource) -> &'r str) -> String {
+    let mut out = String::new();
+    for c in &target.columns {
+        let text = cell(c);
+        if !text.is_empty() {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(text);
+        }
+    }
+    out
+}

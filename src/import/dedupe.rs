@@ -1,0 +1,180 @@
+//! Dedupe: which record a row matches, and which unique values are taken, as the store would
+//! answer after every earlier row of the file had been written.
+//!
+//! For each batch the writer looks up all the batch's keys in `record_keys` at once
+//! ([`KeyIndex::load`]), then walks the rows in file order, telling the index about every record
+//! it creates or changes ([`KeyIndex::set_keys`]). Lookups combine the two, so a row that repeats
+//! an earlier row of the same batch matches the record that row made, exactly as a
+//! one-row-at-a-time import would.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::error::{Error, Result};
+use crate::records::write::MatchKey;
+use crate::schema::{FieldDef, Module};
+use crate::store::{Sql, Tx};
+
+/// The fields rows are matched on: those asked for, or by default the module's unique fields,
+/// else its email fields. Each must keep match keys (unique, email, phone or `matchKey`).
+pub fn match_fields<'m>(module: &'m Module, asked: &[String]) -> Result<Vec<&'m FieldDef>> {
+    if asked.is_empty() {
+        let unique: Vec<&FieldDef> = module.def.fields.iter().filter(|f| f.unique).collect();
+        if !unique.is_empty() {
+            return Ok(unique);
+        }
+        return Ok(module
+            .def
+            .fields
+            .iter()
+            .filter(|f| f.field_type == crate::schema::FieldType::Email)
+            .collect());
+    }
+    let mut fields = Vec::new();
+    for slug in asked {
+        let field = module.field(slug.trim()).ok_or_else(|| {
+            Error::invalid_field(
+                "duplicateMatchFields",
+                &format!("module '{}' has no field '{slug}'", module.slug()),
+                Some(serde_json::Value::String(slug.clone())),
+            )
+        })?;
+        if !field.has_match_key() {
+            return Err(Error::invalid_field(
+                "duplicateMatchFields",
+                &format!(
+                    "'{slug}' cannot be used to match duplicates: only unique, email and phone \
+                     fields and fields marked \"matchKey\" in the module keep match keys"
+                ),
+                Some(serde_json::Value::String(slug.clone())),
+            ));
+        }
+        if !fields.iter().any(|f: &&FieldDef| f.slug == field.slug) {
+            fields.push(field);
+        }
+    }
+    Ok(fields)
+}
+
+type KeyId = (String, String);
+
+/// Who holds each key: the store's answer at the start of the batch, corrected by the batch's
+/// own changes.
+#[derive(Debug, Default)]
+pub(crate) struct KeyIndex {
+    stored: HashMap<KeyId, Vec<String>>,
+    /// Current keys of every record the batch created or changed.
+    touched: HashMap<String, HashSet<KeyId>>,
+    /// Records of the batch that came to hold a key.
+    added: HashMap<KeyId, Vec<String>>,
+}
+
+impl KeyIndex {
+    /// Looks up `keys` (field slug, key) of `module_id` in the store.
+    pub async fn load(tx: &mut Tx, module_id: &str, keys: &HashSet<KeyId>) -> Result<KeyIndex> {
+        let mut index = KeyIndex::default();
+        let mut by_field: HashMap<&str, Vec<&str>> = HashMap::new();
+        for (slug, key) in keys {
+            by_field.entry(slug).or_default().push(key);
+        }
+        for (slug, keys) in by_field {
+            for page in keys.chunks(500) {
+                let mut sql = Sql::new(
+                    "SELECT field_slug, key, record_id FROM record_keys WHERE module_id = ",
+                );
+                sql.bind(module_id)
+                    .push(" AND field_slug = ")
+                    .bind(slug)
+                    .push(" AND key IN (")
+                    .bind_list(page.iter().map(|k| k.to_string()))
+                    .push(")");
+                for row in tx.fetch_all(sql).await? {
+                    index
+                        .stored
+                        .entry((row.text("field_slug")?, row.text("key")?))
+                        .or_default()
+                        .push(row.text("record_id")?);
+                }
+            }
+        }
+        Ok(index)
+    }
+
+    /// Every record id the store named, for loading the records a batch may update.
+    pub fn stored_ids(&self) -> HashSet<&str> {
+        self.stored.values().flatten().map(String::as_str).collect()
+    }
+
+    /// The records holding a key now, oldest first (ids are time-ordered).
+    pub fn holders(&self, slug: &str, key: &str) -> Vec<&str> {
+        let id = (slug.to_string(), key.to_string());
+        let still_holds = |record: &str| {
+            self.touched
+                .get(record)
+                .is_none_or(|keys| keys.contains(&id))
+        };
+        let mut out: Vec<&str> = Vec::new();
+        for record in self.stored.get(&id).into_iter().flatten() {
+            if still_holds(record) {
+                out.push(record);
+            }
+        }
+        for record in self.added.get(&id).into_iter().flatten() {
+            if !out.contains(&record.as_str())
+                && self.touched.get(record).is_some_and(|k| k.contains(&id))
+            {
+                out.push(record);
+            }
+        }
+        out.sort_unstable();
+        out
+    }
+
+    /// Records that `record` now holds exactly `keys`.
+    pub fn set_keys(&mut self, record: &str, keys: &[MatchKey]) {
+        let set: HashSet<KeyId> = keys
+            .iter()
+            .map(|k| (k.field_slug.clone(), k.key.clone()))
+            .collect();
+        for id in &set {
+            let holders = self.added.entry(id.clone()).or_default();
+            if !holders.iter().any(|h| h == record) {
+                holders.push(record.to_string());
+            }
+        }
+        self.touched.insert(record.to_string(), set);
+    }
+
+    /// The oldest record matching every one of `fields` on at least one of its keys in `keys`;
+    /// `None` when a field has no key in the row or no record matches them all.
+    pub fn find_match(&self, fields: &[&FieldDef], keys: &[MatchKey]) -> Option<String> {
+        let mut candidates: Option<Vec<&str>> = None;
+        for field in fields {
+            let mut holders: Vec<&str> = keys
+                .iter()
+                .filter(|k| k.field_slug == field.slug)
+                .flat_map(|k| self.holders(&k.field_slug, &k.key))
+                .collect();
+            holders.sort_unstable();
+            holders.dedup();
+            candidates = Some(match candidates {
+                None => holders,
+                Some(before) => before.into_iter().filter(|c| holders.contains(c)).collect(),
+            });
+        }
+        candidates.and_then(|c| c.first().map(|id| id.to_string()))
+    }
+
+    /// The first unique key of `keys` held by a record other than `record`, with its holder.
+    pub fn unique_conflict<'k>(
+        &self,
+        record: &str,
+        keys: &'k [MatchKey],
+    ) -> Option<(&'k MatchKey, String)> {
+        keys.iter().filter(|k| k.is_unique).find_map(|k| {
+            self.holders(&k.field_slug, &k.key)
+                .into_iter()
+                .find(|holder| *holder != record)
+                .map(|holder| (k, holder.to_string()))
+        })
+    }
+}

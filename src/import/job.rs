@@ -1,0 +1,541 @@
+//! Import jobs (spec 002): the stored row of every execute, its ledger, and rollback.
+//!
+//! The writer updates a job's counters and appends to its ledger in the same transaction as each
+//! batch, so a job row never claims rows that are not in the store. Rollback walks the ledger in
+//! pages: records the job created are deleted, records it updated get their before-image back,
+//! and any record changed since the job touched it is left alone and reported.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::error::{Error, Result};
+use crate::import::apply::RowError;
+use crate::import::execute::ReferenceWarning;
+use crate::records::Actor;
+use crate::records::model::{parse_stored_json, record_columns, record_from_row};
+use crate::records::write::{Draft, RecordWriter, purge_where};
+use crate::schema::registry::ModuleRegistry;
+use crate::schema::value::ValueOptions;
+use crate::store::{Dialect, Row, Sql, Store, Tx, format_micros, now_micros};
+
+/// Spec 002: jobs are kept for a week (the example's `expiresDateTime` is created + 7 days).
+pub const JOB_RETENTION_MICROS: i64 = 7 * 24 * 3600 * 1_000_000;
+
+/// Rows processed at once when rolling back.
+const ROLLBACK_PAGE: i64 = 500;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobStatus {
+    Pending,
+    Processing,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+impl JobStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Pending => "pending",
+            JobStatus::Processing => "processing",
+            JobStatus::Completed => "completed",
+            JobStatus::Failed => "failed",
+            JobStatus::Cancelled => "cancelled",
+        }
+    }
+
+    fn parse(text: &str) -> Result<JobStatus> {
+        serde_json::from_value(Value::String(text.to_string()))
+            .map_err(|e| Error::json("stored job status", e))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProcessingMode {
+    Sync,
+    Stream,
+    Background,
+}
+
+impl ProcessingMode {
+    /// Spec 002: up to 5,000 rows sync, up to 50,000 stream, background above.
+    pub fn for_rows(rows: u64) -> ProcessingMode {
+        match rows {
+            0..=5_000 => ProcessingMode::Sync,
+            5_001..=50_000 => ProcessingMode::Stream,
+            _ => ProcessingMode::Background,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProcessingMode::Sync => "sync",
+            ProcessingMode::Stream => "stream",
+            ProcessingMode::Background => "background",
+        }
+    }
+}
+
+/// Counts of what happened to the rows read so far. They always reconcile:
+/// `processed = created + updated + unchanged + skipped + failed`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Counters {
+    pub processed_rows: u64,
+    pub created_rows: u64,
+    pub updated_rows: u64,
+    pub unchanged_rows: u64,
+    pub skipped_rows: u64,
+    pub error_rows: u64,
+}
+
+impl Counters {
+    /// Spec 002's `successRows`: rows that ended in a record as the file says.
+    pub fn success_rows(&self) -> u64 {
+        self.created_rows + self.updated_rows + self.unchanged_rows
+    }
+}
+
+/// What rollback did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RollbackOutcome {
+    /// Records the import created, now deleted.
+    pub deleted_count: u64,
+    /// Records the import updated, now back to their state before the import.
+    pub restored_count: u64,
+    /// Records left alone because they changed after the import (or were already gone).
+    pub conflicts: Vec<RollbackConflict>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RollbackConflict {
+    pub record_id: String,
+    pub reason: String,
+}
+
+/// An import job as spec 002's job status shows it, with the counters split further.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportJob {
+    pub import_job_id: String,
+    pub module_id: String,
+    pub status: JobStatus,
+    pub processing_mode: ProcessingMode,
+    pub file_name: Option<String>,
+    pub file_type: Option<String>,
+    pub total_rows: u64,
+    pub processed_rows: u64,
+    pub success_rows: u64,
+    pub created_rows: u64,
+    pub updated_rows: u64,
+    pub unchanged_rows: u64,
+    pub error_rows: u64,
+    pub skipped_rows: u64,
+    pub ai_mapping_used: bool,
+    pub duplicate_strategy: String,
+    pub merge_mode: String,
+    pub duplicate_match_fields: Vec<String>,
+    pub errors: Vec<RowError>,
+    pub reference_warnings: Vec<ReferenceWarning>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollback: Option<RollbackOutcome>,
+    pub created_by_user_id: Option<String>,
+    pub created_date_time: String,
+    pub started_date_time: Option<String>,
+    pub completed_date_time: Option<String>,
+    pub expires_date_time: String,
+}
+
+/// What a new job row holds.
+pub(crate) struct NewJob<'a> {
+    pub id: &'a str,
+    pub module_id: &'a str,
+    pub processing_mode: ProcessingMode,
+    pub file_name: Option<&'a str>,
+    pub file_type: Option<&'a str>,
+    pub total_rows: u64,
+    pub options: Value,
+    pub actor: &'a Actor,
+}
+
+pub(crate) async fn insert_job(store: &Store, job: NewJob<'_>) -> Result<()> {
+    let now = now_micros();
+    let dialect = store.dialect();
+    let mut sql = Sql::new(
+        "INSERT INTO import_jobs (id, module_id, status, processing_mode, file_name, file_type, \
+         options, total_rows, created_at, started_at, expires_at, created_by_user_id, \
+         created_by_display_name) VALUES (",
+    );
+    sql.bind_list([
+        Some(job.id.to_string()),
+        Some(job.module_id.to_string()),
+        Some(JobStatus::Processing.as_str().to_string()),
+        Some(job.processing_mode.as_str().to_string()),
+        job.file_name.map(str::to_string),
+        job.file_type.map(str::to_string),
+    ]);
+    let p = sql.arg(job.options.to_string());
+    sql.push(", ")
+        .push(&dialect.json_param(&p))
+        .push(", ")
+        .bind_list([job.total_rows as i64, now, now, now + JOB_RETENTION_MICROS])
+        .push(", ")
+        .bind_list([job.actor.user_id.clone(), job.actor.display_name.clone()])
+        .push(")");
+    store.execute(sql).await?;
+    Ok(())
+}
+
+/// The counters checkpoint, written in each batch's transaction.
+pub(crate) async fn save_counters(tx: &mut Tx, job_id: &str, counters: &Counters) -> Result<()> {
+    let mut sql = Sql::new("UPDATE import_jobs SET processed_rows = ");
+    sql.bind(counters.processed_rows as i64)
+        .push(", created_rows = ")
+        .bind(counters.created_rows as i64)
+        .push(", updated_rows = ")
+        .bind(counters.updated_rows as i64)
+        .push(", unchanged_rows = ")
+        .bind(counters.unchanged_rows as i64)
+        .push(", skipped_rows = ")
+        .bind(counters.skipped_rows as i64)
+        .push(", error_rows = ")
+        .bind(counters.error_rows as i64)
+        .push(" WHERE id = ")
+        .bind(job_id);
+    tx.execute(sql).await?;
+    Ok(())
+}
+
+/// Ends a job: its status, report and completion time.
+pub(crate) async fn finish_job(
+    store: &Store,
+    job_id: &str,
+    status: JobStatus,
+    errors: &[RowError],
+    warnings: &[ReferenceWarning],
+    failure: Option<&str>,
+) -> Result<()> {
+    let dialect = store.dialect();
+    let mut sql = Sql::new("UPDATE import_jobs SET status = ");
+    sql.bind(status.as_str());
+    for (column, value) in [
+        ("errors", json!(errors)),
+        ("reference_warnings", json!(warnings)),
+    ] {
+        let p = sql.arg(value.to_string());
+        sql.push(&format!(", {column} = {}", dialect.json_param(&p)));
+    }
+    sql.push(", failure = ")
+        .bind(failure.map(str::to_string))
+        .push(", completed_at = ")
+        .bind(now_micros())
+        .push(" WHERE id = ")
+        .bind(job_id);
+    store.execute(sql).await?;
+    Ok(())
+}
+
+/// A ledger line: a record the job created or updated.
+pub(crate) struct LedgerEntry {
+    pub record_id: String,
+    pub module_id: String,
+    pub created: bool,
+    /// The record before the job's first change (updates only).
+    pub before: Option<Draft>,
+    pub after_version: i64,
+}
+
+/// Appends ledger lines. A record seen again keeps its first before-image (and its `created`
+/// action) and only moves its `after_version`, so rollback goes back to the state before the job.
+pub(crate) async fn write_ledger(tx: &mut Tx, job_id: &str, entries: &[LedgerEntry]) -> Result<()> {
+    let dialect = tx.dialect();
+    for page in entries.chunks(400) {
+        let mut sql = Sql::new(
+            "INSERT INTO import_ledger (job_id, record_id, action, module_id, before, \
+             after_version) VALUES ",
+        );
+        for (i, entry) in page.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.push("(").bind_list([
+                Some(job_id.to_string()),
+                Some(entry.record_id.clone()),
+                Some(if entry.created { "created" } else { "updated" }.to_string()),
+                Some(entry.module_id.clone()),
+            ]);
+            let before = entry
+                .before
+                .as_ref()
+                .map(|d| serde_json::to_string(d).unwrap_or_default());
+            let p = sql.arg(before);
+            sql.push(", ")
+                .push(&dialect.json_param(&p))
+                .push(", ")
+                .bind(entry.after_version)
+                .push(")");
+        }
+        sql.push(
+            " ON CONFLICT (job_id, record_id) DO UPDATE SET after_version = excluded.after_version",
+        );
+        tx.execute(sql).await?;
+    }
+    Ok(())
+}
+
+fn job_columns(dialect: Dialect) -> String {
+    format!(
+        "id, module_id, status, processing_mode, file_name, file_type, {} AS options, total_rows, \
+         processed_rows, created_rows, updated_rows, unchanged_rows, skipped_rows, error_rows, \
+         {} AS errors, {} AS reference_warnings, failure, rollback, created_at, started_at, \
+         completed_at, expires_at, created_by_user_id",
+        dialect.json_column("options"),
+        dialect.json_column("errors"),
+        dialect.json_column("reference_warnings"),
+    )
+}
+
+fn job_from_row(row: &Row) -> Result<ImportJob> {
+    let options: Value = parse_stored_json(&row.text("options")?)?;
+    let option_text = |name: &str, default: &str| {
+        options
+            .get(name)
+            .and_then(Value::as_str)
+            .unwrap_or(default)
+            .to_string()
+    };
+    let counters = Counters {
+        processed_rows: row.int("processed_rows")? as u64,
+        created_rows: row.int("created_rows")? as u64,
+        updated_rows: row.int("updated_rows")? as u64,
+        unchanged_rows: row.int("unchanged_rows")? as u64,
+        skipped_rows: row.int("skipped_rows")? as u64,
+        error_rows: row.int("error_rows")? as u64,
+    };
+    let mode: ProcessingMode = serde_json::from_value(Value::String(row.text("processing_mode")?))
+        .map_err(|e| Error::json("stored processing mode", e))?;
+    Ok(ImportJob {
+        import_job_id: row.text("id")?,
+        module_id: row.text("module_id")?,
+        status: JobStatus::parse(&row.text("status")?)?,
+        processing_mode: mode,
+        file_name: row.opt_text("file_name")?,
+        file_type: row.opt_text("file_type")?,
+        total_rows: row.int("total_rows")? as u64,
+        processed_rows: counters.processed_rows,
+        success_rows: counters.success_rows(),
+        created_rows: counters.created_rows,
+        updated_rows: counters.updated_rows,
+        unchanged_rows: counters.unchanged_rows,
+        error_rows: counters.error_rows,
+        skipped_rows: counters.skipped_rows,
+        ai_mapping_used: options
+            .get("aiMappingUsed")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        duplicate_strategy: option_text("duplicateStrategy", "skip"),
+        merge_mode: option_text("mergeMode", "prefer_import"),
+        duplicate_match_fields: options
+            .get("duplicateMatchFields")
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_default(),
+        errors: parse_stored_json(&row.text("errors")?)?,
+        reference_warnings: parse_stored_json(&row.text("reference_warnings")?)?,
+        failure: row.opt_text("failure")?,
+        rollback: row
+            .opt_text("rollback")?
+            .map(|text| parse_stored_json(&text))
+            .transpose()?,
+        created_by_user_id: row.opt_text("created_by_user_id")?,
+        created_date_time: format_micros(row.int("created_at")?),
+        started_date_time: row.opt_int("started_at")?.map(format_micros),
+        completed_date_time: row.opt_int("completed_at")?.map(format_micros),
+        expires_date_time: format_micros(row.int("expires_at")?),
+    })
+}
+
+/// The jobs of a module, newest first; `limit` is clamped to 1..=100 (spec 002, default 50).
+pub async fn list_jobs(
+    store: &Store,
+    modules: &ModuleRegistry,
+    module: &str,
+    limit: Option<i64>,
+) -> Result<Vec<ImportJob>> {
+    let module = modules.get(module).await?;
+    let mut sql = Sql::new(format!(
+        "SELECT {} FROM import_jobs WHERE module_id = ",
+        job_columns(store.dialect())
+    ));
+    sql.bind(module.id.clone())
+        .push(" ORDER BY created_at DESC, id DESC LIMIT ")
+        .bind(limit.unwrap_or(50).clamp(1, 100));
+    store
+        .fetch_all(sql)
+        .await?
+        .iter()
+        .map(job_from_row)
+        .collect()
+}
+
+pub async fn get_job(
+    store: &Store,
+    modules: &ModuleRegistry,
+    module: &str,
+    job_id: &str,
+) -> Result<ImportJob> {
+    let module = modules.get(module).await?;
+    let mut sql = Sql::new(format!(
+        "SELECT {} FROM import_jobs WHERE id = ",
+        job_columns(store.dialect())
+    ));
+    sql.bind(job_id)
+        .push(" AND module_id = ")
+        .bind(module.id.clone());
+    match store.fetch_optional(sql).await? {
+        Some(row) => job_from_row(&row),
+        None => Err(Error::not_found("import job", job_id)),
+    }
+}
+
+/// Undoes an import: deletes the records it created and restores the records it updated, except
+/// those changed since (reported in the outcome). The job becomes `cancelled`. Rolling back a
+/// job that is already cancelled returns the first rollback's outcome and changes nothing.
+pub async fn rollback(
+    store: &Store,
+    modules: &ModuleRegistry,
+    module: &str,
+    job_id: &str,
+    actor: &Actor,
+) -> Result<RollbackOutcome> {
+    let job = get_job(store, modules, module, job_id).await?;
+    if job.status == JobStatus::Cancelled {
+        return Ok(job.rollback.unwrap_or_default());
+    }
+    if matches!(job.status, JobStatus::Pending | JobStatus::Processing) {
+        return Err(Error::Conflict {
+            message: format!("import job {job_id} is still {}", job.status.as_str()),
+            details: json!({ "importJobId": job_id, "status": job.status }),
+        });
+    }
+    let outcome = undo_ledger(store, modules, job_id, actor).await?;
+    let mut sql = Sql::new("UPDATE import_jobs SET status = ");
+    sql.bind(JobStatus::Cancelled.as_str())
+        .push(", rollback = ")
+        .bind(serde_json::to_string(&outcome).map_err(|e| Error::json("rollback outcome", e))?)
+        .push(" WHERE id = ")
+        .bind(job_id);
+    store.execute(sql).await?;
+    Ok(outcome)
+}
+
+/// Walks a job's ledger and undoes it (see [`rollback`]); also used when a job fails half-way.
+pub(crate) async fn undo_ledger(
+    store: &Store,
+    modules: &ModuleRegistry,
+    job_id: &str,
+    actor: &Actor,
+) -> Result<RollbackOutcome> {
+    let dialect = store.dialect();
+    let value_options = ValueOptions::default();
+    let mut outcome = RollbackOutcome::default();
+    let mut after = String::new();
+    loop {
+        let mut tx = store.begin().await?;
+        let mut sql = Sql::new(format!(
+            "SELECT l.record_id AS ledger_record_id, l.action, l.module_id AS ledger_module_id, \
+             {} AS before_image, l.after_version, m.slug AS module_slug, {} \
+             FROM import_ledger l JOIN modules m ON m.id = l.module_id \
+             LEFT JOIN records r ON r.id = l.record_id \
+             WHERE l.job_id = ",
+            dialect.json_column("l.before"),
+            record_columns(dialect),
+        ));
+        sql.bind(job_id)
+            .push(" AND l.record_id > ")
+            .bind(after.clone())
+            .push(" ORDER BY l.record_id LIMIT ")
+            .bind(ROLLBACK_PAGE);
+        let rows = tx.fetch_all(sql).await?;
+        if rows.is_empty() {
+            tx.commit().await?;
+            return Ok(outcome);
+        }
+        let mut to_delete = Vec::new();
+        for row in &rows {
+            let record_id = row.text("ledger_record_id")?;
+            after = record_id.clone();
+            let after_version = row.int("after_version")?;
+            let current = match row.opt_text("id")? {
+                Some(_) => Some(record_from_row(row, &row.text("module_slug")?)?),
+                None => None,
+            };
+            let Some(current) = current else {
+                outcome.conflicts.push(RollbackConflict {
+                    record_id,
+                    reason: "the record no longer exists".into(),
+                });
+                continue;
+            };
+            if current.version != after_version || current.deleted_date_time.is_some() {
+                outcome.conflicts.push(RollbackConflict {
+                    record_id,
+                    reason: format!(
+                        "the record changed after the import (version {} now, {} when the import \
+                         left it{})",
+                        current.version,
+                        after_version,
+                        if current.deleted_date_time.is_some() {
+                            "; it is in the trash"
+                        } else {
+                            ""
+                        }
+                    ),
+                });
+                continue;
+            }
+            if row.text("action")? == "created" {
+                to_delete.push(record_id);
+                continue;
+            }
+            let before: Draft = match row.opt_text("before_image")? {
+                Some(text) => parse_stored_json(&text)?,
+                None => {
+                    return Err(Error::json(
+                        "import ledger",
+                        serde_json::Error::io(std::io::Error::other(format!(
+                            "no before-image for updated record {record_id}"
+                        ))),
+                    ));
+                }
+            };
+            let module = modules.get(&row.text("module_slug")?).await?;
+            let writer = RecordWriter {
+                module: &module,
+                modules,
+                value_options: &value_options,
+            };
+            match writer.update(&mut tx, &current, &before, actor).await {
+                Ok(_) => outcome.restored_count += 1,
+                Err(Error::Conflict { message, .. }) => {
+                    outcome.conflicts.push(RollbackConflict {
+                        record_id,
+                        reason: message,
+                    });
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        if !to_delete.is_empty() {
+            let mut filter = Sql::new("id IN (");
+            filter.bind_list(to_delete.iter().cloned()).push(")");
+            outcome.deleted_count += purge_where(&mut tx, filter).await?;
+        }
+        tx.commit().await?;
+    }
+}

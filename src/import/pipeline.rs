@@ -1,0 +1,154 @@
+//! The CPU half of the import pipeline: source → map/validate, as two threads joined by bounded
+//! channels, handing typed chunks to whoever consumes them (the validate report or the writer).
+//!
+//! ```text
+//! reader thread ──(depth chunks)──> mapper thread (rayon pool: rows of a chunk in parallel)
+//!               ──(depth chunks)──> consumer (async)
+//! ```
+//! Memory is bounded by `chunk_rows × (2 × depth + 2)` rows whatever the file size. Rows keep their
+//! file order: a chunk is mapped in parallel but collected in order, and chunks travel in order, so
+//! the consumer sees exactly the sequence a one-row-at-a-time loop would.
+
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver as SyncReceiver, sync_channel};
+use std::thread::JoinHandle;
+
+use rayon::prelude::*;
+use tokio::sync::mpsc;
+
+use crate::error::{Error, Result};
+use crate::import::apply::{MappedRow, MappingPlan};
+use crate::import::source::{Source, SourceRow};
+
+/// How the pipeline cuts and spreads the work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PipelineOptions {
+    /// Rows per chunk; the writer commits one chunk per transaction.
+    pub chunk_rows: usize,
+    /// Threads that map and validate rows; 0 means one per core.
+    pub threads: usize,
+    /// Chunks waiting between two stages before the faster one blocks.
+    pub channel_depth: usize,
+}
+
+impl Default for PipelineOptions {
+    fn default() -> Self {
+        PipelineOptions {
+            chunk_rows: 2_000,
+            threads: 0,
+            channel_depth: 4,
+        }
+    }
+}
+
+/// A chunk of rows read and mapped, in file order.
+#[derive(Debug)]
+pub struct MappedChunk {
+    pub rows: Vec<MappedRow>,
+    /// The original cells of each row that has errors (same index as `rows`; `None` for clean
+    /// rows), for the errors CSV. Clean rows drop their cells as soon as they are mapped.
+    pub cells: Vec<Option<Vec<String>>>,
+}
+
+/// The running pipeline: receive chunks from `chunks`; `Err` in the stream means the source
+/// failed and nothing more will come.
+pub struct Pipeline {
+    pub chunks: mpsc::Receiver<Result<MappedChunk>>,
+    reader: Option<JoinHandle<()>>,
+    mapper: Option<JoinHandle<()>>,
+}
+
+impl Pipeline {
+    pub fn start(
+        mut source: Box<dyn Source>,
+        plan: Arc<MappingPlan>,
+        options: PipelineOptions,
+    ) -> Result<Pipeline> {
+        let depth = options.channel_depth.max(1);
+        let chunk_rows = options.chunk_rows.max(1);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(options.threads)
+            .thread_name(|i| format!("recordport-map-{i}"))
+            .build()
+            .map_err(|e| Error::Validation {
+                message: format!("cannot start {} mapping threads: {e}", options.threads),
+                fields: Vec::new(),
+            })?;
+        let (raw_tx, raw_rx) = sync_channel::<Result<Vec<SourceRow>>>(depth);
+        let (mapped_tx, mapped_rx) = mpsc::channel::<Result<MappedChunk>>(depth);
+        let reader = std::thread::Builder::new()
+            .name("recordport-read".into())
+            .spawn(move || {
+                loop {
+                    let next = source.next_chunk(chunk_rows);
+                    let done = matches!(&next, Ok(rows) if rows.is_empty()) || next.is_err();
+                    if done {
+                        if let Err(e) = next {
+                            let _ = raw_tx.send(Err(e));
+                        }
+                        return;
+                    }
+                    if raw_tx.send(next).is_err() {
+                        return;
+                    }
+                }
+            })
+            .map_err(thread_error)?;
+        let mapper = std::thread::Builder::new()
+            .name("recordport-map".into())
+            .spawn(move || map_chunks(raw_rx, mapped_tx, &plan, &pool))
+            .map_err(thread_error)?;
+        Ok(Pipeline {
+            chunks: mapped_rx,
+            reader: Some(reader),
+            mapper: Some(mapper),
+        })
+    }
+}
+
+impl Drop for Pipeline {
+    fn drop(&mut self) {
+        // Closing the receiver makes both threads stop at their next send; joining them keeps a
+        // cancelled import from leaving threads that still hold the file.
+        self.chunks.close();
+        while self.chunks.try_recv().is_ok() {}
+        for handle in [self.mapper.take(), self.reader.take()]
+            .into_iter()
+            .flatten()
+        {
+            let _ = handle.join();
+        }
+    }
+}
+
+fn map_chunks(
+    raw: SyncReceiver<Result<Vec<SourceRow>>>,
+    mapped: mpsc::Sender<Result<MappedChunk>>,
+    plan: &MappingPlan,
+    pool: &rayon::ThreadPool,
+) {
+    for chunk in raw {
+        let out = chunk.map(|rows| {
+            let (rows, cells) = pool.install(|| {
+                rows.into_par_iter()
+                    .map(|row| {
+                        let mapped = plan.apply(&row);
+                        let cells = (!mapped.errors.is_empty()).then_some(row.cells);
+                        (mapped, cells)
+                    })
+                    .unzip()
+            });
+            MappedChunk { rows, cells }
+        });
+        if mapped.blocking_send(out).is_err() {
+            return;
+        }
+    }
+}
+
+fn thread_error(e: std::io::Error) -> Error {
+    Error::Io {
+        path: "<thread>".into(),
+        source: e,
+    }
+}

@@ -1,0 +1,201 @@
+//! Write: one batch's records, match keys and versions, as few statements as possible.
+//!
+//! sqlx's SQLite driver pays a round trip per statement, so new records, their keys and version
+//! rows go in multi-row INSERTs (a few hundred rows each, under both dialects' parameter limits).
+//! Updated records take one UPDATE each: their values differ row by row.
+
+use serde_json::{Value, json};
+
+use crate::error::Result;
+use crate::records::Actor;
+use crate::records::write::{Draft, MatchKey, search_text};
+use crate::schema::Module;
+use crate::store::{Sql, Tx};
+
+/// Rows per multi-row INSERT: 17 parameters a record keeps this under SQLite's 32,766.
+const INSERT_ROWS: usize = 500;
+
+/// A record as the batch leaves it.
+#[derive(Debug, Clone)]
+pub(crate) struct Written {
+    pub id: String,
+    pub draft: Draft,
+    pub keys: Vec<MatchKey>,
+    /// The version the record has after the batch.
+    pub version: i64,
+    /// Version rows the batch adds: (version, changes).
+    pub versions: Vec<(i64, Value)>,
+}
+
+pub(crate) async fn insert_records(
+    tx: &mut Tx,
+    module: &Module,
+    records: &[&Written],
+    actor: &Actor,
+    now: i64,
+) -> Result<()> {
+    let dialect = tx.dialect();
+    for page in records.chunks(INSERT_ROWS) {
+        let mut sql = Sql::new(
+            "INSERT INTO records (id, module_id, display_name, fields, label_ids, type_ids, \
+             privacy_level, description_html, external_id, search_text, created_at, updated_at, \
+             created_by_user_id, created_by_display_name, updated_by_user_id, \
+             updated_by_display_name, version) VALUES ",
+        );
+        for (i, record) in page.iter().enumerate() {
+            let draft = &record.draft;
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.push("(").bind_list([
+                record.id.clone(),
+                module.id.clone(),
+                draft.display_name.clone(),
+            ]);
+            for json_value in [
+                Value::Object(draft.fields.clone()),
+                json!(draft.label_ids),
+                json!(draft.type_ids),
+            ] {
+                let p = sql.arg(json_value.to_string());
+                sql.push(", ").push(&dialect.json_param(&p));
+            }
+            sql.push(", ")
+                .bind_list([
+                    Some(draft.privacy_level.clone()),
+                    draft.description_html.clone(),
+                    draft.external_id.clone(),
+                    Some(search_text(module, &draft.display_name, &draft.fields)),
+                ])
+                .push(", ")
+                .bind_list([now, now])
+                .push(", ")
+                .bind_list([
+                    actor.user_id.clone(),
+                    actor.display_name.clone(),
+                    actor.user_id.clone(),
+                    actor.display_name.clone(),
+                ])
+                .push(", ")
+                .bind(record.version)
+                .push(")");
+        }
+        tx.execute(sql).await?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn update_record(
+    tx: &mut Tx,
+    module: &Module,
+    record: &Written,
+    actor: &Actor,
+    now: i64,
+) -> Result<()> {
+    let dialect = tx.dialect();
+    let draft = &record.draft;
+    let mut sql = Sql::new("UPDATE records SET display_name = ");
+    sql.bind(draft.display_name.clone());
+    for (column, json_value) in [
+        ("fields", Value::Object(draft.fields.clone())),
+        ("label_ids", json!(draft.label_ids)),
+        ("type_ids", json!(draft.type_ids)),
+    ] {
+        let p = sql.arg(json_value.to_string());
+        sql.push(&format!(", {column} = {}", dialect.json_param(&p)));
+    }
+    sql.push(", search_text = ")
+        .bind(search_text(module, &draft.display_name, &draft.fields))
+        .push(", updated_at = ")
+        .bind(now)
+        .push(", updated_by_user_id = ")
+        .bind(actor.user_id.clone())
+        .push(", updated_by_display_name = ")
+        .bind(actor.display_name.clone())
+        .push(", version = ")
+        .bind(record.version)
+        .push(" WHERE id = ")
+        .bind(record.id.clone());
+    tx.execute(sql).await?;
+    Ok(())
+}
+
+/// Replaces the match keys of `records` (existing ones are deleted first).
+pub(crate) async fn replace_keys(
+    tx: &mut Tx,
+    module: &Module,
+    records: &[&Written],
+    delete_first: bool,
+) -> Result<()> {
+    if delete_first {
+        for page in records.chunks(INSERT_ROWS) {
+            let mut sql = Sql::new("DELETE FROM record_keys WHERE record_id IN (");
+            sql.bind_list(page.iter().map(|r| r.id.clone())).push(")");
+            tx.execute(sql).await?;
+        }
+    }
+    let keys: Vec<(&str, &MatchKey)> = records
+        .iter()
+        .flat_map(|r| r.keys.iter().map(move |k| (r.id.as_str(), k)))
+        .collect();
+    for page in keys.chunks(INSERT_ROWS * 2) {
+        let mut sql = Sql::new(
+            "INSERT INTO record_keys (module_id, field_slug, key, record_id, is_unique) VALUES ",
+        );
+        for (i, (record_id, k)) in page.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.push("(")
+                .bind_list([
+                    module.id.clone(),
+                    k.field_slug.clone(),
+                    k.key.clone(),
+                    record_id.to_string(),
+                ])
+                .push(", ")
+                .bind(i64::from(k.is_unique))
+                .push(")");
+        }
+        tx.execute(sql).await?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn insert_versions(
+    tx: &mut Tx,
+    records: &[&Written],
+    actor: &Actor,
+    now: i64,
+) -> Result<()> {
+    let dialect = tx.dialect();
+    let versions: Vec<(&str, &(i64, Value))> = records
+        .iter()
+        .flat_map(|r| r.versions.iter().map(move |v| (r.id.as_str(), v)))
+        .collect();
+    for page in versions.chunks(INSERT_ROWS) {
+        let mut sql = Sql::new(
+            "INSERT INTO record_versions (record_id, version, action, changes, changed_at, user_id, \
+             user_display_name) VALUES ",
+        );
+        for (i, (record_id, (version, changes))) in page.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.push("(")
+                .bind(record_id.to_string())
+                .push(", ")
+                .bind(*version)
+                .push(", 'update', ");
+            let p = sql.arg(changes.to_string());
+            sql.push(&dialect.json_param(&p))
+                .push(", ")
+                .bind(now)
+                .push(", ")
+                .bind_list([actor.user_id.clone(), actor.display_name.clone()])
+                .push(")");
+        }
+        tx.execute(sql).await?;
+    }
+    Ok(())
+}
