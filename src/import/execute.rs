@@ -349,7 +349,13 @@ impl Importer<'_> {
         total_rows: u64,
     ) -> Result<()> {
         let store = self.service.store();
-        let mut pipeline = Pipeline::start(source, Arc::new(self.plan.clone()), options.pipeline)?;
+        // The errors CSV needs the cells of rows that fail in the writer too.
+        let mut pipeline = Pipeline::start(
+            source,
+            Arc::new(self.plan.clone()),
+            options.pipeline,
+            options.errors_out.is_some(),
+        )?;
         let mut dry_tx = if options.dry_run {
             Some(store.begin().await?)
         } else {

@@ -46,7 +46,9 @@ impl Default for PipelineOptions {
 pub struct MappedChunk {
     pub rows: Vec<MappedRow>,
     /// The original cells of each row that has errors (same index as `rows`; `None` for clean
-    /// rows), for the errors CSV. Clean rows drop their cells as soon as they are mapped.
+    /// rows), for the errors CSV. Clean rows drop their cells as soon as they are mapped, unless
+    /// the pipeline was started with `keep_all_cells` (a clean row may still fail when it is
+    /// written: a unique value taken, a required field empty).
     pub cells: Vec<Option<Vec<String>>>,
 }
 
@@ -63,6 +65,7 @@ impl Pipeline {
         mut source: Box<dyn Source>,
         plan: Arc<MappingPlan>,
         options: PipelineOptions,
+        keep_all_cells: bool,
     ) -> Result<Pipeline> {
         let depth = options.channel_depth.max(1);
         let chunk_rows = options.chunk_rows.max(1);
@@ -96,7 +99,7 @@ impl Pipeline {
             .map_err(thread_error)?;
         let mapper = std::thread::Builder::new()
             .name("recordport-map".into())
-            .spawn(move || map_chunks(raw_rx, mapped_tx, &plan, &pool))
+            .spawn(move || map_chunks(raw_rx, mapped_tx, &plan, &pool, keep_all_cells))
             .map_err(thread_error)?;
         Ok(Pipeline {
             chunks: mapped_rx,
@@ -126,6 +129,7 @@ fn map_chunks(
     mapped: mpsc::Sender<Result<MappedChunk>>,
     plan: &MappingPlan,
     pool: &rayon::ThreadPool,
+    keep_all_cells: bool,
 ) {
     for chunk in raw {
         let out = chunk.map(|rows| {
@@ -133,7 +137,8 @@ fn map_chunks(
                 rows.into_par_iter()
                     .map(|row| {
                         let mapped = plan.apply(&row);
-                        let cells = (!mapped.errors.is_empty()).then_some(row.cells);
+                        let keep = keep_all_cells || !mapped.errors.is_empty();
+                        let cells = keep.then_some(row.cells);
                         (mapped, cells)
                     })
                     .unzip()

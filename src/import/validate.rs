@@ -84,7 +84,7 @@ pub async fn validate_file(
         errors_truncated: false,
         warnings: mapping_warnings(&plan),
     };
-    let mut running = Pipeline::start(source, plan.clone(), pipeline)?;
+    let mut running = Pipeline::start(source, plan.clone(), pipeline, false)?;
     while let Some(chunk) = running.chunks.recv().await {
         for row in chunk?.rows {
             report.total_rows += 1;
