@@ -636,11 +636,13 @@ impl Importer<'_> {
             .map(|w| &w.written)
             .collect();
         batch_write::insert_records(tx, self.module, &new, self.actor, now).await?;
-        batch_write::replace_keys(tx, self.module, &new, false).await?;
         for record in &changed {
             batch_write::update_record(tx, self.module, record, self.actor, now).await?;
         }
+        // Changed records give up their old keys before new records take theirs: a row may hand
+        // a unique value an earlier row of the batch took away from an existing record.
         batch_write::replace_keys(tx, self.module, &changed, true).await?;
+        batch_write::replace_keys(tx, self.module, &new, false).await?;
         let versioned: Vec<&Written> = touched
             .iter()
             .map(|w| &w.written)
