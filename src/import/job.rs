@@ -435,15 +435,51 @@ pub async fn rollback(
 }
 
 /// Walks a job's ledger and undoes it (see [`rollback`]); also used when a job fails half-way.
+///
+/// Created records go first, then updated ones: an updated record may need back a unique value
+/// that a record the job created, or another record it updated, holds now. A restore refused for
+/// such a value is tried again once the rest of the ledger is undone, as long as that makes
+/// progress; a restore still refused is reported as a conflict.
 pub(crate) async fn undo_ledger(
     store: &Store,
     modules: &ModuleRegistry,
     job_id: &str,
     actor: &Actor,
 ) -> Result<RollbackOutcome> {
+    let mut outcome = RollbackOutcome::default();
+    let o = &mut outcome;
+    undo_entries(store, modules, job_id, "created", None, actor, o).await?;
+    let mut refused = undo_entries(store, modules, job_id, "updated", None, actor, o).await?;
+    while !refused.is_empty() {
+        let mut still = Vec::new();
+        for c in &refused {
+            let only = Some(c.record_id.as_str());
+            still.extend(undo_entries(store, modules, job_id, "updated", only, actor, o).await?);
+        }
+        let stuck = still.len() == refused.len();
+        refused = still;
+        if stuck {
+            break;
+        }
+    }
+    outcome.conflicts.extend(refused);
+    Ok(outcome)
+}
+
+/// Undoes the ledger entries of one action (or only the one for record `only`); returns the
+/// restores refused because a unique value is taken.
+async fn undo_entries(
+    store: &Store,
+    modules: &ModuleRegistry,
+    job_id: &str,
+    action: &str,
+    only: Option<&str>,
+    actor: &Actor,
+    outcome: &mut RollbackOutcome,
+) -> Result<Vec<RollbackConflict>> {
     let dialect = store.dialect();
     let value_options = ValueOptions::default();
-    let mut outcome = RollbackOutcome::default();
+    let mut refused = Vec::new();
     let mut after = String::new();
     loop {
         let mut tx = store.begin().await?;
@@ -456,15 +492,18 @@ pub(crate) async fn undo_ledger(
             dialect.json_column("l.before"),
             record_columns(dialect),
         ));
-        sql.bind(job_id)
-            .push(" AND l.record_id > ")
+        sql.bind(job_id).push(" AND l.action = ").bind(action);
+        if let Some(record_id) = only {
+            sql.push(" AND l.record_id = ").bind(record_id);
+        }
+        sql.push(" AND l.record_id > ")
             .bind(after.clone())
             .push(" ORDER BY l.record_id LIMIT ")
             .bind(ROLLBACK_PAGE);
         let rows = tx.fetch_all(sql).await?;
         if rows.is_empty() {
             tx.commit().await?;
-            return Ok(outcome);
+            return Ok(refused);
         }
         let mut to_delete = Vec::new();
         for row in &rows {
@@ -522,12 +561,10 @@ pub(crate) async fn undo_ledger(
             };
             match writer.update(&mut tx, &current, &before, actor).await {
                 Ok(_) => outcome.restored_count += 1,
-                Err(Error::Conflict { message, .. }) => {
-                    outcome.conflicts.push(RollbackConflict {
-                        record_id,
-                        reason: message,
-                    });
-                }
+                Err(Error::Conflict { message, .. }) => refused.push(RollbackConflict {
+                    record_id,
+                    reason: message,
+                }),
                 Err(other) => return Err(other),
             }
         }
