@@ -2,9 +2,9 @@
 //!
 //! ```text
 //! source ──chunks──> map ──> validate ──> dedupe/merge ──> write
-//! (CSV now;          (column   (typed      (match keys)      (one writer,
-//!  XLSX, XLS, ODS,    mapping)  values,                       batch tx)
-//!  Parquet later)               row errors)
+//! (CSV, XLSX,        (column   (typed      (match keys)      (one writer,
+//!  XLS, ODS,          mapping)  values,                       batch tx)
+//!  Parquet)                     row errors)
 //! ```
 //!
 //! What is here so far: [`source`], which turns a file into chunks of string rows with row

@@ -4,5 +4,6 @@
 mod cli;
 mod common;
 mod import_parse;
+mod import_sources;
 mod import_suggest;
 mod records_api;

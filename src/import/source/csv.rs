@@ -6,7 +6,6 @@
 //! is the 64 KiB buffers plus one record, whatever the file size; a record is capped at what its
 //! cells could take under the cell limit, so even a quote left open cannot swallow the file.
 
-use std::collections::HashSet;
 use std::fs::File;
 use std::io::{Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -19,8 +18,8 @@ use super::text::{
     forced_encoding, read_full,
 };
 use super::{
-    FileType, Source, SourceInfo, SourceLimits, SourceOptions, SourceRow, file_name, io_error,
-    source_error,
+    FileType, Source, SourceInfo, SourceLimits, SourceOptions, SourceRow, distinct_names,
+    file_name, io_error, source_error,
 };
 use crate::{Error, Result};
 
@@ -450,25 +449,6 @@ fn sniff_delimiter(text: &str, truncated: bool) -> u8 {
         }
     }
     best.map_or(b',', |(_, delimiter)| delimiter)
-}
-
-/// Column names made distinct: the second "Email" becomes "Email (2)", skipping any name that
-/// the header already has, so every column keeps a key of its own in sample rows and mappings.
-fn distinct_names(names: Vec<String>) -> Vec<String> {
-    let mut taken: HashSet<String> = names.iter().cloned().collect();
-    let mut seen = HashSet::new();
-    names
-        .into_iter()
-        .map(|name| {
-            if seen.insert(name.clone()) {
-                return name;
-            }
-            (2..)
-                .map(|n| format!("{name} ({n})"))
-                .find(|candidate| taken.insert(candidate.clone()))
-                .expect("an unbounded range always yields a free name")
-        })
-        .collect()
 }
 
 #[cfg(test)]

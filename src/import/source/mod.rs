@@ -6,10 +6,18 @@
 //! whose shape is wrong (too few or too many cells) still comes through, padded or truncated to
 //! the header width and marked with a `defect`, so later stages report it as a row error instead
 //! of the whole file failing. Only problems that make the rest of the file unreadable are errors.
+//!
+//! Formats: CSV and other delimited text ([`csv`], streamed); XLSX/XLSM, XLS and ODS workbooks
+//! ([`excel`], one sheet, held in memory as calamine reads it); Parquet ([`parquet`], streamed one
+//! record batch at a time). Typed cells (numbers, dates, booleans) become the text a person would
+//! type for them, so every format feeds the same value parsing.
 
 mod csv;
+mod excel;
+mod parquet;
 mod text;
 
+use std::collections::HashSet;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -17,6 +25,8 @@ use serde::{Deserialize, Serialize};
 use crate::{Error, Result};
 
 use self::csv::CsvSource;
+use self::excel::ExcelSource;
+use self::parquet::ParquetSource;
 
 /// One row of a file, as strings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -192,10 +202,10 @@ pub fn open(path: &Path, options: &SourceOptions) -> Result<Box<dyn Source>> {
     check_file_size(path, &options.limits)?;
     match file_type {
         FileType::Csv => Ok(Box::new(CsvSource::open(path, options)?)),
-        FileType::Xlsx | FileType::Xls | FileType::Ods | FileType::Parquet => Err(source_error(
-            path,
-            format!("{file_type} files are not supported yet"),
-        )),
+        FileType::Xlsx | FileType::Xls | FileType::Ods => {
+            Ok(Box::new(ExcelSource::open(path, file_type, options)?))
+        }
+        FileType::Parquet => Ok(Box::new(ParquetSource::open(path, options)?)),
     }
 }
 
@@ -238,6 +248,67 @@ pub(crate) fn io_error(path: &Path, source: std::io::Error) -> Error {
     Error::Io {
         path: path.display().to_string(),
         source,
+    }
+}
+
+/// A header cell as a column name: trimmed (a BOM too), and "Column N" (1-based) when empty.
+pub(crate) fn header_name(raw: &str, index: usize) -> String {
+    let name = raw.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
+    if name.is_empty() {
+        format!("Column {}", index + 1)
+    } else {
+        name.to_string()
+    }
+}
+
+/// Column names made distinct: the second "Email" becomes "Email (2)", skipping any name that
+/// the header already has, so every column keeps a key of its own in sample rows and mappings.
+pub(crate) fn distinct_names(names: Vec<String>) -> Vec<String> {
+    let mut taken: HashSet<String> = names.iter().cloned().collect();
+    let mut seen = HashSet::new();
+    names
+        .into_iter()
+        .map(|name| {
+            if seen.insert(name.clone()) {
+                return name;
+            }
+            (2..)
+                .map(|n| format!("{name} ({n})"))
+                .find(|candidate| taken.insert(candidate.clone()))
+                .expect("an unbounded range always yields a free name")
+        })
+        .collect()
+}
+
+/// The defect of a row wider or narrower than the header, worded the same for every format.
+pub(crate) fn width_defect(width: usize, expected: usize) -> String {
+    let cells = if width == 1 { "cell" } else { "cells" };
+    format!("row has {width} {cells}, the header has {expected}")
+}
+
+/// A row with more columns than [`SourceLimits::max_columns`].
+pub(crate) fn too_many_columns(file: &str, row: u64, width: usize, limit: usize) -> Error {
+    Error::TooLarge {
+        file: file.to_string(),
+        message: format!("row {row} has {width} columns, over the limit of {limit}"),
+    }
+}
+
+/// A cell longer than [`SourceLimits::max_cell_bytes`].
+pub(crate) fn cell_too_large(
+    file: &str,
+    row: u64,
+    column: &str,
+    len: usize,
+    limit: usize,
+) -> Error {
+    Error::TooLarge {
+        file: file.to_string(),
+        message: format!(
+            "row {row}, column '{column}': the cell is {}, over the limit of {}",
+            human_bytes(len as u64),
+            human_bytes(limit as u64)
+        ),
     }
 }
 
