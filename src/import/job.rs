@@ -405,7 +405,8 @@ pub async fn get_job(
 
 /// Undoes an import: deletes the records it created and restores the records it updated, except
 /// those changed since (reported in the outcome). The job becomes `cancelled`. Rolling back a
-/// job that is already cancelled returns the first rollback's outcome and changes nothing.
+/// job that is already cancelled returns the first rollback's outcome and changes nothing; a
+/// failed job was undone when it failed, so rolling it back changes nothing either.
 pub async fn rollback(
     store: &Store,
     modules: &ModuleRegistry,
@@ -416,6 +417,11 @@ pub async fn rollback(
     let job = get_job(store, modules, module, job_id).await?;
     if job.status == JobStatus::Cancelled {
         return Ok(job.rollback.unwrap_or_default());
+    }
+    if job.status == JobStatus::Failed {
+        // A job that failed was undone from its ledger before it was marked failed: nothing of
+        // it is left to roll back (walking the ledger again would report every record as gone).
+        return Ok(RollbackOutcome::default());
     }
     if matches!(job.status, JobStatus::Pending | JobStatus::Processing) {
         return Err(Error::Conflict {
