@@ -11,6 +11,7 @@
 //! - [`schema`]: modules, typed fields and the one place that parses a raw value for a field type;
 //! - [`store`]: the sqlx pool (SQLite by default, PostgreSQL by URL), migrations, SQL building;
 //! - [`import`]: the import pipeline of spec 002 (sources, parse, mapping suggestions so far);
+//! - [`export`]: the export pipeline of spec 002 (snapshot query, CSV/PDF/Parquet sinks, jobs);
 //! - [`records`]: the Records service of spec 000 (CRUD, list/filter/sort/page, bulk, trash,
 //!   versions, upsert by external id);
 //! - [`error`]: typed errors and their stable codes and HTTP statuses;
@@ -18,6 +19,7 @@
 
 pub mod cli;
 pub mod error;
+pub mod export;
 pub mod import;
 pub mod records;
 pub mod schema;

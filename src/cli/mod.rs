@@ -1,6 +1,7 @@
 //! The command-line shell: clap commands mapped onto library calls, output as readable tables or
 //! (with `--json`) the spec's JSON shapes. No business logic lives here.
 
+mod export;
 mod import;
 
 use std::io::Write;
@@ -67,6 +68,8 @@ pub enum Command {
     /// Import files: parse, suggest a mapping, validate, run, list jobs, roll back.
     #[command(subcommand)]
     Import(import::ImportCommand),
+    /// Export records to CSV, PDF or Parquet; list and show export jobs.
+    Export(export::ExportCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -280,6 +283,7 @@ async fn execute(cli: Cli) -> Result<()> {
         Command::Module(cmd) => module_command(&service, cmd, &out).await,
         Command::Records(cmd) => records_command(&service, cmd, &actor, &out).await,
         Command::Import(cmd) => import::run(&service, cmd, &actor, &out).await,
+        Command::Export(cmd) => export::run(&service, cmd, &actor, &out).await,
     };
     store.close().await;
     result

@@ -1032,3 +1032,103 @@ pub(crate) async fn list_trash(
         pagination: None,
     })
 }
+
+/// Where a keyset walk stopped: the sort value and id of the last row handed out.
+#[derive(Debug)]
+pub(crate) struct KeysetKey(CursorState);
+
+/// A list query checked against its module and turned into SQL pieces, for callers that walk
+/// every matching record in keyset pages (the export) instead of one page of a list: the WHERE
+/// conditions, the sort, and how to continue after a row. Pages are `(sort value, id)` ranges, so
+/// a walk inside one snapshot transaction sees each matching record exactly once.
+pub(crate) struct KeysetPlan {
+    /// The WHERE conditions and their values.
+    filter: Sql,
+    /// The filter's values followed by those the sort expression binds.
+    select_args: Vec<crate::store::Arg>,
+    sort: Sort,
+    module_slug: String,
+}
+
+impl KeysetPlan {
+    /// Checks the filters (`filters`, `advanced_filter`, `search`, labels, types) and the sort of
+    /// `query` against the module; paging parameters of `query` are ignored.
+    pub(crate) fn new(
+        dialect: Dialect,
+        module: &Module,
+        query: &ListQuery,
+        options: &ValueOptions,
+    ) -> Result<KeysetPlan> {
+        let mut filter = Sql::new("r.module_id = ");
+        filter
+            .bind(module.id.clone())
+            .push(" AND r.deleted_at IS NULL");
+        where_clause(&mut filter, dialect, module, query, options)?;
+        let mut select = Sql {
+            text: String::new(),
+            args: filter.args.clone(),
+        };
+        let sort = sort_of(&mut select, dialect, module, query)?;
+        Ok(KeysetPlan {
+            filter,
+            select_args: select.args,
+            sort,
+            module_slug: module.slug().to_string(),
+        })
+    }
+
+    /// `SELECT COUNT(*) AS n` over the matching records.
+    pub(crate) fn count_sql(&self) -> Sql {
+        Sql {
+            text: format!(
+                "SELECT COUNT(*) AS n FROM records r WHERE {}",
+                self.filter.text
+            ),
+            args: self.filter.args.clone(),
+        }
+    }
+
+    /// The next page of at most `limit` records after `after` (from the start when `None`), in
+    /// sort order. `extra` binds what it needs into the query and returns more select-list items
+    /// (each starting with `, `) and joins (each starting with a space) on `records r`.
+    pub(crate) fn page_sql(
+        &self,
+        dialect: Dialect,
+        extra: impl FnOnce(&mut Sql) -> (String, String),
+        after: Option<&KeysetKey>,
+        limit: i64,
+    ) -> Result<Sql> {
+        let mut sql = Sql {
+            text: String::new(),
+            args: self.select_args.clone(),
+        };
+        let (more_columns, joins) = extra(&mut sql);
+        sql.text = format!(
+            "SELECT {}, {} AS sort_key{more_columns} FROM records r{joins} WHERE {}",
+            record_columns(dialect),
+            self.sort.expr,
+            self.filter.text
+        );
+        if let Some(KeysetKey(state)) = after {
+            after_cursor(&mut sql, &self.sort, state)?;
+        }
+        push_order(&mut sql, &self.sort);
+        sql.push(" LIMIT ").bind(limit);
+        Ok(sql)
+    }
+
+    /// The record of a row of [`KeysetPlan::page_sql`].
+    pub(crate) fn record(&self, row: &Row) -> Result<Record> {
+        record_from_row(row, &self.module_slug)
+    }
+
+    /// Where to continue after this row of [`KeysetPlan::page_sql`].
+    pub(crate) fn key_of(&self, row: &Row, id: &str) -> Result<KeysetKey> {
+        Ok(KeysetKey(CursorState {
+            f: self.sort.name.clone(),
+            d: self.sort.direction,
+            v: sort_value(row, self.sort.kind)?,
+            id: id.to_string(),
+        }))
+    }
+}

@@ -3,6 +3,8 @@
 
 mod cli;
 mod common;
+mod export;
+mod export_cli;
 mod import_parse;
 mod import_sources;
 mod import_suggest;
