@@ -15,8 +15,10 @@
 //! - [`records`]: the Records service of spec 000 (CRUD, list/filter/sort/page, bulk, trash,
 //!   versions, upsert by external id);
 //! - [`error`]: typed errors and their stable codes and HTTP statuses;
+//! - [`bench`]: the benchmark harness's data generator;
 //! - [`cli`]: the command-line shell over the library.
 
+pub mod bench;
 pub mod cli;
 pub mod error;
 pub mod export;

@@ -1,6 +1,7 @@
 //! The command-line shell: clap commands mapped onto library calls, output as readable tables or
 //! (with `--json`) the spec's JSON shapes. No business logic lives here.
 
+mod bench;
 mod export;
 mod import;
 
@@ -70,6 +71,9 @@ pub enum Command {
     Import(import::ImportCommand),
     /// Export records to CSV, PDF or Parquet; list and show export jobs.
     Export(export::ExportCommand),
+    /// Benchmark helpers: generate large realistic files.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -275,6 +279,10 @@ pub async fn run(cli: Cli) -> i32 {
 }
 
 async fn execute(cli: Cli) -> Result<()> {
+    // Generating files needs no database.
+    if let Command::Bench(cmd) = cli.command {
+        return bench::run(cmd);
+    }
     let store = Store::open(&cli.db).await?;
     let service = RecordService::new(store.clone());
     let actor = Actor::new(cli.user_id.clone(), cli.user_name.clone());
@@ -284,6 +292,7 @@ async fn execute(cli: Cli) -> Result<()> {
         Command::Records(cmd) => records_command(&service, cmd, &actor, &out).await,
         Command::Import(cmd) => import::run(&service, cmd, &actor, &out).await,
         Command::Export(cmd) => export::run(&service, cmd, &actor, &out).await,
+        Command::Bench(_) => unreachable!("handled before the database is opened"),
     };
     store.close().await;
     result

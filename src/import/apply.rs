@@ -326,7 +326,7 @@ impl MappingPlan {
                 (columns, FieldType::MultiSelect) => {
                     let items = columns
                         .iter()
-                        .map(|c| cell(c))
+                        .map(&cell)
                         .filter(|text| !text.is_empty())
                         .flat_map(|text| text.split([',', ';']))
                         .map(|item| Value::String(item.trim().to_string()))

@@ -34,14 +34,14 @@ pub fn match_fields<'m>(module: &'m Module, asked: &[String]) -> Result<Vec<&'m 
         let field = module.field(slug.trim()).ok_or_else(|| {
             Error::invalid_field(
                 "duplicateMatchFields",
-                &format!("module '{}' has no field '{slug}'", module.slug()),
+                format!("module '{}' has no field '{slug}'", module.slug()),
                 Some(serde_json::Value::String(slug.clone())),
             )
         })?;
         if !field.has_match_key() {
             return Err(Error::invalid_field(
                 "duplicateMatchFields",
-                &format!(
+                format!(
                     "'{slug}' cannot be used to match duplicates: only unique, email and phone \
                      fields and fields marked \"matchKey\" in the module keep match keys"
                 ),

@@ -235,15 +235,24 @@ pub async fn execute_file(
     }
     if let Err(error) = outcome {
         if let Some(id) = &job_id {
-            // Undo what earlier batches committed, so a failed job leaves nothing behind.
-            job::undo_ledger(store, service.modules(), id, &options.actor).await?;
+            // Undo what earlier batches committed, so a failed job leaves nothing behind. If the
+            // undo fails too (the database is gone), the job is still marked failed when
+            // possible, saying so, so that it is not left "processing" forever.
+            let undone = job::undo_ledger(store, service.modules(), id, &options.actor).await;
+            let failure = match &undone {
+                Ok(_) => error.to_string(),
+                Err(undo_error) => format!(
+                    "{error}; undoing the committed batches failed too ({undo_error}): roll the \
+                     job back again"
+                ),
+            };
             job::finish_job(
                 store,
                 id,
                 JobStatus::Failed,
                 &importer.errors,
                 &importer.reference_warnings,
-                Some(&error.to_string()),
+                Some(&failure),
             )
             .await?;
         }

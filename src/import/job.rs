@@ -406,7 +406,7 @@ pub async fn get_job(
 /// Undoes an import: deletes the records it created and restores the records it updated, except
 /// those changed since (reported in the outcome). The job becomes `cancelled`. Rolling back a
 /// job that is already cancelled returns the first rollback's outcome and changes nothing; a
-/// failed job was undone when it failed, so rolling it back changes nothing either.
+/// failed job was undone when it failed, so rolling it back only finishes an undo that stopped.
 pub async fn rollback(
     store: &Store,
     modules: &ModuleRegistry,
@@ -419,9 +419,9 @@ pub async fn rollback(
         return Ok(job.rollback.unwrap_or_default());
     }
     if job.status == JobStatus::Failed {
-        // A job that failed was undone from its ledger before it was marked failed: nothing of
-        // it is left to roll back (walking the ledger again would report every record as gone).
-        return Ok(RollbackOutcome::default());
+        // A failed job was undone from its ledger when it failed; whatever that undo could not
+        // finish is still in the ledger, and is undone now. The job stays failed.
+        return undo_ledger(store, modules, job_id, actor).await;
     }
     if matches!(job.status, JobStatus::Pending | JobStatus::Processing) {
         return Err(Error::Conflict {
@@ -512,6 +512,7 @@ async fn undo_entries(
             return Ok(refused);
         }
         let mut to_delete = Vec::new();
+        let mut undone = Vec::new();
         for row in &rows {
             let record_id = row.text("ledger_record_id")?;
             after = record_id.clone();
@@ -566,7 +567,10 @@ async fn undo_entries(
                 value_options: &value_options,
             };
             match writer.update(&mut tx, &current, &before, actor).await {
-                Ok(_) => outcome.restored_count += 1,
+                Ok(_) => {
+                    outcome.restored_count += 1;
+                    undone.push(record_id);
+                }
                 Err(Error::Conflict { message, .. }) => refused.push(RollbackConflict {
                     record_id,
                     reason: message,
@@ -578,6 +582,17 @@ async fn undo_entries(
             let mut filter = Sql::new("id IN (");
             filter.bind_list(to_delete.iter().cloned()).push(")");
             outcome.deleted_count += purge_where(&mut tx, filter).await?;
+            undone.extend(to_delete);
+        }
+        // What is undone leaves the ledger in the same transaction, so an undo that stops
+        // half-way (or a second rollback) goes on with exactly what is left.
+        if !undone.is_empty() {
+            let mut sql = Sql::new("DELETE FROM import_ledger WHERE job_id = ");
+            sql.bind(job_id)
+                .push(" AND record_id IN (")
+                .bind_list(undone)
+                .push(")");
+            tx.execute(sql).await?;
         }
         tx.commit().await?;
     }

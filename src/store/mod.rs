@@ -137,6 +137,45 @@ impl Sql {
     }
 }
 
+/// The statement text to send. On SQLite, `$1, $2, …` used once each and in order become plain
+/// `?`: sqlx looks every named parameter up by index in SQLite's parameter list, a linear scan, so
+/// a multi-row INSERT with thousands of `$N` spent most of its time there (quadratic in the
+/// number of parameters); anonymous `?` parameters skip the lookup.
+fn statement_text(dialect: Dialect, text: String, args: usize) -> String {
+    if dialect != Dialect::Sqlite || args == 0 {
+        return text;
+    }
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut expected = 1usize;
+    let mut copied = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'$' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit) {
+            let start = i + 1;
+            let mut end = start;
+            while end < bytes.len() && bytes[end].is_ascii_digit() {
+                end += 1;
+            }
+            if text[start..end].parse::<usize>().ok() != Some(expected) {
+                return text;
+            }
+            out.push_str(&text[copied..i]);
+            out.push('?');
+            expected += 1;
+            copied = end;
+            i = end;
+        } else {
+            i += 1;
+        }
+    }
+    if expected != args + 1 {
+        return text;
+    }
+    out.push_str(&text[copied..]);
+    out
+}
+
 macro_rules! bind_args {
     ($query:expr, $args:expr) => {{
         let mut q = $query;
@@ -263,7 +302,7 @@ impl Store {
     }
 
     pub async fn fetch_all(&self, sql: Sql) -> Result<Vec<Row>> {
-        let text = AssertSqlSafe(sql.text);
+        let text = AssertSqlSafe(statement_text(self.dialect(), sql.text, sql.args.len()));
         Ok(match &self.pool {
             Pool::Sqlite(p) => bind_args!(sqlx::query(text), sql.args)
                 .fetch_all(p)
@@ -285,7 +324,7 @@ impl Store {
     }
 
     pub async fn execute(&self, sql: Sql) -> Result<u64> {
-        let text = AssertSqlSafe(sql.text);
+        let text = AssertSqlSafe(statement_text(self.dialect(), sql.text, sql.args.len()));
         Ok(match &self.pool {
             Pool::Sqlite(p) => bind_args!(sqlx::query(text), sql.args)
                 .execute(p)
@@ -315,7 +354,7 @@ impl Tx {
     }
 
     pub async fn fetch_all(&mut self, sql: Sql) -> Result<Vec<Row>> {
-        let text = AssertSqlSafe(sql.text);
+        let text = AssertSqlSafe(statement_text(self.dialect(), sql.text, sql.args.len()));
         Ok(match self {
             Tx::Sqlite(tx) => bind_args!(sqlx::query(text), sql.args)
                 .fetch_all(&mut **tx)
@@ -337,7 +376,7 @@ impl Tx {
     }
 
     pub async fn execute(&mut self, sql: Sql) -> Result<u64> {
-        let text = AssertSqlSafe(sql.text);
+        let text = AssertSqlSafe(statement_text(self.dialect(), sql.text, sql.args.len()));
         Ok(match self {
             Tx::Sqlite(tx) => bind_args!(sqlx::query(text), sql.args)
                 .execute(&mut **tx)
@@ -399,4 +438,26 @@ pub fn format_micros(micros: i64) -> String {
 /// of new rows append to the primary-key index instead of landing at random places in it.
 pub fn new_id(prefix: &str) -> String {
     format!("{prefix}_{}", uuid::Uuid::now_v7())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_statements_use_anonymous_parameters_when_in_order() {
+        let text = "INSERT INTO t VALUES ($1, $2), ($3, json($4)) -- '$.x'".to_string();
+        assert_eq!(
+            statement_text(Dialect::Sqlite, text.clone(), 4),
+            "INSERT INTO t VALUES (?, ?), (?, json(?)) -- '$.x'"
+        );
+        assert_eq!(statement_text(Dialect::Postgres, text.clone(), 4), text);
+        let reordered = "SELECT $2, $1".to_string();
+        assert_eq!(
+            statement_text(Dialect::Sqlite, reordered.clone(), 2),
+            reordered
+        );
+        let reused = "SELECT $1, $1".to_string();
+        assert_eq!(statement_text(Dialect::Sqlite, reused.clone(), 1), reused);
+    }
 }

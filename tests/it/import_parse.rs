@@ -316,7 +316,9 @@ fn unknown_and_unreadable_types() {
 }
 
 #[test]
-fn missing_file_is_an_io_error() {
+fn missing_file_is_the_users_error() {
     let err = parse_file(&sample("no-such-file.csv"), &SourceOptions::default()).unwrap_err();
-    assert!(matches!(err, Error::Io { .. }), "{err:?}");
+    assert!(matches!(err, Error::Source { .. }), "{err:?}");
+    assert_eq!(err.code(), "invalid_file");
+    assert!(err.to_string().contains("no-such-file.csv"), "{err}");
 }

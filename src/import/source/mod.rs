@@ -210,8 +210,10 @@ pub fn open(path: &Path, options: &SourceOptions) -> Result<Box<dyn Source>> {
 }
 
 fn check_file_size(path: &Path, limits: &SourceLimits) -> Result<()> {
+    // The file is the user's input: a missing or unreadable one is their error to fix (exit 2,
+    // HTTP 400), not the server's.
     let size = std::fs::metadata(path)
-        .map_err(|e| io_error(path, e))?
+        .map_err(|e| source_error(path, format!("cannot read {}: {e}", path.display())))?
         .len();
     if size > limits.max_file_bytes {
         return Err(Error::TooLarge {

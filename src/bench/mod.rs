@@ -1,0 +1,3 @@
+//! The benchmark harness's own pieces: a deterministic generator of realistic contact files.
+
+pub mod generate;
