@@ -1477,7 +1477,9 @@ fn parse_calendar_date(text: &str, day_first: bool) -> Option<NaiveDate> {
                 return None;
             }
             let year = year_from(c, c_len)?;
-            // A part above 12 can only be the day, whatever the configured order.
+            // A part above 12 can only be the day, whatever the configured order. Dotted dates
+            // (`09.01.2024`) are day-first everywhere they are written (Germany, Russia, …).
+            let day_first = day_first || sep1 == b'.';
             let (month, day) = if a > 12 || (b <= 12 && day_first) {
                 (b, a)
             } else {

@@ -7,6 +7,7 @@ mod export;
 mod export_cli;
 mod import_cli;
 mod import_execute;
+mod import_formats;
 mod import_parse;
 mod import_props;
 mod import_sources;
