@@ -3,15 +3,15 @@
 //!
 //! In: columns and typed cells. Out: a header row (unless `includeHeaders` is false) and one row
 //! per record. Guarantees: text cells that a spreadsheet would run as a formula (starting with
-//! `=`, `+`, `-`, `@`, tab or CR) get a leading `'`; numbers, dates and booleans are written by
-//! us and never start a formula, so they are left as they are. Dates use `dateFormat` when given,
+//! `=`, `+`, `-`, `@`, tab or CR) get a leading `'`, unless they are signed numbers (phones in
+//! E.164); numbers, dates and booleans are written by us and never start a formula. Dates use `dateFormat` when given,
 //! else ISO 8601 (`2024-01-15`, `2024-01-15T10:30:00Z`), which the import reads back.
 
 use std::io::Write;
 
 use super::{Sink, SinkOptions, TextFormats, encode_error, io_error};
 use crate::error::{Error, Result};
-use crate::export::columns::{Cell, Column};
+use crate::export::columns::{Cell, Column, MULTI_VALUE_SEPARATOR};
 
 pub struct CsvSink {
     writer: csv::Writer<Box<dyn Write + Send>>,
@@ -64,12 +64,24 @@ impl CsvSink {
     }
 }
 
-/// Whether a spreadsheet would read the text as a formula (OWASP's list).
+/// Whether a spreadsheet would read the text as a formula (OWASP's list). Signed numbers and
+/// lists of them (`-1500.5`, an E.164 phone `+12125550147`, `+1…; +44…`) are exempt: without
+/// letters or operators between values they can call nothing, and a `'` would stop the import
+/// from reading them back as phones.
 pub fn starts_formula(text: &str) -> bool {
     matches!(
         text.as_bytes().first(),
         Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r')
-    )
+    ) && !text.split(MULTI_VALUE_SEPARATOR).all(is_signed_number)
+}
+
+fn is_signed_number(text: &str) -> bool {
+    let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, "0"));
+    !whole.is_empty()
+        && !fraction.is_empty()
+        && whole.bytes().all(|b| b.is_ascii_digit())
+        && fraction.bytes().all(|b| b.is_ascii_digit())
 }
 
 impl Sink for CsvSink {
@@ -136,6 +148,25 @@ mod tests {
             label: label.to_string(),
             kind: ValueKind::Text,
             source: crate::export::columns::Source::Core(crate::export::columns::Core::Id),
+        }
+    }
+
+    #[test]
+    fn formulas_but_not_numbers() {
+        for text in [
+            "=1+2",
+            "@SUM(A1)",
+            "+cmd|' /C calc'!A0",
+            "-10+20",
+            "\tx",
+            "+1 x2",
+            "-",
+            "+",
+        ] {
+            assert!(starts_formula(text), "{text:?}");
+        }
+        for text in ["+12125550147", "-1500.5", "+1; +44", "plain", "", "1-2"] {
+            assert!(!starts_formula(text), "{text:?}");
         }
     }
 
