@@ -575,6 +575,15 @@ fn run_summary(result: &ImportResult) -> String {
     text
 }
 
+/// A cell value cut to fit a table column.
+fn clip(value: &str) -> String {
+    if value.chars().count() > 40 {
+        format!("{}…", value.chars().take(39).collect::<String>())
+    } else {
+        value.to_string()
+    }
+}
+
 /// Row errors as a table (the first 20; the JSON output has them all).
 fn errors_table(errors: &[crate::import::RowError]) -> String {
     if errors.is_empty() {
@@ -586,7 +595,7 @@ fn errors_table(errors: &[crate::import::RowError]) -> String {
             e.row.to_string(),
             e.field.clone().unwrap_or_default(),
             e.column.clone().unwrap_or_default(),
-            e.value.clone().unwrap_or_default(),
+            e.value.as_deref().map(clip).unwrap_or_default(),
             e.error.clone(),
         ]);
     }

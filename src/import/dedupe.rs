@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 use crate::error::{Error, Result};
 use crate::records::write::MatchKey;
 use crate::schema::{FieldDef, Module};
-use crate::store::{Sql, Tx};
+use crate::store::{Sql, Tx, statement_pages};
 
 /// The fields rows are matched on: those asked for, or by default the module's unique fields,
 /// else its email fields. Each must keep match keys (unique, email, phone or `matchKey`).
@@ -77,7 +77,7 @@ impl KeyIndex {
             by_field.entry(slug).or_default().push(key);
         }
         for (slug, keys) in by_field {
-            for page in keys.chunks(500) {
+            for page in statement_pages(&keys, 500) {
                 let mut sql = Sql::new(
                     "SELECT field_slug, key, record_id FROM record_keys WHERE module_id = ",
                 );

@@ -36,7 +36,7 @@ use crate::records::write::{Draft, MatchKey, RecordWriter, diff, match_keys};
 use crate::records::{Actor, Record, RecordService};
 use crate::schema::value::ValueOptions;
 use crate::schema::{FieldDef, FieldType, Module};
-use crate::store::{Sql, Tx, new_id, now_micros};
+use crate::store::{Sql, Tx, new_id, now_micros, statement_pages};
 
 /// At most this many created record ids are listed in a result; the ledger keeps them all.
 pub const MAX_LISTED_RECORD_IDS: usize = 10_000;
@@ -716,7 +716,7 @@ impl Importer<'_> {
             if self.reference_cache.len() + unknown.len() > REFERENCE_CACHE_ENTRIES {
                 self.reference_cache.clear();
             }
-            for page in unknown.chunks(400) {
+            for page in statement_pages(&unknown, 256) {
                 let mut found: HashMap<String, Vec<String>> = HashMap::new();
                 let mut sql = Sql::new("SELECT id, display_name FROM records WHERE module_id = ");
                 sql.bind(target.id.clone())
@@ -878,7 +878,7 @@ async fn load_records(
     ids: &[String],
 ) -> Result<HashMap<String, Record>> {
     let mut out = HashMap::new();
-    for page in ids.chunks(500) {
+    for page in statement_pages(ids, 500) {
         let mut sql = Sql::new(format!(
             "SELECT {} FROM records r WHERE r.module_id = ",
             record_columns(tx.dialect())

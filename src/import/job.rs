@@ -16,7 +16,7 @@ use crate::records::model::{parse_stored_json, record_columns, record_from_row};
 use crate::records::write::{Draft, RecordWriter, purge_where};
 use crate::schema::registry::ModuleRegistry;
 use crate::schema::value::ValueOptions;
-use crate::store::{Dialect, Row, Sql, Store, Tx, format_micros, now_micros};
+use crate::store::{Dialect, Row, Sql, Store, Tx, format_micros, now_micros, statement_pages};
 
 /// Spec 002: jobs are kept for a week (the example's `expiresDateTime` is created + 7 days).
 pub const JOB_RETENTION_MICROS: i64 = 7 * 24 * 3600 * 1_000_000;
@@ -255,7 +255,7 @@ pub(crate) struct LedgerEntry {
 /// action) and only moves its `after_version`, so rollback goes back to the state before the job.
 pub(crate) async fn write_ledger(tx: &mut Tx, job_id: &str, entries: &[LedgerEntry]) -> Result<()> {
     let dialect = tx.dialect();
-    for page in entries.chunks(400) {
+    for page in statement_pages(entries, 256) {
         let mut sql = Sql::new(
             "INSERT INTO import_ledger (job_id, record_id, action, module_id, before, \
              after_version) VALUES ",

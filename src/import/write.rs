@@ -10,7 +10,7 @@ use crate::error::Result;
 use crate::records::Actor;
 use crate::records::write::{Draft, MatchKey, search_text};
 use crate::schema::Module;
-use crate::store::{Sql, Tx};
+use crate::store::{Sql, Tx, statement_pages};
 
 /// Rows per multi-row INSERT: 17 parameters a record keeps this under SQLite's 32,766.
 const INSERT_ROWS: usize = 500;
@@ -35,7 +35,7 @@ pub(crate) async fn insert_records(
     now: i64,
 ) -> Result<()> {
     let dialect = tx.dialect();
-    for page in records.chunks(INSERT_ROWS) {
+    for page in statement_pages(records, INSERT_ROWS) {
         let mut sql = Sql::new(
             "INSERT INTO records (id, module_id, display_name, fields, label_ids, type_ids, \
              privacy_level, description_html, external_id, search_text, created_at, updated_at, \
@@ -128,7 +128,7 @@ pub(crate) async fn replace_keys(
     delete_first: bool,
 ) -> Result<()> {
     if delete_first {
-        for page in records.chunks(INSERT_ROWS) {
+        for page in statement_pages(records, INSERT_ROWS) {
             let mut sql = Sql::new("DELETE FROM record_keys WHERE record_id IN (");
             sql.bind_list(page.iter().map(|r| r.id.clone())).push(")");
             tx.execute(sql).await?;
@@ -138,7 +138,7 @@ pub(crate) async fn replace_keys(
         .iter()
         .flat_map(|r| r.keys.iter().map(move |k| (r.id.as_str(), k)))
         .collect();
-    for page in keys.chunks(INSERT_ROWS * 2) {
+    for page in statement_pages(&keys, INSERT_ROWS * 2) {
         let mut sql = Sql::new(
             "INSERT INTO record_keys (module_id, field_slug, key, record_id, is_unique) VALUES ",
         );
@@ -173,7 +173,7 @@ pub(crate) async fn insert_versions(
         .iter()
         .flat_map(|r| r.versions.iter().map(move |v| (r.id.as_str(), v)))
         .collect();
-    for page in versions.chunks(INSERT_ROWS) {
+    for page in statement_pages(&versions, INSERT_ROWS) {
         let mut sql = Sql::new(
             "INSERT INTO record_versions (record_id, version, action, changes, changed_at, user_id, \
              user_display_name) VALUES ",
