@@ -168,7 +168,7 @@ async fn run_export(
     let format = ExportFormat::parse(args.format.as_deref().unwrap_or_default())?;
     let request = request_of(&args, format)?;
     let prepared = export::prepare(store, &module, &request).await?;
-    let count = prepared.count(store).await?;
+    let delivery = prepared.delivery(store, args.job).await?;
     let output = match &args.output {
         Some(path) if path.as_os_str() == "-" => Destination::Stdout,
         Some(path) => Destination::File(path.clone()),
@@ -179,7 +179,7 @@ async fn run_export(
         ))),
     };
     let bar = progress_bar();
-    let result = match export::delivery(count, args.job) {
+    let result = match delivery {
         Delivery::Direct => direct(store, prepared, &output, bar.as_ref())
             .await
             .map(Done::Direct),
@@ -264,6 +264,20 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     }
 }
 
+/// Whether `path` exists and is not a regular file (a device, a pipe, a directory), following
+/// symbolic links.
+fn is_special(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| !m.is_file())
+}
+
+fn open_in_place(path: &Path) -> Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(path)
+        .map_err(io_error(path))
+}
+
 /// The file next to `path` that an export writes before it is complete.
 fn partial_path(path: &Path) -> PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_os_string();
@@ -286,6 +300,16 @@ async fn direct(
             "stdout".to_string(),
             None,
         ),
+        // A device or pipe (`-o /dev/null`, a FIFO) is written in place: renaming over it would
+        // replace it with a file.
+        Destination::File(path) if is_special(path) => {
+            let file = open_in_place(path)?;
+            (
+                Box::new(std::io::BufWriter::with_capacity(256 * 1024, file)),
+                path.display().to_string(),
+                None,
+            )
+        }
         Destination::File(path) => {
             let partial = partial_path(path);
             let file = std::fs::File::create(&partial).map_err(io_error(&partial))?;
@@ -317,6 +341,7 @@ async fn direct(
             Ok(summary)
         }
         (Err(e), Some(partial), _) => {
+            // The export's own error is the one to report; a leftover `.part` file is harmless.
             let _ = std::fs::remove_file(&partial);
             Err(e)
         }
@@ -363,6 +388,11 @@ async fn as_job(
                 path: "stdout".into(),
                 source,
             })?;
+        }
+        Destination::File(path) if is_special(path) => {
+            let mut file = std::fs::File::open(&kept).map_err(io_error(&kept))?;
+            let mut out = open_in_place(path)?;
+            std::io::copy(&mut file, &mut out).map_err(io_error(path))?;
         }
         Destination::File(path) => {
             // A hard link costs no space and outlives the kept file's expiry; across file

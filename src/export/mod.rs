@@ -318,11 +318,25 @@ impl Prepared {
         &self.columns.columns
     }
 
-    /// How many records the export would write now (for [`delivery`]); the export itself counts
-    /// again inside its snapshot.
+    /// How many records the export would write now; the export itself counts again inside its
+    /// snapshot.
     pub async fn count(&self, store: &Store) -> Result<u64> {
         let walk = self.walk(store, 1).await?;
         Ok(walk.total())
+    }
+
+    /// Direct or job ([`delivery`]) for this export as the store is now. Counts no further than
+    /// the direct limit, so deciding costs the same for a million records as for ten thousand.
+    pub async fn delivery(&self, store: &Store, job_requested: bool) -> Result<Delivery> {
+        if job_requested {
+            return Ok(Delivery::Job);
+        }
+        let cap = match self.request.config.limit {
+            Some(limit) => limit.min(DIRECT_MAX_RECORDS + 1),
+            None => DIRECT_MAX_RECORDS + 1,
+        };
+        let matching = query::count_up_to(store, &self.module, &self.query, cap).await?;
+        Ok(delivery(matching, false))
     }
 
     async fn walk(&self, store: &Store, page_size: usize) -> Result<RecordWalk> {

@@ -19,6 +19,23 @@ use crate::store::{Dialect, Sql, Store, Tx};
 /// Records per page read from the store.
 pub const DEFAULT_PAGE_SIZE: usize = 1_000;
 
+/// How many records match, counting no further than `cap`.
+pub async fn count_up_to(
+    store: &Store,
+    module: &Module,
+    query: &ListQuery,
+    cap: u64,
+) -> Result<u64> {
+    let plan = KeysetPlan::new(store.dialect(), module, query, &ValueOptions::default())?;
+    let cap = i64::try_from(cap).unwrap_or(i64::MAX);
+    Ok(
+        match store.fetch_optional(plan.count_sql_capped(cap)).await? {
+            Some(row) => row.int("n")?.max(0) as u64,
+            None => 0,
+        },
+    )
+}
+
 /// A record and the display names of the records its joined references point at.
 #[derive(Debug, Clone)]
 pub struct SourceRow {
@@ -59,11 +76,16 @@ impl RecordWalk {
             ))
             .await?;
         }
-        let matching = match tx.fetch_optional(plan.count_sql()).await? {
+        // With a limit, counting stops there: a 100-record export of a million-record module
+        // does not count the million.
+        let count = match limit {
+            Some(limit) => plan.count_sql_capped(i64::try_from(limit).unwrap_or(i64::MAX)),
+            None => plan.count_sql(),
+        };
+        let total = match tx.fetch_optional(count).await? {
             Some(row) => row.int("n")?.max(0) as u64,
             None => 0,
         };
-        let total = limit.map_or(matching, |l| l.min(matching));
         Ok(RecordWalk {
             tx: Some(tx),
             dialect,

@@ -1088,6 +1088,20 @@ impl KeysetPlan {
         }
     }
 
+    /// `SELECT COUNT(*) AS n` over at most `cap` matching records: cheap however many match, for
+    /// callers that only need to know whether there are more than `cap`.
+    pub(crate) fn count_sql_capped(&self, cap: i64) -> Sql {
+        let mut sql = Sql {
+            text: format!(
+                "SELECT COUNT(*) AS n FROM (SELECT 1 FROM records r WHERE {} LIMIT ",
+                self.filter.text
+            ),
+            args: self.filter.args.clone(),
+        };
+        sql.bind(cap).push(") AS capped");
+        sql
+    }
+
     /// The next page of at most `limit` records after `after` (from the start when `None`), in
     /// sort order. `extra` binds what it needs into the query and returns more select-list items
     /// (each starting with `, `) and joins (each starting with a space) on `records r`.

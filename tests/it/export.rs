@@ -256,6 +256,25 @@ async fn csv_options(db: TestDb) {
     .await;
     assert_eq!(rows, [["ada.lovelace@acme.com"]]);
 
+    // Direct or job: six records are direct unless a job is asked for; counts honour the limit.
+    let store = db.service.store();
+    let prepared = export::prepare(
+        store,
+        "contacts",
+        &request(ExportFormat::Csv, json!({"limit": 4})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(prepared.count(store).await.unwrap(), 4);
+    assert_eq!(
+        prepared.delivery(store, false).await.unwrap(),
+        export::Delivery::Direct
+    );
+    assert_eq!(
+        prepared.delivery(store, true).await.unwrap(),
+        export::Delivery::Job
+    );
+
     // Bad requests are validation errors before anything runs.
     for config in [
         json!({"columns": ["nope"]}),

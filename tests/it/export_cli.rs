@@ -171,6 +171,30 @@ async fn csv_to_stdout_and_files(db: TestDb) {
 }
 both!(csv_to_stdout_and_files, csv_to_stdout_and_files);
 
+/// `-o` naming a device (through a symlink here, so that a regression could only ever replace
+/// the link) is written in place, not replaced by a file, in both direct and job exports.
+async fn special_destinations(db: TestDb) {
+    load_samples(&db).await;
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("sink");
+    std::os::unix::fs::symlink("/dev/null", &link).unwrap();
+    for job in [false, true] {
+        let mut args = vec!["export", "-m", "contacts", "-f", "csv", "-o", "sink"];
+        if job {
+            args.push("--job");
+        }
+        let run = rp(&db, dir.path(), &args);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let meta = std::fs::symlink_metadata(&link).unwrap();
+        assert!(
+            meta.file_type().is_symlink(),
+            "job={job}: the link was replaced"
+        );
+        assert!(!dir.path().join("sink.part").exists());
+    }
+}
+both!(special_destinations, special_destinations);
+
 async fn export_jobs(db: TestDb) {
     load_samples(&db).await;
     let dir = tempfile::tempdir().unwrap();

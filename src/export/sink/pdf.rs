@@ -10,10 +10,10 @@
 //! makes M known before the last page is drawn); numbers are right-aligned.
 //!
 //! Memory: rows are drawn as they arrive, a PDF page at a time; krilla keeps each finished page
-//! as its compressed content stream (about 4–8 KB for a page of 40 rows and 10 columns) until
-//! the document is finished, then writes the whole file at once. A 100,000-record report
-//! (2,500 pages) therefore holds roughly 10–20 MB, plus the font (0.7 MB) — bounded per page,
-//! not flat like CSV and Parquet.
+//! as its compressed content stream (measured: about 4 KB for a page of 35 rows and 9 columns)
+//! until the document is finished, then writes the whole file at once. A 100,000-record report
+//! (2,858 pages, a 12 MB file) peaked at 120 MB resident for the whole process — it grows with
+//! the page count, unlike CSV and Parquet, which stay flat.
 
 use std::io::Write;
 use std::sync::LazyLock;
