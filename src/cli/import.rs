@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 
 use super::{ModuleArg, Output, read_arg_text, table};
 use crate::error::{Error, Result};
-use crate::import::mapping::{ColumnMapping, suggest};
-use crate::import::memory::recall;
+use crate::import::mapping::ColumnMapping;
+use crate::import::memory::suggest_for_file;
 use crate::import::{
     DuplicateStrategy, ImportRequest, ImportResult, MergeMode, PipelineOptions, RunOptions,
     SourceLimits, SourceOptions, execute_file, get_job, list_jobs, parse_file, rollback,
@@ -239,16 +239,9 @@ pub async fn run(
             module,
             source,
         } => {
-            let parsed = parse_file(&file, &source.options())?;
             let module = service.modules().get(&module.module).await?;
-            let remembered = recall(service.store(), &module).await?;
-            let result = suggest(
-                &module,
-                &parsed.source_columns,
-                &parsed.sample_rows,
-                &remembered,
-                &Default::default(),
-            );
+            let result =
+                suggest_for_file(service.store(), &module, &file, &source.options()).await?;
             out.print(&json!({ "success": true, "data": result }), || {
                 let mut t = table(&["column", "field", "confidence", "kind / part"]);
                 for s in &result.suggestions {
@@ -439,27 +432,13 @@ impl MappingArgs {
                 }
             }
             None => {
-                let parsed = parse_file(file, options)?;
                 let module = service.modules().get(module).await?;
-                let remembered = recall(service.store(), &module).await?;
-                let suggested = suggest(
-                    &module,
-                    &parsed.source_columns,
-                    &parsed.sample_rows,
-                    &remembered,
-                    &Default::default(),
-                );
+                let suggested = suggest_for_file(service.store(), &module, file, options).await?;
                 ImportRequest {
                     column_mapping: suggested
                         .suggestions
                         .into_iter()
-                        .map(|s| ColumnMapping {
-                            source_column: s.source_column,
-                            target_field_slug: s.target_field_slug,
-                            ignored: false,
-                            value_type: s.value_type,
-                            address_part: s.address_part,
-                        })
+                        .map(ColumnMapping::from)
                         .collect(),
                     ..ImportRequest::default()
                 }

@@ -37,6 +37,19 @@ pub struct ColumnMapping {
     pub address_part: Option<String>,
 }
 
+impl From<MappingSuggestion> for ColumnMapping {
+    /// A suggestion taken as it is (an unmapped column stays unmapped).
+    fn from(s: MappingSuggestion) -> Self {
+        ColumnMapping {
+            source_column: s.source_column,
+            target_field_slug: s.target_field_slug,
+            ignored: false,
+            value_type: s.value_type,
+            address_part: s.address_part,
+        }
+    }
+}
+
 /// One suggestion of spec 002's suggest-mapping response.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]

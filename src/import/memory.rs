@@ -83,3 +83,22 @@ pub async fn recall(store: &Store, module: &Module) -> Result<Vec<RememberedMapp
         })
         .collect()
 }
+
+/// Step 2 of spec 002 for a file: reads its columns and sample rows and suggests a mapping,
+/// trusting first what earlier imports of the module confirmed.
+pub async fn suggest_for_file(
+    store: &Store,
+    module: &Module,
+    path: &std::path::Path,
+    options: &crate::import::SourceOptions,
+) -> Result<crate::import::mapping::SuggestResult> {
+    let parsed = crate::import::parse_file(path, options)?;
+    let remembered = recall(store, module).await?;
+    Ok(crate::import::mapping::suggest(
+        module,
+        &parsed.source_columns,
+        &parsed.sample_rows,
+        &remembered,
+        &Default::default(),
+    ))
+}

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::error::Result;
 use crate::records::Actor;
-use crate::records::write::{Draft, MatchKey, search_text};
+use crate::records::write::{Draft, INSERT_RECORDS, MatchKey, push_record_values, search_text};
 use crate::schema::Module;
 use crate::store::{Sql, Tx, statement_pages};
 
@@ -36,49 +36,21 @@ pub(crate) async fn insert_records(
 ) -> Result<()> {
     let dialect = tx.dialect();
     for page in statement_pages(records, INSERT_ROWS) {
-        let mut sql = Sql::new(
-            "INSERT INTO records (id, module_id, display_name, fields, label_ids, type_ids, \
-             privacy_level, description_html, external_id, search_text, created_at, updated_at, \
-             created_by_user_id, created_by_display_name, updated_by_user_id, \
-             updated_by_display_name, version) VALUES ",
-        );
+        let mut sql = Sql::new(INSERT_RECORDS);
         for (i, record) in page.iter().enumerate() {
-            let draft = &record.draft;
             if i > 0 {
                 sql.push(", ");
             }
-            sql.push("(").bind_list([
-                record.id.clone(),
-                module.id.clone(),
-                draft.display_name.clone(),
-            ]);
-            for json_value in [
-                Value::Object(draft.fields.clone()),
-                json!(draft.label_ids),
-                json!(draft.type_ids),
-            ] {
-                let p = sql.arg(json_value.to_string());
-                sql.push(", ").push(&dialect.json_param(&p));
-            }
-            sql.push(", ")
-                .bind_list([
-                    Some(draft.privacy_level.clone()),
-                    draft.description_html.clone(),
-                    draft.external_id.clone(),
-                    Some(search_text(module, &draft.display_name, &draft.fields)),
-                ])
-                .push(", ")
-                .bind_list([now, now])
-                .push(", ")
-                .bind_list([
-                    actor.user_id.clone(),
-                    actor.display_name.clone(),
-                    actor.user_id.clone(),
-                    actor.display_name.clone(),
-                ])
-                .push(", ")
-                .bind(record.version)
-                .push(")");
+            push_record_values(
+                &mut sql,
+                dialect,
+                module,
+                &record.id,
+                &record.draft,
+                actor,
+                now,
+                record.version,
+            );
         }
         tx.execute(sql).await?;
     }

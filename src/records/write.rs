@@ -9,7 +9,7 @@ use crate::records::{Actor, fields_error, parse_input_fields};
 use crate::schema::registry::ModuleRegistry;
 use crate::schema::value::{self, ValueOptions};
 use crate::schema::{FieldType, Module};
-use crate::store::{Sql, Tx, new_id, now_micros};
+use crate::store::{Dialect, Sql, Tx, new_id, now_micros};
 
 /// A record's complete writable state, before it is stored (and, serialised, an import's
 /// before-image of a record it updated).
@@ -375,44 +375,17 @@ impl RecordWriter<'_> {
         let keys = match_keys(self.module, &draft.fields);
         self.check_unique(tx, &keys, draft.external_id.as_deref(), &id)
             .await?;
-        let dialect = tx.dialect();
-        let now = now_micros();
-        let mut sql = Sql::new(
-            "INSERT INTO records (id, module_id, display_name, fields, label_ids, type_ids, \
-             privacy_level, description_html, external_id, search_text, created_at, updated_at, \
-             created_by_user_id, created_by_display_name, updated_by_user_id, \
-             updated_by_display_name, version) VALUES (",
+        let mut sql = Sql::new(INSERT_RECORDS);
+        push_record_values(
+            &mut sql,
+            tx.dialect(),
+            self.module,
+            &id,
+            draft,
+            actor,
+            now_micros(),
+            1,
         );
-        sql.bind_list([
-            id.clone(),
-            self.module.id.clone(),
-            draft.display_name.clone(),
-        ]);
-        for json_value in [
-            Value::Object(draft.fields.clone()),
-            json!(draft.label_ids),
-            json!(draft.type_ids),
-        ] {
-            let p = sql.arg(json_value.to_string());
-            sql.push(", ").push(&dialect.json_param(&p));
-        }
-        sql.push(", ")
-            .bind_list([
-                Some(draft.privacy_level.clone()),
-                draft.description_html.clone(),
-                draft.external_id.clone(),
-                Some(search_text(self.module, &draft.display_name, &draft.fields)),
-            ])
-            .push(", ")
-            .bind_list([now, now])
-            .push(", ")
-            .bind_list([
-                actor.user_id.clone(),
-                actor.display_name.clone(),
-                actor.user_id.clone(),
-                actor.display_name.clone(),
-            ])
-            .push(", 1)");
         tx.execute(sql).await?;
         self.insert_keys(tx, &id, &keys).await?;
         Ok(id)
@@ -552,6 +525,58 @@ impl RecordWriter<'_> {
         tx.execute(sql).await?;
         Ok(())
     }
+}
+
+/// The head of a (multi-row) INSERT of records; [`push_record_values`] adds each row.
+pub(crate) const INSERT_RECORDS: &str = "INSERT INTO records (id, module_id, display_name, \
+     fields, label_ids, type_ids, privacy_level, description_html, external_id, search_text, \
+     created_at, updated_at, created_by_user_id, created_by_display_name, updated_by_user_id, \
+     updated_by_display_name, version) VALUES ";
+
+/// One `(…)` row of [`INSERT_RECORDS`]: a new record made by `actor` at `now`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn push_record_values(
+    sql: &mut Sql,
+    dialect: Dialect,
+    module: &Module,
+    id: &str,
+    draft: &Draft,
+    actor: &Actor,
+    now: i64,
+    version: i64,
+) {
+    sql.push("(").bind_list([
+        id.to_string(),
+        module.id.clone(),
+        draft.display_name.clone(),
+    ]);
+    for json_value in [
+        Value::Object(draft.fields.clone()),
+        json!(draft.label_ids),
+        json!(draft.type_ids),
+    ] {
+        let p = sql.arg(json_value.to_string());
+        sql.push(", ").push(&dialect.json_param(&p));
+    }
+    sql.push(", ")
+        .bind_list([
+            Some(draft.privacy_level.clone()),
+            draft.description_html.clone(),
+            draft.external_id.clone(),
+            Some(search_text(module, &draft.display_name, &draft.fields)),
+        ])
+        .push(", ")
+        .bind_list([now, now])
+        .push(", ")
+        .bind_list([
+            actor.user_id.clone(),
+            actor.display_name.clone(),
+            actor.user_id.clone(),
+            actor.display_name.clone(),
+        ])
+        .push(", ")
+        .bind(version)
+        .push(")");
 }
 
 /// Who changes a record, when, and how (update, delete, restore).

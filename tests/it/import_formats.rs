@@ -3,38 +3,25 @@
 
 use std::path::Path;
 
-use recordport::import::mapping::{ColumnMapping, suggest};
-use recordport::import::memory::recall;
+use recordport::import::mapping::ColumnMapping;
+use recordport::import::memory::suggest_for_file;
 use recordport::import::{
     DuplicateStrategy, ImportRequest, ImportResult, RunOptions, SourceOptions, execute_file,
-    parse_file,
 };
 
 use crate::both;
 use crate::common::{TestDb, actor, sample_dir};
 
 async fn suggested_request(db: &TestDb, path: &Path) -> ImportRequest {
-    let parsed = parse_file(path, &SourceOptions::default()).expect("parse");
     let module = db.service.modules().get("contacts").await.expect("module");
-    let remembered = recall(db.service.store(), &module).await.expect("recall");
-    let suggested = suggest(
-        &module,
-        &parsed.source_columns,
-        &parsed.sample_rows,
-        &remembered,
-        &Default::default(),
-    );
+    let suggested = suggest_for_file(db.service.store(), &module, path, &SourceOptions::default())
+        .await
+        .expect("suggest");
     ImportRequest {
         column_mapping: suggested
             .suggestions
             .into_iter()
-            .map(|s| ColumnMapping {
-                source_column: s.source_column,
-                target_field_slug: s.target_field_slug,
-                ignored: false,
-                value_type: s.value_type,
-                address_part: s.address_part,
-            })
+            .map(ColumnMapping::from)
             .collect(),
         duplicate_strategy: DuplicateStrategy::Update,
         duplicate_match_fields: vec!["email".into()],
