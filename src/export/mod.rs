@@ -2,15 +2,15 @@
 //! sort them, streamed into a CSV, PDF or Parquet file.
 //!
 //! ```text
-//! query (snapshot; keyset pages) ──pages──> cells (columns) ──> sink (CSV | PDF | Parquet)
-//!        async, on the store          bounded channel      blocking thread
+//! query (snapshot; one sorted stream) ──pages──> cells (columns) ──> sink (CSV | PDF | Parquet)
+//!        async task on the store        bounded channels        blocking thread
 //! ```
 //!
 //! In: a module slug and an [`ExportRequest`] (the spec's `{format, config}` plus the list's
 //! filters). Out: the file's bytes on any `Write`, and an [`ExportSummary`]. Guarantees: the
 //! whole request is checked ([`prepare`]) before anything is read or a job row is written;
-//! memory is bounded by a page of records per stage, never by the export's size; the file shows
-//! the module as it was when the export started (see [`query`]); an export that fails or is
+//! memory is bounded by a few pages of records per stage, never by the export's size; the file
+//! shows the module as it was when the export started (see [`query`]); an export that fails or is
 //! dropped never finishes its sink, so a half-written output cannot pass for a whole one.
 //!
 //! Direct or job: [`delivery`] says which one a request should be (spec 002: up to 10,000
@@ -41,7 +41,7 @@ pub use query::DEFAULT_PAGE_SIZE;
 pub use sink::{DateFormat, Sink, SinkOptions};
 
 use crate::error::{Error, Result};
-use crate::records::query::{KeysetPlan, ListQuery, SortDirection};
+use crate::records::query::{ListPlan, ListQuery, SortDirection};
 use crate::schema::Module;
 use crate::schema::registry::ModuleRegistry;
 use crate::schema::value::ValueOptions;
@@ -290,7 +290,7 @@ pub async fn prepare(
         request.format.layout(),
     )?;
     let query = request.list_query()?;
-    KeysetPlan::new(store.dialect(), &module, &query, &ValueOptions::default())?;
+    ListPlan::new(store.dialect(), &module, &query, &ValueOptions::default())?;
     let date_format = config
         .date_format
         .as_deref()
@@ -321,8 +321,8 @@ impl Prepared {
     /// How many records the export would write now; the export itself counts again inside its
     /// snapshot.
     pub async fn count(&self, store: &Store) -> Result<u64> {
-        let walk = self.walk(store, 1).await?;
-        Ok(walk.total())
+        let cap = self.request.config.limit.unwrap_or(u64::MAX);
+        query::count_up_to(store, &self.module, &self.query, cap).await
     }
 
     /// Direct or job ([`delivery`]) for this export as the store is now. Counts no further than
@@ -339,18 +339,6 @@ impl Prepared {
         Ok(delivery(matching, false))
     }
 
-    async fn walk(&self, store: &Store, page_size: usize) -> Result<RecordWalk> {
-        RecordWalk::open(
-            store,
-            &self.module,
-            &self.query,
-            self.request.config.limit,
-            self.columns.joined_references.clone(),
-            page_size,
-        )
-        .await
-    }
-
     /// Opens the snapshot and the sink; `target` names `out` in errors. Drive it with
     /// [`Export::step`] and [`Export::finish`].
     pub async fn start(
@@ -360,7 +348,15 @@ impl Prepared {
         target: &str,
         page_size: usize,
     ) -> Result<Export> {
-        let walk = self.walk(store, page_size).await?;
+        let walk = RecordWalk::open(
+            store,
+            &self.module,
+            &self.query,
+            self.request.config.limit,
+            self.columns.joined_references.clone(),
+            page_size,
+        )
+        .await?;
         let config = &self.request.config;
         let options = SinkOptions {
             include_headers: config.include_headers.unwrap_or(true),

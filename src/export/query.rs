@@ -1,23 +1,45 @@
 //! The export's query: every record of a module that matches a list query, in its sort order,
-//! page by page from one snapshot.
+//! streamed from one snapshot.
 //!
 //! In: a module, a [`ListQuery`] (filters, `advancedFilter`, `search`, sort), a limit and the
 //! reference fields whose target names are wanted. Out: pages of [`SourceRow`]s and, up front, the
-//! exact number of rows the walk will give. Guarantees: memory holds one page; every page is read
-//! in one read transaction (SQLite: a deferred transaction, whose WAL snapshot is fixed by the
-//! first read; PostgreSQL: `REPEATABLE READ READ ONLY`), and pages are keyset ranges over
-//! (sort value, id), so records created, changed or deleted while the export runs neither
-//! appear twice nor go missing: the export is the module as it was when it started.
+//! exact number of rows that will come. Guarantees: everything is read in one read transaction
+//! (SQLite: a deferred transaction, whose WAL snapshot is fixed by its first read; PostgreSQL:
+//! `REPEATABLE READ READ ONLY`), so records created, changed or deleted while the export runs
+//! neither appear twice nor go missing: the export is the module as it was when it started. The
+//! rows come from one sorted statement read as a stream (the database sorts once, whatever the
+//! sort field), and at most two pages wait between the store and the caller, so memory holds a
+//! few pages however many records there are.
 
-use crate::error::Result;
+use futures_util::TryStreamExt;
+use sqlx::AssertSqlSafe;
+use tokio::sync::mpsc;
+
+use crate::error::{Error, Result};
 use crate::records::Record;
-use crate::records::query::{KeysetKey, KeysetPlan, ListQuery};
+use crate::records::query::{ListPlan, ListQuery};
 use crate::schema::Module;
 use crate::schema::value::ValueOptions;
-use crate::store::{Dialect, Sql, Store, Tx};
+use crate::store::{Arg, Dialect, Row, Sql, Store, Tx};
 
-/// Records per page read from the store.
+/// Records per page handed to the caller.
 pub const DEFAULT_PAGE_SIZE: usize = 1_000;
+/// Pages read ahead of the caller.
+const PAGES_AHEAD: usize = 2;
+
+/// A record and the display names of the records its joined references point at.
+#[derive(Debug, Clone)]
+pub struct SourceRow {
+    pub record: Record,
+    pub reference_names: Vec<Option<String>>,
+}
+
+/// An open walk over the matching records; dropping it ends the read and its transaction.
+pub struct RecordWalk {
+    pages: mpsc::Receiver<Result<Vec<SourceRow>>>,
+    total: u64,
+    delivered: u64,
+}
 
 /// How many records match, counting no further than `cap`.
 pub async fn count_up_to(
@@ -26,7 +48,7 @@ pub async fn count_up_to(
     query: &ListQuery,
     cap: u64,
 ) -> Result<u64> {
-    let plan = KeysetPlan::new(store.dialect(), module, query, &ValueOptions::default())?;
+    let plan = ListPlan::new(store.dialect(), module, query, &ValueOptions::default())?;
     let cap = i64::try_from(cap).unwrap_or(i64::MAX);
     Ok(
         match store.fetch_optional(plan.count_sql_capped(cap)).await? {
@@ -36,28 +58,9 @@ pub async fn count_up_to(
     )
 }
 
-/// A record and the display names of the records its joined references point at.
-#[derive(Debug, Clone)]
-pub struct SourceRow {
-    pub record: Record,
-    pub reference_names: Vec<Option<String>>,
-}
-
-/// An open walk over the matching records.
-pub struct RecordWalk {
-    tx: Option<Tx>,
-    dialect: Dialect,
-    plan: KeysetPlan,
-    references: Vec<String>,
-    after: Option<KeysetKey>,
-    page_size: usize,
-    total: u64,
-    delivered: u64,
-}
-
 impl RecordWalk {
-    /// Checks the query, opens the snapshot and counts the rows the walk will give (at most
-    /// `limit`).
+    /// Checks the query, opens the snapshot, counts the rows the walk will give (at most
+    /// `limit`) and starts reading them.
     pub async fn open(
         store: &Store,
         module: &Module,
@@ -67,7 +70,7 @@ impl RecordWalk {
         page_size: usize,
     ) -> Result<RecordWalk> {
         let dialect = store.dialect();
-        let plan = KeysetPlan::new(dialect, module, query, &ValueOptions::default())?;
+        let plan = ListPlan::new(dialect, module, query, &ValueOptions::default())?;
         let mut tx = store.begin_read().await?;
         if dialect == Dialect::Postgres {
             // Must be the transaction's first statement; every later read sees the same snapshot.
@@ -86,13 +89,21 @@ impl RecordWalk {
             Some(row) => row.int("n")?.max(0) as u64,
             None => 0,
         };
-        Ok(RecordWalk {
-            tx: Some(tx),
+        let select = plan.select_sql(
             dialect,
+            |sql| reference_joins(sql, dialect, &references),
+            i64::try_from(total).unwrap_or(i64::MAX),
+        );
+        let (sender, pages) = mpsc::channel(PAGES_AHEAD);
+        let reader = Reader {
             plan,
-            references,
-            after: None,
+            references: references.len(),
             page_size: page_size.max(1),
+            sender,
+        };
+        tokio::spawn(reader.run(tx, select));
+        Ok(RecordWalk {
+            pages,
             total,
             delivered: 0,
         })
@@ -108,69 +119,120 @@ impl RecordWalk {
         self.delivered
     }
 
-    /// The next page, or `None` when every row has been given (the snapshot is then released).
+    /// The next page, or `None` when every row has been given.
     pub async fn next_page(&mut self) -> Result<Option<Vec<SourceRow>>> {
-        let remaining = self.total - self.delivered;
-        let Some(tx) = self.tx.as_mut() else {
-            return Ok(None);
+        match self.pages.recv().await {
+            Some(Ok(page)) => {
+                self.delivered += page.len() as u64;
+                Ok(Some(page))
+            }
+            Some(Err(e)) => Err(e),
+            None => Ok(None),
+        }
+    }
+}
+
+/// `, xN.display_name AS ref_N` and `LEFT JOIN records xN` for each reference whose target's
+/// name is wanted.
+fn reference_joins(sql: &mut Sql, dialect: Dialect, references: &[String]) -> (String, String) {
+    let mut columns = String::new();
+    let mut joins = String::new();
+    for (i, slug) in references.iter().enumerate() {
+        let target = match dialect {
+            Dialect::Sqlite => format!("json_extract(r.fields, {})", sql.arg(format!("$.{slug}"))),
+            Dialect::Postgres => format!(
+                "jsonb_extract_path_text(r.fields, {})",
+                sql.arg(slug.clone())
+            ),
         };
-        if remaining == 0 {
-            if let Some(tx) = self.tx.take() {
-                tx.commit().await?;
-            }
-            return Ok(None);
+        columns.push_str(&format!(", x{i}.display_name AS ref_{i}"));
+        joins.push_str(&format!(" LEFT JOIN records x{i} ON x{i}.id = {target}"));
+    }
+    (columns, joins)
+}
+
+macro_rules! bind_all {
+    ($query:expr, $args:expr) => {{
+        let mut q = $query;
+        for arg in $args {
+            q = match arg {
+                Arg::Text(v) => q.bind(v),
+                Arg::Int(v) => q.bind(v),
+                Arg::Float(v) => q.bind(v),
+            };
         }
-        let limit = remaining.min(self.page_size as u64) as i64;
-        let dialect = self.dialect;
-        let references = &self.references;
-        let sql = self.plan.page_sql(
-            dialect,
-            |sql: &mut Sql| {
-                let mut columns = String::new();
-                let mut joins = String::new();
-                for (i, slug) in references.iter().enumerate() {
-                    let target = match dialect {
-                        Dialect::Sqlite => {
-                            format!("json_extract(r.fields, {})", sql.arg(format!("$.{slug}")))
-                        }
-                        Dialect::Postgres => format!(
-                            "jsonb_extract_path_text(r.fields, {})",
-                            sql.arg(slug.clone())
-                        ),
-                    };
-                    columns.push_str(&format!(", x{i}.display_name AS ref_{i}"));
-                    joins.push_str(&format!(" LEFT JOIN records x{i} ON x{i}.id = {target}"));
+        q
+    }};
+}
+
+/// The reading side: owns the snapshot transaction and streams the statement's rows into pages.
+struct Reader {
+    plan: ListPlan,
+    references: usize,
+    page_size: usize,
+    sender: mpsc::Sender<Result<Vec<SourceRow>>>,
+}
+
+impl Reader {
+    async fn run(mut self, mut tx: Tx, select: Sql) {
+        let outcome = self.stream(&mut tx, select).await;
+        match outcome {
+            // Read-only: committing only ends the transaction.
+            Ok(true) => {
+                if let Err(e) = tx.commit().await {
+                    let _ = self.sender.send(Err(e)).await;
                 }
-                (columns, joins)
-            },
-            self.after.as_ref(),
-            limit,
-        )?;
-        let rows = tx.fetch_all(sql).await?;
-        let mut page = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let record = self.plan.record(row)?;
-            let mut reference_names = Vec::with_capacity(self.references.len());
-            for i in 0..self.references.len() {
-                reference_names.push(row.opt_text(&format!("ref_{i}"))?);
             }
-            page.push(SourceRow {
-                record,
-                reference_names,
-            });
-        }
-        if let (Some(row), Some(last)) = (rows.last(), page.last()) {
-            self.after = Some(self.plan.key_of(row, &last.record.id)?);
-        }
-        self.delivered += page.len() as u64;
-        if page.is_empty() {
-            // Fewer rows than counted cannot happen inside one snapshot; stop cleanly anyway.
-            self.total = self.delivered;
-            if let Some(tx) = self.tx.take() {
-                tx.commit().await?;
+            // The walk was dropped: the transaction rolls back as it drops.
+            Ok(false) => {}
+            Err(e) => {
+                let _ = self.sender.send(Err(e)).await;
             }
-            return Ok(None);
         }
-        Ok(Some(page))
+    }
+
+    /// Sends every page; `false` when the walk was dropped before the end.
+    async fn stream(&mut self, tx: &mut Tx, select: Sql) -> Result<bool> {
+        let text = AssertSqlSafe(select.text);
+        let mut page = Vec::with_capacity(self.page_size);
+        match tx {
+            Tx::Sqlite(t) => {
+                let mut rows = bind_all!(sqlx::query(text), select.args).fetch(&mut **t);
+                while let Some(row) = rows.try_next().await.map_err(Error::from)? {
+                    page.push(self.source_row(&Row::Sqlite(row))?);
+                    if page.len() == self.page_size && !self.send(&mut page).await {
+                        return Ok(false);
+                    }
+                }
+            }
+            Tx::Postgres(t) => {
+                let mut rows = bind_all!(sqlx::query(text), select.args).fetch(&mut **t);
+                while let Some(row) = rows.try_next().await.map_err(Error::from)? {
+                    page.push(self.source_row(&Row::Postgres(row))?);
+                    if page.len() == self.page_size && !self.send(&mut page).await {
+                        return Ok(false);
+                    }
+                }
+            }
+        }
+        Ok(page.is_empty() || self.send(&mut page).await)
+    }
+
+    fn source_row(&self, row: &Row) -> Result<SourceRow> {
+        let record = self.plan.record(row)?;
+        let mut reference_names = Vec::with_capacity(self.references);
+        for i in 0..self.references {
+            reference_names.push(row.opt_text(&format!("ref_{i}"))?);
+        }
+        Ok(SourceRow {
+            record,
+            reference_names,
+        })
+    }
+
+    /// Hands the page over; `false` when nobody is reading any more.
+    async fn send(&self, page: &mut Vec<SourceRow>) -> bool {
+        let full = std::mem::replace(page, Vec::with_capacity(self.page_size));
+        self.sender.send(Ok(full)).await.is_ok()
     }
 }

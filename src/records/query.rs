@@ -1033,15 +1033,11 @@ pub(crate) async fn list_trash(
     })
 }
 
-/// Where a keyset walk stopped: the sort value and id of the last row handed out.
-#[derive(Debug)]
-pub(crate) struct KeysetKey(CursorState);
-
-/// A list query checked against its module and turned into SQL pieces, for callers that walk
-/// every matching record in keyset pages (the export) instead of one page of a list: the WHERE
-/// conditions, the sort, and how to continue after a row. Pages are `(sort value, id)` ranges, so
-/// a walk inside one snapshot transaction sees each matching record exactly once.
-pub(crate) struct KeysetPlan {
+/// A list query checked against its module and turned into SQL, for callers that read every
+/// matching record in sort order in one statement (the export streams it inside a snapshot):
+/// the WHERE conditions, the sort and the select. Sorting ends with the record id, as the list's
+/// does, so the order is total.
+pub(crate) struct ListPlan {
     /// The WHERE conditions and their values.
     filter: Sql,
     /// The filter's values followed by those the sort expression binds.
@@ -1050,7 +1046,7 @@ pub(crate) struct KeysetPlan {
     module_slug: String,
 }
 
-impl KeysetPlan {
+impl ListPlan {
     /// Checks the filters (`filters`, `advanced_filter`, `search`, labels, types) and the sort of
     /// `query` against the module; paging parameters of `query` are ignored.
     pub(crate) fn new(
@@ -1058,7 +1054,7 @@ impl KeysetPlan {
         module: &Module,
         query: &ListQuery,
         options: &ValueOptions,
-    ) -> Result<KeysetPlan> {
+    ) -> Result<ListPlan> {
         let mut filter = Sql::new("r.module_id = ");
         filter
             .bind(module.id.clone())
@@ -1069,7 +1065,7 @@ impl KeysetPlan {
             args: filter.args.clone(),
         };
         let sort = sort_of(&mut select, dialect, module, query)?;
-        Ok(KeysetPlan {
+        Ok(ListPlan {
             filter,
             select_args: select.args,
             sort,
@@ -1102,47 +1098,33 @@ impl KeysetPlan {
         sql
     }
 
-    /// The next page of at most `limit` records after `after` (from the start when `None`), in
-    /// sort order. `extra` binds what it needs into the query and returns more select-list items
-    /// (each starting with `, `) and joins (each starting with a space) on `records r`.
-    pub(crate) fn page_sql(
+    /// The first `limit` matching records in sort order. `extra` binds what it needs into the
+    /// query and returns more select-list items (each starting with `, `) and joins (each
+    /// starting with a space) on `records r`.
+    pub(crate) fn select_sql(
         &self,
         dialect: Dialect,
         extra: impl FnOnce(&mut Sql) -> (String, String),
-        after: Option<&KeysetKey>,
         limit: i64,
-    ) -> Result<Sql> {
+    ) -> Sql {
         let mut sql = Sql {
             text: String::new(),
             args: self.select_args.clone(),
         };
         let (more_columns, joins) = extra(&mut sql);
         sql.text = format!(
-            "SELECT {}, {} AS sort_key{more_columns} FROM records r{joins} WHERE {}",
+            "SELECT {}{more_columns} FROM records r{joins} WHERE {}",
             record_columns(dialect),
-            self.sort.expr,
             self.filter.text
         );
-        if let Some(KeysetKey(state)) = after {
-            after_cursor(&mut sql, &self.sort, state)?;
-        }
+        // The sort expression may bind values (a field's JSON path); ORDER BY repeats it.
         push_order(&mut sql, &self.sort);
         sql.push(" LIMIT ").bind(limit);
-        Ok(sql)
+        sql
     }
 
-    /// The record of a row of [`KeysetPlan::page_sql`].
+    /// The record of a row of [`ListPlan::select_sql`].
     pub(crate) fn record(&self, row: &Row) -> Result<Record> {
         record_from_row(row, &self.module_slug)
-    }
-
-    /// Where to continue after this row of [`KeysetPlan::page_sql`].
-    pub(crate) fn key_of(&self, row: &Row, id: &str) -> Result<KeysetKey> {
-        Ok(KeysetKey(CursorState {
-            f: self.sort.name.clone(),
-            d: self.sort.direction,
-            v: sort_value(row, self.sort.kind)?,
-            id: id.to_string(),
-        }))
     }
 }
