@@ -54,26 +54,26 @@ pub struct ExportArgs {
     #[arg(long, value_delimiter = ',')]
     pub columns: Option<Vec<String>>,
     /// A header label: column=Label; repeat for more.
-    #[arg(long = "label")]
+    #[arg(long = "label", value_name = "COLUMN=LABEL")]
     pub labels: Vec<String>,
     /// Leave out the CSV header row.
     #[arg(long)]
     pub no_headers: bool,
     /// Records to export, as JSON (or @FILE): {"field": "a,b", …} like filter[field], or an
     /// advancedFilter group {"conjunction": "AND", "conditions": […]}.
-    #[arg(long)]
+    #[arg(long, value_name = "JSON")]
     pub filter: Option<String>,
     /// Only records matching these words.
     #[arg(long)]
     pub search: Option<String>,
     /// field:asc or field:desc (default: newest first).
-    #[arg(long)]
+    #[arg(long, value_name = "FIELD[:DIR]")]
     pub sort: Option<String>,
     /// At most this many records.
     #[arg(long)]
     pub limit: Option<u64>,
     /// strftime format for dates and date-times in CSV and PDF, e.g. %d/%m/%Y.
-    #[arg(long)]
+    #[arg(long, value_name = "FORMAT")]
     pub date_format: Option<String>,
     /// PDF title.
     #[arg(long)]
