@@ -279,7 +279,11 @@ impl MappingPlan {
             });
         }
         for target in &self.targets {
-            let cell = |source: &ColumnSource| row.cells.get(source.index).map_or("", |c| c.trim());
+            let cell = |source: &ColumnSource| {
+                row.cells
+                    .get(source.index)
+                    .map_or("", |c| unneutralised(c.trim()))
+            };
             let Some(position) = target.field else {
                 let name = joined_cells(target, &cell);
                 if !name.is_empty() {
@@ -407,6 +411,16 @@ impl MappingPlan {
     }
 }
 
+/// A cell as it was before a spreadsheet-safe export (ours, or any that follows the OWASP advice)
+/// put a `'` in front of a leading `=`, `+`, `-`, `@`, tab or CR: the quote is an escape, not
+/// data, so `'+33 1 42 68 60 70` imports as the phone number it stands for.
+fn unneutralised(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(['=', '+', '-', '@', '\t', '\r']) => rest,
+        _ => cell,
+    }
+}
+
 fn joined_cells<'r>(target: &Target, cell: &impl Fn(&ColumnSource) -> &'r str) -> String {
     let mut out = String::new();
     for c in &target.columns {
@@ -419,4 +433,19 @@ fn joined_cells<'r>(target: &Target, cell: &impl Fn(&ColumnSource) -> &'r str) -
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unneutralised;
+
+    #[test]
+    fn formula_escapes_come_off_other_quotes_stay() {
+        assert_eq!(unneutralised("'+33 1 42 68 60 70"), "+33 1 42 68 60 70");
+        assert_eq!(unneutralised("'=SUM(A1)"), "=SUM(A1)");
+        assert_eq!(unneutralised("'-5"), "-5");
+        assert_eq!(unneutralised("'twas"), "'twas");
+        assert_eq!(unneutralised("O'Brien"), "O'Brien");
+        assert_eq!(unneutralised("'"), "'");
+    }
 }

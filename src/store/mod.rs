@@ -9,13 +9,19 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::postgres::{PgPoolOptions, PgRow};
+use sqlx::ConnectOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 use sqlx::{AssertSqlSafe, PgPool, Postgres, Row as _, Sqlite, SqlitePool, Transaction};
 
 use crate::error::{Error, Result};
+
+/// A long export or import statement is expected, not a warning: sqlx's default would print the
+/// whole SQL text at WARN on every large export. It stays visible with `-vv`.
+const SLOW_STATEMENT: Duration = Duration::from_secs(1);
+const SLOW_STATEMENT_LEVEL: tracing::log::LevelFilter = tracing::log::LevelFilter::Debug;
 
 /// Default database of the CLI: a SQLite file in the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://recordport.db";
@@ -249,10 +255,16 @@ impl Store {
     /// plain path mean a SQLite file, created when missing, in WAL mode.
     pub async fn open(url: &str) -> Result<Store> {
         let store = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let options = PgConnectOptions::from_str(url)
+                .map_err(|e| Error::DatabaseUrl {
+                    url: url.to_string(),
+                    reason: e.to_string(),
+                })?
+                .log_slow_statements(SLOW_STATEMENT_LEVEL, SLOW_STATEMENT);
             let pool = PgPoolOptions::new()
                 .max_connections(8)
                 .acquire_timeout(Duration::from_secs(30))
-                .connect(url)
+                .connect_with(options)
                 .await?;
             sqlx::migrate!("src/store/migrations/postgres")
                 .run(&pool)
@@ -423,6 +435,7 @@ fn sqlite_options(url: &str) -> Result<SqliteConnectOptions> {
         // cache every one of them is a read from the OS.
         .pragma("cache_size", "-16384")
         .busy_timeout(Duration::from_secs(10))
+        .log_slow_statements(SLOW_STATEMENT_LEVEL, SLOW_STATEMENT)
         .foreign_keys(true))
 }
 

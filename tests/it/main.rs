@@ -5,6 +5,7 @@ mod cli;
 mod common;
 mod export;
 mod export_cli;
+mod export_roundtrip;
 mod import_cli;
 mod import_execute;
 mod import_formats;
