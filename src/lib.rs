@@ -16,6 +16,7 @@
 //!   versions, upsert by external id);
 //! - [`error`]: typed errors and their stable codes and HTTP statuses;
 //! - [`bench`]: the benchmark harness's data generator;
+//! - [`jobs`]: the job statuses import and export jobs share;
 //! - [`cli`]: the command-line shell over the library.
 
 pub mod bench;
@@ -23,6 +24,7 @@ pub mod cli;
 pub mod error;
 pub mod export;
 pub mod import;
+pub mod jobs;
 pub mod records;
 pub mod schema;
 pub mod store;

@@ -49,42 +49,7 @@ impl ExportSettings {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum JobStatus {
-    Pending,
-    Processing,
-    Completed,
-    Failed,
-    Cancelled,
-}
-
-impl JobStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobStatus::Pending => "pending",
-            JobStatus::Processing => "processing",
-            JobStatus::Completed => "completed",
-            JobStatus::Failed => "failed",
-            JobStatus::Cancelled => "cancelled",
-        }
-    }
-
-    fn parse(text: &str) -> Result<JobStatus> {
-        Ok(match text {
-            "pending" => JobStatus::Pending,
-            "processing" => JobStatus::Processing,
-            "completed" => JobStatus::Completed,
-            "failed" => JobStatus::Failed,
-            "cancelled" => JobStatus::Cancelled,
-            other => {
-                return Err(Error::validation(format!(
-                    "stored export job has an unknown status '{other}'"
-                )));
-            }
-        })
-    }
-}
+pub use crate::jobs::JobStatus;
 
 /// An export job in the shape of spec 002's `GET /export-jobs`, plus the module's slug, the
 /// record counts and the failure message. `fileUrl` is the API's to fill; `filePath` is where

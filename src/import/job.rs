@@ -24,32 +24,7 @@ pub const JOB_RETENTION_MICROS: i64 = 7 * 24 * 3600 * 1_000_000;
 /// Rows processed at once when rolling back.
 const ROLLBACK_PAGE: i64 = 500;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum JobStatus {
-    Pending,
-    Processing,
-    Completed,
-    Failed,
-    Cancelled,
-}
-
-impl JobStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobStatus::Pending => "pending",
-            JobStatus::Processing => "processing",
-            JobStatus::Completed => "completed",
-            JobStatus::Failed => "failed",
-            JobStatus::Cancelled => "cancelled",
-        }
-    }
-
-    fn parse(text: &str) -> Result<JobStatus> {
-        serde_json::from_value(Value::String(text.to_string()))
-            .map_err(|e| Error::json("stored job status", e))
-    }
-}
+pub use crate::jobs::JobStatus;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
