@@ -312,7 +312,7 @@ enum RowOutcome {
 struct Importer<'a> {
     service: &'a RecordService,
     module: &'a Module,
-    plan: &'a MappingPlan,
+    plan: &'a Arc<MappingPlan>,
     request: &'a ImportRequest,
     match_on: Vec<&'a FieldDef>,
     written: Vec<String>,
@@ -361,7 +361,7 @@ impl Importer<'_> {
         // The errors CSV needs the cells of rows that fail in the writer too.
         let mut pipeline = Pipeline::start(
             source,
-            Arc::new(self.plan.clone()),
+            Arc::clone(self.plan),
             options.pipeline,
             options.errors_out.is_some(),
         )?;

@@ -4,11 +4,13 @@
 //! rows go in multi-row INSERTs (a few hundred rows each, under both dialects' parameter limits).
 //! Updated records take one UPDATE each: their values differ row by row.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::error::Result;
 use crate::records::Actor;
-use crate::records::write::{Draft, INSERT_RECORDS, MatchKey, push_record_values, search_text};
+use crate::records::write::{
+    Draft, INSERT_RECORDS, MatchKey, push_record_values, update_draft_sql,
+};
 use crate::schema::Module;
 use crate::store::{Sql, Tx, statement_pages};
 
@@ -64,21 +66,8 @@ pub(crate) async fn update_record(
     actor: &Actor,
     now: i64,
 ) -> Result<()> {
-    let dialect = tx.dialect();
-    let draft = &record.draft;
-    let mut sql = Sql::new("UPDATE records SET display_name = ");
-    sql.bind(draft.display_name.clone());
-    for (column, json_value) in [
-        ("fields", Value::Object(draft.fields.clone())),
-        ("label_ids", json!(draft.label_ids)),
-        ("type_ids", json!(draft.type_ids)),
-    ] {
-        let p = sql.arg(json_value.to_string());
-        sql.push(&format!(", {column} = {}", dialect.json_param(&p)));
-    }
-    sql.push(", search_text = ")
-        .bind(search_text(module, &draft.display_name, &draft.fields))
-        .push(", updated_at = ")
+    let mut sql = update_draft_sql(tx.dialect(), module, &record.draft);
+    sql.push(", updated_at = ")
         .bind(now)
         .push(", updated_by_user_id = ")
         .bind(actor.user_id.clone())

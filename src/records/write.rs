@@ -417,26 +417,8 @@ impl RecordWriter<'_> {
             self.check_unique(tx, &keys, external_id, &current.id)
                 .await?;
         }
-        let dialect = tx.dialect();
         let now = now_micros();
-        let mut sql = Sql::new("UPDATE records SET display_name = ");
-        sql.bind(draft.display_name.clone());
-        for (column, json_value) in [
-            ("fields", Value::Object(draft.fields.clone())),
-            ("label_ids", json!(draft.label_ids)),
-            ("type_ids", json!(draft.type_ids)),
-        ] {
-            let p = sql.arg(json_value.to_string());
-            sql.push(&format!(", {column} = {}", dialect.json_param(&p)));
-        }
-        sql.push(", privacy_level = ")
-            .bind(draft.privacy_level.clone())
-            .push(", description_html = ")
-            .bind(draft.description_html.clone())
-            .push(", external_id = ")
-            .bind(draft.external_id.clone())
-            .push(", search_text = ")
-            .bind(search_text(self.module, &draft.display_name, &draft.fields));
+        let sql = update_draft_sql(tx.dialect(), self.module, draft);
         let change = Change {
             actor,
             now,
@@ -525,6 +507,30 @@ impl RecordWriter<'_> {
         tx.execute(sql).await?;
         Ok(())
     }
+}
+
+/// `UPDATE records SET …` with every writable column of `draft`; the caller adds the change's
+/// bookkeeping (updated time and user, version) and the `WHERE`.
+pub(crate) fn update_draft_sql(dialect: Dialect, module: &Module, draft: &Draft) -> Sql {
+    let mut sql = Sql::new("UPDATE records SET display_name = ");
+    sql.bind(draft.display_name.clone());
+    for (column, json_value) in [
+        ("fields", Value::Object(draft.fields.clone())),
+        ("label_ids", json!(draft.label_ids)),
+        ("type_ids", json!(draft.type_ids)),
+    ] {
+        let p = sql.arg(json_value.to_string());
+        sql.push(&format!(", {column} = {}", dialect.json_param(&p)));
+    }
+    sql.push(", privacy_level = ")
+        .bind(draft.privacy_level.clone())
+        .push(", description_html = ")
+        .bind(draft.description_html.clone())
+        .push(", external_id = ")
+        .bind(draft.external_id.clone())
+        .push(", search_text = ")
+        .bind(search_text(module, &draft.display_name, &draft.fields));
+    sql
 }
 
 /// The head of a (multi-row) INSERT of records; [`push_record_values`] adds each row.
