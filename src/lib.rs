@@ -17,8 +17,13 @@
 //! - [`error`]: typed errors and their stable codes and HTTP statuses;
 //! - [`bench`]: the benchmark harness's data generator;
 //! - [`jobs`]: the job statuses import and export jobs share;
+//! - [`apikeys`]: API keys of the HTTP API (scopes; stored as SHA-256 digests);
+//! - [`reports`]: saved reports (a module's filter, sort and columns) to export;
+//! - [`api`]: the HTTP API (`recordport serve`), a thin axum shell over the library;
 //! - [`cli`]: the command-line shell over the library.
 
+pub mod api;
+pub mod apikeys;
 pub mod bench;
 pub mod cli;
 pub mod error;
@@ -26,6 +31,7 @@ pub mod export;
 pub mod import;
 pub mod jobs;
 pub mod records;
+pub mod reports;
 pub mod schema;
 pub mod store;
 

@@ -4,12 +4,14 @@ use clap::Parser;
 // thread-local free lists make that markedly cheaper than glibc's malloc (see BENCHMARKS.md).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use recordport::cli::{Cli, run};
+use recordport::cli::{Cli, Command, run};
 use tracing_subscriber::EnvFilter;
 
 fn main() {
     let cli = Cli::parse();
     let default_level = match cli.verbose {
+        // A server's request log is its point; one-shot commands stay quiet.
+        0 if matches!(cli.command, Command::Serve(_)) => "info",
         0 => "warn",
         1 => "info",
         _ => "debug",

@@ -1,9 +1,11 @@
 //! The command-line shell: clap commands mapped onto library calls, output as readable tables or
 //! (with `--json`) the spec's JSON shapes. No business logic lives here.
 
+mod apikey;
 mod bench;
 mod export;
 mod import;
+mod serve;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -74,6 +76,11 @@ pub enum Command {
     /// Benchmark helpers: generate large realistic files.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Serve the HTTP API (specs 000 and 002) until SIGINT or SIGTERM.
+    Serve(serve::ServeArgs),
+    /// Create, list and revoke the HTTP API's keys.
+    #[command(subcommand)]
+    Apikey(apikey::ApikeyCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -292,6 +299,8 @@ async fn execute(cli: Cli) -> Result<()> {
         Command::Records(cmd) => records_command(&service, cmd, &actor, &out).await,
         Command::Import(cmd) => import::run(&service, cmd, &actor, &out).await,
         Command::Export(cmd) => export::run(&service, cmd, &actor, &out).await,
+        Command::Serve(args) => serve::run(&service, args).await,
+        Command::Apikey(cmd) => apikey::run(&service, cmd, &out).await,
         Command::Bench(_) => unreachable!("handled before the database is opened"),
     };
     store.close().await;

@@ -84,6 +84,24 @@ pub async fn recall(store: &Store, module: &Module) -> Result<Vec<RememberedMapp
         .collect()
 }
 
+/// Step 2 of spec 002 as the API takes it: column names and a few sample rows (spec 002's
+/// `sourceColumns` and `sampleData`), trusting first what earlier imports of the module confirmed.
+pub async fn suggest_for_columns(
+    store: &Store,
+    module: &Module,
+    columns: &[String],
+    samples: &[serde_json::Map<String, serde_json::Value>],
+) -> Result<crate::import::mapping::SuggestResult> {
+    let remembered = recall(store, module).await?;
+    Ok(crate::import::mapping::suggest(
+        module,
+        columns,
+        samples,
+        &remembered,
+        &Default::default(),
+    ))
+}
+
 /// Step 2 of spec 002 for a file: reads its columns and sample rows and suggests a mapping,
 /// trusting first what earlier imports of the module confirmed.
 pub async fn suggest_for_file(
@@ -93,12 +111,5 @@ pub async fn suggest_for_file(
     options: &crate::import::SourceOptions,
 ) -> Result<crate::import::mapping::SuggestResult> {
     let parsed = crate::import::parse_file(path, options)?;
-    let remembered = recall(store, module).await?;
-    Ok(crate::import::mapping::suggest(
-        module,
-        &parsed.source_columns,
-        &parsed.sample_rows,
-        &remembered,
-        &Default::default(),
-    ))
+    suggest_for_columns(store, module, &parsed.source_columns, &parsed.sample_rows).await
 }

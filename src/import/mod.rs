@@ -10,11 +10,13 @@
 //! What is here so far: [`source`], which turns a file into chunks of string rows with row
 //! numbers (memory bounded by the chunk size, never by the file size); [`parse`], step 1 of
 //! spec 002: the columns, a sample of rows and the row count of a file; [`mapping`], step 2: the
-//! `columnMapping` type and mapping suggestions; [`memory`], the mappings earlier imports used.
+//! `columnMapping` type and mapping suggestions; [`memory`], the mappings earlier imports used;
+//! [`uploads`], files kept between the steps of the HTTP API; [`inline`], rows given inline.
 
 pub mod apply;
 pub mod dedupe;
 pub mod execute;
+pub mod inline;
 pub mod job;
 pub mod mapping;
 pub mod memory;
@@ -22,6 +24,7 @@ pub mod merge;
 pub mod parse;
 pub mod pipeline;
 pub mod source;
+pub mod uploads;
 pub mod validate;
 mod write;
 

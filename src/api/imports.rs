@@ -1,0 +1,419 @@
+//! Spec 002's import steps over HTTP: parse (multipart upload, kept under a file id), suggest a
+//! mapping, validate, execute (by file id or inline `rows`), the job list, a job, rollback.
+//!
+//! Inline `rows` are written to a CSV file ([`crate::import::inline`]) and go through the same
+//! library calls as an uploaded file. Reading and counting a file is blocking work, so it runs on
+//! tokio's blocking pool.
+
+use std::path::PathBuf;
+
+use axum::Json;
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::{DefaultBodyLimit, Multipart, Path, RawQuery, State};
+use axum::http::{HeaderMap, header};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use tokio::io::AsyncWriteExt;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::AppState;
+use super::auth::{Authorized, ImportsRead, ImportsWrite};
+use super::error::{ApiError, ApiJson, ApiResult, too_large};
+use super::records::{number_param, query_pairs};
+use crate::error::Error;
+use crate::import::mapping::ColumnMapping;
+use crate::import::memory::suggest_for_columns;
+use crate::import::{
+    ImportRequest, PipelineOptions, RunOptions, SourceLimits, SourceOptions, execute_file, get_job,
+    inline, list_jobs, parse_file, rollback, validate_file,
+};
+
+/// Imports of up to this many rows run in the request and return their result (spec 002).
+pub const SYNC_MAX_ROWS: u64 = 5_000;
+/// How much of an oversized upload is still read (and thrown away) before answering 413, so
+/// that a client that is still sending sees the answer instead of a reset connection.
+const OVERSIZE_DRAIN_BYTES: u64 = 8 * 1024 * 1024;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        // The upload counts its own bytes against --max-upload-mb (see parse_upload).
+        .routes(routes!(parse_upload))
+        .layer(DefaultBodyLimit::disable())
+        .routes(routes!(suggest_mapping))
+        .routes(routes!(validate))
+        .routes(routes!(execute))
+        .routes(routes!(import_jobs))
+        .routes(routes!(import_job, rollback_job))
+}
+
+/// How uploads are read: the server's size limit, everything else detected.
+fn source_options(state: &AppState) -> SourceOptions {
+    SourceOptions {
+        limits: SourceLimits {
+            max_file_bytes: state.settings.max_upload_bytes,
+            ..SourceLimits::default()
+        },
+        ..SourceOptions::default()
+    }
+}
+
+/// Runs blocking file work off the async threads.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> crate::Result<T> + Send + 'static,
+) -> ApiResult<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| {
+            ApiError::Library(Error::Io {
+                path: "blocking task".into(),
+                source: std::io::Error::other(e.to_string()),
+            })
+        })?
+        .map_err(ApiError::from)
+}
+
+#[utoipa::path(post, path = "/v1/modules/{module}/import/parse", tag = "imports",
+    summary = "Step 1: upload a file (multipart field 'file') and get its columns, 50 sample rows and row count",
+    description = "CSV, XLSX, XLS, ODS or Parquet, at most --max-upload-mb (default 100 MB). The \
+        file is kept for the next steps under the returned `fileId` (24 hours).",
+    params(("module" = String, Path, description = "Module slug")),
+    request_body(content_type = "multipart/form-data", content = Object,
+        description = "A 'file' field with the file"),
+    responses((status = 200, description = "{success, data: {fileId, sourceColumns, sampleRows, totalRows, fileType, fileName, encoding}}", body = Object),
+        (status = 400, description = "No file uploaded, unsupported file type or unreadable file", body = Object),
+        (status = 413, description = "File too large", body = Object)),
+    security(("bearer" = ["imports:write"])))]
+async fn parse_upload(
+    _auth: Authorized<ImportsWrite>,
+    State(state): State<AppState>,
+    Path(module): Path<String>,
+    headers: HeaderMap,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> ApiResult<Json<Value>> {
+    state.service.modules().get(&module).await?;
+    let limit = state.settings.max_upload_bytes;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit.saturating_add(OVERSIZE_DRAIN_BYTES)) {
+        return Err(too_large("the upload", limit));
+    }
+    let mut multipart = multipart?;
+    let mut received = None;
+    while let Some(mut field) = multipart.next_field().await? {
+        if field.name() != Some("file") {
+            continue;
+        }
+        let file_name = field.file_name().unwrap_or("upload.csv").to_string();
+        let (file_id, path) = state.uploads.reserve(&file_name)?;
+        let mut file = tokio::fs::File::create(&path)
+            .await
+            .map_err(|source| io_error(&path, source))?;
+        let mut size: u64 = 0;
+        while let Some(chunk) = field.chunk().await? {
+            size += chunk.len() as u64;
+            if size > limit {
+                drop(file);
+                state.uploads.remove(&file_id)?;
+                // Read on (and discard) a little, so the client gets to read the 413.
+                while size <= limit.saturating_add(OVERSIZE_DRAIN_BYTES) {
+                    match field.chunk().await {
+                        Ok(Some(chunk)) => size += chunk.len() as u64,
+                        _ => break,
+                    }
+                }
+                return Err(too_large(&file_name, limit));
+            }
+            file.write_all(&chunk)
+                .await
+                .map_err(|source| io_error(&path, source))?;
+        }
+        file.flush()
+            .await
+            .map_err(|source| io_error(&path, source))?;
+        received = Some((file_id, path));
+        break;
+    }
+    let Some((file_id, path)) = received else {
+        return Err(Error::validation(
+            "No file uploaded: send the file in a multipart field named 'file'",
+        )
+        .into());
+    };
+    let options = source_options(&state);
+    let parsed = blocking(move || parse_file(&path, &options)).await;
+    let parsed = match parsed {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            state.uploads.remove(&file_id)?;
+            return Err(e);
+        }
+    };
+    let mut data = json!(parsed);
+    data["fileId"] = json!(file_id);
+    Ok(Json(json!({ "success": true, "data": data })))
+}
+
+fn io_error(path: &std::path::Path, source: std::io::Error) -> ApiError {
+    ApiError::Library(Error::Io {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// The rows an import step reads: an uploaded file, or rows given inline (written to a CSV
+/// file that is deleted when this is dropped).
+struct StepSource {
+    path: PathBuf,
+    options: SourceOptions,
+    inline_upload: Option<(crate::import::uploads::Uploads, String)>,
+}
+
+impl Drop for StepSource {
+    fn drop(&mut self) {
+        if let Some((uploads, id)) = &self.inline_upload
+            && let Err(e) = uploads.remove(id)
+        {
+            tracing::warn!("cannot remove the inline rows file: {e}");
+        }
+    }
+}
+
+async fn step_source(
+    state: &AppState,
+    file_id: Option<String>,
+    rows: Option<Vec<Map<String, Value>>>,
+) -> ApiResult<StepSource> {
+    match (file_id, rows) {
+        (Some(file_id), None) => Ok(StepSource {
+            path: state.uploads.path(&file_id)?,
+            options: source_options(state),
+            inline_upload: None,
+        }),
+        (None, Some(rows)) => {
+            let (id, path) = state.uploads.reserve("rows.csv")?;
+            let source = StepSource {
+                path: path.clone(),
+                options: inline::source_options(),
+                inline_upload: Some((state.uploads.clone(), id)),
+            };
+            blocking(move || inline::write_rows_csv(&rows, &path)).await?;
+            Ok(source)
+        }
+        (Some(_), Some(_)) => Err(Error::validation(
+            "give either fileId (from the parse step) or rows, not both",
+        )
+        .into()),
+        (None, None) => Err(Error::invalid_field(
+            "rows",
+            "give the rows, or the fileId the parse step returned",
+            None,
+        )
+        .into()),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SuggestBody {
+    file_id: Option<String>,
+    source_columns: Option<Vec<String>>,
+    #[serde(default)]
+    sample_data: Vec<Map<String, Value>>,
+}
+
+#[utoipa::path(post, path = "/v1/modules/{module}/import/suggest-mapping", tag = "imports",
+    summary = "Step 2: suggest a column-to-field mapping",
+    description = "From `sourceColumns` (and `sampleData`) as the spec shows, or from an uploaded \
+        file's `fileId`. Mappings confirmed by earlier imports of the module come first.",
+    params(("module" = String, Path, description = "Module slug")),
+    request_body(content = Object, description = "{sourceColumns, sampleData?} or {fileId}"),
+    responses((status = 200, description = "{success, data: {suggestions, aiUsed, targetFields}}", body = Object),
+        (status = 400, description = "Invalid request", body = Object)),
+    security(("bearer" = ["imports:write"])))]
+async fn suggest_mapping(
+    _auth: Authorized<ImportsWrite>,
+    State(state): State<AppState>,
+    Path(module): Path<String>,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<Json<Value>> {
+    let body: SuggestBody =
+        serde_json::from_value(body).map_err(|e| Error::json("request body", e))?;
+    let module = state.service.modules().get(&module).await?;
+    let (columns, samples) = match (body.file_id, body.source_columns) {
+        (Some(file_id), None) => {
+            let path = state.uploads.path(&file_id)?;
+            let options = source_options(&state);
+            let parsed = blocking(move || parse_file(&path, &options)).await?;
+            (parsed.source_columns, parsed.sample_rows)
+        }
+        (None, Some(columns)) => (columns, body.sample_data),
+        _ => {
+            return Err(Error::invalid_field(
+                "sourceColumns",
+                "give sourceColumns, or the fileId the parse step returned (not both)",
+                None,
+            )
+            .into());
+        }
+    };
+    let result = suggest_for_columns(state.service.store(), &module, &columns, &samples).await?;
+    Ok(Json(json!({ "success": true, "data": result })))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ValidateBody {
+    file_id: Option<String>,
+    rows: Option<Vec<Map<String, Value>>>,
+    column_mapping: Vec<ColumnMapping>,
+    #[serde(default)]
+    static_values: Map<String, Value>,
+}
+
+#[utoipa::path(post, path = "/v1/modules/{module}/import/validate", tag = "imports",
+    summary = "Step 3: check every row against a mapping, writing nothing",
+    params(("module" = String, Path, description = "Module slug")),
+    request_body(content = Object, description = "{rows | fileId, columnMapping, staticValues?}"),
+    responses((status = 200, description = "{success, data: {isValid, totalRows, validRows, errorRows, errors, warnings}}", body = Object),
+        (status = 400, description = "Invalid request or mapping", body = Object)),
+    security(("bearer" = ["imports:write"])))]
+async fn validate(
+    _auth: Authorized<ImportsWrite>,
+    State(state): State<AppState>,
+    Path(module): Path<String>,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<Json<Value>> {
+    let body: ValidateBody =
+        serde_json::from_value(body).map_err(|e| Error::json("request body", e))?;
+    let module = state.service.modules().get(&module).await?;
+    let source = step_source(&state, body.file_id, body.rows).await?;
+    let report = validate_file(
+        &module,
+        &source.path,
+        &source.options,
+        &body.column_mapping,
+        &body.static_values,
+        &Default::default(),
+        PipelineOptions::default(),
+    )
+    .await?;
+    Ok(Json(json!({ "success": true, "data": report })))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ExecuteBody {
+    file_id: Option<String>,
+    rows: Option<Vec<Map<String, Value>>>,
+    #[serde(flatten)]
+    request: ImportRequest,
+}
+
+#[utoipa::path(post, path = "/v1/modules/{module}/import/execute", tag = "imports",
+    summary = "Step 4: run the import",
+    description = "Up to 5,000 rows run in the request and return the result (`processingMode` \
+        sync). Larger imports return the job at once (`stream` up to 50,000 rows, `background` \
+        above); poll `GET …/import/jobs/{jobId}`.",
+    params(("module" = String, Path, description = "Module slug")),
+    request_body(content = Object, description = "{rows | fileId, columnMapping, duplicateStrategy?, duplicateMatchFields?, mergeMode?, aiMappingUsed?, skipValidation?, createMissingReferences?, staticValues?}"),
+    responses((status = 200, description = "{success, data: {importJobId, status, processingMode, successRows, errorRows, skippedRows, createdRecordIds, errors, referenceWarnings}}", body = Object),
+        (status = 202, description = "{success, data: job} for a stream or background import", body = Object),
+        (status = 400, description = "Invalid request, mapping or file", body = Object)),
+    security(("bearer" = ["imports:write"])))]
+async fn execute(
+    auth: Authorized<ImportsWrite>,
+    State(state): State<AppState>,
+    Path(module): Path<String>,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let body: ExecuteBody =
+        serde_json::from_value(body).map_err(|e| Error::json("request body", e))?;
+    state.service.modules().get(&module).await?;
+    let source = step_source(&state, body.file_id, body.rows).await?;
+    let options = RunOptions {
+        source: source.options.clone(),
+        ..RunOptions::new(auth.actor())
+    };
+    let result = execute_file(
+        &state.service,
+        &module,
+        &source.path,
+        &body.request,
+        &options,
+    )
+    .await?;
+    Ok(Json(json!({ "success": true, "data": result })).into_response())
+}
+
+#[utoipa::path(get, path = "/v1/modules/{module}/import/jobs", tag = "imports",
+    summary = "The module's import jobs, newest first",
+    params(("module" = String, Path, description = "Module slug"),
+        ("limit" = Option<i64>, Query, description = "At most this many jobs (1-100, default 50)")),
+    responses((status = 200, description = "{success, data: [job]}", body = Object)),
+    security(("bearer" = ["imports:read"])))]
+async fn import_jobs(
+    _auth: Authorized<ImportsRead>,
+    State(state): State<AppState>,
+    Path(module): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let limit = number_param::<i64>(&query_pairs(raw.as_deref()), "limit")?;
+    let jobs = list_jobs(
+        state.service.store(),
+        state.service.modules(),
+        &module,
+        limit,
+    )
+    .await?;
+    Ok(Json(json!({ "success": true, "data": jobs })))
+}
+
+#[utoipa::path(get, path = "/v1/modules/{module}/import/jobs/{jobId}", tag = "imports",
+    summary = "An import job's status and progress",
+    params(("module" = String, Path, description = "Module slug"),
+        ("jobId" = String, Path, description = "Import job id")),
+    responses((status = 200, description = "{success, data: job}", body = Object),
+        (status = 404, description = "Import job not found", body = Object)),
+    security(("bearer" = ["imports:read"])))]
+async fn import_job(
+    _auth: Authorized<ImportsRead>,
+    State(state): State<AppState>,
+    Path((module, job_id)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let job = get_job(
+        state.service.store(),
+        state.service.modules(),
+        &module,
+        &job_id,
+    )
+    .await?;
+    Ok(Json(json!({ "success": true, "data": job })))
+}
+
+#[utoipa::path(delete, path = "/v1/modules/{module}/import/jobs/{jobId}", tag = "imports",
+    summary = "Roll an import back: delete the records it created, restore the records it updated",
+    params(("module" = String, Path, description = "Module slug"),
+        ("jobId" = String, Path, description = "Import job id")),
+    responses((status = 200, description = "{success, data: {deletedCount, restoredCount, conflicts}}", body = Object),
+        (status = 404, description = "Import job not found", body = Object),
+        (status = 409, description = "The job is still running", body = Object)),
+    security(("bearer" = ["imports:write"])))]
+async fn rollback_job(
+    auth: Authorized<ImportsWrite>,
+    State(state): State<AppState>,
+    Path((module, job_id)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let outcome = rollback(
+        state.service.store(),
+        state.service.modules(),
+        &module,
+        &job_id,
+        &auth.actor(),
+    )
+    .await?;
+    Ok(Json(json!({ "success": true, "data": outcome })))
+}

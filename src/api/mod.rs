@@ -1,0 +1,150 @@
+//! The HTTP API (`recordport serve`): the endpoints of spec 000 (Records) and spec 002 (Import &
+//! Export), saved reports, API keys with scopes, request limits and an OpenAPI document, all a
+//! thin axum layer over the library.
+//!
+//! ```text
+//! request ─> trace ─> body limit ─> route ─> Authorized<Scope> (401 / 429 / 403) ─> handler
+//!         ─> library call ─> JSON in the spec's shape, or the spec's error body (error.rs)
+//! ```
+//!
+//! One file per area: [`records`], [`imports`], [`exports`], [`reports`]; [`auth`] (keys and
+//! scopes), [`limits`] (rate and size), [`openapi`] (the document), [`error`] (the error body).
+
+pub mod auth;
+pub mod error;
+pub mod exports;
+pub mod imports;
+pub mod limits;
+pub mod openapi;
+pub mod records;
+pub mod reports;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tracing::Level;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::export::ExportSettings;
+use crate::import::uploads::Uploads;
+use crate::records::RecordService;
+use error::ApiError;
+use limits::RateLimits;
+
+/// How a server behaves; the defaults are those of `recordport serve`.
+#[derive(Debug, Clone)]
+pub struct ApiSettings {
+    /// The largest request body (uploads included), in bytes.
+    pub max_upload_bytes: u64,
+    /// Requests per minute per API key; 0 turns the limit off.
+    pub rate_limit_per_minute: u32,
+    /// Where uploaded files wait between the import steps.
+    pub uploads_dir: PathBuf,
+    /// Where export jobs write their files.
+    pub export: ExportSettings,
+    /// Run export jobs in this process as soon as they are created. Off when workers (embedded
+    /// or separate) take them from the queue.
+    pub run_export_jobs_in_process: bool,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        ApiSettings {
+            max_upload_bytes: limits::DEFAULT_MAX_UPLOAD_MB * 1024 * 1024,
+            rate_limit_per_minute: limits::DEFAULT_RATE_LIMIT_PER_MINUTE,
+            uploads_dir: PathBuf::from("uploads"),
+            export: ExportSettings::default(),
+            run_export_jobs_in_process: true,
+        }
+    }
+}
+
+/// What every handler gets.
+#[derive(Clone)]
+pub struct AppState {
+    pub service: RecordService,
+    pub uploads: Uploads,
+    pub settings: Arc<ApiSettings>,
+    pub rate_limits: Arc<RateLimits>,
+}
+
+impl AppState {
+    pub fn new(service: RecordService, settings: ApiSettings) -> AppState {
+        AppState {
+            uploads: Uploads::new(settings.uploads_dir.clone()),
+            rate_limits: Arc::new(RateLimits::per_minute(settings.rate_limit_per_minute)),
+            settings: Arc::new(settings),
+            service,
+        }
+    }
+}
+
+/// The routes of the API with their OpenAPI document.
+pub fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .merge(records::routes())
+        .merge(imports::routes())
+        .merge(exports::routes())
+        .merge(reports::routes())
+}
+
+/// The whole service: the API, `GET /v1/openapi.json`, the error body for unknown routes and
+/// methods, request logs and the body limit.
+pub fn router(service: RecordService, settings: ApiSettings) -> Router {
+    let max_body = usize::try_from(settings.max_upload_bytes).unwrap_or(usize::MAX);
+    let state = AppState::new(service, settings);
+    let (routes, document) = api_routes().split_for_parts();
+    let document = Arc::new(document);
+    routes
+        .route(
+            "/v1/openapi.json",
+            get(move || {
+                let document = document.clone();
+                async move { axum::Json(document.as_ref().clone()) }
+            }),
+        )
+        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(route_not_found)
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .with_state(state)
+}
+
+async fn route_not_found(request: Request) -> ApiError {
+    ApiError::RouteNotFound {
+        method: request.method().to_string(),
+        path: request.uri().path().to_string(),
+    }
+}
+
+async fn method_not_allowed(request: Request) -> impl IntoResponse {
+    let error = ApiError::MethodNotAllowed {
+        method: request.method().to_string(),
+        path: request.uri().path().to_string(),
+    };
+    (StatusCode::METHOD_NOT_ALLOWED, error)
+}
+
+/// Serves `router` on `listener` until `shutdown` completes; requests in flight are finished
+/// first.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

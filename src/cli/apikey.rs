@@ -1,0 +1,86 @@
+//! `recordport apikey …`: create (the key is printed once), list and revoke API keys.
+
+use clap::Subcommand;
+use serde_json::json;
+
+use super::{Output, table};
+use crate::apikeys::{self, Scope};
+use crate::error::Result;
+use crate::records::RecordService;
+
+#[derive(Debug, Subcommand)]
+pub enum ApikeyCommand {
+    /// Create a key; it is printed once and only its SHA-256 digest is stored.
+    Create {
+        /// A name that says who or what uses the key.
+        #[arg(long)]
+        name: String,
+        /// Comma-separated: records:read, records:write, imports:read, imports:write,
+        /// exports:read, exports:write.
+        #[arg(long)]
+        scopes: String,
+    },
+    /// List the keys (never their secrets).
+    List,
+    /// Revoke a key by id; requests with it get 401 from then on.
+    Revoke { id: String },
+}
+
+pub async fn run(service: &RecordService, cmd: ApikeyCommand, out: &Output) -> Result<()> {
+    let store = service.store();
+    match cmd {
+        ApikeyCommand::Create { name, scopes } => {
+            let scopes = Scope::parse_list(&scopes)?;
+            let created = apikeys::create(store, &name, &scopes).await?;
+            out.print(&created, || {
+                format!(
+                    "{}\n\nkey {} ({}) with scopes {}\nThis is the only time the key is shown: keep it now.",
+                    created.secret,
+                    created.key.id,
+                    created.key.name,
+                    scopes_text(&created.key.scopes)
+                )
+            })
+        }
+        ApikeyCommand::List => {
+            let keys = apikeys::list(store).await?;
+            out.print(&json!({ "keys": keys }), || {
+                let mut t = table(&[
+                    "id",
+                    "name",
+                    "prefix",
+                    "scopes",
+                    "created",
+                    "last used",
+                    "revoked",
+                ]);
+                for k in &keys {
+                    t.add_row(vec![
+                        k.id.clone(),
+                        k.name.clone(),
+                        format!("{}…", k.key_prefix),
+                        scopes_text(&k.scopes),
+                        k.created_date_time.clone(),
+                        k.last_used_date_time.clone().unwrap_or_default(),
+                        k.revoked_date_time.clone().unwrap_or_default(),
+                    ]);
+                }
+                t.to_string()
+            })
+        }
+        ApikeyCommand::Revoke { id } => {
+            let key = apikeys::revoke(store, &id).await?;
+            out.print(&json!({ "key": key }), || {
+                format!("revoked {} ({})", key.id, key.name)
+            })
+        }
+    }
+}
+
+fn scopes_text(scopes: &[Scope]) -> String {
+    scopes
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
+}

@@ -1,0 +1,173 @@
+//! Uploaded files kept between the steps of spec 002 (parse, suggest-mapping, validate,
+//! execute): each upload lives under its own file id, with its original name, so the later
+//! steps and the import job see the same file name and type.
+//!
+//! In: a client's file name ([`Uploads::reserve`]), a file id ([`Uploads::path`]). Out: paths in
+//! the uploads directory. Guarantees: a file id names exactly one directory of the uploads
+//! directory (ids are checked, so no id reaches outside it); uploads older than the retention
+//! are deleted whenever a new one is reserved.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use crate::error::{Error, Result};
+use crate::store::new_id;
+
+/// Uploads are kept this long (spec 002's import jobs expire after 7 days; an upload is only
+/// needed until its import runs, so one day is plenty).
+pub const UPLOAD_RETENTION: Duration = Duration::from_secs(24 * 3600);
+const ID_PREFIX: &str = "upl_";
+
+#[derive(Debug, Clone)]
+pub struct Uploads {
+    dir: PathBuf,
+}
+
+impl Uploads {
+    pub fn new(dir: impl Into<PathBuf>) -> Uploads {
+        Uploads { dir: dir.into() }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// A new file id and the path to write the upload to (its directory is created).
+    pub fn reserve(&self, file_name: &str) -> Result<(String, PathBuf)> {
+        self.sweep(SystemTime::now())?;
+        let id = new_id(ID_PREFIX.trim_end_matches('_'));
+        let dir = self.dir.join(&id);
+        std::fs::create_dir_all(&dir).map_err(|source| io(&dir, source))?;
+        Ok((id, dir.join(safe_file_name(file_name))))
+    }
+
+    /// The file kept under `file_id`.
+    pub fn path(&self, file_id: &str) -> Result<PathBuf> {
+        let valid = file_id.strip_prefix(ID_PREFIX).is_some_and(|rest| {
+            !rest.is_empty() && rest.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+        });
+        if !valid {
+            return Err(Error::invalid_field(
+                "fileId",
+                "is not a file id returned by the parse step",
+                Some(serde_json::Value::String(file_id.to_string())),
+            ));
+        }
+        let dir = self.dir.join(file_id);
+        let mut entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::not_found("uploaded file", file_id));
+            }
+            Err(source) => return Err(io(&dir, source)),
+        };
+        match entries.next() {
+            Some(entry) => Ok(entry.map_err(|source| io(&dir, source))?.path()),
+            None => Err(Error::not_found("uploaded file", file_id)),
+        }
+    }
+
+    /// Deletes an upload (after a failed upload, or when it is no longer needed).
+    pub fn remove(&self, file_id: &str) -> Result<()> {
+        let dir = self.dir.join(file_id);
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(io(&dir, source)),
+        }
+    }
+
+    /// Deletes uploads last changed before `now - UPLOAD_RETENTION`; returns how many.
+    pub fn sweep(&self, now: SystemTime) -> Result<u64> {
+        let entries = match std::fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(source) => return Err(io(&self.dir, source)),
+        };
+        let mut removed = 0;
+        for entry in entries {
+            let entry = entry.map_err(|source| io(&self.dir, source))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !name.starts_with(ID_PREFIX) {
+                continue;
+            }
+            let modified = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .map_err(|source| io(&entry.path(), source))?;
+            if now.duration_since(modified).unwrap_or_default() > UPLOAD_RETENTION {
+                self.remove(&name)?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}
+
+/// The last component of a client's file name, with anything but letters, digits, `.`, `-`,
+/// `_` and spaces replaced, so it is a plain name inside the upload's directory.
+pub fn safe_file_name(name: &str) -> String {
+    let last = name.rsplit(['/', '\\']).next().unwrap_or_default();
+    let cleaned: String = last
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || matches!(c, '.' | '-' | '_' | ' ') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let cleaned = cleaned.trim().trim_start_matches('.').to_string();
+    if cleaned.is_empty() {
+        "upload".to_string()
+    } else {
+        cleaned
+    }
+}
+
+fn io(path: &Path, source: std::io::Error) -> Error {
+    Error::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_stay_inside_the_upload() {
+        assert_eq!(safe_file_name("contacts.csv"), "contacts.csv");
+        assert_eq!(safe_file_name("../../etc/passwd"), "passwd");
+        assert_eq!(
+            safe_file_name("C:\\Users\\me\\Leads 2024.xlsx"),
+            "Leads 2024.xlsx"
+        );
+        assert_eq!(safe_file_name(".."), "upload");
+        assert_eq!(safe_file_name("a;b|c.csv"), "a_b_c.csv");
+    }
+
+    #[test]
+    fn reserve_find_sweep() {
+        let dir = tempfile::tempdir().unwrap();
+        let uploads = Uploads::new(dir.path().join("uploads"));
+        let (id, path) = uploads.reserve("x/contacts.csv").unwrap();
+        std::fs::write(&path, "a\n1\n").unwrap();
+        assert_eq!(uploads.path(&id).unwrap(), path);
+        assert!(path.ends_with("contacts.csv"));
+        assert!(matches!(
+            uploads.path("upl_../../x"),
+            Err(Error::Validation { .. })
+        ));
+        assert!(matches!(
+            uploads.path("upl_0000"),
+            Err(Error::NotFound { .. })
+        ));
+        assert_eq!(uploads.sweep(SystemTime::now()).unwrap(), 0);
+        let later = SystemTime::now() + UPLOAD_RETENTION + Duration::from_secs(60);
+        assert_eq!(uploads.sweep(later).unwrap(), 1);
+        assert!(matches!(uploads.path(&id), Err(Error::NotFound { .. })));
+    }
+}
