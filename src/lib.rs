@@ -28,5 +28,6 @@ pub mod jobs;
 pub mod records;
 pub mod schema;
 pub mod store;
+pub mod worker;
 
 pub use error::{Error, Result};

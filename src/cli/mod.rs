@@ -4,6 +4,7 @@
 mod bench;
 mod export;
 mod import;
+mod worker;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -74,6 +75,8 @@ pub enum Command {
     /// Benchmark helpers: generate large realistic files.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Run queued import and export jobs until SIGINT or SIGTERM.
+    Worker(worker::WorkerArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -292,6 +295,7 @@ async fn execute(cli: Cli) -> Result<()> {
         Command::Records(cmd) => records_command(&service, cmd, &actor, &out).await,
         Command::Import(cmd) => import::run(&service, cmd, &actor, &out).await,
         Command::Export(cmd) => export::run(&service, cmd, &actor, &out).await,
+        Command::Worker(args) => worker::run(&service, args).await,
         Command::Bench(_) => unreachable!("handled before the database is opened"),
     };
     store.close().await;

@@ -315,6 +315,37 @@ pub(crate) fn open_planned(
     Ok((source, plan))
 }
 
+/// Undoes what a job's committed batches wrote, so a failed job leaves nothing behind, and marks
+/// the job failed. If the undo fails too (the database is gone), the job is still marked failed
+/// when possible, saying so, so that it is not left "processing" forever.
+pub(crate) async fn fail_job(
+    service: &RecordService,
+    job_id: &str,
+    actor: &Actor,
+    error: &Error,
+    errors: &[RowError],
+    reference_warnings: &[ReferenceWarning],
+) -> Result<()> {
+    let store = service.store();
+    let undone = job::undo_ledger(store, service.modules(), job_id, actor).await;
+    let failure = match &undone {
+        Ok(_) => error.to_string(),
+        Err(undo_error) => format!(
+            "{error}; undoing the committed batches failed too ({undo_error}): roll the job back \
+             again"
+        ),
+    };
+    job::finish_job(
+        store,
+        job_id,
+        JobStatus::Failed,
+        errors,
+        reference_warnings,
+        Some(&failure),
+    )
+    .await
+}
+
 /// Where a resumed job starts from: what its committed batches saved.
 #[derive(Debug, Default)]
 pub(crate) struct Resume {
@@ -329,7 +360,8 @@ pub(crate) struct Resume {
 pub(crate) struct RunControl<'a> {
     pub skip_rows: u64,
     pub lease: Option<&'a Lease>,
-    pub stop: Option<&'a AtomicBool>,
+    /// Any of these set stops the run between two batches.
+    pub stop: &'a [&'a AtomicBool],
 }
 
 /// How a run ended, when it did not fail.
@@ -451,11 +483,6 @@ impl<'a> Importer<'a> {
         })
     }
 
-    /// The counters so far.
-    pub(crate) fn counters(&self) -> Counters {
-        self.counters
-    }
-
     /// Ends the job as completed, with its report.
     pub(crate) async fn complete(&self, job_id: &str) -> Result<()> {
         job::finish_job(
@@ -469,26 +496,15 @@ impl<'a> Importer<'a> {
         .await
     }
 
-    /// Undoes what the committed batches wrote, so a failed job leaves nothing behind, and marks
-    /// the job failed. If the undo fails too (the database is gone), the job is still marked
-    /// failed when possible, saying so, so that it is not left "processing" forever.
+    /// Fails the job; see [`fail_job`].
     pub(crate) async fn fail(&self, job_id: &str, error: &Error) -> Result<()> {
-        let store = self.service.store();
-        let undone = job::undo_ledger(store, self.service.modules(), job_id, self.actor).await;
-        let failure = match &undone {
-            Ok(_) => error.to_string(),
-            Err(undo_error) => format!(
-                "{error}; undoing the committed batches failed too ({undo_error}): roll the job \
-                 back again"
-            ),
-        };
-        job::finish_job(
-            store,
+        fail_job(
+            self.service,
             job_id,
-            JobStatus::Failed,
+            self.actor,
+            error,
             &self.errors,
             &self.reference_warnings,
-            Some(&failure),
         )
         .await
     }
@@ -534,10 +550,7 @@ impl<'a> Importer<'a> {
             if self.cancel_seen {
                 return Ok(RunEnd::Cancelled);
             }
-            if control
-                .stop
-                .is_some_and(|stop| stop.load(Ordering::Relaxed))
-            {
+            if control.stop.iter().any(|stop| stop.load(Ordering::Relaxed)) {
                 return Ok(RunEnd::Stopped);
             }
         }

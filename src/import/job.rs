@@ -541,6 +541,18 @@ pub(crate) async fn load_queued(store: &Store, job_id: &str) -> Result<QueuedJob
     })
 }
 
+/// The counters a job row holds.
+pub(crate) fn counters_of(job: &ImportJob) -> Counters {
+    Counters {
+        processed_rows: job.processed_rows,
+        created_rows: job.created_rows,
+        updated_rows: job.updated_rows,
+        unchanged_rows: job.unchanged_rows,
+        skipped_rows: job.skipped_rows,
+        error_rows: job.error_rows,
+    }
+}
+
 /// Sets a job's total once a worker has counted its file.
 pub(crate) async fn set_total(store: &Store, job_id: &str, total_rows: u64) -> Result<()> {
     let mut sql = Sql::new("UPDATE import_jobs SET total_rows = ");
