@@ -260,14 +260,8 @@ pub(crate) async fn checkpoint(
             job_id: job_id.to_string(),
         });
     };
-    for (page_start, page) in statement_pages(point.new_errors, 256).into_iter().scan(
-        point.first_error_seq,
-        |seq, page| {
-            let start = *seq;
-            *seq += page.len();
-            Some((start, page))
-        },
-    ) {
+    let mut seq = point.first_error_seq;
+    for page in statement_pages(point.new_errors, 256) {
         let mut sql = Sql::new("INSERT INTO import_job_errors (job_id, seq, error) VALUES ");
         for (i, error) in page.iter().enumerate() {
             if i > 0 {
@@ -277,10 +271,11 @@ pub(crate) async fn checkpoint(
             sql.push("(")
                 .bind(job_id)
                 .push(", ")
-                .bind((page_start + i) as i64)
+                .bind(seq as i64)
                 .push(", ")
                 .bind(text)
                 .push(")");
+            seq += 1;
         }
         tx.execute(sql).await?;
     }
