@@ -49,6 +49,10 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A worker lost its lease on a job (it stalled past the lease and another worker claimed the
+    /// job); whatever it was about to write is rolled back.
+    #[error("job {job_id}: the lease was lost to another worker")]
+    LeaseLost { job_id: String },
     #[error("{context}: invalid JSON: {source}")]
     Json {
         context: String,
@@ -112,7 +116,7 @@ impl Error {
             Error::Source { .. } => "invalid_file",
             Error::TooLarge { .. } => "file_too_large",
             Error::NotFound { .. } => "not_found",
-            Error::Conflict { .. } => "conflict",
+            Error::Conflict { .. } | Error::LeaseLost { .. } => "conflict",
             Error::DatabaseUrl { .. } => "invalid_configuration",
             Error::Database(_) | Error::Migration(_) | Error::Io { .. } => "internal_error",
         }
@@ -123,7 +127,7 @@ impl Error {
             Error::Validation { .. } | Error::Json { .. } | Error::Source { .. } => 400,
             Error::TooLarge { .. } => 413,
             Error::NotFound { .. } => 404,
-            Error::Conflict { .. } => 409,
+            Error::Conflict { .. } | Error::LeaseLost { .. } => 409,
             Error::DatabaseUrl { .. }
             | Error::Database(_)
             | Error::Migration(_)

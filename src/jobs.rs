@@ -1,8 +1,12 @@
-//! What import and export jobs share: the statuses of spec 002.
+//! What import and export jobs share: the statuses of spec 002, and the queue workers claim them
+//! from (claims under a lease, heartbeats, release).
+
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::store::{Dialect, Sql, Store, now_micros};
 
 /// Spec 002's job statuses, for import and export jobs alike.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,4 +48,139 @@ impl JobStatus {
             }
         })
     }
+}
+
+/// A worker's hold on a job: who holds it, and how long it lasts without a heartbeat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// Unique per worker process (and per slot of a worker running several jobs).
+    pub worker_id: String,
+    pub duration: Duration,
+}
+
+impl Lease {
+    pub fn new(worker_id: impl Into<String>, duration: Duration) -> Lease {
+        Lease {
+            worker_id: worker_id.into(),
+            duration,
+        }
+    }
+
+    /// When a lease taken or renewed at `now` runs out.
+    pub(crate) fn expiry(&self, now: i64) -> i64 {
+        now.saturating_add(i64::try_from(self.duration.as_micros()).unwrap_or(i64::MAX))
+    }
+}
+
+/// The two job tables the queue serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum JobTable {
+    Import,
+    Export,
+}
+
+impl JobTable {
+    fn name(self) -> &'static str {
+        match self {
+            JobTable::Import => "import_jobs",
+            JobTable::Export => "export_jobs",
+        }
+    }
+
+    /// The column that orders the queue: oldest job first.
+    fn queued_at(self) -> &'static str {
+        match self {
+            JobTable::Import => "created_at",
+            JobTable::Export => "requested_at",
+        }
+    }
+}
+
+/// A job a worker has just claimed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Claimed {
+    pub id: String,
+    /// How many times the job has been claimed, this claim included.
+    pub attempts: i64,
+}
+
+/// Claims the oldest job that is pending, or processing under a lease that ran out (its worker
+/// died), for `lease`. Jobs run in the foreground have no lease and are never claimed.
+///
+/// On PostgreSQL the candidate row is locked with `FOR UPDATE SKIP LOCKED`, so concurrent workers
+/// each take a different job without waiting for each other. SQLite has one writer at a time:
+/// the single `UPDATE … RETURNING` statement is atomic, so two workers never claim one job.
+pub(crate) async fn claim_next(
+    store: &Store,
+    table: JobTable,
+    lease: &Lease,
+) -> Result<Option<Claimed>> {
+    let now = now_micros();
+    let name = table.name();
+    let queued_at = table.queued_at();
+    let skip_locked = match store.dialect() {
+        Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+        Dialect::Sqlite => "",
+    };
+    let mut sql = Sql::new(format!(
+        "UPDATE {name} SET status = 'processing', worker_id = "
+    ));
+    sql.bind(lease.worker_id.clone())
+        .push(", lease_expires_at = ")
+        .bind(lease.expiry(now))
+        .push(", heartbeat_at = ")
+        .bind(now)
+        .push(", attempts = attempts + 1, started_at = COALESCE(started_at, ")
+        .bind(now)
+        .push(&format!(
+            ") WHERE id = (SELECT id FROM {name} WHERE status = 'pending' OR (status = \
+             'processing' AND lease_expires_at < "
+        ))
+        .bind(now)
+        .push(&format!(
+            ") ORDER BY {queued_at}, id LIMIT 1{skip_locked}) RETURNING id, attempts"
+        ));
+    let Some(row) = store.fetch_optional(sql).await? else {
+        return Ok(None);
+    };
+    Ok(Some(Claimed {
+        id: row.text("id")?,
+        attempts: row.int("attempts")?,
+    }))
+}
+
+/// Renews the lease; `false` when this worker no longer holds the job (another worker claimed it
+/// after the lease ran out, or it is no longer processing).
+pub(crate) async fn heartbeat(
+    store: &Store,
+    table: JobTable,
+    id: &str,
+    lease: &Lease,
+) -> Result<bool> {
+    let now = now_micros();
+    let mut sql = Sql::new(format!("UPDATE {} SET heartbeat_at = ", table.name()));
+    sql.bind(now)
+        .push(", lease_expires_at = ")
+        .bind(lease.expiry(now))
+        .push(" WHERE id = ")
+        .bind(id)
+        .push(" AND worker_id = ")
+        .bind(lease.worker_id.clone())
+        .push(" AND status = 'processing'");
+    Ok(store.execute(sql).await? > 0)
+}
+
+/// Gives a job back to the queue at once (a worker shutting down between two batches): the next
+/// worker claims it and goes on from its checkpoint.
+pub(crate) async fn release(store: &Store, table: JobTable, id: &str, lease: &Lease) -> Result<()> {
+    let mut sql = Sql::new(format!(
+        "UPDATE {} SET lease_expires_at = 0 WHERE id = ",
+        table.name()
+    ));
+    sql.bind(id)
+        .push(" AND worker_id = ")
+        .bind(lease.worker_id.clone())
+        .push(" AND status = 'processing'");
+    store.execute(sql).await?;
+    Ok(())
 }

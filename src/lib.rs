@@ -34,5 +34,6 @@ pub mod records;
 pub mod reports;
 pub mod schema;
 pub mod store;
+pub mod worker;
 
 pub use error::{Error, Result};

@@ -5,6 +5,7 @@
 //! A direct export streams: the sink writes on a blocking thread into a channel that is the
 //! response body, so memory stays at a few pages whatever the size. If the export fails half-way
 //! the body ends with an error (the connection is cut), so a partial file never looks whole.
+//! Export jobs are only created here; workers run them.
 
 use std::io::Write;
 
@@ -93,24 +94,11 @@ pub(crate) async fn export_response(
     match prepared.delivery(store, job_requested).await? {
         Delivery::Direct => stream_export(state, prepared).await,
         Delivery::Job => {
+            // A worker takes it from the queue.
             let job = export::create_job(store, module, &request, Some(user_id)).await?;
-            if state.settings.run_export_jobs_in_process {
-                run_in_background(state, job.export_job_id.clone());
-            }
             Ok((StatusCode::ACCEPTED, Json(job_json(&job))).into_response())
         }
     }
-}
-
-/// Runs a pending export job in this process; its outcome is on the job row.
-fn run_in_background(state: &AppState, id: String) {
-    let store = state.service.store().clone();
-    let settings = state.settings.export.clone();
-    tokio::spawn(async move {
-        if let Err(e) = export::run_job(&store, &settings, &id, |_, _| {}).await {
-            tracing::warn!(export_job = %id, "export job failed: {e}");
-        }
-    });
 }
 
 async fn stream_export(state: &AppState, prepared: Prepared) -> ApiResult<Response> {

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use axum::Json;
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, RawQuery, State};
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use tokio::io::AsyncWriteExt;
@@ -24,9 +24,10 @@ use super::records::{number_param, query_pairs};
 use crate::error::Error;
 use crate::import::mapping::ColumnMapping;
 use crate::import::memory::suggest_for_columns;
+use crate::import::queue::{self, Submission};
 use crate::import::{
     ImportRequest, PipelineOptions, RunOptions, SourceLimits, SourceOptions, execute_file, get_job,
-    inline, list_jobs, parse_file, rollback, validate_file,
+    inline, list_jobs, parse_file, rollback, source, validate_file,
 };
 
 /// Imports of up to this many rows run in the request and return their result (spec 002).
@@ -334,6 +335,29 @@ async fn execute(
         serde_json::from_value(body).map_err(|e| Error::json("request body", e))?;
     state.service.modules().get(&module).await?;
     let source = step_source(&state, body.file_id, body.rows).await?;
+    let rows = count_rows(source.path.clone(), source.options.clone()).await?;
+    if rows > SYNC_MAX_ROWS {
+        // The queue keeps its own copy of the file, so the upload (or the inline rows file)
+        // may go.
+        let job = queue::submit(
+            &state.service,
+            &module,
+            Submission {
+                file: source.path.clone(),
+                file_name: None,
+                request: body.request,
+                source: source.options.clone(),
+                actor: auth.actor(),
+                copy_into: Some(state.settings.jobs_dir.clone()),
+            },
+        )
+        .await?;
+        return Ok((
+            StatusCode::ACCEPTED,
+            Json(json!({ "success": true, "data": job })),
+        )
+            .into_response());
+    }
     let options = RunOptions {
         source: source.options.clone(),
         ..RunOptions::new(auth.actor())
@@ -347,6 +371,11 @@ async fn execute(
     )
     .await?;
     Ok(Json(json!({ "success": true, "data": result })).into_response())
+}
+
+/// Data rows of a file, read the way the import reads it.
+async fn count_rows(path: PathBuf, options: SourceOptions) -> ApiResult<u64> {
+    blocking(move || source::open(&path, &options)?.count_rest(&mut |_, _| {})).await
 }
 
 #[utoipa::path(get, path = "/v1/modules/{module}/import/jobs", tag = "imports",

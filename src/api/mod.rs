@@ -7,6 +7,9 @@
 //!         ─> library call ─> JSON in the spec's shape, or the spec's error body (error.rs)
 //! ```
 //!
+//! Jobs (imports above 5,000 rows, large or requested exports) go to the queue in the database;
+//! workers run them (`recordport serve` runs one in its own process unless `--no-worker`).
+//!
 //! One file per area: [`records`], [`imports`], [`exports`], [`reports`]; [`auth`] (keys and
 //! scopes), [`limits`] (rate and size), [`openapi`] (the document), [`error`] (the error body).
 
@@ -25,15 +28,12 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
 use axum::routing::get;
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::export::ExportSettings;
 use crate::import::uploads::Uploads;
 use crate::records::RecordService;
 use error::ApiError;
@@ -48,11 +48,8 @@ pub struct ApiSettings {
     pub rate_limit_per_minute: u32,
     /// Where uploaded files wait between the import steps.
     pub uploads_dir: PathBuf,
-    /// Where export jobs write their files.
-    pub export: ExportSettings,
-    /// Run export jobs in this process as soon as they are created. Off when workers (embedded
-    /// or separate) take them from the queue.
-    pub run_export_jobs_in_process: bool,
+    /// Where background import jobs keep their copy of the file until a worker has run them.
+    pub jobs_dir: PathBuf,
 }
 
 impl Default for ApiSettings {
@@ -61,8 +58,7 @@ impl Default for ApiSettings {
             max_upload_bytes: limits::DEFAULT_MAX_UPLOAD_MB * 1024 * 1024,
             rate_limit_per_minute: limits::DEFAULT_RATE_LIMIT_PER_MINUTE,
             uploads_dir: PathBuf::from("uploads"),
-            export: ExportSettings::default(),
-            run_export_jobs_in_process: true,
+            jobs_dir: PathBuf::from("jobs"),
         }
     }
 }
@@ -129,12 +125,11 @@ async fn route_not_found(request: Request) -> ApiError {
     }
 }
 
-async fn method_not_allowed(request: Request) -> impl IntoResponse {
-    let error = ApiError::MethodNotAllowed {
+async fn method_not_allowed(request: Request) -> ApiError {
+    ApiError::MethodNotAllowed {
         method: request.method().to_string(),
         path: request.uri().path().to_string(),
-    };
-    (StatusCode::METHOD_NOT_ALLOWED, error)
+    }
 }
 
 /// Serves `router` on `listener` until `shutdown` completes; requests in flight are finished

@@ -1,5 +1,6 @@
 //! `recordport import …`: the steps of spec 002 on files.
 
+use crate::import::{JobStatus, Submission, cancel, submit};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -58,6 +59,13 @@ pub enum ImportCommand {
     },
     /// Show one import job.
     Job {
+        #[command(flatten)]
+        module: ModuleArg,
+        id: String,
+    },
+    /// Cancel a pending or running job (a running job stops at its next batch and is rolled
+    /// back).
+    Cancel {
         #[command(flatten)]
         module: ModuleArg,
         id: String,
@@ -129,6 +137,13 @@ pub struct RunArgs {
     /// Write the failed rows, with their errors, to this CSV file.
     #[arg(long, value_name = "FILE.csv")]
     errors_out: Option<PathBuf>,
+    /// Queue the import for a worker (`recordport worker`) and print the job id at once.
+    #[arg(long, conflicts_with_all = ["dry_run", "errors_out"])]
+    background: bool,
+    /// With --background: copy the file into this directory for the worker (default: the
+    /// worker reads the file where it is).
+    #[arg(long, value_name = "DIR", requires = "background")]
+    jobs_dir: Option<PathBuf>,
     #[command(flatten)]
     source: SourceArgs,
     #[command(flatten)]
@@ -300,6 +315,43 @@ pub async fn run(
                 text
             })
         }
+        ImportCommand::Run(args) if args.background => {
+            let module = args.module.module.clone();
+            let (request, source) = run_request(service, &args).await?;
+            let job = submit(
+                service,
+                &module,
+                Submission {
+                    file: args.file.clone(),
+                    file_name: None,
+                    request,
+                    source,
+                    actor: actor.clone(),
+                    copy_into: args.jobs_dir.clone(),
+                },
+            )
+            .await?;
+            out.print(&json!({ "success": true, "data": job }), || {
+                format!(
+                    "queued import job {} ({}): run `recordport worker` to process it",
+                    job.import_job_id,
+                    job.status.as_str()
+                )
+            })
+        }
+        ImportCommand::Cancel { module, id } => {
+            let job = cancel(service.store(), service.modules(), &module.module, &id).await?;
+            out.print(&json!({ "success": true, "data": job }), || {
+                if job.status == JobStatus::Cancelled {
+                    format!("import job {} cancelled", job.import_job_id)
+                } else {
+                    format!(
+                        "import job {} stops at its next batch and is rolled back",
+                        job.import_job_id
+                    )
+                }
+            })
+        }
         ImportCommand::Run(args) => {
             let result = run_import(service, *args, actor).await?;
             out.print(&json!({ "success": true, "data": result }), || {
@@ -355,6 +407,14 @@ pub async fn run(
                         "rows",
                         format!("{} of {}", job.processed_rows, job.total_rows),
                     ),
+                    (
+                        "rows/s",
+                        job.rows_per_second
+                            .map(|r| r.to_string())
+                            .unwrap_or_default(),
+                    ),
+                    ("worker", job.worker_id.clone().unwrap_or_default()),
+                    ("attempts", job.attempts.to_string()),
                     ("created", job.created_rows.to_string()),
                     ("updated", job.updated_rows.to_string()),
                     ("unchanged", job.unchanged_rows.to_string()),
@@ -456,7 +516,11 @@ impl MappingArgs {
     }
 }
 
-async fn run_import(service: &RecordService, args: RunArgs, actor: &Actor) -> Result<ImportResult> {
+/// The request and source options a `run` asks for.
+async fn run_request(
+    service: &RecordService,
+    args: &RunArgs,
+) -> Result<(ImportRequest, SourceOptions)> {
     let source = args.source.options();
     let mut request = args
         .mapping
@@ -481,6 +545,11 @@ async fn run_import(service: &RecordService, args: RunArgs, actor: &Actor) -> Re
     }
     request.create_missing_references |= args.create_missing_references;
     request.skip_validation |= args.skip_validation;
+    Ok((request, source))
+}
+
+async fn run_import(service: &RecordService, args: RunArgs, actor: &Actor) -> Result<ImportResult> {
+    let (request, source) = run_request(service, &args).await?;
     let mut options = RunOptions::new(actor.clone());
     options.source = source;
     options.pipeline = args.pipeline.options();

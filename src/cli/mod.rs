@@ -6,6 +6,7 @@ mod bench;
 mod export;
 mod import;
 mod serve;
+mod worker;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -81,6 +82,8 @@ pub enum Command {
     /// Create, list and revoke the HTTP API's keys.
     #[command(subcommand)]
     Apikey(apikey::ApikeyCommand),
+    /// Run queued import and export jobs until SIGINT or SIGTERM.
+    Worker(worker::WorkerArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -301,6 +304,7 @@ async fn execute(cli: Cli) -> Result<()> {
         Command::Export(cmd) => export::run(&service, cmd, &actor, &out).await,
         Command::Serve(args) => serve::run(&service, args).await,
         Command::Apikey(cmd) => apikey::run(&service, cmd, &out).await,
+        Command::Worker(args) => worker::run(&service, args).await,
         Command::Bench(_) => unreachable!("handled before the database is opened"),
     };
     store.close().await;

@@ -1,14 +1,19 @@
-//! `recordport serve`: the HTTP API on a socket until SIGINT or SIGTERM.
+//! `recordport serve`: the HTTP API on a socket, with a worker for the queued jobs in the same
+//! process (unless `--no-worker`), until SIGINT or SIGTERM: the server finishes the requests in
+//! flight and the worker its current batches.
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Args;
+use tokio::sync::watch;
 
 use crate::api::{self, ApiSettings, limits};
 use crate::error::{Error, Result};
 use crate::export::{ExportSettings, job::DEFAULT_EXPORT_DIR};
 use crate::records::RecordService;
+use crate::worker::{Worker, WorkerOptions};
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -27,6 +32,18 @@ pub struct ServeArgs {
     /// Where export jobs keep their files.
     #[arg(long, env = "RECORDPORT_EXPORT_DIR", default_value = DEFAULT_EXPORT_DIR)]
     pub export_dir: PathBuf,
+    /// Where background imports keep their copy of the file until a worker has run them.
+    #[arg(long, default_value = "jobs")]
+    pub jobs_dir: PathBuf,
+    /// Run no worker in this process: queued jobs wait for `recordport worker` processes.
+    #[arg(long)]
+    pub no_worker: bool,
+    /// Jobs the embedded worker runs at once.
+    #[arg(long, default_value_t = 1)]
+    pub worker_concurrency: usize,
+    /// Milliseconds the idle embedded worker waits before it looks at the queue again.
+    #[arg(long, default_value_t = 1000)]
+    pub worker_poll_ms: u64,
 }
 
 pub async fn run(service: &RecordService, args: ServeArgs) -> Result<()> {
@@ -42,8 +59,7 @@ pub async fn run(service: &RecordService, args: ServeArgs) -> Result<()> {
         max_upload_bytes: args.max_upload_mb.saturating_mul(1024 * 1024),
         rate_limit_per_minute: args.rate_limit_per_minute,
         uploads_dir: args.uploads_dir.clone(),
-        export: ExportSettings::new(args.export_dir.clone()),
-        run_export_jobs_in_process: true,
+        jobs_dir: args.jobs_dir.clone(),
     };
     // The first line on stdout is the address, for scripts and tests that asked for port 0.
     {
@@ -55,42 +71,40 @@ pub async fn run(service: &RecordService, args: ServeArgs) -> Result<()> {
                 source,
             })?;
     }
+    // One signal stops both the server and the embedded worker.
+    let (stop_sender, stop) = watch::channel(false);
+    tokio::spawn(async move {
+        super::worker::shutdown_signal().await;
+        tracing::info!("stopping: finishing the requests in flight and the current batches");
+        let _ = stop_sender.send(true);
+    });
+    let stopped = |mut stop: watch::Receiver<bool>| async move {
+        // An error means the sender is gone, which also means: stop.
+        let _ = stop.wait_for(|stopped| *stopped).await;
+    };
+    let worker = (!args.no_worker).then(|| {
+        let mut options = WorkerOptions::new(ExportSettings::new(args.export_dir.clone()));
+        options.concurrency = args.worker_concurrency.max(1);
+        options.poll_interval = Duration::from_millis(args.worker_poll_ms);
+        let worker = Worker::new(service.clone(), options);
+        tracing::info!(worker = %worker.options().worker_id, "embedded worker started");
+        let stop = stop.clone();
+        tokio::spawn(async move { worker.run(stopped(stop)).await })
+    });
     tracing::info!(%address, "serving the HTTP API");
     api::serve(
         listener,
         api::router(service.clone(), settings),
-        shutdown_signal(),
+        stopped(stop),
     )
     .await
     .map_err(io)?;
+    if let Some(worker) = worker {
+        match worker.await {
+            Ok(result) => result?,
+            Err(e) => tracing::error!("the embedded worker stopped abnormally: {e}"),
+        }
+    }
     tracing::info!("stopped");
     Ok(())
-}
-
-/// Completes on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::error!("cannot listen for SIGINT: {e}");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(e) => {
-                tracing::error!("cannot listen for SIGTERM: {e}");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => tracing::info!("SIGINT: finishing the requests in flight"),
-        () = terminate => tracing::info!("SIGTERM: finishing the requests in flight"),
-    }
 }

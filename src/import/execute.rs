@@ -14,6 +14,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -22,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::import::apply::{MappedRow, MappingPlan, RowError};
 use crate::import::dedupe::{KeyIndex, match_fields};
 use crate::import::job::{
-    self, Counters, JobStatus, LedgerEntry, NewJob, ProcessingMode, insert_job, save_counters,
+    self, Checkpoint, Counters, JobStatus, LedgerEntry, NewJob, ProcessingMode, insert_job,
 };
 use crate::import::mapping::ColumnMapping;
 use crate::import::memory;
@@ -31,6 +32,7 @@ use crate::import::pipeline::{MappedChunk, Pipeline, PipelineOptions};
 use crate::import::source::{self, SourceOptions};
 use crate::import::validate::MAX_REPORTED_ERRORS;
 use crate::import::write::{self as batch_write, Written};
+use crate::jobs::Lease;
 use crate::records::model::{record_columns, record_from_row};
 use crate::records::write::{Draft, MatchKey, RecordWriter, diff, match_keys};
 use crate::records::{Actor, Record, RecordService};
@@ -157,31 +159,14 @@ pub async fn execute_file(
     options: &RunOptions,
 ) -> Result<ImportResult> {
     let module = service.modules().get(module).await?;
-    let match_on = if request.duplicate_strategy == DuplicateStrategy::Create {
-        Vec::new()
-    } else {
-        match_fields(&module, &request.duplicate_match_fields)?
-    };
-    // The count pass reads the whole file with every check the import makes, so a file that
-    // is broken half-way fails here, before the first write.
-    let total_rows = source::open(path, &options.source)?.count_rest(&mut |_, _| {})?;
-    let source = source::open(path, &options.source)?;
-    let columns = source.columns().to_vec();
-    let info = source.describe();
-    let plan = Arc::new(MappingPlan::new(
+    let checked = CheckedFile::open(
         &module,
-        &columns,
-        &request.column_mapping,
-        &request.static_values,
+        path,
+        request,
+        &options.source,
         &options.value_options,
-    )?);
-    if plan.written_fields().is_empty() && !plan.maps_display_name() {
-        return Err(Error::invalid_field(
-            "columnMapping",
-            "no column is mapped to a field: map at least one column",
-            None,
-        ));
-    }
+    )?;
+    let total_rows = checked.total_rows;
     let store = service.store();
     let processing_mode = ProcessingMode::for_rows(total_rows);
     let job_id = (!options.dry_run).then(|| new_id("job"));
@@ -191,9 +176,12 @@ pub async fn execute_file(
             NewJob {
                 id,
                 module_id: &module.id,
+                status: JobStatus::Processing,
                 processing_mode,
-                file_name: Some(&info.file_name),
-                file_type: Some(info.file_type.as_str()),
+                file_name: Some(&checked.info.file_name),
+                file_type: Some(checked.info.file_type.as_str()),
+                file_path: None,
+                source_options: None,
                 total_rows,
                 options: serde_json::to_value(request)
                     .map_err(|e| Error::json("import options", e))?,
@@ -204,75 +192,49 @@ pub async fn execute_file(
         memory::remember(store, &module, &request.column_mapping).await?;
     }
     let errors_out = match &options.errors_out {
-        Some(out) => Some(ErrorsCsv::create(out, &columns)?),
+        Some(out) => Some(ErrorsCsv::create(out, &checked.columns)?),
         None => None,
     };
-    let mut importer = Importer {
+    let mut importer = Importer::new(
         service,
-        module: &module,
-        plan: &plan,
+        &module,
+        &checked.plan,
         request,
-        match_on,
-        written: plan.written_fields(),
-        value_options: &options.value_options,
-        actor: &options.actor,
-        job_id: job_id.clone(),
-        counters: Counters::default(),
-        errors: Vec::new(),
-        errors_truncated: false,
-        warnings: Vec::new(),
-        created_ids: Vec::new(),
-        created_reference_count: 0,
-        reference_warnings: Vec::new(),
-        reference_cache: HashMap::new(),
-        targets: HashMap::new(),
-        errors_out,
-    };
-    let outcome = importer.run(source, options, total_rows).await;
+        &options.value_options,
+        &options.actor,
+        job_id.clone(),
+        Resume::default(),
+    )?;
+    importer.errors_out = errors_out;
+    let control = RunControl::default();
+    let outcome = importer
+        .run(checked.source, options, total_rows, &control)
+        .await;
     let errors_out = importer.errors_out.take();
     if let Some(errors_out) = errors_out {
         errors_out.finish()?;
     }
-    if let Err(error) = outcome {
-        if let Some(id) = &job_id {
-            // Undo what earlier batches committed, so a failed job leaves nothing behind. If the
-            // undo fails too (the database is gone), the job is still marked failed when
-            // possible, saying so, so that it is not left "processing" forever.
-            let undone = job::undo_ledger(store, service.modules(), id, &options.actor).await;
-            let failure = match &undone {
-                Ok(_) => error.to_string(),
-                Err(undo_error) => format!(
-                    "{error}; undoing the committed batches failed too ({undo_error}): roll the \
-                     job back again"
-                ),
-            };
-            job::finish_job(
-                store,
-                id,
-                JobStatus::Failed,
-                &importer.errors,
-                &importer.reference_warnings,
-                Some(&failure),
-            )
-            .await?;
+    let status = match (outcome, &job_id) {
+        (Err(error), Some(id)) => {
+            importer.fail(id, &error).await?;
+            return Err(error);
         }
-        return Err(error);
-    }
-    if let Some(id) = &job_id {
-        job::finish_job(
-            store,
-            id,
-            JobStatus::Completed,
-            &importer.errors,
-            &importer.reference_warnings,
-            None,
-        )
-        .await?;
-    }
+        (Err(error), None) => return Err(error),
+        (Ok(RunEnd::Cancelled), Some(id)) => {
+            let undone = job::undo_ledger(store, service.modules(), id, &options.actor).await?;
+            job::finish_cancelled(store, id, &undone).await?;
+            JobStatus::Cancelled
+        }
+        (Ok(_), Some(id)) => {
+            importer.complete(id).await?;
+            JobStatus::Completed
+        }
+        (Ok(_), None) => JobStatus::Completed,
+    };
     let counters = importer.counters;
     Ok(ImportResult {
         import_job_id: job_id,
-        status: JobStatus::Completed,
+        status,
         processing_mode,
         total_rows,
         success_rows: counters.success_rows(),
@@ -292,6 +254,127 @@ pub async fn execute_file(
     })
 }
 
+/// A file checked against a module and a mapping: counted (every row read with every check the
+/// import makes, so a file broken half-way fails before the first write), and opened again for the
+/// run.
+pub(crate) struct CheckedFile {
+    pub total_rows: u64,
+    pub source: Box<dyn source::Source>,
+    pub columns: Vec<String>,
+    pub info: source::SourceInfo,
+    pub plan: Arc<MappingPlan>,
+}
+
+impl CheckedFile {
+    pub(crate) fn open(
+        module: &Module,
+        path: &Path,
+        request: &ImportRequest,
+        source_options: &SourceOptions,
+        value_options: &ValueOptions,
+    ) -> Result<CheckedFile> {
+        // The match fields are checked before the file is read.
+        if request.duplicate_strategy != DuplicateStrategy::Create {
+            match_fields(module, &request.duplicate_match_fields)?;
+        }
+        let total_rows = source::open(path, source_options)?.count_rest(&mut |_, _| {})?;
+        let (source, plan) = open_planned(module, path, request, source_options, value_options)?;
+        Ok(CheckedFile {
+            total_rows,
+            columns: source.columns().to_vec(),
+            info: source.describe(),
+            source,
+            plan,
+        })
+    }
+}
+
+/// Opens a file and checks the mapping against its columns and the module.
+pub(crate) fn open_planned(
+    module: &Module,
+    path: &Path,
+    request: &ImportRequest,
+    source_options: &SourceOptions,
+    value_options: &ValueOptions,
+) -> Result<(Box<dyn source::Source>, Arc<MappingPlan>)> {
+    let source = source::open(path, source_options)?;
+    let plan = Arc::new(MappingPlan::new(
+        module,
+        source.columns(),
+        &request.column_mapping,
+        &request.static_values,
+        value_options,
+    )?);
+    if plan.written_fields().is_empty() && !plan.maps_display_name() {
+        return Err(Error::invalid_field(
+            "columnMapping",
+            "no column is mapped to a field: map at least one column",
+            None,
+        ));
+    }
+    Ok((source, plan))
+}
+
+/// Undoes what a job's committed batches wrote, so a failed job leaves nothing behind, and marks
+/// the job failed. If the undo fails too (the database is gone), the job is still marked failed
+/// when possible, saying so, so that it is not left "processing" forever.
+pub(crate) async fn fail_job(
+    service: &RecordService,
+    job_id: &str,
+    actor: &Actor,
+    error: &Error,
+    errors: &[RowError],
+    reference_warnings: &[ReferenceWarning],
+) -> Result<()> {
+    let store = service.store();
+    let undone = job::undo_ledger(store, service.modules(), job_id, actor).await;
+    let failure = match &undone {
+        Ok(_) => error.to_string(),
+        Err(undo_error) => format!(
+            "{error}; undoing the committed batches failed too ({undo_error}): roll the job back \
+             again"
+        ),
+    };
+    job::finish_job(
+        store,
+        job_id,
+        JobStatus::Failed,
+        errors,
+        reference_warnings,
+        Some(&failure),
+    )
+    .await
+}
+
+/// Where a resumed job starts from: what its committed batches saved.
+#[derive(Debug, Default)]
+pub(crate) struct Resume {
+    pub counters: Counters,
+    pub errors: Vec<RowError>,
+    pub reference_warnings: Vec<ReferenceWarning>,
+}
+
+/// How a run is steered from outside: where it starts, the lease that fences its batches, and a
+/// flag that stops it between two batches.
+#[derive(Default)]
+pub(crate) struct RunControl<'a> {
+    pub skip_rows: u64,
+    pub lease: Option<&'a Lease>,
+    /// Any of these set stops the run between two batches.
+    pub stop: &'a [&'a AtomicBool],
+}
+
+/// How a run ended, when it did not fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RunEnd {
+    /// Every row is written.
+    Finished,
+    /// Stopped between two batches (shutdown); the job goes on from its checkpoint.
+    Stopped,
+    /// Cancel was asked for; the committed batches still need undoing.
+    Cancelled,
+}
+
 /// How a reference cell resolved.
 #[derive(Debug, Clone)]
 enum Resolved {
@@ -309,7 +392,7 @@ enum RowOutcome {
     Failed(Vec<RowError>),
 }
 
-struct Importer<'a> {
+pub(crate) struct Importer<'a> {
     service: &'a RecordService,
     module: &'a Module,
     plan: &'a Arc<MappingPlan>,
@@ -330,6 +413,12 @@ struct Importer<'a> {
     reference_cache: HashMap<(String, String), Resolved>,
     targets: HashMap<String, Module>,
     errors_out: Option<ErrorsCsv>,
+    /// The lease of a queued job, fencing every checkpoint.
+    lease: Option<Lease>,
+    /// How many of `errors` are saved with the job.
+    errors_saved: usize,
+    /// The last checkpoint saw a cancel request.
+    cancel_seen: bool,
 }
 
 /// The state of one batch: records it made or changed, in the order it touched them.
@@ -350,20 +439,92 @@ struct Working {
     before: Option<Draft>,
 }
 
-impl Importer<'_> {
-    async fn run(
+impl<'a> Importer<'a> {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        service: &'a RecordService,
+        module: &'a Module,
+        plan: &'a Arc<MappingPlan>,
+        request: &'a ImportRequest,
+        value_options: &'a ValueOptions,
+        actor: &'a Actor,
+        job_id: Option<String>,
+        resume: Resume,
+    ) -> Result<Importer<'a>> {
+        let match_on = if request.duplicate_strategy == DuplicateStrategy::Create {
+            Vec::new()
+        } else {
+            match_fields(module, &request.duplicate_match_fields)?
+        };
+        Ok(Importer {
+            service,
+            module,
+            plan,
+            request,
+            match_on,
+            written: plan.written_fields(),
+            value_options,
+            actor,
+            job_id,
+            counters: resume.counters,
+            errors_truncated: resume.counters.error_rows > 0
+                && resume.errors.len() >= MAX_REPORTED_ERRORS,
+            errors_saved: resume.errors.len(),
+            errors: resume.errors,
+            warnings: Vec::new(),
+            created_ids: Vec::new(),
+            created_reference_count: 0,
+            reference_warnings: resume.reference_warnings,
+            reference_cache: HashMap::new(),
+            targets: HashMap::new(),
+            errors_out: None,
+            lease: None,
+            cancel_seen: false,
+        })
+    }
+
+    /// Ends the job as completed, with its report.
+    pub(crate) async fn complete(&self, job_id: &str) -> Result<()> {
+        job::finish_job(
+            self.service.store(),
+            job_id,
+            JobStatus::Completed,
+            &self.errors,
+            &self.reference_warnings,
+            None,
+        )
+        .await
+    }
+
+    /// Fails the job; see [`fail_job`].
+    pub(crate) async fn fail(&self, job_id: &str, error: &Error) -> Result<()> {
+        fail_job(
+            self.service,
+            job_id,
+            self.actor,
+            error,
+            &self.errors,
+            &self.reference_warnings,
+        )
+        .await
+    }
+
+    pub(crate) async fn run(
         &mut self,
         source: Box<dyn source::Source>,
         options: &RunOptions,
         total_rows: u64,
-    ) -> Result<()> {
+        control: &RunControl<'_>,
+    ) -> Result<RunEnd> {
         let store = self.service.store();
+        self.lease = control.lease.cloned();
         // The errors CSV needs the cells of rows that fail in the writer too.
-        let mut pipeline = Pipeline::start(
+        let mut pipeline = Pipeline::start_after(
             source,
             Arc::clone(self.plan),
             options.pipeline,
             options.errors_out.is_some(),
+            control.skip_rows,
         )?;
         let mut dry_tx = if options.dry_run {
             Some(store.begin().await?)
@@ -386,10 +547,16 @@ impl Importer<'_> {
                     counters: self.counters,
                 });
             }
+            if self.cancel_seen {
+                return Ok(RunEnd::Cancelled);
+            }
+            if control.stop.iter().any(|stop| stop.load(Ordering::Relaxed)) {
+                return Ok(RunEnd::Stopped);
+            }
         }
         // A dry run's transaction is dropped here: rolled back.
         drop(dry_tx);
-        Ok(())
+        Ok(RunEnd::Finished)
     }
 
     /// Decides and writes one chunk inside `tx`.
@@ -677,7 +844,20 @@ impl Importer<'_> {
                 after_version: w.written.version,
             }));
             job::write_ledger(tx, job_id, &ledger).await?;
-            save_counters(tx, job_id, &self.counters).await?;
+            let seen = job::checkpoint(
+                tx,
+                job_id,
+                Checkpoint {
+                    counters: &self.counters,
+                    new_errors: &self.errors[self.errors_saved..],
+                    first_error_seq: self.errors_saved,
+                    reference_warnings: &self.reference_warnings,
+                    lease: self.lease.as_ref(),
+                },
+            )
+            .await?;
+            self.errors_saved = self.errors.len();
+            self.cancel_seen = seen.cancel_requested;
         }
         Ok(())
     }

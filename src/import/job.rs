@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use crate::error::{Error, Result};
 use crate::import::apply::RowError;
 use crate::import::execute::ReferenceWarning;
+use crate::jobs::Lease;
 use crate::records::Actor;
 use crate::records::model::{parse_stored_json, record_columns, record_from_row};
 use crate::records::write::{Draft, RecordWriter, purge_where};
@@ -110,6 +111,18 @@ pub struct ImportJob {
     pub unchanged_rows: u64,
     pub error_rows: u64,
     pub skipped_rows: u64,
+    /// Rows processed per second since the job started (while it runs, and once it is done).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rows_per_second: Option<f64>,
+    /// The worker holding the job's lease (queued jobs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worker_id: Option<String>,
+    /// How many times a worker claimed the job (more than one after a crash).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub attempts: u64,
+    /// A cancel was asked for; a running job stops at its next batch and is rolled back.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub cancel_requested: bool,
     pub ai_mapping_used: bool,
     pub duplicate_strategy: String,
     pub merge_mode: String,
@@ -127,13 +140,23 @@ pub struct ImportJob {
     pub expires_date_time: String,
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 /// What a new job row holds.
 pub(crate) struct NewJob<'a> {
     pub id: &'a str,
     pub module_id: &'a str,
+    /// `Processing` for a job run in the foreground, `Pending` for one queued for a worker.
+    pub status: JobStatus,
     pub processing_mode: ProcessingMode,
     pub file_name: Option<&'a str>,
     pub file_type: Option<&'a str>,
+    /// The file a worker reads (queued jobs).
+    pub file_path: Option<&'a str>,
+    /// How to open it again (queued jobs).
+    pub source_options: Option<Value>,
     pub total_rows: u64,
     pub options: Value,
     pub actor: &'a Actor,
@@ -144,22 +167,29 @@ pub(crate) async fn insert_job(store: &Store, job: NewJob<'_>) -> Result<()> {
     let dialect = store.dialect();
     let mut sql = Sql::new(
         "INSERT INTO import_jobs (id, module_id, status, processing_mode, file_name, file_type, \
-         options, total_rows, created_at, started_at, expires_at, created_by_user_id, \
-         created_by_display_name) VALUES (",
+         file_path, source_options, options, total_rows, created_at, started_at, expires_at, \
+         created_by_user_id, created_by_display_name) VALUES (",
     );
     sql.bind_list([
         Some(job.id.to_string()),
         Some(job.module_id.to_string()),
-        Some(JobStatus::Processing.as_str().to_string()),
+        Some(job.status.as_str().to_string()),
         Some(job.processing_mode.as_str().to_string()),
         job.file_name.map(str::to_string),
         job.file_type.map(str::to_string),
+        job.file_path.map(str::to_string),
+        job.source_options.map(|v| v.to_string()),
     ]);
     let p = sql.arg(job.options.to_string());
+    let started = (job.status == JobStatus::Processing).then_some(now);
     sql.push(", ")
         .push(&dialect.json_param(&p))
         .push(", ")
-        .bind_list([job.total_rows as i64, now, now, now + JOB_RETENTION_MICROS])
+        .bind_list([job.total_rows as i64, now])
+        .push(", ")
+        .bind(started)
+        .push(", ")
+        .bind(now + JOB_RETENTION_MICROS)
         .push(", ")
         .bind_list([job.actor.user_id.clone(), job.actor.display_name.clone()])
         .push(")");
@@ -167,8 +197,34 @@ pub(crate) async fn insert_job(store: &Store, job: NewJob<'_>) -> Result<()> {
     Ok(())
 }
 
-/// The counters checkpoint, written in each batch's transaction.
-pub(crate) async fn save_counters(tx: &mut Tx, job_id: &str, counters: &Counters) -> Result<()> {
+/// What the writer saves with each batch, in the batch's transaction.
+pub(crate) struct Checkpoint<'a> {
+    pub counters: &'a Counters,
+    /// Errors reported since the last checkpoint, and the position of the first of them in the
+    /// job's error list.
+    pub new_errors: &'a [RowError],
+    pub first_error_seq: usize,
+    pub reference_warnings: &'a [ReferenceWarning],
+    /// The lease the writer holds (queued jobs); the checkpoint fails with
+    /// [`Error::LeaseLost`] when another worker holds the job now, which rolls the batch back.
+    pub lease: Option<&'a Lease>,
+}
+
+/// Whether cancel was asked for, as the batch's transaction saw it.
+pub(crate) struct CheckpointSeen {
+    pub cancel_requested: bool,
+}
+
+/// The checkpoint: counters (rows consumed from the source), new errors and reference warnings,
+/// written in each batch's transaction. It renews the lease of a queued job and fences it: a
+/// worker that lost its lease cannot commit a batch.
+pub(crate) async fn checkpoint(
+    tx: &mut Tx,
+    job_id: &str,
+    point: Checkpoint<'_>,
+) -> Result<CheckpointSeen> {
+    let counters = point.counters;
+    let now = now_micros();
     let mut sql = Sql::new("UPDATE import_jobs SET processed_rows = ");
     sql.bind(counters.processed_rows as i64)
         .push(", created_rows = ")
@@ -180,11 +236,64 @@ pub(crate) async fn save_counters(tx: &mut Tx, job_id: &str, counters: &Counters
         .push(", skipped_rows = ")
         .bind(counters.skipped_rows as i64)
         .push(", error_rows = ")
-        .bind(counters.error_rows as i64)
-        .push(" WHERE id = ")
-        .bind(job_id);
-    tx.execute(sql).await?;
-    Ok(())
+        .bind(counters.error_rows as i64);
+    let p = sql.arg(json!(point.reference_warnings).to_string());
+    sql.push(&format!(
+        ", reference_warnings = {}",
+        tx.dialect().json_param(&p)
+    ));
+    if let Some(lease) = point.lease {
+        sql.push(", heartbeat_at = ")
+            .bind(now)
+            .push(", lease_expires_at = ")
+            .bind(lease.expiry(now));
+    }
+    sql.push(" WHERE id = ").bind(job_id);
+    if let Some(lease) = point.lease {
+        sql.push(" AND worker_id = ")
+            .bind(lease.worker_id.clone())
+            .push(" AND status = 'processing'");
+    }
+    sql.push(" RETURNING cancel_requested");
+    let Some(row) = tx.fetch_optional(sql).await? else {
+        return Err(Error::LeaseLost {
+            job_id: job_id.to_string(),
+        });
+    };
+    let mut seq = point.first_error_seq;
+    for page in statement_pages(point.new_errors, 256) {
+        let mut sql = Sql::new("INSERT INTO import_job_errors (job_id, seq, error) VALUES ");
+        for (i, error) in page.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            let text = serde_json::to_string(error).map_err(|e| Error::json("row error", e))?;
+            sql.push("(")
+                .bind(job_id)
+                .push(", ")
+                .bind(seq as i64)
+                .push(", ")
+                .bind(text)
+                .push(")");
+            seq += 1;
+        }
+        tx.execute(sql).await?;
+    }
+    Ok(CheckpointSeen {
+        cancel_requested: row.int("cancel_requested")? != 0,
+    })
+}
+
+/// The errors a job saved so far, in order (what a resumed job starts from).
+pub(crate) async fn saved_errors(store: &Store, job_id: &str) -> Result<Vec<RowError>> {
+    let mut sql = Sql::new("SELECT error FROM import_job_errors WHERE job_id = ");
+    sql.bind(job_id).push(" ORDER BY seq");
+    store
+        .fetch_all(sql)
+        .await?
+        .iter()
+        .map(|row| parse_stored_json(&row.text("error")?))
+        .collect()
 }
 
 /// Ends a job: its status, report and completion time.
@@ -269,7 +378,8 @@ fn job_columns(dialect: Dialect) -> String {
         "id, module_id, status, processing_mode, file_name, file_type, {} AS options, total_rows, \
          processed_rows, created_rows, updated_rows, unchanged_rows, skipped_rows, error_rows, \
          {} AS errors, {} AS reference_warnings, failure, rollback, created_at, started_at, \
-         completed_at, expires_at, created_by_user_id",
+         completed_at, expires_at, created_by_user_id, created_by_display_name, file_path, \
+         source_options, worker_id, attempts, cancel_requested",
         dialect.json_column("options"),
         dialect.json_column("errors"),
         dialect.json_column("reference_warnings"),
@@ -295,6 +405,13 @@ fn job_from_row(row: &Row) -> Result<ImportJob> {
     };
     let mode: ProcessingMode = serde_json::from_value(Value::String(row.text("processing_mode")?))
         .map_err(|e| Error::json("stored processing mode", e))?;
+    let started_at = row.opt_int("started_at")?;
+    let completed_at = row.opt_int("completed_at")?;
+    let rows_per_second = started_at.and_then(|start| {
+        let end = completed_at.unwrap_or_else(now_micros);
+        let seconds = (end - start) as f64 / 1e6;
+        (seconds > 0.0).then(|| (counters.processed_rows as f64 / seconds).round())
+    });
     Ok(ImportJob {
         import_job_id: row.text("id")?,
         module_id: row.text("module_id")?,
@@ -310,6 +427,10 @@ fn job_from_row(row: &Row) -> Result<ImportJob> {
         unchanged_rows: counters.unchanged_rows,
         error_rows: counters.error_rows,
         skipped_rows: counters.skipped_rows,
+        rows_per_second,
+        worker_id: row.opt_text("worker_id")?,
+        attempts: row.int("attempts")? as u64,
+        cancel_requested: row.int("cancel_requested")? != 0,
         ai_mapping_used: options
             .get("aiMappingUsed")
             .and_then(Value::as_bool)
@@ -329,8 +450,8 @@ fn job_from_row(row: &Row) -> Result<ImportJob> {
             .transpose()?,
         created_by_user_id: row.opt_text("created_by_user_id")?,
         created_date_time: format_micros(row.int("created_at")?),
-        started_date_time: row.opt_int("started_at")?.map(format_micros),
-        completed_date_time: row.opt_int("completed_at")?.map(format_micros),
+        started_date_time: started_at.map(format_micros),
+        completed_date_time: completed_at.map(format_micros),
         expires_date_time: format_micros(row.int("expires_at")?),
     })
 }
@@ -376,6 +497,134 @@ pub async fn get_job(
         Some(row) => job_from_row(&row),
         None => Err(Error::not_found("import job", job_id)),
     }
+}
+
+/// A queued job as a worker needs it: the job, and what it takes to run it again.
+pub(crate) struct QueuedJob {
+    pub job: ImportJob,
+    pub module_slug: String,
+    pub file_path: Option<String>,
+    pub source_options: Option<Value>,
+    pub request: Value,
+    pub actor: Actor,
+}
+
+pub(crate) async fn load_queued(store: &Store, job_id: &str) -> Result<QueuedJob> {
+    let mut sql = Sql::new(format!(
+        "SELECT {}, (SELECT slug FROM modules WHERE modules.id = import_jobs.module_id) AS \
+         module_slug FROM import_jobs WHERE id = ",
+        job_columns(store.dialect())
+    ));
+    sql.bind(job_id);
+    let row = store
+        .fetch_optional(sql)
+        .await?
+        .ok_or_else(|| Error::not_found("import job", job_id))?;
+    Ok(QueuedJob {
+        job: job_from_row(&row)?,
+        module_slug: row.text("module_slug")?,
+        file_path: row.opt_text("file_path")?,
+        source_options: row
+            .opt_text("source_options")?
+            .map(|text| parse_stored_json(&text))
+            .transpose()?,
+        request: parse_stored_json(&row.text("options")?)?,
+        actor: Actor::new(
+            row.opt_text("created_by_user_id")?.unwrap_or_default(),
+            row.opt_text("created_by_display_name")?.unwrap_or_default(),
+        ),
+    })
+}
+
+/// The counters a job row holds.
+pub(crate) fn counters_of(job: &ImportJob) -> Counters {
+    Counters {
+        processed_rows: job.processed_rows,
+        created_rows: job.created_rows,
+        updated_rows: job.updated_rows,
+        unchanged_rows: job.unchanged_rows,
+        skipped_rows: job.skipped_rows,
+        error_rows: job.error_rows,
+    }
+}
+
+/// Sets a job's total once a worker has counted its file.
+pub(crate) async fn set_total(store: &Store, job_id: &str, total_rows: u64) -> Result<()> {
+    let mut sql = Sql::new("UPDATE import_jobs SET total_rows = ");
+    sql.bind(total_rows as i64)
+        .push(", processing_mode = ")
+        .bind(ProcessingMode::for_rows(total_rows).as_str())
+        .push(" WHERE id = ")
+        .bind(job_id);
+    store.execute(sql).await?;
+    Ok(())
+}
+
+/// Cancels a job: a pending one at once (status `cancelled`); a processing one stops at its next
+/// batch, where its worker rolls back what it wrote and marks it `cancelled`. Finished jobs are a
+/// conflict (roll them back instead).
+pub async fn cancel(
+    store: &Store,
+    modules: &ModuleRegistry,
+    module: &str,
+    job_id: &str,
+) -> Result<ImportJob> {
+    loop {
+        let job = get_job(store, modules, module, job_id).await?;
+        let mut sql = Sql::new("UPDATE import_jobs SET ");
+        match job.status {
+            JobStatus::Pending => {
+                let outcome = serde_json::to_string(&RollbackOutcome::default())
+                    .map_err(|e| Error::json("rollback outcome", e))?;
+                sql.push("status = ")
+                    .bind(JobStatus::Cancelled.as_str())
+                    .push(", completed_at = ")
+                    .bind(now_micros())
+                    .push(", rollback = ")
+                    .bind(outcome);
+            }
+            JobStatus::Processing => {
+                sql.push("cancel_requested = 1");
+            }
+            other => {
+                return Err(Error::Conflict {
+                    message: format!(
+                        "import job {job_id} is {}: only pending or processing jobs can be \
+                         cancelled (roll a completed job back instead)",
+                        other.as_str()
+                    ),
+                    details: json!({ "importJobId": job_id, "status": other }),
+                });
+            }
+        }
+        // The status is checked again in the statement: a worker may have claimed or finished
+        // the job since it was read, and then the request is decided again.
+        sql.push(" WHERE id = ")
+            .bind(job_id)
+            .push(" AND status = ")
+            .bind(job.status.as_str());
+        if store.execute(sql).await? > 0 {
+            return get_job(store, modules, module, job_id).await;
+        }
+    }
+}
+
+/// Marks a job cancelled after its worker rolled it back.
+pub(crate) async fn finish_cancelled(
+    store: &Store,
+    job_id: &str,
+    outcome: &RollbackOutcome,
+) -> Result<()> {
+    let mut sql = Sql::new("UPDATE import_jobs SET status = ");
+    sql.bind(JobStatus::Cancelled.as_str())
+        .push(", completed_at = ")
+        .bind(now_micros())
+        .push(", rollback = ")
+        .bind(serde_json::to_string(outcome).map_err(|e| Error::json("rollback outcome", e))?)
+        .push(" WHERE id = ")
+        .bind(job_id);
+    store.execute(sql).await?;
+    Ok(())
 }
 
 /// Undoes an import: deletes the records it created and restores the records it updated, except

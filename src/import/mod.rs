@@ -23,6 +23,7 @@ pub mod memory;
 pub mod merge;
 pub mod parse;
 pub mod pipeline;
+pub mod queue;
 pub mod source;
 pub mod uploads;
 pub mod validate;
@@ -33,10 +34,12 @@ pub use execute::{
     ImportRequest, ImportResult, Progress, ReferenceWarning, RunOptions, execute_file,
 };
 pub use job::{
-    Counters, ImportJob, JobStatus, ProcessingMode, RollbackOutcome, get_job, list_jobs, rollback,
+    Counters, ImportJob, JobStatus, ProcessingMode, RollbackOutcome, cancel, get_job, list_jobs,
+    rollback,
 };
 pub use merge::{DuplicateStrategy, MergeMode};
 pub use parse::{ParseResult, RowDefect, parse_file};
 pub use pipeline::PipelineOptions;
+pub use queue::{Submission, submit};
 pub use source::{FileType, Source, SourceInfo, SourceLimits, SourceOptions, SourceRow, open};
 pub use validate::{ValidationReport, Warning, validate_file};

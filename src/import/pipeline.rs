@@ -41,6 +41,9 @@ impl Default for PipelineOptions {
     }
 }
 
+/// Rows read at once while skipping to a resumed job's checkpoint.
+const SKIP_CHUNK_ROWS: usize = 10_000;
+
 /// A chunk of rows read and mapped, in file order.
 #[derive(Debug)]
 pub struct MappedChunk {
@@ -62,10 +65,23 @@ pub struct Pipeline {
 
 impl Pipeline {
     pub fn start(
+        source: Box<dyn Source>,
+        plan: Arc<MappingPlan>,
+        options: PipelineOptions,
+        keep_all_cells: bool,
+    ) -> Result<Pipeline> {
+        Pipeline::start_after(source, plan, options, keep_all_cells, 0)
+    }
+
+    /// Like [`Pipeline::start`], but the first `skip_rows` data rows are read and dropped before
+    /// the first chunk: a resumed job goes on after the rows it has committed. Skipped rows are
+    /// neither mapped nor handed out, and row numbers stay those of the file.
+    pub fn start_after(
         mut source: Box<dyn Source>,
         plan: Arc<MappingPlan>,
         options: PipelineOptions,
         keep_all_cells: bool,
+        skip_rows: u64,
     ) -> Result<Pipeline> {
         let depth = options.channel_depth.max(1);
         let chunk_rows = options.chunk_rows.max(1);
@@ -82,6 +98,18 @@ impl Pipeline {
         let reader = std::thread::Builder::new()
             .name("recordport-read".into())
             .spawn(move || {
+                let mut to_skip = skip_rows;
+                while to_skip > 0 {
+                    let take = to_skip.min(SKIP_CHUNK_ROWS as u64) as usize;
+                    match source.next_chunk(take) {
+                        Ok(rows) if rows.is_empty() => return,
+                        Ok(rows) => to_skip -= rows.len() as u64,
+                        Err(e) => {
+                            let _ = raw_tx.send(Err(e));
+                            return;
+                        }
+                    }
+                }
                 loop {
                     let next = source.next_chunk(chunk_rows);
                     let done = matches!(&next, Ok(rows) if rows.is_empty()) || next.is_err();

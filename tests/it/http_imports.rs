@@ -1,6 +1,9 @@
 //! Spec 002's import steps through a real server: a multipart upload of the sample contacts,
-//! suggest-mapping, validate, execute, the job list and status, rollback; inline rows; the
-//! upload limit (413).
+//! suggest-mapping, validate, execute, the job list and status, rollback; inline rows; a
+//! background import run by the server's worker and polled to completion; the upload limit
+//! (413).
+
+use std::time::Duration;
 
 use reqwest::Method;
 use reqwest::multipart::{Form, Part};
@@ -249,3 +252,70 @@ async fn upload_limit(db: TestDb) {
     assert_eq!(status, 200, "{body}");
 }
 both!(http_upload_limit, upload_limit);
+
+async fn background_import(db: TestDb) {
+    let server = Server::start(&db, &[]).await;
+    let rows = 6_000;
+    let mut csv = String::from("First Name,Last Name,Email,Status\n");
+    for i in 0..rows {
+        csv.push_str(&format!("First{i},Last{i},person{i}@example.com,lead\n"));
+    }
+    // Row 7 repeats row 2's email: the in-file duplicate is skipped.
+    csv.push_str("Again,Zero,PERSON0@example.com,active\n");
+    let (status, parsed) = upload(&server, "many.csv", csv.into_bytes()).await;
+    assert_eq!(status, 200, "{parsed}");
+    assert_eq!(parsed["data"]["totalRows"], rows + 1);
+    let file_id = parsed["data"]["fileId"].as_str().unwrap();
+    let (_, suggested) = server
+        .post(
+            &format!("{IMPORT}/suggest-mapping"),
+            json!({"fileId": file_id}),
+        )
+        .await;
+
+    let (status, submitted) = server
+        .post(
+            &format!("{IMPORT}/execute"),
+            json!({"fileId": file_id, "columnMapping": suggested["data"]["suggestions"]}),
+        )
+        .await;
+    assert_eq!(status, 202, "{submitted}");
+    let job_id = submitted["data"]["importJobId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(submitted["data"]["status"], "pending");
+    assert_eq!(submitted["data"]["fileName"], "many.csv");
+
+    let mut job = Value::Null;
+    for _ in 0..600 {
+        let (status, body) = server.get(&format!("{IMPORT}/jobs/{job_id}")).await;
+        assert_eq!(status, 200, "{body}");
+        job = body["data"].clone();
+        if !matches!(job["status"].as_str(), Some("pending" | "processing")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(job["status"], "completed", "{job}");
+    assert_eq!(job["processingMode"], "stream");
+    assert_eq!(job["totalRows"], rows + 1);
+    assert_eq!(job["processedRows"], rows + 1);
+    assert_eq!(job["createdRows"], rows);
+    assert_eq!(job["skippedRows"], 1);
+    let (_, page) = server.get("/v1/modules/contacts/records?pageSize=1").await;
+    assert_eq!(page["total"], rows);
+
+    let (status, undone) = server
+        .call(
+            Method::DELETE,
+            &format!("{IMPORT}/jobs/{job_id}"),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(status, 200, "{undone}");
+    assert_eq!(undone["data"]["deletedCount"], rows);
+    let (_, page) = server.get("/v1/modules/contacts/records?pageSize=1").await;
+    assert_eq!(page["total"], 0);
+}
+both!(http_background_import_run_by_the_worker, background_import);

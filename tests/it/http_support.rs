@@ -1,6 +1,6 @@
-//! Helpers for the HTTP API tests: the real `recordport serve` binary on a loopback port (port
-//! 0, the address read from its first line of output), API keys made through the library, and a
-//! small JSON client over reqwest.
+//! Helpers for the HTTP API tests: the real `recordport serve` binary (with its embedded worker)
+//! on a loopback port (port 0, the address read from its first line of output), API keys made
+//! through the library, and a small JSON client over reqwest.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, ChildStdout, Command, Stdio};
@@ -33,6 +33,10 @@ impl Server {
             .arg(dir.path().join("uploads"))
             .arg("--export-dir")
             .arg(dir.path().join("exports"))
+            .arg("--jobs-dir")
+            .arg(dir.path().join("jobs"))
+            // The embedded worker looks at the queue often, so job tests wait little.
+            .args(["--worker-poll-ms", "50"])
             .args(extra)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())

@@ -1,0 +1,101 @@
+//! `recordport worker`: runs queued import and export jobs until SIGINT or SIGTERM.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::error::{Error, Result};
+use crate::export::ExportSettings;
+use crate::export::job::DEFAULT_EXPORT_DIR;
+use crate::import::pipeline::PipelineOptions;
+use crate::records::RecordService;
+use crate::worker::{Worker, WorkerOptions};
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// Jobs run at once.
+    #[arg(long, default_value_t = 1)]
+    pub concurrency: usize,
+    /// Seconds without a heartbeat after which another worker takes a job over.
+    #[arg(long, default_value_t = 30.0)]
+    pub lease_secs: f64,
+    /// Milliseconds an idle worker waits before it looks at the queue again.
+    #[arg(long, default_value_t = 1000)]
+    pub poll_ms: u64,
+    /// Rows per import batch (one transaction and one checkpoint per batch).
+    #[arg(long, default_value_t = PipelineOptions::default().chunk_rows)]
+    pub chunk_rows: usize,
+    /// Threads mapping and validating rows per job (0 = one per core).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    /// Where export jobs keep their files.
+    #[arg(long, default_value = DEFAULT_EXPORT_DIR)]
+    pub export_dir: PathBuf,
+    /// A job claimed more often than this (it keeps crashing its worker) is failed.
+    #[arg(long, default_value_t = 5)]
+    pub max_attempts: i64,
+    /// Exit once the queue is empty instead of waiting for more jobs.
+    #[arg(long)]
+    pub exit_when_idle: bool,
+    /// Name of this worker in the job rows (default: host-pid-random).
+    #[arg(long)]
+    pub worker_id: Option<String>,
+}
+
+pub async fn run(service: &RecordService, args: WorkerArgs) -> Result<()> {
+    if !(args.lease_secs > 0.0 && args.lease_secs.is_finite()) {
+        return Err(Error::validation(format!(
+            "--lease-secs must be a positive number of seconds, not {}",
+            args.lease_secs
+        )));
+    }
+    let mut options = WorkerOptions::new(ExportSettings::new(args.export_dir));
+    options.concurrency = args.concurrency.max(1);
+    options.lease = Duration::from_secs_f64(args.lease_secs);
+    options.poll_interval = Duration::from_millis(args.poll_ms);
+    options.pipeline = PipelineOptions {
+        chunk_rows: args.chunk_rows,
+        threads: args.threads,
+        ..PipelineOptions::default()
+    };
+    options.max_attempts = args.max_attempts;
+    options.exit_when_idle = args.exit_when_idle;
+    if let Some(id) = args.worker_id {
+        options.worker_id = id;
+    }
+    let worker = Worker::new(service.clone(), options);
+    tracing::info!(
+        worker = %worker.options().worker_id,
+        concurrency = worker.options().concurrency,
+        "worker started"
+    );
+    worker.run(shutdown_signal()).await?;
+    tracing::info!("worker stopped");
+    Ok(())
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = interrupt => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!("cannot listen for SIGTERM ({e}); only Ctrl-C stops the worker");
+                let _ = interrupt.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}

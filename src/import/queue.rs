@@ -1,0 +1,340 @@
+//! The import queue: a file submitted as a `pending` job, run later by a worker under a lease,
+//! and resumed from its last committed batch when the worker dies.
+//!
+//! ```text
+//! submit ─> pending ─claim (lease)─> processing ─batch tx: records + ledger + checkpoint─> …
+//!                         ^                │
+//!                         └─ lease ran out ┘   (the worker died: the next claim resumes)
+//! ```
+//! Each batch commits its records, its ledger lines and the job's checkpoint (rows consumed from
+//! the file, counters, errors) in one transaction, fenced by the lease: either all of a batch is
+//! in the store and counted, or none of it. A resumed run skips the rows the checkpoint counts and
+//! goes on, so every row is written exactly once and the final counters are those of a run that
+//! never stopped.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::import::dedupe::match_fields;
+use crate::import::execute::{
+    CheckedFile, ImportRequest, Importer, Resume, RunControl, RunEnd, RunOptions, fail_job,
+    open_planned,
+};
+use crate::import::job::{self, ImportJob, JobStatus, NewJob, ProcessingMode};
+use crate::import::memory;
+use crate::import::merge::DuplicateStrategy;
+use crate::import::pipeline::PipelineOptions;
+use crate::import::source::{SourceLimits, SourceOptions};
+use crate::jobs::{self, Claimed, JobTable, Lease};
+use crate::records::{Actor, RecordService};
+use crate::schema::value::ValueOptions;
+use crate::store::new_id;
+
+/// A file to import in the background.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    pub file: PathBuf,
+    /// The name the job shows (default: the file's name).
+    pub file_name: Option<String>,
+    pub request: ImportRequest,
+    pub source: SourceOptions,
+    pub actor: Actor,
+    /// Copy the file into this directory, so the job does not depend on the caller keeping it
+    /// (an upload, a temporary file). `None` keeps the job on the file's own path.
+    pub copy_into: Option<PathBuf>,
+}
+
+/// How to open the file again, as the job row keeps it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredSource {
+    max_file_bytes: u64,
+    sheet: Option<String>,
+    encoding: Option<String>,
+    delimiter: Option<char>,
+}
+
+impl StoredSource {
+    fn from_options(options: &SourceOptions) -> StoredSource {
+        StoredSource {
+            max_file_bytes: options.limits.max_file_bytes,
+            sheet: options.sheet.clone(),
+            encoding: options.encoding.clone(),
+            delimiter: options.delimiter,
+        }
+    }
+
+    fn to_options(&self) -> SourceOptions {
+        SourceOptions {
+            limits: SourceLimits {
+                max_file_bytes: self.max_file_bytes,
+                ..SourceLimits::default()
+            },
+            sheet: self.sheet.clone(),
+            encoding: self.encoding.clone(),
+            delimiter: self.delimiter,
+        }
+    }
+}
+
+/// Stores the job as `pending` and returns at once; a worker runs it. The mapping is checked
+/// against the file's header and the module first, so a job that cannot run is refused here.
+pub async fn submit(
+    service: &RecordService,
+    module: &str,
+    submission: Submission,
+) -> Result<ImportJob> {
+    let module = service.modules().get(module).await?;
+    let request = &submission.request;
+    if request.duplicate_strategy != DuplicateStrategy::Create {
+        match_fields(&module, &request.duplicate_match_fields)?;
+    }
+    let (source, _) = open_planned(
+        &module,
+        &submission.file,
+        request,
+        &submission.source,
+        &ValueOptions::default(),
+    )?;
+    let info = source.describe();
+    drop(source);
+    let id = new_id("job");
+    let file_path = match &submission.copy_into {
+        Some(dir) => copy_into(&submission.file, dir, &id)?,
+        None => absolute(&submission.file)?,
+    };
+    let store = service.store();
+    job::insert_job(
+        store,
+        NewJob {
+            id: &id,
+            module_id: &module.id,
+            status: JobStatus::Pending,
+            processing_mode: ProcessingMode::Background,
+            file_name: Some(submission.file_name.as_deref().unwrap_or(&info.file_name)),
+            file_type: Some(info.file_type.as_str()),
+            file_path: Some(&file_path.display().to_string()),
+            source_options: Some(
+                serde_json::to_value(StoredSource::from_options(&submission.source))
+                    .map_err(|e| Error::json("source options", e))?,
+            ),
+            total_rows: 0,
+            options: serde_json::to_value(request).map_err(|e| Error::json("import options", e))?,
+            actor: &submission.actor,
+        },
+    )
+    .await?;
+    memory::remember(store, &module, &request.column_mapping).await?;
+    job::get_job(store, service.modules(), module.slug(), &id).await
+}
+
+fn absolute(path: &Path) -> Result<PathBuf> {
+    std::path::absolute(path).map_err(|source| Error::Io {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// Copies the file to `DIR/JOB_ID.EXT` (the extension tells the format when the job runs).
+fn copy_into(file: &Path, dir: &Path, job_id: &str) -> Result<PathBuf> {
+    let io = |path: &Path| {
+        let path = path.display().to_string();
+        move |source| Error::Io { path, source }
+    };
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let extension = file
+        .extension()
+        .map(|e| e.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    let dest = absolute(&dir.join(format!("{job_id}.{extension}")))?;
+    std::fs::copy(file, &dest).map_err(io(file))?;
+    Ok(dest)
+}
+
+/// Removes the copy a job made of its file, once the job is over; a file the job only pointed at
+/// is the caller's and stays.
+fn remove_job_copy(path: &Path, job_id: &str) {
+    if path.file_stem().and_then(|s| s.to_str()) == Some(job_id)
+        && let Err(e) = std::fs::remove_file(path)
+    {
+        tracing::warn!(job_id, "cannot remove the job's copy of its file: {e}");
+    }
+}
+
+/// What a worker needs to run a claimed import.
+pub(crate) struct RunSettings<'a> {
+    pub lease: &'a Lease,
+    pub pipeline: PipelineOptions,
+    /// Claims after which a job that keeps being interrupted is failed instead of run again (a
+    /// file that crashes the worker must not take the queue down with it).
+    pub max_attempts: i64,
+    /// Set on shutdown: the run stops after its current batch.
+    pub shutdown: &'a AtomicBool,
+}
+
+/// Runs a claimed import job to its end, or until shutdown, from its checkpoint. Returns the job
+/// as it is afterwards.
+pub(crate) async fn run_claimed(
+    service: &RecordService,
+    claimed: &Claimed,
+    settings: &RunSettings<'_>,
+) -> Result<ImportJob> {
+    let store = service.store();
+    let queued = job::load_queued(store, &claimed.id).await?;
+    let job_id = claimed.id.as_str();
+    let module_slug = queued.module_slug.clone();
+    let reload = || job::get_job(store, service.modules(), &module_slug, job_id);
+    let file_path = queued.file_path.as_deref().map(PathBuf::from);
+    let actor = queued.actor.clone();
+    let warnings = queued.job.reference_warnings.clone();
+    let fail_early = |error: Error| async move {
+        fail_job(service, job_id, &actor, &error, &[], &warnings).await
+    };
+    if queued.job.cancel_requested {
+        let undone = job::undo_ledger(store, service.modules(), job_id, &queued.actor).await?;
+        job::finish_cancelled(store, job_id, &undone).await?;
+        if let Some(path) = &file_path {
+            remove_job_copy(path, job_id);
+        }
+        return reload().await;
+    }
+    let Some(path) = file_path else {
+        fail_early(Error::validation(format!(
+            "import job {job_id} has no file to read: it was not queued"
+        )))
+        .await?;
+        return reload().await;
+    };
+    if claimed.attempts > settings.max_attempts {
+        let error = Error::validation(format!(
+            "import job {job_id} was interrupted {} times; it is not tried again",
+            claimed.attempts - 1
+        ));
+        fail_early(error).await?;
+        remove_job_copy(&path, job_id);
+        return reload().await;
+    }
+    let request: ImportRequest = serde_json::from_value(queued.request.clone())
+        .map_err(|e| Error::json("stored import options", e))?;
+    let source_options = match &queued.source_options {
+        Some(value) => serde_json::from_value::<StoredSource>(value.clone())
+            .map_err(|e| Error::json("stored source options", e))?
+            .to_options(),
+        None => SourceOptions::default(),
+    };
+    let module = service.modules().get(&queued.module_slug).await?;
+    let value_options = ValueOptions::default();
+    let checked = match CheckedFile::open(&module, &path, &request, &source_options, &value_options)
+    {
+        Ok(checked) => checked,
+        Err(error) => {
+            fail_early(error).await?;
+            remove_job_copy(&path, job_id);
+            return reload().await;
+        }
+    };
+    if checked.total_rows != queued.job.total_rows {
+        job::set_total(store, job_id, checked.total_rows).await?;
+    }
+    let resume = Resume {
+        counters: job::counters_of(&queued.job),
+        errors: job::saved_errors(store, job_id).await?,
+        reference_warnings: queued.job.reference_warnings.clone(),
+    };
+    let skip_rows = resume.counters.processed_rows;
+    let mut importer = Importer::new(
+        service,
+        &module,
+        &checked.plan,
+        &request,
+        &value_options,
+        &queued.actor,
+        Some(job_id.to_string()),
+        resume,
+    )?;
+    let mut options = RunOptions::new(queued.actor.clone());
+    options.source = source_options;
+    options.pipeline = settings.pipeline;
+    let lease_lost = Arc::new(AtomicBool::new(false));
+    let heartbeat = spawn_heartbeat(
+        service.clone(),
+        JobTable::Import,
+        job_id.to_string(),
+        settings.lease.clone(),
+        Arc::clone(&lease_lost),
+    );
+    let control = RunControl {
+        skip_rows,
+        lease: Some(settings.lease),
+        stop: &[settings.shutdown, &lease_lost],
+    };
+    let outcome = importer
+        .run(checked.source, &options, checked.total_rows, &control)
+        .await;
+    heartbeat.abort();
+    let finished = match outcome {
+        Ok(RunEnd::Finished) => {
+            importer.complete(job_id).await?;
+            true
+        }
+        Ok(RunEnd::Cancelled) => {
+            let undone = job::undo_ledger(store, service.modules(), job_id, &queued.actor).await?;
+            job::finish_cancelled(store, job_id, &undone).await?;
+            true
+        }
+        Ok(RunEnd::Stopped) => {
+            if !lease_lost.load(Ordering::Relaxed) {
+                jobs::release(store, JobTable::Import, job_id, settings.lease).await?;
+            }
+            false
+        }
+        Err(Error::LeaseLost { .. }) => {
+            tracing::warn!(
+                job_id,
+                "lost the lease on the job; another worker goes on with it"
+            );
+            false
+        }
+        Err(error) => {
+            tracing::error!(job_id, "import job failed: {error}");
+            importer.fail(job_id, &error).await?;
+            true
+        }
+    };
+    if finished {
+        remove_job_copy(&path, job_id);
+    }
+    reload().await
+}
+
+/// Renews a job's lease every third of its duration until aborted; sets `lost` when the lease
+/// went to another worker.
+pub(crate) fn spawn_heartbeat(
+    service: RecordService,
+    table: JobTable,
+    job_id: String,
+    lease: Lease,
+    lost: Arc<AtomicBool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let period = (lease.duration / 3).max(std::time::Duration::from_millis(50));
+        let mut ticks = tokio::time::interval(period);
+        ticks.tick().await;
+        loop {
+            ticks.tick().await;
+            match jobs::heartbeat(service.store(), table, &job_id, &lease).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    lost.store(true, Ordering::Relaxed);
+                    return;
+                }
+                // A database hiccup: the next beat tries again; the lease has room for it.
+                Err(e) => tracing::warn!(job_id, "heartbeat failed: {e}"),
+            }
+        }
+    })
+}

@@ -1,0 +1,204 @@
+//! The worker service: claims queued import and export jobs from the database and runs them.
+//!
+//! [`Worker::tick`] claims one job (imports first, then exports, oldest first) under a lease and
+//! runs it; [`Worker::run`] ticks in `concurrency` slots until the shutdown future resolves. On
+//! shutdown each slot finishes the batch it is writing, commits its checkpoint, gives the job's
+//! lease back and returns, so another worker resumes the job at once. Many workers, on one
+//! machine or many, can share one database: a job is only ever held by one lease (see
+//! [`crate::jobs::claim_next`] for how each store makes the claim atomic).
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::error::Result;
+use crate::export::{self, ExportJob, ExportSettings};
+use crate::import::ImportJob;
+use crate::import::pipeline::PipelineOptions;
+use crate::import::queue::{self, RunSettings, spawn_heartbeat};
+use crate::jobs::{self, JobTable, Lease};
+use crate::records::RecordService;
+
+/// How a worker runs.
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    /// Unique per process; each slot's lease adds `/N`.
+    pub worker_id: String,
+    /// Jobs run at once.
+    pub concurrency: usize,
+    /// A job whose worker sends no heartbeat for this long is claimed again by another worker.
+    pub lease: Duration,
+    /// How long an idle slot waits before it looks at the queue again.
+    pub poll_interval: Duration,
+    pub pipeline: PipelineOptions,
+    pub exports: ExportSettings,
+    /// A job claimed more often than this (it keeps crashing its worker) is failed.
+    pub max_attempts: i64,
+    /// Return from [`Worker::run`] once the queue is empty instead of waiting for more jobs.
+    pub exit_when_idle: bool,
+}
+
+impl WorkerOptions {
+    pub fn new(exports: ExportSettings) -> WorkerOptions {
+        WorkerOptions {
+            worker_id: default_worker_id(),
+            concurrency: 1,
+            lease: Duration::from_secs(30),
+            poll_interval: Duration::from_secs(1),
+            pipeline: PipelineOptions::default(),
+            exports,
+            max_attempts: 5,
+            exit_when_idle: false,
+        }
+    }
+}
+
+/// `host-pid-random`: readable in the job row, and never reused by a restarted process.
+fn default_worker_id() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "worker".into());
+    let random = uuid::Uuid::now_v7().simple().to_string();
+    format!(
+        "{host}-{}-{}",
+        std::process::id(),
+        &random[random.len() - 6..]
+    )
+}
+
+/// What one tick did.
+#[derive(Debug, Clone)]
+pub enum Tick {
+    /// Ran (or went on with) an import job; the job as it is now.
+    Import(Box<ImportJob>),
+    Export(Box<ExportJob>),
+    /// The queue had nothing to claim.
+    Idle,
+}
+
+pub struct Worker {
+    service: RecordService,
+    options: WorkerOptions,
+    shutdown: AtomicBool,
+}
+
+impl Worker {
+    pub fn new(service: RecordService, options: WorkerOptions) -> Worker {
+        Worker {
+            service,
+            options,
+            shutdown: AtomicBool::new(false),
+        }
+    }
+
+    pub fn options(&self) -> &WorkerOptions {
+        &self.options
+    }
+
+    /// The lease of slot `slot`.
+    fn lease(&self, slot: usize) -> Lease {
+        Lease::new(
+            format!("{}/{slot}", self.options.worker_id),
+            self.options.lease,
+        )
+    }
+
+    /// Claims one job and runs it in slot `slot` (imports before exports).
+    pub async fn tick(&self, slot: usize) -> Result<Tick> {
+        let store = self.service.store();
+        let lease = self.lease(slot);
+        if let Some(claimed) = jobs::claim_next(store, JobTable::Import, &lease).await? {
+            tracing::info!(job_id = %claimed.id, attempt = claimed.attempts, worker = %lease.worker_id, "import job claimed");
+            let settings = RunSettings {
+                lease: &lease,
+                pipeline: self.options.pipeline,
+                max_attempts: self.options.max_attempts,
+                shutdown: &self.shutdown,
+            };
+            let job = queue::run_claimed(&self.service, &claimed, &settings).await?;
+            tracing::info!(
+                job_id = %job.import_job_id,
+                status = job.status.as_str(),
+                processed_rows = job.processed_rows,
+                "import job left"
+            );
+            return Ok(Tick::Import(Box::new(job)));
+        }
+        if let Some(claimed) = jobs::claim_next(store, JobTable::Export, &lease).await? {
+            tracing::info!(job_id = %claimed.id, worker = %lease.worker_id, "export job claimed");
+            let job = export::get_job(store, &claimed.id).await?;
+            let lost = Arc::new(AtomicBool::new(false));
+            let heartbeat = spawn_heartbeat(
+                self.service.clone(),
+                JobTable::Export,
+                claimed.id.clone(),
+                lease.clone(),
+                lost,
+            );
+            // An export is written to a temporary file and renamed when complete, so running it
+            // again after a crash starts it over; it is not cut short by shutdown.
+            let outcome = export::process_job(store, &self.options.exports, job, |_, _| {}).await;
+            heartbeat.abort();
+            let job = match outcome {
+                Ok(job) => job,
+                // The job row says why; the worker goes on with the next one.
+                Err(e) => {
+                    tracing::error!(job_id = %claimed.id, "export job failed: {e}");
+                    export::get_job(store, &claimed.id).await?
+                }
+            };
+            return Ok(Tick::Export(Box::new(job)));
+        }
+        Ok(Tick::Idle)
+    }
+
+    /// Runs jobs in `concurrency` slots until `shutdown` resolves (or, with `exit_when_idle`,
+    /// until the queue is empty); then lets each slot reach a checkpoint and returns.
+    pub async fn run(&self, shutdown: impl Future<Output = ()>) -> Result<()> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let slots = (0..self.options.concurrency.max(1)).map(|slot| {
+            let mut stop_rx = stop_rx.clone();
+            async move {
+                loop {
+                    if self.shutdown.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    let idle = match self.tick(slot).await {
+                        Ok(Tick::Idle) => true,
+                        Ok(_) => false,
+                        Err(e) => {
+                            tracing::error!(slot, "worker tick failed: {e}");
+                            true
+                        }
+                    };
+                    if idle {
+                        if self.options.exit_when_idle {
+                            return;
+                        }
+                        tokio::select! {
+                            _ = tokio::time::sleep(self.options.poll_interval) => {}
+                            _ = stop_rx.changed() => {}
+                        }
+                    }
+                }
+            }
+        });
+        let all = futures_util::future::join_all(slots);
+        tokio::pin!(all);
+        tokio::select! {
+            _ = &mut all => return Ok(()),
+            _ = shutdown => {}
+        }
+        tracing::info!("shutting down: finishing the current batches");
+        self.shutdown.store(true, Ordering::Relaxed);
+        let _ = stop_tx.send(true);
+        all.await;
+        Ok(())
+    }
+}
