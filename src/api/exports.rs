@@ -36,7 +36,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(export_module))
         .routes(routes!(export_jobs))
-        .routes(routes!(export_job))
+        .routes(routes!(export_job, cancel_export_job))
         .routes(routes!(download_export))
 }
 
@@ -271,4 +271,20 @@ async fn download_export(
         }
     }));
     Ok(file_response(body, job.format, &job.file_name, Some(size)))
+}
+
+#[utoipa::path(delete, path = "/v1/export-jobs/{exportJobId}", tag = "exports",
+    summary = "Cancel a pending or running export job (a running one stops at its next page)",
+    params(("exportJobId" = String, Path, description = "Export job id")),
+    responses((status = 200, description = "The job", body = Object),
+        (status = 404, description = "Export job not found", body = Object),
+        (status = 409, description = "The job has finished", body = Object)),
+    security(("bearer" = ["exports:write"])))]
+async fn cancel_export_job(
+    _auth: Authorized<ExportsWrite>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let job = export::cancel_job(state.service.store(), &id).await?;
+    Ok(Json(job_json(&job)))
 }

@@ -26,8 +26,8 @@ use crate::import::mapping::ColumnMapping;
 use crate::import::memory::suggest_for_columns;
 use crate::import::queue::{self, Submission};
 use crate::import::{
-    ImportRequest, PipelineOptions, RunOptions, SourceLimits, SourceOptions, execute_file, get_job,
-    inline, list_jobs, parse_file, rollback, source, validate_file,
+    ImportRequest, PipelineOptions, RunOptions, SourceLimits, SourceOptions, cancel, execute_file,
+    get_job, inline, list_jobs, parse_file, rollback, source, validate_file,
 };
 
 /// Imports of up to this many rows run in the request and return their result (spec 002).
@@ -46,6 +46,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(execute))
         .routes(routes!(import_jobs))
         .routes(routes!(import_job, rollback_job))
+        .routes(routes!(cancel_job))
 }
 
 /// How uploads are read: the server's size limit, everything else detected.
@@ -445,4 +446,27 @@ async fn rollback_job(
     )
     .await?;
     Ok(Json(json!({ "success": true, "data": outcome })))
+}
+
+#[utoipa::path(post, path = "/v1/modules/{module}/import/jobs/{jobId}/cancel", tag = "imports",
+    summary = "Cancel a pending or running import (a running one stops at its next batch and is rolled back)",
+    params(("module" = String, Path, description = "Module slug"),
+        ("jobId" = String, Path, description = "Import job id")),
+    responses((status = 200, description = "{success, data: job}", body = Object),
+        (status = 404, description = "Import job not found", body = Object),
+        (status = 409, description = "The job has finished (roll it back instead)", body = Object)),
+    security(("bearer" = ["imports:write"])))]
+async fn cancel_job(
+    _auth: Authorized<ImportsWrite>,
+    State(state): State<AppState>,
+    Path((module, job_id)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let job = cancel(
+        state.service.store(),
+        state.service.modules(),
+        &module,
+        &job_id,
+    )
+    .await?;
+    Ok(Json(json!({ "success": true, "data": job })))
 }

@@ -31,6 +31,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(empty_trash))
         .routes(routes!(list_references))
         .routes(routes!(linked_records))
+        .routes(routes!(reference_picker))
 }
 
 /// The query string as decoded pairs, in order (`filter[status]` keeps its brackets).
@@ -363,4 +364,33 @@ async fn linked_records(
         .await?;
     let ids: Vec<&str> = records.iter().map(|r| r.id.as_str()).collect();
     Ok(Json(json!({ "recordIds": ids, "records": records })))
+}
+
+#[utoipa::path(get, path = "/v1/modules/{module}/references/{referenceSlug}/picker",
+    tag = "references",
+    summary = "Records of the reference's target module to link to, by name",
+    params(("module" = String, Path, description = "Module slug"),
+        ("referenceSlug" = String, Path, description = "Reference field slug"),
+        ("search" = Option<String>, Query, description = "Words of the name"),
+        ("limit" = Option<u32>, Query, description = "At most this many (default 10, at most 50)")),
+    responses((status = 200, description = "{records: [{id, label, subtitle}]}", body = Object),
+        (status = 400, description = "Not a reference field", body = Object)),
+    security(("bearer" = ["records:read"])))]
+async fn reference_picker(
+    _auth: Authorized<RecordsRead>,
+    State(state): State<AppState>,
+    Path((module, reference)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let pairs = query_pairs(raw.as_deref());
+    let search = pairs
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "search")
+        .map(|(_, v)| v.as_str());
+    let records = state
+        .service
+        .reference_picker(&module, &reference, search, number_param(&pairs, "limit")?)
+        .await?;
+    Ok(Json(json!({ "records": records })))
 }

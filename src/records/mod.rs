@@ -89,6 +89,19 @@ pub struct RecordRef {
     pub module_slug: String,
 }
 
+/// One choice of the reference picker (spec 000): a record of the target module.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PickerEntry {
+    pub id: String,
+    pub label: String,
+    /// Up to two other values that tell records with similar names apart, joined by " - ".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subtitle: Option<String>,
+}
+
+/// Most choices one picker request returns.
+pub const MAX_PICKER_ENTRIES: u32 = 50;
+
 #[derive(Clone)]
 pub struct RecordService {
     store: Store,
@@ -531,6 +544,83 @@ impl RecordService {
             }
         }
         Ok(linked)
+    }
+}
+
+impl RecordService {
+    /// Records of a reference field's target module to link to (spec 000's reference picker):
+    /// those matching `search`, by name, at most `limit` (default 10, at most 50). The subtitle
+    /// holds the first two filled text, select, email or URL fields that the display name does
+    /// not already show.
+    pub async fn reference_picker(
+        &self,
+        module: &str,
+        reference: &str,
+        search: Option<&str>,
+        limit: Option<u32>,
+    ) -> Result<Vec<PickerEntry>> {
+        let module_def = self.modules.get(module).await?;
+        let field = module_def.require_field(reference)?;
+        if field.field_type != FieldType::Reference {
+            return Err(Error::invalid_field(
+                reference,
+                "is not a reference field",
+                None,
+            ));
+        }
+        let target = self
+            .modules
+            .get(field.target.as_deref().unwrap_or_default())
+            .await?;
+        let query = ListQuery {
+            search: search
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from),
+            sort_field: Some("displayName".into()),
+            sort_direction: Some(query::SortDirection::Asc),
+            page: Some(1),
+            page_size: Some(limit.unwrap_or(10).clamp(1, MAX_PICKER_ENTRIES)),
+            ..ListQuery::default()
+        };
+        let page = query::list(&self.store, &target, &query, &self.value_options).await?;
+        let in_display_name = |slug: &str| {
+            target
+                .def
+                .display_name
+                .iter()
+                .any(|template| template.contains(&format!("{{{slug}}}")))
+        };
+        let described: Vec<&str> = target
+            .def
+            .fields
+            .iter()
+            .filter(|f| {
+                matches!(
+                    f.field_type,
+                    FieldType::Text | FieldType::Select | FieldType::Email | FieldType::Url
+                ) && !in_display_name(&f.slug)
+            })
+            .map(|f| f.slug.as_str())
+            .collect();
+        Ok(page
+            .records
+            .into_iter()
+            .map(|record| {
+                let parts: Vec<String> = described
+                    .iter()
+                    .filter_map(|slug| record.fields.get(*slug))
+                    .map(value::display_text)
+                    .filter(|text| !text.is_empty())
+                    .take(2)
+                    .collect();
+                PickerEntry {
+                    id: record.id,
+                    label: record.display_name,
+                    subtitle: (!parts.is_empty()).then(|| parts.join(" - ")),
+                }
+            })
+            .collect())
     }
 }
 

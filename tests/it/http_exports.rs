@@ -96,6 +96,15 @@ async fn direct_and_job_exports(db: TestDb) {
     );
     assert_eq!(response.text().await.unwrap(), direct);
 
+    let (status, body) = server
+        .call(
+            Method::DELETE,
+            &format!("/v1/export-jobs/{id}"),
+            Value::Null,
+        )
+        .await;
+    assert_error(status, &body, 409, "conflict");
+
     let (status, jobs) = server.get("/v1/export-jobs?limit=5").await;
     assert_eq!(status, 200);
     assert_eq!(jobs["jobs"][0]["exportJobId"], id.as_str());

@@ -218,7 +218,7 @@ async fn list_bulk_and_trash(db: TestDb) {
     let (_, account) = server
         .post(
             "/v1/modules/accounts/records",
-            json!({"fields": {"name": "Acme", "domain": "acme.com"}}),
+            json!({"fields": {"name": "Acme", "domain": "acme.com", "industry": "Technology"}}),
         )
         .await;
     let account_id = account["record"]["id"].as_str().unwrap();
@@ -239,6 +239,23 @@ async fn list_bulk_and_trash(db: TestDb) {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["recordIds"], json!([account_id]));
     assert_eq!(body["records"][0]["displayName"], "Acme");
+
+    let (status, picked) = server
+        .get("/v1/modules/contacts/references/account/picker?search=acm&limit=5")
+        .await;
+    assert_eq!(status, 200, "{picked}");
+    assert_eq!(
+        picked["records"],
+        json!([{"id": account_id, "label": "Acme", "subtitle": "Technology"}])
+    );
+    let (_, none) = server
+        .get("/v1/modules/contacts/references/account/picker?search=zzz")
+        .await;
+    assert_eq!(none["records"], json!([]));
+    let (status, body) = server
+        .get("/v1/modules/contacts/references/email/picker")
+        .await;
+    assert_error(status, &body, 400, "validation_error");
 }
 both!(records_list_bulk_trash_references, list_bulk_and_trash);
 
