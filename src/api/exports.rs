@@ -66,9 +66,8 @@ async fn export_module(
     State(state): State<AppState>,
     Path(module): Path<String>,
     RawQuery(raw): RawQuery,
-    ApiJson(body): ApiJson<Value>,
+    ApiJson(request): ApiJson<ExportRequest>,
 ) -> ApiResult<Response> {
-    let request = ExportRequest::from_json(body, "request body")?;
     export_response(
         &state,
         &module,

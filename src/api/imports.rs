@@ -11,6 +11,7 @@ use axum::Json;
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use tokio::io::AsyncWriteExt;
@@ -239,10 +240,8 @@ async fn suggest_mapping(
     _auth: Authorized<ImportsWrite>,
     State(state): State<AppState>,
     Path(module): Path<String>,
-    ApiJson(body): ApiJson<Value>,
+    ApiJson(body): ApiJson<SuggestBody>,
 ) -> ApiResult<Json<Value>> {
-    let body: SuggestBody =
-        serde_json::from_value(body).map_err(|e| Error::json("request body", e))?;
     let module = state.service.modules().get(&module).await?;
     let (columns, samples) = match (body.file_id, body.source_columns) {
         (Some(file_id), None) => {
@@ -286,10 +285,8 @@ async fn validate(
     _auth: Authorized<ImportsWrite>,
     State(state): State<AppState>,
     Path(module): Path<String>,
-    ApiJson(body): ApiJson<Value>,
+    ApiJson(body): ApiJson<ValidateBody>,
 ) -> ApiResult<Json<Value>> {
-    let body: ValidateBody =
-        serde_json::from_value(body).map_err(|e| Error::json("request body", e))?;
     let module = state.service.modules().get(&module).await?;
     let source = step_source(&state, body.file_id, body.rows).await?;
     let report = validate_file(
@@ -329,11 +326,8 @@ async fn execute(
     auth: Authorized<ImportsWrite>,
     State(state): State<AppState>,
     Path(module): Path<String>,
-    ApiJson(body): ApiJson<Value>,
-) -> ApiResult<axum::response::Response> {
-    use axum::response::IntoResponse;
-    let body: ExecuteBody =
-        serde_json::from_value(body).map_err(|e| Error::json("request body", e))?;
+    ApiJson(body): ApiJson<ExecuteBody>,
+) -> ApiResult<Response> {
     state.service.modules().get(&module).await?;
     let source = step_source(&state, body.file_id, body.rows).await?;
     let rows = count_rows(source.path.clone(), source.options.clone()).await?;

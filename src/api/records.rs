@@ -101,9 +101,8 @@ async fn create_record(
     auth: Authorized<RecordsWrite>,
     State(state): State<AppState>,
     Path(module): Path<String>,
-    ApiJson(body): ApiJson<Value>,
+    ApiJson(input): ApiJson<RecordInput>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let input = RecordInput::from_json(body, "request body")?;
     let record = state.service.create(&module, input, &auth.actor()).await?;
     Ok((StatusCode::CREATED, Json(json!({ "record": record }))))
 }
@@ -144,9 +143,8 @@ async fn update_record(
     auth: Authorized<RecordsWrite>,
     State(state): State<AppState>,
     Path((module, id)): Path<(String, String)>,
-    ApiJson(body): ApiJson<Value>,
+    ApiJson(input): ApiJson<RecordInput>,
 ) -> ApiResult<Json<Value>> {
-    let input = RecordInput::from_json(body, "request body")?;
     let record = state
         .service
         .update(&module, &id, input, &auth.actor())
@@ -231,10 +229,8 @@ async fn bulk_update(
     auth: Authorized<RecordsWrite>,
     State(state): State<AppState>,
     Path(module): Path<String>,
-    ApiJson(body): ApiJson<Value>,
+    ApiJson(request): ApiJson<BulkUpdate>,
 ) -> ApiResult<Json<Value>> {
-    let request: BulkUpdate =
-        serde_json::from_value(body).map_err(|e| Error::json("request body", e))?;
     let records = state
         .service
         .bulk_update(&module, &request, &auth.actor())
@@ -248,12 +244,6 @@ struct RecordIds {
     record_ids: Vec<String>,
 }
 
-fn record_ids(body: Value) -> Result<Vec<String>, Error> {
-    serde_json::from_value::<RecordIds>(body)
-        .map(|b| b.record_ids)
-        .map_err(|e| Error::json("request body", e))
-}
-
 #[utoipa::path(post, path = "/v1/modules/{module}/records/bulk-delete", tag = "records",
     summary = "Move up to 100 records to the trash",
     params(("module" = String, Path, description = "Module slug")),
@@ -265,9 +255,8 @@ async fn bulk_delete(
     auth: Authorized<RecordsWrite>,
     State(state): State<AppState>,
     Path(module): Path<String>,
-    ApiJson(body): ApiJson<Value>,
+    ApiJson(RecordIds { record_ids: ids }): ApiJson<RecordIds>,
 ) -> ApiResult<Json<Value>> {
-    let ids = record_ids(body)?;
     let outcome = state
         .service
         .bulk_delete(&module, &ids, &auth.actor())
@@ -286,9 +275,8 @@ async fn bulk_restore(
     auth: Authorized<RecordsWrite>,
     State(state): State<AppState>,
     Path(module): Path<String>,
-    ApiJson(body): ApiJson<Value>,
+    ApiJson(RecordIds { record_ids: ids }): ApiJson<RecordIds>,
 ) -> ApiResult<Json<Value>> {
-    let ids = record_ids(body)?;
     let outcome = state
         .service
         .bulk_restore(&module, &ids, &auth.actor())

@@ -16,7 +16,6 @@ use super::auth::{Authorized, ExportsRead, ExportsWrite};
 use super::error::{ApiJson, ApiResult};
 use super::exports::{export_response, job_requested};
 use super::records::{number_param, query_pairs};
-use crate::error::Error;
 use crate::export::{ExportConfig, ExportFormat};
 use crate::reports::{self, NewReport};
 
@@ -37,10 +36,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
 async fn create_report(
     auth: Authorized<ExportsWrite>,
     State(state): State<AppState>,
-    ApiJson(body): ApiJson<Value>,
+    ApiJson(new): ApiJson<NewReport>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let new: NewReport =
-        serde_json::from_value(body).map_err(|e| Error::json("request body", e))?;
     let report = reports::create(state.service.store(), &new, Some(&auth.key.id)).await?;
     Ok((StatusCode::CREATED, Json(json!({ "report": report }))))
 }
@@ -115,10 +112,8 @@ async fn export_report(
     State(state): State<AppState>,
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
-    ApiJson(body): ApiJson<Value>,
+    ApiJson(body): ApiJson<ReportExportBody>,
 ) -> ApiResult<Response> {
-    let body: ReportExportBody =
-        serde_json::from_value(body).map_err(|e| Error::json("request body", e))?;
     let report = reports::get(state.service.store(), &id).await?;
     let request = report.export_request(body.format, body.config);
     export_response(
