@@ -18,14 +18,14 @@ use crate::error::Result;
 use crate::export::{self, ExportJob, ExportSettings};
 use crate::import::ImportJob;
 use crate::import::pipeline::PipelineOptions;
-use crate::import::queue::{self, RunSettings, spawn_heartbeat};
-use crate::jobs::{self, JobTable, Lease};
+use crate::import::queue::{self, RunSettings};
+use crate::jobs::{self, JobTable, Lease, spawn_heartbeat};
 use crate::records::RecordService;
 
 /// How a worker runs.
 #[derive(Debug, Clone)]
 pub struct WorkerOptions {
-    /// Unique per process; each slot's lease adds `/N`.
+    /// Unique per process (default `worker-host-pid-random`); each slot's lease adds `/N`.
     pub worker_id: String,
     /// Jobs run at once.
     pub concurrency: usize,
@@ -44,7 +44,7 @@ pub struct WorkerOptions {
 impl WorkerOptions {
     pub fn new(exports: ExportSettings) -> WorkerOptions {
         WorkerOptions {
-            worker_id: default_worker_id(),
+            worker_id: jobs::process_lease_id("worker"),
             concurrency: 1,
             lease: Duration::from_secs(30),
             poll_interval: Duration::from_secs(1),
@@ -54,22 +54,6 @@ impl WorkerOptions {
             exit_when_idle: false,
         }
     }
-}
-
-/// `host-pid-random`: readable in the job row, and never reused by a restarted process.
-fn default_worker_id() -> String {
-    let host = std::env::var("HOSTNAME")
-        .ok()
-        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "worker".into());
-    let random = uuid::Uuid::now_v7().simple().to_string();
-    format!(
-        "{host}-{}-{}",
-        std::process::id(),
-        &random[random.len() - 6..]
-    )
 }
 
 /// What one tick did.
@@ -135,7 +119,7 @@ impl Worker {
             let job = export::get_job(store, &claimed.id).await?;
             let lost = Arc::new(AtomicBool::new(false));
             let heartbeat = spawn_heartbeat(
-                self.service.clone(),
+                store.clone(),
                 JobTable::Export,
                 claimed.id.clone(),
                 lease.clone(),

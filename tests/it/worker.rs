@@ -444,3 +444,77 @@ async fn crash_resume(db: TestDb) {
     assert_eq!(done.errors, reference.errors);
     assert_eq!(contacts_table(&db, dir.path(), "resumed"), reference_table);
 }
+
+both!(a_killed_foreground_import_is_undone, abandoned_foreground);
+async fn abandoned_foreground(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = generated(dir.path(), 8_000, 15);
+    let start = |db: &TestDb| {
+        let mut cmd = recordport(db);
+        cmd.args(["import", "run"])
+            .arg(&file)
+            .args(["-m", "contacts", "--chunk-rows", "200", "--lease-secs", "1"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        cmd.spawn().expect("start import")
+    };
+    // Killed, then rolled back: refused while its lease runs, done once it ran out.
+    let mut import = start(&db);
+    let id = running_job(&db, None).await;
+    import.kill().unwrap();
+    import.wait().unwrap();
+    assert_eq!(job(&db, &id).await.status, JobStatus::Processing);
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    let mut cmd = recordport(&db);
+    cmd.args(["--json", "import", "rollback", "-m", "contacts", &id]);
+    run_ok(cmd);
+    let undone = job(&db, &id).await;
+    assert_eq!(undone.status, JobStatus::Cancelled, "{undone:?}");
+    assert_eq!(scalar(&db, "SELECT COUNT(*) FROM records").await, 0);
+
+    // Killed, then found by a worker: failed and undone.
+    let mut import = start(&db);
+    let second = running_job(&db, Some(&id)).await;
+    import.kill().unwrap();
+    import.wait().unwrap();
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    drain(&db, &[]);
+    let failed = job(&db, &second).await;
+    assert_eq!(failed.status, JobStatus::Failed, "{failed:?}");
+    assert!(
+        failed
+            .failure
+            .as_deref()
+            .unwrap_or("")
+            .contains("stopped before the end"),
+        "{failed:?}"
+    );
+    assert_eq!(scalar(&db, "SELECT COUNT(*) FROM records").await, 0);
+    assert_eq!(ledger_rows(&db, &second).await, 0);
+}
+
+/// The newest job (other than `not`) that has committed a batch.
+async fn running_job(db: &TestDb, not: Option<&str>) -> String {
+    let start = Instant::now();
+    loop {
+        let jobs = recordport::import::list_jobs(
+            db.service.store(),
+            db.service.modules(),
+            "contacts",
+            Some(1),
+        )
+        .await
+        .unwrap();
+        if let Some(job) = jobs
+            .into_iter()
+            .find(|j| j.processed_rows > 0 && Some(j.import_job_id.as_str()) != not)
+        {
+            return job.import_job_id;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "no import started"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
