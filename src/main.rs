@@ -4,12 +4,15 @@ use clap::Parser;
 // thread-local free lists make that markedly cheaper than glibc's malloc (see BENCHMARKS.md).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use recordport::cli::{Cli, run};
+use recordport::cli::{Cli, Command, run};
 use tracing_subscriber::EnvFilter;
 
 fn main() {
     let cli = Cli::parse();
+    // Long-running services log what they do by default; one-shot commands only warnings.
+    let service = matches!(cli.command, Command::Worker(_));
     let default_level = match cli.verbose {
+        0 if service => "info",
         0 => "warn",
         1 => "info",
         _ => "debug",

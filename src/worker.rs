@@ -5,12 +5,13 @@
 //! shutdown each slot finishes the batch it is writing, commits its checkpoint, gives the job's
 //! lease back and returns, so another worker resumes the job at once. Many workers, on one
 //! machine or many, can share one database: a job is only ever held by one lease (see
-//! [`crate::jobs::claim_next`] for how each store makes the claim atomic).
+//! [`crate::jobs`] for how each store makes the claim atomic). Slot 0 also deletes the files of
+//! expired export jobs once a minute.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
@@ -21,6 +22,9 @@ use crate::import::pipeline::PipelineOptions;
 use crate::import::queue::{self, RunSettings};
 use crate::jobs::{self, JobTable, Lease, spawn_heartbeat};
 use crate::records::RecordService;
+
+/// How often a worker deletes the files of expired export jobs.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
 
 /// How a worker runs.
 #[derive(Debug, Clone)]
@@ -149,9 +153,20 @@ impl Worker {
         let slots = (0..self.options.concurrency.max(1)).map(|slot| {
             let mut stop_rx = stop_rx.clone();
             async move {
+                let mut last_sweep: Option<Instant> = None;
                 loop {
                     if self.shutdown.load(Ordering::Relaxed) {
                         return;
+                    }
+                    // One slot deletes the files of expired export jobs now and then.
+                    if slot == 0 && last_sweep.is_none_or(|at| at.elapsed() >= SWEEP_INTERVAL) {
+                        last_sweep = Some(Instant::now());
+                        let store = self.service.store();
+                        match export::sweep_expired(store, crate::store::now_micros()).await {
+                            Ok(0) => {}
+                            Ok(n) => tracing::info!(files = n, "expired export files removed"),
+                            Err(e) => tracing::warn!("export expiry sweep failed: {e}"),
+                        }
                     }
                     let idle = match self.tick(slot).await {
                         Ok(Tick::Idle) => true,
