@@ -11,21 +11,11 @@ use recordport::import::{ImportJob, JobStatus, get_job};
 use serde_json::Value;
 
 use crate::both;
-use crate::common::TestDb;
+use crate::common::{TestDb, recordport_process};
 
-const BIN: &str = env!("CARGO_BIN_EXE_recordport");
-
-/// The binary with a clean environment, on `db`.
+/// The binary on `db`.
 fn recordport(db: &TestDb) -> Command {
-    let mut cmd = Command::new(BIN);
-    for var in [
-        "RECORDPORT_DATABASE_URL",
-        "RECORDPORT_USER_ID",
-        "RECORDPORT_USER_NAME",
-        "RUST_LOG",
-    ] {
-        cmd.env_remove(var);
-    }
+    let mut cmd = recordport_process();
     cmd.arg("--db").arg(&db.url);
     cmd
 }
@@ -46,7 +36,7 @@ fn run_ok(mut cmd: Command) -> String {
 /// A generated contacts file (duplicates in it, and invalid values).
 fn generated(dir: &Path, rows: u64, seed: u64) -> PathBuf {
     let path = dir.join(format!("contacts-{rows}-{seed}.csv"));
-    let mut cmd = Command::new(BIN);
+    let mut cmd = recordport_process();
     cmd.args(["bench", "gen", "--rows", &rows.to_string(), "--seed"])
         .arg(seed.to_string())
         .arg("-o")
