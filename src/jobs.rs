@@ -1,6 +1,8 @@
 //! What import and export jobs share: the statuses of spec 002, and the queue workers claim them
 //! from (claims under a lease, heartbeats, release).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -183,4 +185,48 @@ pub(crate) async fn release(store: &Store, table: JobTable, id: &str, lease: &Le
         .push(" AND status = 'processing'");
     store.execute(sql).await?;
     Ok(())
+}
+
+/// Renews a job's lease every third of its duration until aborted; sets `lost` when the lease
+/// went to another worker.
+pub(crate) fn spawn_heartbeat(
+    store: Store,
+    table: JobTable,
+    job_id: String,
+    lease: Lease,
+    lost: Arc<AtomicBool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let period = (lease.duration / 3).max(std::time::Duration::from_millis(50));
+        let mut ticks = tokio::time::interval(period);
+        ticks.tick().await;
+        loop {
+            ticks.tick().await;
+            match heartbeat(&store, table, &job_id, &lease).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    lost.store(true, Ordering::Relaxed);
+                    return;
+                }
+                // A database hiccup: the next beat tries again; the lease has room for it.
+                Err(e) => tracing::warn!(job_id, "heartbeat failed: {e}"),
+            }
+        }
+    })
+}
+
+/// `PREFIX-host-pid-random`: readable in a job row, and never reused by a restarted process.
+pub fn process_lease_id(prefix: &str) -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "host".into());
+    let random = uuid::Uuid::now_v7().simple().to_string();
+    format!(
+        "{prefix}-{host}-{}-{}",
+        std::process::id(),
+        &random[random.len() - 6..]
+    )
 }

@@ -9,9 +9,10 @@ use tracing_subscriber::EnvFilter;
 
 fn main() {
     let cli = Cli::parse();
+    // Long-running services log what they do by default; one-shot commands only warnings.
+    let service = matches!(cli.command, Command::Worker(_) | Command::Serve(_));
     let default_level = match cli.verbose {
-        // A server's request log is its point; one-shot commands stay quiet.
-        0 if matches!(cli.command, Command::Serve(_)) => "info",
+        0 if service => "info",
         0 => "warn",
         1 => "info",
         _ => "debug",

@@ -5,12 +5,13 @@
 //! shutdown each slot finishes the batch it is writing, commits its checkpoint, gives the job's
 //! lease back and returns, so another worker resumes the job at once. Many workers, on one
 //! machine or many, can share one database: a job is only ever held by one lease (see
-//! [`crate::jobs::claim_next`] for how each store makes the claim atomic).
+//! [`crate::jobs`] for how each store makes the claim atomic). Slot 0 also deletes the files of
+//! expired export jobs once a minute.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
@@ -18,14 +19,17 @@ use crate::error::Result;
 use crate::export::{self, ExportJob, ExportSettings};
 use crate::import::ImportJob;
 use crate::import::pipeline::PipelineOptions;
-use crate::import::queue::{self, RunSettings, spawn_heartbeat};
-use crate::jobs::{self, JobTable, Lease};
+use crate::import::queue::{self, RunSettings};
+use crate::jobs::{self, JobTable, Lease, spawn_heartbeat};
 use crate::records::RecordService;
+
+/// How often a worker deletes the files of expired export jobs.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
 
 /// How a worker runs.
 #[derive(Debug, Clone)]
 pub struct WorkerOptions {
-    /// Unique per process; each slot's lease adds `/N`.
+    /// Unique per process (default `worker-host-pid-random`); each slot's lease adds `/N`.
     pub worker_id: String,
     /// Jobs run at once.
     pub concurrency: usize,
@@ -44,7 +48,7 @@ pub struct WorkerOptions {
 impl WorkerOptions {
     pub fn new(exports: ExportSettings) -> WorkerOptions {
         WorkerOptions {
-            worker_id: default_worker_id(),
+            worker_id: jobs::process_lease_id("worker"),
             concurrency: 1,
             lease: Duration::from_secs(30),
             poll_interval: Duration::from_secs(1),
@@ -54,22 +58,6 @@ impl WorkerOptions {
             exit_when_idle: false,
         }
     }
-}
-
-/// `host-pid-random`: readable in the job row, and never reused by a restarted process.
-fn default_worker_id() -> String {
-    let host = std::env::var("HOSTNAME")
-        .ok()
-        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "worker".into());
-    let random = uuid::Uuid::now_v7().simple().to_string();
-    format!(
-        "{host}-{}-{}",
-        std::process::id(),
-        &random[random.len() - 6..]
-    )
 }
 
 /// What one tick did.
@@ -135,7 +123,7 @@ impl Worker {
             let job = export::get_job(store, &claimed.id).await?;
             let lost = Arc::new(AtomicBool::new(false));
             let heartbeat = spawn_heartbeat(
-                self.service.clone(),
+                store.clone(),
                 JobTable::Export,
                 claimed.id.clone(),
                 lease.clone(),
@@ -165,9 +153,20 @@ impl Worker {
         let slots = (0..self.options.concurrency.max(1)).map(|slot| {
             let mut stop_rx = stop_rx.clone();
             async move {
+                let mut last_sweep: Option<Instant> = None;
                 loop {
                     if self.shutdown.load(Ordering::Relaxed) {
                         return;
+                    }
+                    // One slot deletes the files of expired export jobs now and then.
+                    if slot == 0 && last_sweep.is_none_or(|at| at.elapsed() >= SWEEP_INTERVAL) {
+                        last_sweep = Some(Instant::now());
+                        let store = self.service.store();
+                        match export::sweep_expired(store, crate::store::now_micros()).await {
+                            Ok(0) => {}
+                            Ok(n) => tracing::info!(files = n, "expired export files removed"),
+                            Err(e) => tracing::warn!("export expiry sweep failed: {e}"),
+                        }
                     }
                     let idle = match self.tick(slot).await {
                         Ok(Tick::Idle) => true,

@@ -87,6 +87,10 @@ pub struct ExportArgs {
     /// Record the export as an export job even when it is small.
     #[arg(long)]
     pub job: bool,
+    /// Queue the export job for a worker (`recordport worker`) and print it at once; the file
+    /// is then fetched with `export job ID`.
+    #[arg(long, conflicts_with = "output")]
+    pub background: bool,
     /// Where export jobs keep their files.
     #[arg(long, env = "RECORDPORT_EXPORT_DIR", default_value = export::job::DEFAULT_EXPORT_DIR)]
     pub export_dir: PathBuf,
@@ -167,6 +171,16 @@ async fn run_export(
     let module = args.module.clone().unwrap_or_default();
     let format = ExportFormat::parse(args.format.as_deref().unwrap_or_default())?;
     let request = request_of(&args, format)?;
+    if args.background {
+        let job = export::create_job(store, &module, &request, Some(&actor.user_id)).await?;
+        return out.print(&json!({ "success": true, "data": job }), || {
+            format!(
+                "queued export job {} ({}): run `recordport worker` to process it",
+                job.export_job_id,
+                job.status.as_str()
+            )
+        });
+    }
     let prepared = export::prepare(store, &module, &request).await?;
     let delivery = prepared.delivery(store, args.job).await?;
     let output = match &args.output {

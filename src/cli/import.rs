@@ -137,6 +137,10 @@ pub struct RunArgs {
     /// Write the failed rows, with their errors, to this CSV file.
     #[arg(long, value_name = "FILE.csv")]
     errors_out: Option<PathBuf>,
+    /// Seconds after this process dies (stops renewing its lease) that the job counts as
+    /// abandoned, so that a worker or `import rollback` may undo it.
+    #[arg(long, default_value_t = 60.0)]
+    lease_secs: f64,
     /// Queue the import for a worker (`recordport worker`) and print the job id at once.
     #[arg(long, conflicts_with_all = ["dry_run", "errors_out"])]
     background: bool,
@@ -555,6 +559,7 @@ async fn run_import(service: &RecordService, args: RunArgs, actor: &Actor) -> Re
     options.pipeline = args.pipeline.options();
     options.dry_run = args.dry_run;
     options.errors_out = args.errors_out.clone();
+    options.lease = super::seconds_arg("--lease-secs", args.lease_secs)?;
     let bar = progress_bar();
     if let Some(bar) = &bar {
         let bar = bar.clone();

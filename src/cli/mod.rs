@@ -254,6 +254,16 @@ pub struct ListArgs {
     pub limit: Option<u32>,
 }
 
+/// A positive number of seconds given as a flag.
+fn seconds_arg(flag: &str, seconds: f64) -> Result<std::time::Duration> {
+    match std::time::Duration::try_from_secs_f64(seconds) {
+        Ok(duration) if !duration.is_zero() => Ok(duration),
+        _ => Err(Error::validation(format!(
+            "{flag} must be a positive number of seconds, not {seconds}"
+        ))),
+    }
+}
+
 /// The exit status for an error: scripts can tell bad input, absence and conflicts apart.
 pub fn exit_code(error: &Error) -> i32 {
     match error.http_status() {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::export::ExportSettings;
 use crate::export::job::DEFAULT_EXPORT_DIR;
 use crate::import::pipeline::PipelineOptions;
@@ -44,15 +44,9 @@ pub struct WorkerArgs {
 }
 
 pub async fn run(service: &RecordService, args: WorkerArgs) -> Result<()> {
-    if !(args.lease_secs > 0.0 && args.lease_secs.is_finite()) {
-        return Err(Error::validation(format!(
-            "--lease-secs must be a positive number of seconds, not {}",
-            args.lease_secs
-        )));
-    }
     let mut options = WorkerOptions::new(ExportSettings::new(args.export_dir));
     options.concurrency = args.concurrency.max(1);
-    options.lease = Duration::from_secs_f64(args.lease_secs);
+    options.lease = super::seconds_arg("--lease-secs", args.lease_secs)?;
     options.poll_interval = Duration::from_millis(args.poll_ms);
     options.pipeline = PipelineOptions {
         chunk_rows: args.chunk_rows,

@@ -15,6 +15,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -32,13 +33,16 @@ use crate::import::pipeline::{MappedChunk, Pipeline, PipelineOptions};
 use crate::import::source::{self, SourceOptions};
 use crate::import::validate::MAX_REPORTED_ERRORS;
 use crate::import::write::{self as batch_write, Written};
-use crate::jobs::Lease;
+use crate::jobs::{self, JobTable, Lease};
 use crate::records::model::{record_columns, record_from_row};
 use crate::records::write::{Draft, MatchKey, RecordWriter, diff, match_keys};
 use crate::records::{Actor, Record, RecordService};
 use crate::schema::value::ValueOptions;
 use crate::schema::{FieldDef, FieldType, Module};
 use crate::store::{Sql, Tx, new_id, now_micros, statement_pages};
+
+/// The default lease of a job run in the foreground; renewed every third of it while it runs.
+pub const FOREGROUND_LEASE: Duration = Duration::from_secs(60);
 
 /// At most this many created record ids are listed in a result; the ledger keeps them all.
 pub const MAX_LISTED_RECORD_IDS: usize = 10_000;
@@ -93,6 +97,9 @@ pub struct RunOptions {
     pub errors_out: Option<PathBuf>,
     pub actor: Actor,
     pub progress: Option<ProgressFn>,
+    /// How long after this process stops renewing it (it died) the job counts as abandoned: a
+    /// worker or a rollback may then undo it.
+    pub lease: Duration,
 }
 
 impl RunOptions {
@@ -105,6 +112,7 @@ impl RunOptions {
             errors_out: None,
             actor,
             progress: None,
+            lease: FOREGROUND_LEASE,
         }
     }
 }
@@ -170,6 +178,9 @@ pub async fn execute_file(
     let store = service.store();
     let processing_mode = ProcessingMode::for_rows(total_rows);
     let job_id = (!options.dry_run).then(|| new_id("job"));
+    // The foreground process holds a lease too, so that a job whose process died (killed, machine
+    // lost) can be told from one still running: a worker then undoes it, and so does rollback.
+    let lease = Lease::new(jobs::process_lease_id("import"), options.lease);
     if let Some(id) = &job_id {
         insert_job(
             store,
@@ -182,6 +193,7 @@ pub async fn execute_file(
                 file_type: Some(checked.info.file_type.as_str()),
                 file_path: None,
                 source_options: None,
+                lease: Some(&lease),
                 total_rows,
                 options: serde_json::to_value(request)
                     .map_err(|e| Error::json("import options", e))?,
@@ -206,20 +218,43 @@ pub async fn execute_file(
         Resume::default(),
     )?;
     importer.errors_out = errors_out;
-    let control = RunControl::default();
+    let lease_lost = Arc::new(AtomicBool::new(false));
+    let heartbeat = job_id.as_ref().map(|id| {
+        jobs::spawn_heartbeat(
+            store.clone(),
+            JobTable::Import,
+            id.clone(),
+            lease.clone(),
+            Arc::clone(&lease_lost),
+        )
+    });
+    let control = RunControl {
+        lease: job_id.is_some().then_some(&lease),
+        stop: &[&lease_lost],
+        ..RunControl::default()
+    };
     let outcome = importer
         .run(checked.source, options, total_rows, &control)
         .await;
+    if let Some(heartbeat) = heartbeat {
+        heartbeat.abort();
+    }
     let errors_out = importer.errors_out.take();
     if let Some(errors_out) = errors_out {
         errors_out.finish()?;
     }
     let status = match (outcome, &job_id) {
+        // Another process owns the job now; it is not this run's to fail.
+        (Err(error @ Error::LeaseLost { .. }), _) => return Err(error),
         (Err(error), Some(id)) => {
             importer.fail(id, &error).await?;
             return Err(error);
         }
         (Err(error), None) => return Err(error),
+        // Stalled past its lease (suspended, say): another process has taken the job over.
+        (Ok(RunEnd::Stopped), Some(id)) => {
+            return Err(Error::LeaseLost { job_id: id.clone() });
+        }
         (Ok(RunEnd::Cancelled), Some(id)) => {
             let undone = job::undo_ledger(store, service.modules(), id, &options.actor).await?;
             job::finish_cancelled(store, id, &undone).await?;
@@ -315,9 +350,10 @@ pub(crate) fn open_planned(
     Ok((source, plan))
 }
 
-/// Undoes what a job's committed batches wrote, so a failed job leaves nothing behind, and marks
-/// the job failed. If the undo fails too (the database is gone), the job is still marked failed
-/// when possible, saying so, so that it is not left "processing" forever.
+/// Marks the job failed, then undoes what its committed batches wrote, so a failed job leaves
+/// nothing behind. The status comes first: a process that dies during the undo must not leave a
+/// processing job that a worker would resume on top of a half-undone ledger; a later rollback
+/// finishes the undo from what is left in the ledger. An undo that fails is said in the failure.
 pub(crate) async fn fail_job(
     service: &RecordService,
     job_id: &str,
@@ -327,23 +363,25 @@ pub(crate) async fn fail_job(
     reference_warnings: &[ReferenceWarning],
 ) -> Result<()> {
     let store = service.store();
-    let undone = job::undo_ledger(store, service.modules(), job_id, actor).await;
-    let failure = match &undone {
-        Ok(_) => error.to_string(),
-        Err(undo_error) => format!(
+    let failed = |failure: String| {
+        job::finish_job(
+            store,
+            job_id,
+            JobStatus::Failed,
+            errors,
+            reference_warnings,
+            Some(failure),
+        )
+    };
+    failed(error.to_string()).await?;
+    if let Err(undo_error) = job::undo_ledger(store, service.modules(), job_id, actor).await {
+        failed(format!(
             "{error}; undoing the committed batches failed too ({undo_error}): roll the job back \
              again"
-        ),
-    };
-    job::finish_job(
-        store,
-        job_id,
-        JobStatus::Failed,
-        errors,
-        reference_warnings,
-        Some(&failure),
-    )
-    .await
+        ))
+        .await?;
+    }
+    Ok(())
 }
 
 /// Where a resumed job starts from: what its committed batches saved.

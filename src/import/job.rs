@@ -157,6 +157,8 @@ pub(crate) struct NewJob<'a> {
     pub file_path: Option<&'a str>,
     /// How to open it again (queued jobs).
     pub source_options: Option<Value>,
+    /// The lease of the process running the job now (foreground jobs).
+    pub lease: Option<&'a Lease>,
     pub total_rows: u64,
     pub options: Value,
     pub actor: &'a Actor,
@@ -167,8 +169,9 @@ pub(crate) async fn insert_job(store: &Store, job: NewJob<'_>) -> Result<()> {
     let dialect = store.dialect();
     let mut sql = Sql::new(
         "INSERT INTO import_jobs (id, module_id, status, processing_mode, file_name, file_type, \
-         file_path, source_options, options, total_rows, created_at, started_at, expires_at, \
-         created_by_user_id, created_by_display_name) VALUES (",
+         file_path, source_options, worker_id, lease_expires_at, heartbeat_at, options, \
+         total_rows, created_at, started_at, expires_at, created_by_user_id, \
+         created_by_display_name) VALUES (",
     );
     sql.bind_list([
         Some(job.id.to_string()),
@@ -179,7 +182,12 @@ pub(crate) async fn insert_job(store: &Store, job: NewJob<'_>) -> Result<()> {
         job.file_type.map(str::to_string),
         job.file_path.map(str::to_string),
         job.source_options.map(|v| v.to_string()),
+        job.lease.map(|l| l.worker_id.clone()),
     ]);
+    sql.push(", ")
+        .bind(job.lease.map(|l| l.expiry(now)))
+        .push(", ")
+        .bind(job.lease.map(|_| now));
     let p = sql.arg(job.options.to_string());
     let started = (job.status == JobStatus::Processing).then_some(now);
     sql.push(", ")
@@ -303,7 +311,7 @@ pub(crate) async fn finish_job(
     status: JobStatus,
     errors: &[RowError],
     warnings: &[ReferenceWarning],
-    failure: Option<&str>,
+    failure: Option<String>,
 ) -> Result<()> {
     let dialect = store.dialect();
     let mut sql = Sql::new("UPDATE import_jobs SET status = ");
@@ -316,7 +324,7 @@ pub(crate) async fn finish_job(
         sql.push(&format!(", {column} = {}", dialect.json_param(&p)));
     }
     sql.push(", failure = ")
-        .bind(failure.map(str::to_string))
+        .bind(failure)
         .push(", completed_at = ")
         .bind(now_micros())
         .push(" WHERE id = ")
@@ -647,6 +655,12 @@ pub async fn rollback(
         // finish is still in the ledger, and is undone now. The job stays failed.
         return undo_ledger(store, modules, job_id, actor).await;
     }
+    if job.status == JobStatus::Processing && abandoned(store, job_id).await? {
+        // The process running it died (its lease ran out): undo it like a failed job.
+        let outcome = undo_ledger(store, modules, job_id, actor).await?;
+        finish_cancelled(store, job_id, &outcome).await?;
+        return Ok(outcome);
+    }
     if matches!(job.status, JobStatus::Pending | JobStatus::Processing) {
         return Err(Error::Conflict {
             message: format!("import job {job_id} is still {}", job.status.as_str()),
@@ -662,6 +676,17 @@ pub async fn rollback(
         .bind(job_id);
     store.execute(sql).await?;
     Ok(outcome)
+}
+
+/// Whether a processing job's lease ran out: the process running it is gone.
+async fn abandoned(store: &Store, job_id: &str) -> Result<bool> {
+    let mut sql = Sql::new("SELECT lease_expires_at FROM import_jobs WHERE id = ");
+    sql.bind(job_id);
+    let expiry = match store.fetch_optional(sql).await? {
+        Some(row) => row.opt_int("lease_expires_at")?,
+        None => None,
+    };
+    Ok(expiry.is_some_and(|at| at < now_micros()))
 }
 
 /// Walks a job's ledger and undoes it (see [`rollback`]); also used when a job fails half-way.

@@ -29,7 +29,7 @@ use crate::import::memory;
 use crate::import::merge::DuplicateStrategy;
 use crate::import::pipeline::PipelineOptions;
 use crate::import::source::{SourceLimits, SourceOptions};
-use crate::jobs::{self, Claimed, JobTable, Lease};
+use crate::jobs::{self, Claimed, JobTable, Lease, spawn_heartbeat};
 use crate::records::{Actor, RecordService};
 use crate::schema::value::ValueOptions;
 use crate::store::new_id;
@@ -122,6 +122,7 @@ pub async fn submit(
                 serde_json::to_value(StoredSource::from_options(&submission.source))
                     .map_err(|e| Error::json("source options", e))?,
             ),
+            lease: None,
             total_rows: 0,
             options: serde_json::to_value(request).map_err(|e| Error::json("import options", e))?,
             actor: &submission.actor,
@@ -204,7 +205,8 @@ pub(crate) async fn run_claimed(
     }
     let Some(path) = file_path else {
         fail_early(Error::validation(format!(
-            "import job {job_id} has no file to read: it was not queued"
+            "import job {job_id} was run by a process that stopped before the end (it is not a \
+             queued job, so no worker can go on with it): what it wrote is undone"
         )))
         .await?;
         return reload().await;
@@ -261,7 +263,7 @@ pub(crate) async fn run_claimed(
     options.pipeline = settings.pipeline;
     let lease_lost = Arc::new(AtomicBool::new(false));
     let heartbeat = spawn_heartbeat(
-        service.clone(),
+        store.clone(),
         JobTable::Import,
         job_id.to_string(),
         settings.lease.clone(),
@@ -309,32 +311,4 @@ pub(crate) async fn run_claimed(
         remove_job_copy(&path, job_id);
     }
     reload().await
-}
-
-/// Renews a job's lease every third of its duration until aborted; sets `lost` when the lease
-/// went to another worker.
-pub(crate) fn spawn_heartbeat(
-    service: RecordService,
-    table: JobTable,
-    job_id: String,
-    lease: Lease,
-    lost: Arc<AtomicBool>,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let period = (lease.duration / 3).max(std::time::Duration::from_millis(50));
-        let mut ticks = tokio::time::interval(period);
-        ticks.tick().await;
-        loop {
-            ticks.tick().await;
-            match jobs::heartbeat(service.store(), table, &job_id, &lease).await {
-                Ok(true) => {}
-                Ok(false) => {
-                    lost.store(true, Ordering::Relaxed);
-                    return;
-                }
-                // A database hiccup: the next beat tries again; the lease has room for it.
-                Err(e) => tracing::warn!(job_id, "heartbeat failed: {e}"),
-            }
-        }
-    })
 }

@@ -16,19 +16,7 @@ struct Run {
     stderr: String,
 }
 
-/// The binary with a clean environment (no database, author or log settings from outside).
-fn command() -> assert_cmd::Command {
-    let mut cmd = assert_cmd::Command::cargo_bin("recordport").expect("recordport binary");
-    for var in [
-        "RECORDPORT_DATABASE_URL",
-        "RECORDPORT_USER_ID",
-        "RECORDPORT_USER_NAME",
-        "RUST_LOG",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd
-}
+use crate::common::recordport_command as command;
 
 fn execute(mut cmd: assert_cmd::Command) -> Run {
     // The tests run on a multi-thread runtime; the child process blocks this worker only.

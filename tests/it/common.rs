@@ -121,3 +121,24 @@ pub fn sample_modules() -> Vec<ModuleDef> {
 pub fn actor() -> Actor {
     Actor::new("usr_test", "Test User")
 }
+
+/// The binary as a process, with a clean environment (no database, author or log settings from
+/// outside).
+pub fn recordport_process() -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_recordport"));
+    for var in [
+        "RECORDPORT_DATABASE_URL",
+        "RECORDPORT_USER_ID",
+        "RECORDPORT_USER_NAME",
+        "RECORDPORT_EXPORT_DIR",
+        "RUST_LOG",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+/// [`recordport_process`] with assert_cmd's helpers (stdin, output assertions).
+pub fn recordport_command() -> assert_cmd::Command {
+    recordport_process().into()
+}

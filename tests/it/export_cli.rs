@@ -26,16 +26,7 @@ impl Run {
 
 /// `recordport --db <db> ARGS…` with a clean environment and the exports directory in `dir`.
 fn rp(db: &TestDb, dir: &Path, args: &[&str]) -> Run {
-    let mut cmd = assert_cmd::Command::cargo_bin("recordport").expect("recordport binary");
-    for var in [
-        "RECORDPORT_DATABASE_URL",
-        "RECORDPORT_USER_ID",
-        "RECORDPORT_USER_NAME",
-        "RECORDPORT_EXPORT_DIR",
-        "RUST_LOG",
-    ] {
-        cmd.env_remove(var);
-    }
+    let mut cmd = crate::common::recordport_command();
     cmd.env("RECORDPORT_EXPORT_DIR", dir.join("kept"))
         .current_dir(dir)
         .args(["--db", &db.url])

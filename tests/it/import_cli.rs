@@ -9,19 +9,7 @@ use serde_json::{Value, json};
 use crate::both;
 use crate::common::{TestDb, sample_dir};
 
-/// The binary with a clean environment (no database, author or log settings from outside).
-fn command() -> assert_cmd::Command {
-    let mut cmd = assert_cmd::Command::cargo_bin("recordport").expect("recordport binary");
-    for var in [
-        "RECORDPORT_DATABASE_URL",
-        "RECORDPORT_USER_ID",
-        "RECORDPORT_USER_NAME",
-        "RUST_LOG",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd
-}
+use crate::common::recordport_command as command;
 
 struct Run {
     code: i32,

@@ -19,3 +19,4 @@ mod import_props;
 mod import_sources;
 mod import_suggest;
 mod records_api;
+mod worker;
