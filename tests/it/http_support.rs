@@ -3,13 +3,13 @@
 //! through the library, and a small JSON client over reqwest.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStdout, Stdio};
 
 use recordport::apikeys::{self, Scope};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-use crate::common::TestDb;
+use crate::common::{TestDb, recordport_process};
 
 pub struct Server {
     child: Child,
@@ -27,7 +27,7 @@ impl Server {
     /// exports directories.
     pub async fn start(db: &TestDb, extra: &[&str]) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_recordport"))
+        let mut child = recordport_process()
             .args(["--db", &db.url, "serve", "--bind", "127.0.0.1:0"])
             .arg("--uploads-dir")
             .arg(dir.path().join("uploads"))
@@ -38,6 +38,7 @@ impl Server {
             // The embedded worker looks at the queue often, so job tests wait little.
             .args(["--worker-poll-ms", "50"])
             .args(extra)
+            // Request logs would drown the test output.
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
