@@ -196,6 +196,17 @@ async fn inline_rows_and_bad_uploads(db: TestDb) {
         )
         .await;
     assert_error(status, &body, 400, "validation_error");
+    // Workbooks upload like CSV files; cells keep their types.
+    let xlsx = std::fs::read(sample_dir().join("import/contacts.xlsx")).unwrap();
+    let (status, parsed) = upload(&server, "contacts.xlsx", xlsx).await;
+    assert_eq!(status, 200, "{parsed}");
+    assert_eq!(parsed["data"]["fileType"], "xlsx");
+    assert_eq!(parsed["data"]["fileName"], "contacts.xlsx");
+    assert_eq!(
+        parsed["data"]["sampleRows"][0]["Email"],
+        "ada.lovelace@acme.com"
+    );
+
     let (status, body) = upload(&server, "notes.pdf", b"%PDF-1.4".to_vec()).await;
     assert_error(status, &body, 400, "invalid_file");
     let response = server

@@ -93,6 +93,8 @@ async fn crud_with_conflict(db: TestDb) {
     assert_error(status, &body, 404, "not_found");
     let (status, body) = server.get("/v1/no/such/route").await;
     assert_error(status, &body, 404, "not_found");
+    let (status, body) = server.call(Method::PUT, records, json!({})).await;
+    assert_error(status, &body, 405, "method_not_allowed");
 }
 both!(records_crud_with_version_conflict, crud_with_conflict);
 
