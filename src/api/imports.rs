@@ -26,6 +26,7 @@ use crate::error::Error;
 use crate::import::mapping::ColumnMapping;
 use crate::import::memory::suggest_for_columns;
 use crate::import::queue::{self, Submission};
+use crate::import::uploads::ReadOptions;
 use crate::import::{
     ImportRequest, PipelineOptions, RunOptions, SourceLimits, SourceOptions, cancel, execute_file,
     get_job, inline, list_jobs, parse_file, rollback, source, validate_file,
@@ -61,6 +62,49 @@ fn source_options(state: &AppState) -> SourceOptions {
     }
 }
 
+/// How the upload `file_id` is read: the server's limits and what its parse step was told.
+fn upload_source_options(state: &AppState, file_id: &str) -> ApiResult<SourceOptions> {
+    Ok(state
+        .uploads
+        .read_options(file_id)?
+        .apply(source_options(state)))
+}
+
+/// The parse step's `sheet`, `encoding` and `delimiter` query parameters.
+fn read_options(raw_query: Option<&str>) -> ApiResult<ReadOptions> {
+    let pairs = query_pairs(raw_query);
+    let get = |name: &str| {
+        pairs
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .filter(|v| !v.is_empty())
+    };
+    let delimiter = match get("delimiter") {
+        None => None,
+        Some(text) => {
+            let mut chars = text.chars();
+            match (chars.next(), chars.next()) {
+                (Some(c), None) => Some(c),
+                _ => {
+                    return Err(Error::invalid_field(
+                        "delimiter",
+                        "must be one character",
+                        Some(json!(text)),
+                    )
+                    .into());
+                }
+            }
+        }
+    };
+    Ok(ReadOptions {
+        sheet: get("sheet"),
+        encoding: get("encoding"),
+        delimiter,
+    })
+}
+
 /// Runs blocking file work off the async threads.
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> crate::Result<T> + Send + 'static,
@@ -79,8 +123,12 @@ async fn blocking<T: Send + 'static>(
 #[utoipa::path(post, path = "/v1/modules/{module}/import/parse", tag = "imports",
     summary = "Step 1: upload a file (multipart field 'file') and get its columns, 50 sample rows and row count",
     description = "CSV, XLSX, XLS, ODS or Parquet, at most --max-upload-mb (default 100 MB). The \
-        file is kept for the next steps under the returned `fileId` (24 hours).",
-    params(("module" = String, Path, description = "Module slug")),
+        file is kept for the next steps under the returned `fileId` (24 hours), with the way to \
+        read it (`sheet`, `encoding`, `delimiter`).",
+    params(("module" = String, Path, description = "Module slug"),
+        ("sheet" = Option<String>, Query, description = "Sheet of a workbook (default: the first)"),
+        ("encoding" = Option<String>, Query, description = "Encoding of a CSV file, e.g. windows-1252 (default: detected)"),
+        ("delimiter" = Option<String>, Query, description = "Delimiter of a CSV file, one character (default: detected)")),
     request_body(content_type = "multipart/form-data", content = Object,
         description = "A 'file' field with the file"),
     responses((status = 200, description = "{success, data: {fileId, sourceColumns, sampleRows, totalRows, fileType, fileName, encoding}}", body = Object),
@@ -91,10 +139,12 @@ async fn parse_upload(
     _auth: Authorized<ImportsWrite>,
     State(state): State<AppState>,
     Path(module): Path<String>,
+    RawQuery(raw): RawQuery,
     headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<Json<Value>> {
     state.service.modules().get(&module).await?;
+    let read = read_options(raw.as_deref())?;
     let limit = state.settings.max_upload_bytes;
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -145,9 +195,12 @@ async fn parse_upload(
         )
         .into());
     };
-    let options = source_options(&state);
+    let options = read.apply(source_options(&state));
     let parsed = blocking(move || parse_file(&path, &options)).await;
-    let parsed = match parsed {
+    let parsed = match parsed.and_then(|parsed| {
+        state.uploads.save_read_options(&file_id, &read)?;
+        Ok(parsed)
+    }) {
         Ok(parsed) => parsed,
         Err(e) => {
             state.uploads.remove(&file_id)?;
@@ -192,7 +245,7 @@ async fn step_source(
     match (file_id, rows) {
         (Some(file_id), None) => Ok(StepSource {
             path: state.uploads.path(&file_id)?,
-            options: source_options(state),
+            options: upload_source_options(state, &file_id)?,
             inline_upload: None,
         }),
         (None, Some(rows)) => {
@@ -246,7 +299,7 @@ async fn suggest_mapping(
     let (columns, samples) = match (body.file_id, body.source_columns) {
         (Some(file_id), None) => {
             let path = state.uploads.path(&file_id)?;
-            let options = source_options(&state);
+            let options = upload_source_options(&state, &file_id)?;
             let parsed = blocking(move || parse_file(&path, &options)).await?;
             (parsed.source_columns, parsed.sample_rows)
         }

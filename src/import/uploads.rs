@@ -10,13 +10,43 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use serde::{Deserialize, Serialize};
+
 use crate::error::{Error, Result};
+use crate::import::source::SourceOptions;
 use crate::store::new_id;
 
 /// Uploads are kept this long (spec 002's import jobs expire after 7 days; an upload is only
 /// needed until its import runs, so one day is plenty).
 pub const UPLOAD_RETENTION: Duration = Duration::from_secs(24 * 3600);
 const ID_PREFIX: &str = "upl_";
+/// Beside the file in its directory; uploaded names never start with a dot
+/// ([`safe_file_name`]), so it cannot be taken for the file.
+const READ_OPTIONS_FILE: &str = ".read-options.json";
+
+/// How an upload is read, as its parse step was told, so the later steps read it the same way.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReadOptions {
+    /// The sheet of a workbook (default: the first).
+    pub sheet: Option<String>,
+    /// A WHATWG encoding label for text files (default: detected).
+    pub encoding: Option<String>,
+    /// The delimiter of a CSV file (default: detected).
+    pub delimiter: Option<char>,
+}
+
+impl ReadOptions {
+    /// `base` (limits) with these choices.
+    pub fn apply(&self, base: SourceOptions) -> SourceOptions {
+        SourceOptions {
+            sheet: self.sheet.clone(),
+            encoding: self.encoding.clone(),
+            delimiter: self.delimiter,
+            ..base
+        }
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct Uploads {
@@ -61,9 +91,33 @@ impl Uploads {
             }
             Err(source) => return Err(io(&dir, source)),
         };
-        match entries.next() {
-            Some(entry) => Ok(entry.map_err(|source| io(&dir, source))?.path()),
-            None => Err(Error::not_found("uploaded file", file_id)),
+        loop {
+            match entries.next() {
+                Some(entry) => {
+                    let entry = entry.map_err(|source| io(&dir, source))?;
+                    if entry.file_name() != READ_OPTIONS_FILE {
+                        return Ok(entry.path());
+                    }
+                }
+                None => return Err(Error::not_found("uploaded file", file_id)),
+            }
+        }
+    }
+
+    /// Keeps how the upload is to be read (see [`ReadOptions`]).
+    pub fn save_read_options(&self, file_id: &str, options: &ReadOptions) -> Result<()> {
+        let path = self.path(file_id)?.with_file_name(READ_OPTIONS_FILE);
+        let text = serde_json::to_string(options).map_err(|e| Error::json("read options", e))?;
+        std::fs::write(&path, text).map_err(|source| io(&path, source))
+    }
+
+    /// How the upload is to be read: what its parse step saved, else the defaults.
+    pub fn read_options(&self, file_id: &str) -> Result<ReadOptions> {
+        let path = self.path(file_id)?.with_file_name(READ_OPTIONS_FILE);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => serde_json::from_str(&text).map_err(|e| Error::json("read options", e)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(ReadOptions::default()),
+            Err(source) => Err(io(&path, source)),
         }
     }
 
@@ -157,6 +211,16 @@ mod tests {
         std::fs::write(&path, "a\n1\n").unwrap();
         assert_eq!(uploads.path(&id).unwrap(), path);
         assert!(path.ends_with("contacts.csv"));
+        assert_eq!(uploads.read_options(&id).unwrap(), ReadOptions::default());
+        let options = ReadOptions {
+            sheet: Some("Leads".into()),
+            encoding: None,
+            delimiter: Some(';'),
+        };
+        uploads.save_read_options(&id, &options).unwrap();
+        assert_eq!(uploads.read_options(&id).unwrap(), options);
+        // The options file is never taken for the upload.
+        assert_eq!(uploads.path(&id).unwrap(), path);
         assert!(matches!(
             uploads.path("upl_../../x"),
             Err(Error::Validation { .. })

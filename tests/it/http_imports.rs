@@ -16,9 +16,19 @@ use crate::http_support::{Server, assert_error, json_of};
 const IMPORT: &str = "/v1/modules/contacts/import";
 
 async fn upload(server: &Server, name: &str, bytes: Vec<u8>) -> (reqwest::StatusCode, Value) {
+    upload_with(server, "", name, bytes).await
+}
+
+/// Uploads with a query string (`?sheet=…&delimiter=…`).
+async fn upload_with(
+    server: &Server,
+    query: &str,
+    name: &str,
+    bytes: Vec<u8>,
+) -> (reqwest::StatusCode, Value) {
     let form = Form::new().part("file", Part::bytes(bytes).file_name(name.to_string()));
     let response = server
-        .request(Method::POST, &format!("{IMPORT}/parse"))
+        .request(Method::POST, &format!("{IMPORT}/parse{query}"))
         .multipart(form)
         .send()
         .await
@@ -206,6 +216,26 @@ async fn inline_rows_and_bad_uploads(db: TestDb) {
         parsed["data"]["sampleRows"][0]["Email"],
         "ada.lovelace@acme.com"
     );
+
+    // How to read a file is given at upload and kept for the later steps: a forced delimiter
+    // that the file does not use leaves one column, in the parse step and the next.
+    let csv = std::fs::read(sample_dir().join("import/contacts.csv")).unwrap();
+    let (status, parsed) = upload_with(&server, "?delimiter=;", "contacts.csv", csv.clone()).await;
+    assert_eq!(status, 200, "{parsed}");
+    assert_eq!(parsed["data"]["sourceColumns"].as_array().unwrap().len(), 1);
+    let (status, suggested) = server
+        .post(
+            &format!("{IMPORT}/suggest-mapping"),
+            json!({"fileId": parsed["data"]["fileId"]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{suggested}");
+    assert_eq!(
+        suggested["data"]["suggestions"].as_array().unwrap().len(),
+        1
+    );
+    let (status, body) = upload_with(&server, "?delimiter=ab", "contacts.csv", csv).await;
+    assert_error(status, &body, 400, "validation_error");
 
     let (status, body) = upload(&server, "notes.pdf", b"%PDF-1.4".to_vec()).await;
     assert_error(status, &body, 400, "invalid_file");
