@@ -161,31 +161,14 @@ async fn parse_upload(
         }
         let file_name = field.file_name().unwrap_or("upload.csv").to_string();
         let (file_id, path) = state.uploads.reserve(&file_name)?;
-        let mut file = tokio::fs::File::create(&path)
-            .await
-            .map_err(|source| io_error(&path, source))?;
-        let mut size: u64 = 0;
-        while let Some(chunk) = field.chunk().await? {
-            size += chunk.len() as u64;
-            if size > limit {
-                drop(file);
-                state.uploads.remove(&file_id)?;
-                // Read on (and discard) a little, so the client gets to read the 413.
-                while size <= limit.saturating_add(OVERSIZE_DRAIN_BYTES) {
-                    match field.chunk().await {
-                        Ok(Some(chunk)) => size += chunk.len() as u64,
-                        _ => break,
-                    }
-                }
-                return Err(too_large(&file_name, limit));
-            }
-            file.write_all(&chunk)
-                .await
-                .map_err(|source| io_error(&path, source))?;
+        // Whatever stops the upload half-way (too large, the client gone) leaves no file.
+        if let Err(e) = receive(&mut field, &path, limit).await {
+            state.uploads.remove(&file_id)?;
+            return Err(match e {
+                Received::TooLarge => too_large(&file_name, limit),
+                Received::Failed(e) => e,
+            });
         }
-        file.flush()
-            .await
-            .map_err(|source| io_error(&path, source))?;
         received = Some((file_id, path));
         break;
     }
@@ -210,6 +193,45 @@ async fn parse_upload(
     let mut data = json!(parsed);
     data["fileId"] = json!(file_id);
     Ok(Json(json!({ "success": true, "data": data })))
+}
+
+/// Why an upload was not received whole.
+enum Received {
+    TooLarge,
+    Failed(ApiError),
+}
+
+/// Writes the multipart field to `path`, at most `limit` bytes. Past the limit it reads on (and
+/// discards) a little, so that a client still sending gets to read the 413 rather than a reset
+/// connection.
+async fn receive(
+    field: &mut axum::extract::multipart::Field<'_>,
+    path: &std::path::Path,
+    limit: u64,
+) -> Result<(), Received> {
+    let failed = |e: ApiError| Received::Failed(e);
+    let mut file = tokio::fs::File::create(path)
+        .await
+        .map_err(|source| failed(io_error(path, source)))?;
+    let mut size: u64 = 0;
+    while let Some(chunk) = field.chunk().await.map_err(|e| failed(e.into()))? {
+        size += chunk.len() as u64;
+        if size > limit {
+            while size <= limit.saturating_add(OVERSIZE_DRAIN_BYTES) {
+                match field.chunk().await {
+                    Ok(Some(chunk)) => size += chunk.len() as u64,
+                    _ => break,
+                }
+            }
+            return Err(Received::TooLarge);
+        }
+        file.write_all(&chunk)
+            .await
+            .map_err(|source| failed(io_error(path, source)))?;
+    }
+    file.flush()
+        .await
+        .map_err(|source| failed(io_error(path, source)))
 }
 
 fn io_error(path: &std::path::Path, source: std::io::Error) -> ApiError {
