@@ -109,15 +109,17 @@ fn read_options(raw_query: Option<&str>) -> ApiResult<ReadOptions> {
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> crate::Result<T> + Send + 'static,
 ) -> ApiResult<T> {
-    tokio::task::spawn_blocking(work)
+    Ok(tokio::task::spawn_blocking(work)
         .await
-        .map_err(|e| {
-            ApiError::Library(Error::Io {
-                path: "blocking task".into(),
-                source: std::io::Error::other(e.to_string()),
-            })
-        })?
-        .map_err(ApiError::from)
+        .map_err(task_failed)??)
+}
+
+/// A task that panicked (or was aborted) is the server's failure, not the request's.
+fn task_failed(error: tokio::task::JoinError) -> ApiError {
+    ApiError::Library(Error::Io {
+        path: "background task".into(),
+        source: std::io::Error::other(error.to_string()),
+    })
 }
 
 #[utoipa::path(post, path = "/v1/modules/{module}/import/parse", tag = "imports",
@@ -432,14 +434,14 @@ async fn execute(
         source: source.options.clone(),
         ..RunOptions::new(auth.actor())
     };
-    let result = execute_file(
-        &state.service,
-        &module,
-        &source.path,
-        &body.request,
-        &options,
-    )
-    .await?;
+    // Its own task: a client that disconnects does not stop an import half-way (the job ends
+    // as it would have, and is in the job list). The task owns the source, so inline rows stay
+    // on disk until the import is done.
+    let service = state.service.clone();
+    let import = tokio::spawn(async move {
+        execute_file(&service, &module, &source.path, &body.request, &options).await
+    });
+    let result = import.await.map_err(task_failed)??;
     Ok(Json(json!({ "success": true, "data": result })).into_response())
 }
 
