@@ -508,14 +508,13 @@ async fn rollback_job(
     State(state): State<AppState>,
     Path((module, job_id)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    let outcome = rollback(
-        state.service.store(),
-        state.service.modules(),
-        &module,
-        &job_id,
-        &auth.actor(),
-    )
-    .await?;
+    // Its own task, like execute: a client that disconnects does not cut a rollback half-way.
+    let service = state.service.clone();
+    let actor = auth.actor();
+    let undo = tokio::spawn(async move {
+        rollback(service.store(), service.modules(), &module, &job_id, &actor).await
+    });
+    let outcome = undo.await.map_err(task_failed)??;
     Ok(Json(json!({ "success": true, "data": outcome })))
 }
 
