@@ -81,8 +81,9 @@ impl StoredSource {
     }
 }
 
-/// Stores the job as `pending` and returns at once; a worker runs it. The mapping is checked
-/// against the file's header and the module first, so a job that cannot run is refused here.
+/// Stores the job as `pending` and returns; a worker runs it. The mapping is checked against the
+/// file's header and the module, and the file is counted, so a job that cannot run is refused
+/// here.
 pub async fn submit(
     service: &RecordService,
     module: &str,
@@ -101,6 +102,10 @@ pub async fn submit(
         &ValueOptions::default(),
     )?;
     let info = source.describe();
+    // Counting reads the whole file with the import's checks: a malformed file is refused here,
+    // and the job shows its size and processing mode from the start.
+    let mut source = source;
+    let total_rows = source.count_rest(&mut |_, _| {})?;
     drop(source);
     let id = new_id("job");
     let file_path = match &submission.copy_into {
@@ -114,7 +119,7 @@ pub async fn submit(
             id: &id,
             module_id: &module.id,
             status: JobStatus::Pending,
-            processing_mode: ProcessingMode::Background,
+            processing_mode: ProcessingMode::for_rows(total_rows),
             file_name: Some(submission.file_name.as_deref().unwrap_or(&info.file_name)),
             file_type: Some(info.file_type.as_str()),
             file_path: Some(&file_path.display().to_string()),
@@ -123,7 +128,7 @@ pub async fn submit(
                     .map_err(|e| Error::json("source options", e))?,
             ),
             lease: None,
-            total_rows: 0,
+            total_rows,
             options: serde_json::to_value(request).map_err(|e| Error::json("import options", e))?,
             actor: &submission.actor,
         },

@@ -334,6 +334,9 @@ async fn background_import(db: TestDb) {
         "{submitted}"
     );
     assert_eq!(submitted["data"]["fileName"], "many.csv");
+    // Counted when submitted: the 202 already gives the size and the spec's mode.
+    assert_eq!(submitted["data"]["processingMode"], "stream");
+    assert_eq!(submitted["data"]["totalRows"], rows + 1);
 
     let mut job = Value::Null;
     for _ in 0..600 {

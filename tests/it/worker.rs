@@ -225,7 +225,9 @@ async fn background_import(db: TestDb) {
     std::fs::remove_file(&file).unwrap();
     let queued = job(&db, &id).await;
     assert_eq!(queued.status, JobStatus::Pending);
-    assert_eq!(queued.processing_mode.as_str(), "background");
+    // Counted when queued: the size and mode show before a worker starts.
+    assert_eq!(queued.total_rows, 3_000);
+    assert_eq!(queued.processing_mode.as_str(), "sync");
     drain(&db, &["--chunk-rows", "700"]);
     let done = job(&db, &id).await;
     assert_eq!(done.status, JobStatus::Completed, "{done:?}");
