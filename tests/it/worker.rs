@@ -510,3 +510,22 @@ async fn running_job(db: &TestDb, not: Option<&str>) -> String {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+both!(log_json_writes_one_object_per_event, json_logs);
+async fn json_logs(db: TestDb) {
+    let mut cmd = recordport(&db);
+    cmd.args(["--log-json", "worker", "--exit-when-idle"]);
+    let out = cmd.output().unwrap();
+    assert!(out.status.success());
+    let events: Vec<Value> = String::from_utf8(out.stderr)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("each log line is a JSON object"))
+        .collect();
+    assert!(
+        events
+            .iter()
+            .any(|e| e["fields"]["message"] == "worker started" && e["level"] == "INFO"),
+        "{events:?}"
+    );
+}
