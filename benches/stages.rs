@@ -45,12 +45,25 @@ const CHUNK_ROWS: usize = 2_000;
 const POSTGRES_URL_VAR: &str = "RECORDPORT_BENCH_POSTGRES_URL";
 
 fn generated(dir: &Path, name: &str, rows: u64, format: OutputFormat) -> PathBuf {
+    generated_with(
+        dir,
+        name,
+        format,
+        &GenerateOptions {
+            rows,
+            ..GenerateOptions::default()
+        },
+    )
+}
+
+fn generated_with(
+    dir: &Path,
+    name: &str,
+    format: OutputFormat,
+    options: &GenerateOptions,
+) -> PathBuf {
     let path = dir.join(format!("{name}.{}", format.extension()));
-    let options = GenerateOptions {
-        rows,
-        ..GenerateOptions::default()
-    };
-    write_file(&path, format, &options).expect("generate input");
+    write_file(&path, format, options).expect("generate input");
     path
 }
 
@@ -299,7 +312,18 @@ fn writers(c: &mut Criterion) {
 
     // Dedupe and merge against the store: every row of the file matches a record it already
     // holds with the same values, so the import looks every key up, loads and merges every
-    // matched record, and writes no record (each row is `unchanged`).
+    // matched record, and writes no record (each row is `unchanged`). The file has no repeated
+    // emails: a repeat with other values would update its record on every run.
+    let file = generated_with(
+        dir.path(),
+        "distinct",
+        OutputFormat::Csv,
+        &GenerateOptions {
+            rows: WRITER_ROWS,
+            duplicate_rate: 0.0,
+            ..GenerateOptions::default()
+        },
+    );
     let service = rt.block_on(async {
         let service = open_store(&sqlite_url(dir.path(), "dedupe.db")).await;
         let request = suggested_request(&service, &file, DuplicateStrategy::Skip).await;
