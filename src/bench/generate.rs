@@ -8,6 +8,7 @@
 //! companies, titles, amounts, statuses, dates, and notes with commas, quotes and line breaks.
 
 use std::io::Write;
+use std::path::Path;
 
 use crate::error::{Error, Result};
 
@@ -178,22 +179,78 @@ fn email_for(index: u64, seed: u64) -> String {
     format!("{first}.{last}.{index}@{domain}")
 }
 
-/// Writes the file as CSV (UTF-8, comma, RFC 4180 quoting).
-pub fn write_csv(out: impl Write, options: &GenerateOptions) -> Result<()> {
-    let mut writer = csv::WriterBuilder::new().from_writer(out);
-    let io = |e: csv::Error| Error::Io {
-        path: "generated csv".into(),
-        source: std::io::Error::other(e),
-    };
-    writer.write_record(COLUMNS).map_err(io)?;
-    let mut rng = SplitMix64(options.seed);
-    let mut record: Vec<String> = Vec::with_capacity(COLUMNS.len());
-    for index in 0..options.rows {
-        record.clear();
+/// The file formats the generator writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    Csv,
+    Xlsx,
+    Parquet,
+}
+
+impl OutputFormat {
+    /// `csv`, `xlsx` or `parquet` (any letter case).
+    pub fn parse(text: &str) -> Result<OutputFormat> {
+        match text.to_ascii_lowercase().as_str() {
+            "csv" => Ok(OutputFormat::Csv),
+            "xlsx" => Ok(OutputFormat::Xlsx),
+            "parquet" => Ok(OutputFormat::Parquet),
+            other => Err(Error::invalid_field(
+                "format",
+                format!("'{other}' is not a generated format: use csv, xlsx or parquet"),
+                None,
+            )),
+        }
+    }
+
+    /// The format named by a file's extension; `None` when the extension names none of them.
+    pub fn from_path(path: &Path) -> Option<OutputFormat> {
+        let extension = path.extension()?.to_str()?;
+        OutputFormat::parse(extension).ok()
+    }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            OutputFormat::Csv => "csv",
+            OutputFormat::Xlsx => "xlsx",
+            OutputFormat::Parquet => "parquet",
+        }
+    }
+}
+
+/// The generated rows, one `[String; 13]` (in [`COLUMNS`] order) at a time. Every output format
+/// writes this same sequence, so a CSV, an XLSX and a Parquet file of one seed hold the same
+/// cells.
+pub struct Rows {
+    options: GenerateOptions,
+    rng: SplitMix64,
+    index: u64,
+}
+
+impl Rows {
+    pub fn new(options: &GenerateOptions) -> Rows {
+        Rows {
+            options: *options,
+            rng: SplitMix64(options.seed),
+            index: 0,
+        }
+    }
+}
+
+impl Iterator for Rows {
+    type Item = [String; 13];
+
+    fn next(&mut self) -> Option<[String; 13]> {
+        if self.index >= self.options.rows {
+            return None;
+        }
+        let index = self.index;
+        self.index += 1;
+        let options = &self.options;
+        let rng = &mut self.rng;
         let first = rng.pick(&FIRST);
         let last = rng.pick(&LAST);
         let email = match options.update_of {
-            Some(base_seed) if index % 2 == 0 => email_for(index, base_seed),
+            Some(base_seed) if index.is_multiple_of(2) => email_for(index, base_seed),
             _ if index > 0 && rng.chance(options.duplicate_rate) => {
                 let earlier = email_for(rng.below(index), options.seed);
                 if rng.chance(0.5) {
@@ -247,13 +304,139 @@ pub fn write_csv(out: impl Write, options: &GenerateOptions) -> Result<()> {
                 _ => cells[6] = "lots".into(),
             }
         }
-        record.extend(cells);
-        writer.write_record(&record).map_err(io)?;
+        Some(cells)
+    }
+}
+
+/// Writes the file as CSV (UTF-8, comma, RFC 4180 quoting).
+pub fn write_csv(out: impl Write, options: &GenerateOptions) -> Result<()> {
+    let mut writer = csv::WriterBuilder::new().from_writer(out);
+    let io = |e: csv::Error| Error::Io {
+        path: "generated csv".into(),
+        source: std::io::Error::other(e),
+    };
+    writer.write_record(COLUMNS).map_err(io)?;
+    for row in Rows::new(options) {
+        writer.write_record(&row).map_err(io)?;
     }
     writer.flush().map_err(|e| Error::Io {
         path: "generated csv".into(),
         source: e,
     })
+}
+
+/// Column of the deal value: written as a number cell in XLSX when it is one (as a CRM export
+/// would), as text when it is one of the invalid values.
+const DEAL_VALUE_COLUMN: usize = 6;
+
+/// Writes the file as an XLSX workbook with one sheet, in rust_xlsxwriter's constant-memory mode
+/// (rows are flushed to a temporary file as they are written, so memory does not grow with N).
+///
+/// The workbook's creation time is fixed and the ZIP entries carry no timestamps, so the same
+/// options give the same cells and, with the same rust_xlsxwriter version, the same bytes.
+pub fn write_xlsx(out: impl Write + Send, options: &GenerateOptions) -> Result<()> {
+    let xlsx_error = |e: rust_xlsxwriter::XlsxError| Error::Io {
+        path: "generated xlsx".into(),
+        source: std::io::Error::other(e),
+    };
+    let mut workbook = rust_xlsxwriter::Workbook::new();
+    let created = rust_xlsxwriter::ExcelDateTime::from_ymd(2024, 1, 1).map_err(xlsx_error)?;
+    workbook.set_properties(&rust_xlsxwriter::DocProperties::new().set_creation_datetime(&created));
+    let sheet = workbook
+        .add_worksheet_with_constant_memory()
+        .map_err(xlsx_error)?;
+    sheet.set_name("Contacts").map_err(xlsx_error)?;
+    for (column, name) in COLUMNS.iter().enumerate() {
+        sheet
+            .write_string(0, column as u16, *name)
+            .map_err(xlsx_error)?;
+    }
+    for (index, row) in Rows::new(options).enumerate() {
+        // Excel's sheet limit is 1,048,576 rows; the row type says so before the writer does.
+        let sheet_row = u32::try_from(index + 1)
+            .map_err(|_| Error::validation("an XLSX sheet holds at most 1,048,575 data rows"))?;
+        for (column, cell) in row.iter().enumerate() {
+            let number = (column == DEAL_VALUE_COLUMN)
+                .then(|| cell.parse::<f64>().ok())
+                .flatten();
+            match number {
+                Some(number) => sheet.write_number(sheet_row, column as u16, number),
+                None if cell.is_empty() => continue,
+                None => sheet.write_string(sheet_row, column as u16, cell),
+            }
+            .map_err(xlsx_error)?;
+        }
+    }
+    workbook.save_to_writer(out).map_err(xlsx_error)
+}
+
+/// Rows per Arrow batch and Parquet row group of generated files.
+const PARQUET_BATCH_ROWS: usize = 64 * 1024;
+
+/// Writes the file as Parquet: one UTF-8 column per CSV column (the cells are the CSV's text,
+/// invalid values included), zstd, row groups of 65,536 rows. Parquet writers record no time,
+/// so the same options give the same bytes.
+pub fn write_parquet(out: impl Write + Send, options: &GenerateOptions) -> Result<()> {
+    use arrow_array::builder::StringBuilder;
+    use arrow_array::{ArrayRef, RecordBatch};
+    use arrow_schema::{DataType, Field, Schema};
+    use parquet::arrow::ArrowWriter;
+    use parquet::basic::{Compression, ZstdLevel};
+    use parquet::file::properties::WriterProperties;
+
+    let parquet_error = |e: parquet::errors::ParquetError| Error::Io {
+        path: "generated parquet".into(),
+        source: std::io::Error::other(e),
+    };
+    let schema = std::sync::Arc::new(Schema::new(
+        COLUMNS
+            .iter()
+            .map(|name| Field::new(*name, DataType::Utf8, false))
+            .collect::<Vec<_>>(),
+    ));
+    let properties = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .set_max_row_group_row_count(Some(PARQUET_BATCH_ROWS))
+        .build();
+    let mut writer =
+        ArrowWriter::try_new(out, schema.clone(), Some(properties)).map_err(parquet_error)?;
+    let mut rows = Rows::new(options).peekable();
+    while rows.peek().is_some() {
+        let mut builders: Vec<StringBuilder> =
+            COLUMNS.iter().map(|_| StringBuilder::new()).collect();
+        for row in rows.by_ref().take(PARQUET_BATCH_ROWS) {
+            for (builder, cell) in builders.iter_mut().zip(&row) {
+                builder.append_value(cell);
+            }
+        }
+        let arrays: Vec<ArrayRef> = builders
+            .iter_mut()
+            .map(|b| std::sync::Arc::new(b.finish()) as ArrayRef)
+            .collect();
+        let batch = RecordBatch::try_new(schema.clone(), arrays).map_err(|e| Error::Io {
+            path: "generated parquet".into(),
+            source: std::io::Error::other(e),
+        })?;
+        writer.write(&batch).map_err(parquet_error)?;
+    }
+    writer.close().map_err(parquet_error)?;
+    Ok(())
+}
+
+/// Writes the generated file in `format` to `path` (buffered).
+pub fn write_file(path: &Path, format: OutputFormat, options: &GenerateOptions) -> Result<()> {
+    let io = |e| Error::Io {
+        path: path.display().to_string(),
+        source: e,
+    };
+    let file = std::fs::File::create(path).map_err(io)?;
+    let mut buffered = std::io::BufWriter::with_capacity(1 << 20, file);
+    match format {
+        OutputFormat::Csv => write_csv(&mut buffered, options)?,
+        OutputFormat::Xlsx => write_xlsx(&mut buffered, options)?,
+        OutputFormat::Parquet => write_parquet(&mut buffered, options)?,
+    }
+    buffered.flush().map_err(io)
 }
 
 #[cfg(test)]
@@ -275,6 +458,94 @@ mod tests {
         assert_eq!(generate(&options), generate(&options));
         let other = GenerateOptions { seed: 7, ..options };
         assert_ne!(generate(&options), generate(&other));
+    }
+
+    fn read_back(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+        let mut source =
+            crate::import::source::open(path, &crate::import::SourceOptions::default()).unwrap();
+        let columns = source.columns().to_vec();
+        let mut rows = Vec::new();
+        loop {
+            let chunk = source.next_chunk(1_000).unwrap();
+            if chunk.is_empty() {
+                return (columns, rows);
+            }
+            rows.extend(chunk.into_iter().map(|r| r.cells));
+        }
+    }
+
+    /// Parquet: the same bytes every run, and the cells of the CSV (read back by the import's
+    /// own source).
+    #[test]
+    fn parquet_same_bytes_and_same_cells_as_csv() {
+        let options = GenerateOptions {
+            rows: 700,
+            invalid_rate: 0.1,
+            ..GenerateOptions::default()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let first = dir.path().join("a.parquet");
+        let second = dir.path().join("b.parquet");
+        write_file(&first, OutputFormat::Parquet, &options).unwrap();
+        write_file(&second, OutputFormat::Parquet, &options).unwrap();
+        assert_eq!(
+            std::fs::read(&first).unwrap(),
+            std::fs::read(&second).unwrap()
+        );
+        let (columns, rows) = read_back(&first);
+        assert_eq!(columns, COLUMNS);
+        let expected: Vec<Vec<String>> = Rows::new(&options).map(Vec::from).collect();
+        assert_eq!(rows, expected);
+    }
+
+    /// XLSX: the same cells every run (deal values as number cells, which read back without
+    /// trailing zeros), and the same bytes with a fixed creation time.
+    #[test]
+    fn xlsx_same_cells_as_csv_and_same_bytes() {
+        let options = GenerateOptions {
+            rows: 300,
+            invalid_rate: 0.2,
+            ..GenerateOptions::default()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let first = dir.path().join("a.xlsx");
+        let second = dir.path().join("b.xlsx");
+        write_file(&first, OutputFormat::Xlsx, &options).unwrap();
+        write_file(&second, OutputFormat::Xlsx, &options).unwrap();
+        assert_eq!(
+            std::fs::read(&first).unwrap(),
+            std::fs::read(&second).unwrap()
+        );
+        let (columns, rows) = read_back(&first);
+        assert_eq!(columns, COLUMNS);
+        let expected: Vec<[String; 13]> = Rows::new(&options).collect();
+        assert_eq!(rows.len(), expected.len());
+        let mut invalid_amounts = 0;
+        for (row, expected) in rows.iter().zip(&expected) {
+            for (column, (cell, want)) in row.iter().zip(expected).enumerate() {
+                match want.parse::<f64>() {
+                    Ok(number) if column == DEAL_VALUE_COLUMN => {
+                        assert_eq!(cell.parse::<f64>().unwrap(), number, "{cell} vs {want}")
+                    }
+                    _ => {
+                        invalid_amounts += usize::from(column == DEAL_VALUE_COLUMN);
+                        assert_eq!(cell, want, "column {column}");
+                    }
+                }
+            }
+        }
+        assert!(invalid_amounts > 0, "some deal values stay text");
+    }
+
+    #[test]
+    fn format_from_name_and_extension() {
+        assert_eq!(OutputFormat::parse("XLSX").unwrap(), OutputFormat::Xlsx);
+        assert!(OutputFormat::parse("ods").is_err());
+        assert_eq!(
+            OutputFormat::from_path(Path::new("c.parquet")),
+            Some(OutputFormat::Parquet)
+        );
+        assert_eq!(OutputFormat::from_path(Path::new("c.txt")), None);
     }
 
     #[test]

@@ -1,16 +1,19 @@
-//! `recordport bench …`: helpers for the benchmark harness.
+//! `recordport bench …`: the generator and the end-to-end harness.
 
-use std::io::Write;
 use std::path::PathBuf;
+
+use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 
 use clap::Subcommand;
 
-use crate::bench::generate::{GenerateOptions, write_csv};
+use crate::bench::generate::{GenerateOptions, OutputFormat, write_csv};
+use crate::bench::harness::{self, HarnessOptions, Report};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
-    /// Write N generated contacts rows as CSV (seeded: the same arguments give the same bytes).
+    /// Write N generated contacts rows as CSV, XLSX or Parquet (seeded: the same arguments give
+    /// the same file).
     Gen {
         /// Number of data rows.
         #[arg(long, default_value_t = 1_000_000)]
@@ -27,9 +30,28 @@ pub enum BenchCommand {
         /// seed (same row count).
         #[arg(long, value_name = "SEED")]
         update_of: Option<u64>,
-        /// Output file (`-` for stdout).
+        /// csv, xlsx or parquet (default: from the output's extension, else csv).
+        #[arg(long)]
+        format: Option<String>,
+        /// Output file (`-` for stdout, CSV only).
         #[arg(short, long)]
         output: PathBuf,
+    },
+    /// Time every import and export step and the alternatives (sqlite3, DuckDB, psql) on the
+    /// same generated file; print the table and write bench-results.{md,json}.
+    Run {
+        /// Rows of the generated file.
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: u64,
+        /// Also import into PostgreSQL and time psql (fresh schemas, dropped afterwards).
+        #[arg(long, value_name = "URL")]
+        postgres_url: Option<String>,
+        /// Where the files, stores, logs and results go.
+        #[arg(long, default_value = "bench-out")]
+        out_dir: PathBuf,
+        /// Time only our own steps.
+        #[arg(long)]
+        skip_alternatives: bool,
     },
 }
 
@@ -41,6 +63,7 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
             duplicate_rate,
             invalid_rate,
             update_of,
+            format,
             output,
         } => {
             let options = GenerateOptions {
@@ -50,18 +73,98 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
                 invalid_rate,
                 update_of,
             };
-            let io = |e| Error::Io {
-                path: output.display().to_string(),
-                source: e,
-            };
+            let format = format.as_deref().map(OutputFormat::parse).transpose()?;
             if output.as_os_str() == "-" {
-                write_csv(std::io::stdout().lock(), &options)
-            } else {
-                let file = std::fs::File::create(&output).map_err(io)?;
-                let mut buffered = std::io::BufWriter::with_capacity(1 << 20, file);
-                write_csv(&mut buffered, &options)?;
-                buffered.flush().map_err(io)
+                if format.is_some_and(|f| f != OutputFormat::Csv) {
+                    return Err(Error::invalid_field(
+                        "output",
+                        "only CSV can be written to stdout: give a file name",
+                        None,
+                    ));
+                }
+                return write_csv(std::io::stdout().lock(), &options);
             }
+            harness::generate(&output, format, &options)
         }
+        BenchCommand::Run {
+            rows,
+            postgres_url,
+            out_dir,
+            skip_alternatives,
+        } => {
+            let binary = std::env::current_exe().map_err(|e| Error::Io {
+                path: "<current executable>".into(),
+                source: e,
+            })?;
+            let report = harness::run(&HarnessOptions {
+                rows,
+                postgres_url,
+                out_dir: out_dir.clone(),
+                skip_alternatives,
+                binary,
+            })?;
+            print_report(&report);
+            println!(
+                "\nWritten: {} and {}",
+                out_dir.join("bench-results.md").display(),
+                out_dir.join("bench-results.json").display()
+            );
+            Ok(())
+        }
+    }
+}
+
+fn print_report(report: &Report) {
+    let mut steps = Table::new();
+    steps
+        .load_style(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(["step", "rows", "wall s", "rows/s", "peak RSS MiB"]);
+    for s in &report.steps {
+        steps.add_row([
+            s.step.clone(),
+            s.rows.to_string(),
+            format!("{:.2}", s.wall_seconds),
+            format!("{:.0}", s.rows_per_second),
+            format!("{:.0}", s.peak_rss_mib),
+        ]);
+    }
+    println!("{steps}");
+    let mut ratios = Table::new();
+    ratios
+        .load_style(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header([
+            "ours",
+            "alternative",
+            "ratio (time/row)",
+            "target",
+            "verdict",
+        ]);
+    for c in &report.comparisons {
+        ratios.add_row([
+            c.ours.clone(),
+            c.alternative.clone(),
+            format!("{:.3}", c.ratio),
+            c.target_max_ratio.map_or("—".into(), |t| format!("≤ {t}")),
+            match c.met {
+                Some(true) => "met".into(),
+                Some(false) => "MISSED".into(),
+                None => "—".to_string(),
+            },
+        ]);
+    }
+    for a in &report.absolute {
+        ratios.add_row([
+            a.step.clone(),
+            a.what.clone(),
+            format!("{:.1}", a.value),
+            format!("≤ {}", a.limit),
+            if a.met { "met" } else { "MISSED" }.to_string(),
+        ]);
+    }
+    println!("{ratios}");
+    for s in &report.skipped {
+        println!("skipped: {s}");
     }
 }

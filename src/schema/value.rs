@@ -29,10 +29,12 @@
 //!
 //! Speed: the import pipeline calls this for every cell, so parsing is hand-written over bytes
 //! (no regexes, no per-call tables) and allocates little more than the stored value. The one
-//! shared state is the `phonenumber` crate's process-wide regex cache, which we size once so that
-//! numbers from many countries do not make it recompile regexes on every call.
+//! shared state is the `phonenumber` crate's metadata database with its regex cache: one per core
+//! (see [`phone_database`]), each sized so that numbers from many countries do not make it
+//! recompile regexes on every call.
 
-use std::sync::{LazyLock, PoisonError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{OnceLock, PoisonError};
 
 use chrono::{Datelike, Days, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, Timelike};
 use phonenumber::country::Id as Region;
@@ -925,26 +927,63 @@ fn plus_digits(text: &str) -> String {
     key
 }
 
-/// Size of the `phonenumber` crate's regex cache. The crate compiles its regexes lazily into one
-/// LRU of 100 shared by the process; numbers from more than a handful of countries then evict
+/// Size of each phone database's regex cache. The `phonenumber` crate compiles its regexes
+/// lazily into an LRU (100 by default); numbers from more than a handful of countries then evict
 /// each other and every parse recompiles regexes (measured: 3.8 ms instead of 12 µs per number
 /// over 30 countries). All 1,519 regexes of the bundled metadata would cost about 150 MB once
-/// every region had been seen; 512 hold dozens of countries' worth for about a third of that,
-/// keeping an import's memory bounded whatever its data.
+/// every region had been seen; 512 hold dozens of countries' worth for about a third of that.
 const PHONE_REGEX_CACHE_CAPACITY: usize = 512;
 
-/// The metadata database, with its regex cache sized before the first parse uses it.
-static PHONE_DATABASE: LazyLock<&'static Database> = LazyLock::new(|| {
-    DATABASE
-        .cache()
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .set_capacity(PHONE_REGEX_CACHE_CAPACITY);
-    &DATABASE
-});
+/// Independent phone databases, at most one per core up to this many.
+const MAX_PHONE_DATABASES: usize = 8;
+
+/// The libphonenumber metadata the `phonenumber` crate bundles (same version, Apache-2.0,
+/// `assets/phonenumber/`), parsed here once per database slot.
+const PHONE_METADATA_XML: &str = include_str!("../../assets/phonenumber/PhoneNumberMetadata.xml");
+
+/// The crate's database keeps its regex cache behind one mutex that is held for the whole of
+/// every regex match, so phone validation on several threads ran one thread at a time. Each
+/// slot here is a database of its own (its own cache and mutex), built on first use; a thread
+/// keeps one slot for its life, threads spread over the slots round-robin. Memory: one parsed
+/// metadata (a few MB) and one regex cache per slot in use.
+static PHONE_DATABASES: [OnceLock<Database>; MAX_PHONE_DATABASES] =
+    [const { OnceLock::new() }; MAX_PHONE_DATABASES];
+static NEXT_PHONE_SLOT: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    static PHONE_SLOT: usize = {
+        let slots = std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .clamp(1, MAX_PHONE_DATABASES);
+        NEXT_PHONE_SLOT.fetch_add(1, Ordering::Relaxed) % slots
+    };
+}
+
+/// This thread's phone database.
+fn phone_database() -> &'static Database {
+    let slot = PHONE_SLOT.with(|slot| *slot);
+    PHONE_DATABASES[slot].get_or_init(|| {
+        // The XML is the crate's own bundled file, checked by `bundled_phone_metadata_parses`;
+        // should it ever fail, the crate's shared database still gives the same answers.
+        match Database::parse(PHONE_METADATA_XML) {
+            Ok(database) => {
+                database
+                    .cache()
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .set_capacity(PHONE_REGEX_CACHE_CAPACITY);
+                database
+            }
+            Err(error) => {
+                tracing::warn!("the bundled phone metadata does not parse ({error}): phone validation shares one database");
+                DATABASE.clone()
+            }
+        }
+    })
+}
 
 fn parse_valid_phone(text: &str, region: Region) -> Option<PhoneNumber> {
-    let database = *PHONE_DATABASE;
+    let database = phone_database();
     phonenumber::parse_with(database, Some(region), text)
         .ok()
         .filter(|number| phonenumber::is_valid_with(database, number))
@@ -959,7 +998,7 @@ fn normalise_phone(text: &str, region: Region) -> Result<(String, String), Value
         Some(parsed) => {
             let e164 = parsed
                 .format()
-                .database(*PHONE_DATABASE)
+                .database(phone_database())
                 .mode(Mode::E164)
                 .to_string();
             let mut number = e164.clone();
@@ -1686,6 +1725,36 @@ fn parse_datetime_text(text: &str, day_first: bool) -> Option<NaiveDateTime> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The metadata the per-thread databases parse is the crate's own: it parses, and numbers
+    /// come out the same as with the crate's bundled database.
+    #[test]
+    fn bundled_phone_metadata_parses() {
+        let ours = Database::parse(PHONE_METADATA_XML).expect("bundled metadata");
+        for (text, region) in [
+            ("+49 89 1234567", Region::DE),
+            ("+33 1 42 68 53 00", Region::FR),
+            ("(212) 555-0147", Region::US),
+            ("020 7946 0958", Region::GB),
+        ] {
+            let theirs = phonenumber::parse_with(&DATABASE, Some(region), text).ok();
+            let mine = phonenumber::parse_with(&ours, Some(region), text).ok();
+            assert_eq!(mine, theirs, "{text}");
+            if let (Some(mine), Some(theirs)) = (mine, theirs) {
+                assert_eq!(
+                    phonenumber::is_valid_with(&ours, &mine),
+                    phonenumber::is_valid_with(&DATABASE, &theirs),
+                    "{text}"
+                );
+            }
+        }
+        // The database phone parsing uses has a regex cache (and mutex) of its own, not the
+        // crate's process-wide one, and a thread keeps the same database.
+        let cache = phone_database().cache();
+        assert!(!std::sync::Arc::ptr_eq(&cache, &DATABASE.cache()));
+        assert!(std::sync::Arc::ptr_eq(&cache, &phone_database().cache()));
+    }
+
     use serde_json::json;
 
     fn field(field_type: FieldType) -> FieldDef {
@@ -2204,7 +2273,7 @@ mod tests {
     #[test]
     fn phone_regex_cache_holds_every_region() {
         ok(FieldType::Phone, "+44 20 7946 0958");
-        let capacity = DATABASE
+        let capacity = phone_database()
             .cache()
             .lock()
             .unwrap_or_else(PoisonError::into_inner)

@@ -281,6 +281,7 @@ impl Store {
             sqlx::migrate!("src/store/migrations/sqlite")
                 .run(&pool)
                 .await?;
+            seed_sqlite_planner_stats(&pool).await?;
             Store {
                 pool: Pool::Sqlite(pool),
             }
@@ -408,6 +409,47 @@ impl Tx {
         }
         Ok(())
     }
+}
+
+/// Planner statistics for `records` when the database has none (no `ANALYZE` ever ran).
+///
+/// Without them SQLite guesses that `module_id = ? AND deleted_at IS NULL` picks out a few rows,
+/// so for `… WHERE module_id = ? AND deleted_at IS NULL AND id IN (500 ids)` (the import's
+/// load of the records a batch updates) it walks `records_module_live` over every live record
+/// of the module instead of looking the 500 ids up: measured 58 ms per batch at 200k records
+/// and an upsert of 1M rows into 1M records at 130 rows/s. These rows state the shape SQLite
+/// would measure (a module holds most records; `id` is unique), written the way the SQLite
+/// documentation allows for `sqlite_stat1`; a real `ANALYZE` replaces them.
+const RECORDS_PLANNER_STATS: [(&str, &str); 2] = [
+    ("records_module_live", "1000000 1000000 1000000 2 1"),
+    ("sqlite_autoindex_records_1", "1000000 1"),
+];
+
+async fn seed_sqlite_planner_stats(pool: &sqlx::SqlitePool) -> Result<()> {
+    let mut connection = pool.acquire().await?;
+    // Creates sqlite_stat1 when missing (without analysing any table).
+    sqlx::query("ANALYZE sqlite_schema")
+        .execute(&mut *connection)
+        .await?;
+    let analysed: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'records'")
+            .fetch_one(&mut *connection)
+            .await?;
+    if analysed > 0 {
+        return Ok(());
+    }
+    for (index, stat) in RECORDS_PLANNER_STATS {
+        sqlx::query("INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES ('records', ?, ?)")
+            .bind(index)
+            .bind(stat)
+            .execute(&mut *connection)
+            .await?;
+    }
+    // Makes this connection read the new statistics; connections opened later read them anyway.
+    sqlx::query("ANALYZE sqlite_schema")
+        .execute(&mut *connection)
+        .await?;
+    Ok(())
 }
 
 fn sqlite_options(url: &str) -> Result<SqliteConnectOptions> {

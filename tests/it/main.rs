@@ -1,6 +1,7 @@
 //! Integration tests through the public surface (library API and CLI), each on SQLite and
 //! PostgreSQL.
 
+mod bench_harness;
 mod cli;
 mod common;
 mod export;
