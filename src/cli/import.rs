@@ -4,6 +4,7 @@ use crate::import::{JobStatus, Submission, cancel, submit};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
@@ -13,9 +14,9 @@ use crate::error::{Error, Result};
 use crate::import::mapping::ColumnMapping;
 use crate::import::memory::suggest_for_file;
 use crate::import::{
-    DuplicateStrategy, ImportRequest, ImportResult, MergeMode, PipelineOptions, RunOptions,
-    SourceLimits, SourceOptions, execute_file, get_job, list_jobs, parse_file, rollback,
-    validate_file,
+    CommitPolicy, DuplicateStrategy, ImportRequest, ImportResult, MergeMode, PipelineOptions,
+    RunOptions, SourceLimits, SourceOptions, execute_file, get_job, list_jobs, parse_file,
+    rollback, validate_file,
 };
 use crate::records::{Actor, RecordService};
 
@@ -91,9 +92,15 @@ pub struct MappingArgs {
 
 #[derive(Debug, Args)]
 pub struct PipelineArgs {
-    /// Rows per chunk (one transaction per chunk).
+    /// Rows per chunk (the unit of mapping, deciding and checkpointing).
     #[arg(long, default_value_t = PipelineOptions::default().chunk_rows)]
     pub chunk_rows: usize,
+    /// Rows per write transaction at most.
+    #[arg(long, default_value_t = CommitPolicy::default().rows)]
+    pub commit_rows: usize,
+    /// Milliseconds a write transaction stays open at most (it holds the store's write lock).
+    #[arg(long, default_value_t = CommitPolicy::default().interval.as_millis() as u64)]
+    pub commit_ms: u64,
     /// Threads mapping and validating rows (0 = one per core).
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
@@ -104,6 +111,10 @@ impl PipelineArgs {
         PipelineOptions {
             chunk_rows: self.chunk_rows,
             threads: self.threads,
+            commit: CommitPolicy {
+                rows: self.commit_rows,
+                interval: Duration::from_millis(self.commit_ms),
+            },
             ..PipelineOptions::default()
         }
     }

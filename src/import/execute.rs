@@ -2,10 +2,11 @@
 //!
 //! ```text
 //! count pass (checks the whole file first: a malformed file fails before anything is written)
-//! source ─> map/validate (rayon) ─> [batch tx: dedupe ─> merge ─> write records, keys,
-//!                                                 versions, ledger, job counters] ─> commit
+//! source ─> map/validate (rayon) ─> [tx: per chunk: dedupe ─> merge ─> write records, keys,
+//!                                         versions, ledger, checkpoint] ─> commit
 //! ```
-//! One writer handles the chunks in file order, one transaction per chunk, and decides each row
+//! One writer handles the chunks in file order, a few chunks per transaction (`CommitPolicy`),
+//! each chunk with its own checkpoint, and decides each row
 //! exactly as a one-row-at-a-time import would (see [`crate::import::dedupe`]), so the outcome does
 //! not depend on the chunk size or the number of mapping threads. If the job fails half-way (the
 //! database goes away, the file changes under it), the batches already committed are undone from
@@ -15,7 +16,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -39,7 +40,7 @@ use crate::records::write::{Draft, MatchKey, RecordWriter, diff, match_keys};
 use crate::records::{Actor, Record, RecordService};
 use crate::schema::value::ValueOptions;
 use crate::schema::{FieldDef, FieldType, Module};
-use crate::store::{Sql, Tx, new_id, now_micros, statement_pages};
+use crate::store::{Sql, Store, Tx, new_id, now_micros, statement_pages};
 
 /// The default lease of a job run in the foreground; renewed every third of it while it runs.
 pub const FOREGROUND_LEASE: Duration = Duration::from_secs(60);
@@ -75,7 +76,7 @@ pub struct ImportRequest {
     pub static_values: Map<String, Value>,
 }
 
-/// Called after every committed batch.
+/// Called after every commit (every batch in a dry run).
 pub type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +101,23 @@ pub struct RunOptions {
     /// How long after this process stops renewing it (it died) the job counts as abandoned: a
     /// worker or a rollback may then undo it.
     pub lease: Duration,
+}
+
+/// A write transaction holding one or more chunks.
+struct OpenTransaction {
+    tx: Tx,
+    rows: usize,
+    started: Instant,
+}
+
+impl OpenTransaction {
+    async fn begin(store: &Store) -> Result<OpenTransaction> {
+        Ok(OpenTransaction {
+            tx: store.begin().await?,
+            rows: 0,
+            started: Instant::now(),
+        })
+    }
 }
 
 impl RunOptions {
@@ -569,32 +587,64 @@ impl<'a> Importer<'a> {
         } else {
             None
         };
+        // Several chunks share one transaction (see `CommitPolicy`): each batch still writes its
+        // own checkpoint, so whatever commits is a consistent state to resume from.
+        let mut open: Option<OpenTransaction> = None;
         while let Some(chunk) = pipeline.chunks.recv().await {
             let chunk = chunk?;
-            match dry_tx.as_mut() {
-                Some(tx) => self.batch(tx, chunk).await?,
-                None => {
-                    let mut tx = store.begin().await?;
-                    self.batch(&mut tx, chunk).await?;
-                    tx.commit().await?;
+            let rows = chunk.rows.len();
+            let ending_after = |importer: &Importer| {
+                importer.cancel_seen || control.stop.iter().any(|stop| stop.load(Ordering::Relaxed))
+            };
+            let reached_store = match dry_tx.as_mut() {
+                Some(tx) => {
+                    self.batch(tx, chunk).await?;
+                    true
                 }
-            }
-            if let Some(progress) = &options.progress {
-                progress(&Progress {
-                    total_rows,
-                    counters: self.counters,
-                });
+                None => {
+                    let current = match open.as_mut() {
+                        Some(current) => current,
+                        None => open.insert(OpenTransaction::begin(store).await?),
+                    };
+                    self.batch(&mut current.tx, chunk).await?;
+                    current.rows += rows;
+                    let due = ending_after(self)
+                        || options
+                            .pipeline
+                            .commit
+                            .is_due(current.rows, current.started);
+                    if let Some(current) = open.take_if(|_| due) {
+                        current.tx.commit().await?;
+                    }
+                    due
+                }
+            };
+            if reached_store {
+                self.report_progress(options, total_rows);
             }
             if self.cancel_seen {
                 return Ok(RunEnd::Cancelled);
             }
-            if control.stop.iter().any(|stop| stop.load(Ordering::Relaxed)) {
+            if ending_after(self) {
                 return Ok(RunEnd::Stopped);
             }
+        }
+        if let Some(current) = open.take() {
+            current.tx.commit().await?;
+            self.report_progress(options, total_rows);
         }
         // A dry run's transaction is dropped here: rolled back.
         drop(dry_tx);
         Ok(RunEnd::Finished)
+    }
+
+    fn report_progress(&self, options: &RunOptions, total_rows: u64) {
+        if let Some(progress) = &options.progress {
+            progress(&Progress {
+                total_rows,
+                counters: self.counters,
+            });
+        }
     }
 
     /// Decides and writes one chunk inside `tx`.
@@ -850,9 +900,7 @@ impl<'a> Importer<'a> {
             .map(|w| &w.written)
             .collect();
         batch_write::insert_records(tx, self.module, &new, self.actor, now).await?;
-        for record in &changed {
-            batch_write::update_record(tx, self.module, record, self.actor, now).await?;
-        }
+        batch_write::update_records(tx, self.module, &changed, self.actor, now).await?;
         // Changed records give up their old keys before new records take theirs: a row may hand
         // a unique value an earlier row of the batch took away from an existing record.
         batch_write::replace_keys(tx, self.module, &changed, true).await?;

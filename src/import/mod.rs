@@ -39,7 +39,7 @@ pub use job::{
 };
 pub use merge::{DuplicateStrategy, MergeMode};
 pub use parse::{ParseResult, RowDefect, parse_file};
-pub use pipeline::PipelineOptions;
+pub use pipeline::{CommitPolicy, PipelineOptions};
 pub use queue::{Submission, submit};
 pub use source::{FileType, Source, SourceInfo, SourceLimits, SourceOptions, SourceRow, open};
 pub use validate::{ValidationReport, Warning, validate_file};

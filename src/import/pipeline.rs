@@ -12,6 +12,7 @@
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver as SyncReceiver, sync_channel};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 use tokio::sync::mpsc;
@@ -23,12 +24,14 @@ use crate::import::source::{Source, SourceRow};
 /// How the pipeline cuts and spreads the work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PipelineOptions {
-    /// Rows per chunk; the writer commits one chunk per transaction.
+    /// Rows per chunk: the unit of mapping, of the writer's decisions and of its checkpoints.
     pub chunk_rows: usize,
     /// Threads that map and validate rows; 0 means one per core.
     pub threads: usize,
     /// Chunks waiting between two stages before the faster one blocks.
     pub channel_depth: usize,
+    /// How many chunks the writer puts in one transaction.
+    pub commit: CommitPolicy,
 }
 
 impl Default for PipelineOptions {
@@ -37,7 +40,37 @@ impl Default for PipelineOptions {
             chunk_rows: 2_000,
             threads: 0,
             channel_depth: 4,
+            commit: CommitPolicy::default(),
         }
+    }
+}
+
+/// When the writer commits. Chunks stay small (memory, and the mapping threads' work unit), but
+/// a commit per chunk makes SQLite write every index page a chunk touched to the WAL again; with
+/// random match keys that is most of `record_keys` each time. Grouping chunks writes each page
+/// once per group. The time bound caps how long other writers wait for the lock and how much
+/// work a crash takes back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommitPolicy {
+    /// Commit once a transaction holds this many rows (at least one chunk is always written).
+    pub rows: usize,
+    /// Commit once a transaction has been open this long.
+    pub interval: Duration,
+}
+
+impl Default for CommitPolicy {
+    fn default() -> Self {
+        CommitPolicy {
+            rows: 20_000,
+            interval: Duration::from_millis(1_000),
+        }
+    }
+}
+
+impl CommitPolicy {
+    /// Whether a transaction holding `rows` rows, open since `started`, should commit now.
+    pub fn is_due(&self, rows: usize, started: Instant) -> bool {
+        rows >= self.rows || started.elapsed() >= self.interval
     }
 }
 

@@ -2,14 +2,14 @@
 //!
 //! sqlx's SQLite driver pays a round trip per statement, so new records, their keys and version
 //! rows go in multi-row INSERTs (a few hundred rows each, under both dialects' parameter limits).
-//! Updated records take one UPDATE each: their values differ row by row.
+//! Updated records go in multi-row `UPDATE … FROM (VALUES …)` statements.
 
 use serde_json::Value;
 
 use crate::error::Result;
 use crate::records::Actor;
 use crate::records::write::{
-    Draft, INSERT_RECORDS, MatchKey, push_record_values, update_draft_sql,
+    DRAFT_COLUMNS, Draft, INSERT_RECORDS, MatchKey, push_draft_values, push_record_values,
 };
 use crate::schema::Module;
 use crate::store::{Sql, Tx, statement_pages};
@@ -59,25 +59,44 @@ pub(crate) async fn insert_records(
     Ok(())
 }
 
-pub(crate) async fn update_record(
+/// Updates `records` with one `UPDATE … FROM (VALUES …)` per page (PostgreSQL, and SQLite since
+/// 3.33) instead of a statement, and a round trip to SQLite's thread, per record. `VALUES` names
+/// its columns `column1`, `column2`, … on both dialects.
+pub(crate) async fn update_records(
     tx: &mut Tx,
     module: &Module,
-    record: &Written,
+    records: &[&Written],
     actor: &Actor,
     now: i64,
 ) -> Result<()> {
-    let mut sql = update_draft_sql(tx.dialect(), module, &record.draft);
-    sql.push(", updated_at = ")
-        .bind(now)
-        .push(", updated_by_user_id = ")
-        .bind(actor.user_id.clone())
-        .push(", updated_by_display_name = ")
-        .bind(actor.display_name.clone())
-        .push(", version = ")
-        .bind(record.version)
-        .push(" WHERE id = ")
-        .bind(record.id.clone());
-    tx.execute(sql).await?;
+    let dialect = tx.dialect();
+    // column1 is the id; the draft's columns follow, then the version.
+    let mut set: Vec<String> = DRAFT_COLUMNS
+        .iter()
+        .enumerate()
+        .map(|(i, column)| format!("{column} = v.column{}", i + 2))
+        .collect();
+    set.push(format!("version = v.column{}", DRAFT_COLUMNS.len() + 2));
+    let head = format!("UPDATE records SET {}, updated_at = ", set.join(", "));
+    for page in statement_pages(records, INSERT_ROWS) {
+        let mut sql = Sql::new(head.clone());
+        sql.bind(now)
+            .push(", updated_by_user_id = ")
+            .bind(actor.user_id.clone())
+            .push(", updated_by_display_name = ")
+            .bind(actor.display_name.clone())
+            .push(" FROM (VALUES ");
+        for (i, record) in page.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.push("(").bind(record.id.clone()).push(", ");
+            push_draft_values(&mut sql, dialect, module, &record.draft);
+            sql.push(", ").bind(record.version).push(")");
+        }
+        sql.push(") AS v WHERE records.id = v.column1");
+        tx.execute(sql).await?;
+    }
     Ok(())
 }
 

@@ -551,27 +551,11 @@ pub(crate) fn push_record_values(
     now: i64,
     version: i64,
 ) {
-    sql.push("(").bind_list([
-        id.to_string(),
-        module.id.clone(),
-        draft.display_name.clone(),
-    ]);
-    for json_value in [
-        Value::Object(draft.fields.clone()),
-        json!(draft.label_ids),
-        json!(draft.type_ids),
-    ] {
-        let p = sql.arg(json_value.to_string());
-        sql.push(", ").push(&dialect.json_param(&p));
-    }
+    sql.push("(")
+        .bind_list([id.to_string(), module.id.clone()])
+        .push(", ");
+    push_draft_values(sql, dialect, module, draft);
     sql.push(", ")
-        .bind_list([
-            Some(draft.privacy_level.clone()),
-            draft.description_html.clone(),
-            draft.external_id.clone(),
-            Some(search_text(module, &draft.display_name, &draft.fields)),
-        ])
-        .push(", ")
         .bind_list([now, now])
         .push(", ")
         .bind_list([
@@ -584,6 +568,37 @@ pub(crate) fn push_record_values(
         .bind(version)
         .push(")");
 }
+
+/// The values of a draft's columns, comma-separated, in the order of [`DRAFT_COLUMNS`].
+pub(crate) fn push_draft_values(sql: &mut Sql, dialect: Dialect, module: &Module, draft: &Draft) {
+    sql.bind(draft.display_name.clone());
+    for json_value in [
+        Value::Object(draft.fields.clone()),
+        json!(draft.label_ids),
+        json!(draft.type_ids),
+    ] {
+        let p = sql.arg(json_value.to_string());
+        sql.push(", ").push(&dialect.json_param(&p));
+    }
+    sql.push(", ").bind_list([
+        Some(draft.privacy_level.clone()),
+        draft.description_html.clone(),
+        draft.external_id.clone(),
+        Some(search_text(module, &draft.display_name, &draft.fields)),
+    ]);
+}
+
+/// The record columns a [`Draft`] sets, in the order [`push_draft_values`] binds them.
+pub(crate) const DRAFT_COLUMNS: [&str; 8] = [
+    "display_name",
+    "fields",
+    "label_ids",
+    "type_ids",
+    "privacy_level",
+    "description_html",
+    "external_id",
+    "search_text",
+];
 
 /// Who changes a record, when, and how (update, delete, restore).
 struct Change<'a> {

@@ -11,9 +11,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use recordport::Error;
 use recordport::import::mapping::ColumnMapping;
 use recordport::import::{
-    DuplicateStrategy, ImportRequest, ImportResult, JobStatus, MergeMode, PipelineOptions,
-    ProcessingMode, RowError, RunOptions, SourceLimits, SourceOptions, execute_file, get_job,
-    list_jobs, rollback, validate_file,
+    CommitPolicy, DuplicateStrategy, ImportRequest, ImportResult, JobStatus, MergeMode,
+    PipelineOptions, ProcessingMode, RowError, RunOptions, SourceLimits, SourceOptions,
+    execute_file, get_job, list_jobs, rollback, validate_file,
 };
 use recordport::records::{ListQuery, Record, RecordInput};
 use serde_json::{Map, Value, json};
@@ -97,11 +97,16 @@ fn options() -> RunOptions {
     RunOptions::new(actor())
 }
 
+/// One chunk per transaction, so that tests can watch each chunk commit.
 fn chunked(chunk_rows: usize, threads: usize) -> RunOptions {
     let mut options = options();
     options.pipeline = PipelineOptions {
         chunk_rows,
         threads,
+        commit: CommitPolicy {
+            rows: chunk_rows,
+            ..CommitPolicy::default()
+        },
         ..PipelineOptions::default()
     };
     options

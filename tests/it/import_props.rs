@@ -12,8 +12,8 @@ use proptest::sample::select;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use recordport::import::mapping::ColumnMapping;
 use recordport::import::{
-    DuplicateStrategy, ImportRequest, ImportResult, MergeMode, PipelineOptions, RowError,
-    RunOptions, execute_file, get_job, rollback,
+    CommitPolicy, DuplicateStrategy, ImportRequest, ImportResult, MergeMode, PipelineOptions,
+    RowError, RunOptions, execute_file, get_job, rollback,
 };
 use recordport::records::{ListQuery, Record, RecordInput};
 use serde_json::{Value, json};
@@ -73,6 +73,8 @@ struct Case {
     match_fields: &'static [&'static str],
     skip_validation: bool,
     chunk_rows: usize,
+    /// Rows per write transaction: several chunks share one.
+    commit_rows: usize,
     threads: usize,
 }
 
@@ -109,17 +111,30 @@ fn case() -> impl Strategy<Value = Case> {
         select(MATCH_FIELDS),
         prop::bool::weighted(0.25),
         1..=7usize,
+        1..=15usize,
         1..=3usize,
     )
         .prop_map(
-            |(rows, strategy, mode, match_fields, skip_validation, chunk_rows, threads)| Case {
+            |(
                 rows,
                 strategy,
                 mode,
                 match_fields,
                 skip_validation,
                 chunk_rows,
+                commit_rows,
                 threads,
+            )| {
+                Case {
+                    rows,
+                    strategy,
+                    mode,
+                    match_fields,
+                    skip_validation,
+                    chunk_rows,
+                    commit_rows,
+                    threads,
+                }
             },
         )
 }
@@ -213,15 +228,14 @@ struct Outcome {
     after_rollback: Vec<(String, Value)>,
 }
 
-async fn run(db: &TestDb, dir: &Path, case: &Case, chunk_rows: usize, threads: usize) -> Outcome {
-    let path = dir.join(format!("rows-{chunk_rows}-{threads}.csv"));
+async fn run(db: &TestDb, dir: &Path, case: &Case, pipeline: PipelineOptions) -> Outcome {
+    let path = dir.join(format!(
+        "rows-{}-{}-{}.csv",
+        pipeline.chunk_rows, pipeline.commit.rows, pipeline.threads
+    ));
     write_csv(&path, &case.rows);
     let mut options = RunOptions::new(actor());
-    options.pipeline = PipelineOptions {
-        chunk_rows,
-        threads,
-        ..PipelineOptions::default()
-    };
+    options.pipeline = pipeline;
     let result: ImportResult =
         execute_file(&db.service, "contacts", &path, &request(case), &options)
             .await
@@ -322,6 +336,18 @@ async fn run(db: &TestDb, dir: &Path, case: &Case, chunk_rows: usize, threads: u
     }
 }
 
+fn pipeline(chunk_rows: usize, commit_rows: usize, threads: usize) -> PipelineOptions {
+    PipelineOptions {
+        chunk_rows,
+        threads,
+        commit: CommitPolicy {
+            rows: commit_rows,
+            ..CommitPolicy::default()
+        },
+        ..PipelineOptions::default()
+    }
+}
+
 /// Runs `case` chunked as it says and one row at a time, each into a freshly seeded store.
 async fn check(case: Case, open: impl AsyncFn() -> TestDb) {
     let dir = tempfile::tempdir().unwrap();
@@ -332,10 +358,17 @@ async fn check(case: Case, open: impl AsyncFn() -> TestDb) {
         .into_iter()
         .map(|r| (r.display_name, Value::Object(r.fields)))
         .collect();
-    let expected = run(&reference_db, dir.path(), &case, 1, 1).await;
+    // The reference commits every row on its own.
+    let expected = run(&reference_db, dir.path(), &case, pipeline(1, 1, 1)).await;
     let db = open().await;
     seed(&db).await;
-    let got = run(&db, dir.path(), &case, case.chunk_rows, case.threads).await;
+    let got = run(
+        &db,
+        dir.path(),
+        &case,
+        pipeline(case.chunk_rows, case.commit_rows, case.threads),
+    )
+    .await;
     assert_eq!(
         got, expected,
         "chunked import differs from one row at a time"
@@ -432,6 +465,7 @@ async fn fixed_file_every_strategy_and_mode() {
                 match_fields: &[],
                 skip_validation: false,
                 chunk_rows: 3,
+                commit_rows: 7,
                 threads: 2,
             };
             if postgres {

@@ -264,7 +264,7 @@ async fn cancel_jobs(db: TestDb) {
 
     // Running: stops at its next batch and is rolled back.
     let running = enqueue(&db, &file, &[]);
-    let mut worker = spawn_worker(&db, &["--chunk-rows", "100"]);
+    let mut worker = spawn_worker(&db, &["--chunk-rows", "100", "--commit-rows", "100"]);
     wait_for(&db, &running, Duration::from_secs(120), |j| {
         j.processed_rows > 0
     })
@@ -297,7 +297,17 @@ async fn graceful_shutdown(db: TestDb) {
     let dir = tempfile::tempdir().unwrap();
     let file = generated(dir.path(), 6_000, 13);
     let id = enqueue(&db, &file, &[]);
-    let mut worker = spawn_worker(&db, &["--chunk-rows", "200", "--lease-secs", "600"]);
+    let mut worker = spawn_worker(
+        &db,
+        &[
+            "--chunk-rows",
+            "200",
+            "--commit-rows",
+            "200",
+            "--lease-secs",
+            "600",
+        ],
+    );
     wait_for(&db, &id, Duration::from_secs(120), |j| j.processed_rows > 0).await;
     let status = Command::new("kill")
         .args(["-TERM", &worker.id().to_string()])
@@ -445,7 +455,15 @@ async fn abandoned_foreground(db: TestDb) {
         let mut cmd = recordport(db);
         cmd.args(["import", "run"])
             .arg(&file)
-            .args(["-m", "contacts", "--chunk-rows", "200", "--lease-secs", "1"])
+            .args([
+                "-m",
+                "contacts",
+                "--chunk-rows",
+                "200",
+                "--commit-rows",
+                "200",
+            ])
+            .args(["--lease-secs", "1"])
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         cmd.spawn().expect("start import")
