@@ -6,17 +6,22 @@
 //! and any record changed since the job touched it is left alone and reported.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use std::collections::{HashMap, HashSet};
+
+use serde_json::{Map, Value, json};
 
 use crate::error::{Error, Result};
 use crate::import::apply::RowError;
+use crate::import::dedupe::KeyIndex;
 use crate::import::execute::ReferenceWarning;
+use crate::import::write::{self as batch_write, Written};
 use crate::jobs::Lease;
 use crate::records::Actor;
+use crate::records::Record;
 use crate::records::model::{parse_stored_json, record_columns, record_from_row};
-use crate::records::write::{Draft, RecordWriter, purge_where};
+use crate::records::write::{Draft, MatchKey, diff, match_keys, purge_where};
+use crate::schema::Module;
 use crate::schema::registry::ModuleRegistry;
-use crate::schema::value::ValueOptions;
 use crate::store::{Dialect, Row, Sql, Store, Tx, format_micros, now_micros, statement_pages};
 
 /// Spec 002: jobs are kept for a week (the example's `expiresDateTime` is created + 7 days).
@@ -721,6 +726,174 @@ pub(crate) async fn undo_ledger(
     Ok(outcome)
 }
 
+/// An updated record to set back to its before-image.
+struct Restore {
+    module_slug: String,
+    current: Record,
+    before: Draft,
+}
+
+/// `restores` grouped by module, each group in ledger order.
+fn by_module(restores: Vec<Restore>) -> Vec<(String, Vec<Restore>)> {
+    let mut groups: Vec<(String, Vec<Restore>)> = Vec::new();
+    for restore in restores {
+        match groups
+            .iter_mut()
+            .find(|(slug, _)| *slug == restore.module_slug)
+        {
+            Some((_, group)) => group.push(restore),
+            None => groups.push((restore.module_slug.clone(), vec![restore])),
+        }
+    }
+    groups
+}
+
+/// Sets records of one module back to their before-images with a few multi-row statements,
+/// deciding each as [`RecordWriter::update`] would one after the other: a restore whose unique
+/// value (or external id) another record holds by then is refused, and a record the page
+/// restores gives up its current values to the records after it. Returns the ids restored
+/// (an unchanged record counts as restored, with nothing written).
+async fn restore_records(
+    tx: &mut Tx,
+    module: &Module,
+    restores: Vec<Restore>,
+    actor: &Actor,
+    refused: &mut Vec<RollbackConflict>,
+) -> Result<Vec<String>> {
+    let mut restored = Vec::new();
+    let mut written: Vec<Written> = Vec::new();
+    let mut fields_changed: Vec<bool> = Vec::new();
+    let planned: Vec<(Restore, Map<String, Value>, Vec<MatchKey>)> = restores
+        .into_iter()
+        .map(|r| {
+            let changes = diff(&Draft::from_record(&r.current), &r.before);
+            let keys = match_keys(module, &r.before.fields);
+            (r, changes, keys)
+        })
+        .collect();
+    let wanted: HashSet<(String, String)> = planned
+        .iter()
+        .flat_map(|(_, _, keys)| keys.iter().filter(|k| k.is_unique))
+        .map(|k| (k.field_slug.clone(), k.key.clone()))
+        .collect();
+    let mut index = KeyIndex::load(tx, &module.id, &wanted).await?;
+    let mut external_ids = ExternalIds::default();
+    for (restore, changes, keys) in planned {
+        let Restore {
+            current, before, ..
+        } = restore;
+        if changes.is_empty() {
+            restored.push(current.id);
+            continue;
+        }
+        let changed_fields = current.fields != before.fields;
+        let external_id_changed = current.external_id != before.external_id;
+        if changed_fields || external_id_changed {
+            if let Some((key, holder)) = index.unique_conflict(&current.id, &keys) {
+                refused.push(RollbackConflict {
+                    record_id: current.id,
+                    reason: format!(
+                        "{}: the value '{}' is already used by record {holder}",
+                        key.field_slug, key.key
+                    ),
+                });
+                continue;
+            }
+            if external_id_changed
+                && let Some(wanted) = before.external_id.as_deref()
+                && let Some(holder) = external_ids.holder(tx, module, wanted, &current.id).await?
+            {
+                refused.push(RollbackConflict {
+                    record_id: current.id,
+                    reason: format!("externalId: '{wanted}' is already used by record {holder}"),
+                });
+                continue;
+            }
+        }
+        if changed_fields {
+            index.set_keys(&current.id, &keys);
+        }
+        if external_id_changed {
+            external_ids.moved(
+                &current.id,
+                current.external_id.as_deref(),
+                before.external_id.as_deref(),
+            );
+        }
+        restored.push(current.id.clone());
+        let version = current.version + 1;
+        written.push(Written {
+            id: current.id,
+            draft: before,
+            keys,
+            version,
+            versions: vec![(version, Value::Object(changes))],
+        });
+        fields_changed.push(changed_fields);
+    }
+    let all: Vec<&Written> = written.iter().collect();
+    let now = now_micros();
+    batch_write::update_records(tx, module, &all, actor, now).await?;
+    batch_write::insert_versions(tx, &all, actor, now).await?;
+    let rekeyed: Vec<&Written> = written
+        .iter()
+        .zip(&fields_changed)
+        .filter(|(_, changed)| **changed)
+        .map(|(w, _)| w)
+        .collect();
+    batch_write::replace_keys(tx, module, &rekeyed, true).await?;
+    Ok(restored)
+}
+
+/// External ids taken and given up by the records a page restored so far, over what the store
+/// holds.
+#[derive(Default)]
+struct ExternalIds {
+    taken: HashMap<String, String>,
+    given_up: HashSet<(String, String)>,
+}
+
+impl ExternalIds {
+    /// The live record other than `record` holding `external_id`, if any.
+    async fn holder(
+        &self,
+        tx: &mut Tx,
+        module: &Module,
+        external_id: &str,
+        record: &str,
+    ) -> Result<Option<String>> {
+        if let Some(holder) = self.taken.get(external_id) {
+            return Ok((holder != record).then(|| holder.clone()));
+        }
+        let mut sql = Sql::new("SELECT id FROM records WHERE module_id = ");
+        sql.bind(module.id.clone())
+            .push(" AND external_id = ")
+            .bind(external_id)
+            .push(" AND deleted_at IS NULL AND id <> ")
+            .bind(record);
+        let Some(row) = tx.fetch_optional(sql).await? else {
+            return Ok(None);
+        };
+        let holder = row.text("id")?;
+        let released = self
+            .given_up
+            .contains(&(external_id.to_string(), holder.clone()));
+        Ok((!released).then_some(holder))
+    }
+
+    fn moved(&mut self, record: &str, from: Option<&str>, to: Option<&str>) {
+        if let Some(from) = from {
+            if self.taken.get(from).is_some_and(|h| h == record) {
+                self.taken.remove(from);
+            }
+            self.given_up.insert((from.to_string(), record.to_string()));
+        }
+        if let Some(to) = to {
+            self.taken.insert(to.to_string(), record.to_string());
+        }
+    }
+}
+
 /// Undoes the ledger entries of one action (or only the one for record `only`); returns the
 /// restores refused because a unique value is taken.
 async fn undo_entries(
@@ -733,7 +906,6 @@ async fn undo_entries(
     outcome: &mut RollbackOutcome,
 ) -> Result<Vec<RollbackConflict>> {
     let dialect = store.dialect();
-    let value_options = ValueOptions::default();
     let mut refused = Vec::new();
     let mut after = String::new();
     loop {
@@ -762,6 +934,7 @@ async fn undo_entries(
         }
         let mut to_delete = Vec::new();
         let mut undone = Vec::new();
+        let mut restores = Vec::new();
         for row in &rows {
             let record_id = row.text("ledger_record_id")?;
             after = record_id.clone();
@@ -809,23 +982,17 @@ async fn undo_entries(
                     ));
                 }
             };
-            let module = modules.get(&row.text("module_slug")?).await?;
-            let writer = RecordWriter {
-                module: &module,
-                modules,
-                value_options: &value_options,
-            };
-            match writer.update(&mut tx, &current, &before, actor).await {
-                Ok(_) => {
-                    outcome.restored_count += 1;
-                    undone.push(record_id);
-                }
-                Err(Error::Conflict { message, .. }) => refused.push(RollbackConflict {
-                    record_id,
-                    reason: message,
-                }),
-                Err(other) => return Err(other),
-            }
+            restores.push(Restore {
+                module_slug: row.text("module_slug")?,
+                current,
+                before,
+            });
+        }
+        for (module_slug, page) in by_module(restores) {
+            let module = modules.get(&module_slug).await?;
+            let restored = restore_records(&mut tx, &module, page, actor, &mut refused).await?;
+            outcome.restored_count += restored.len() as u64;
+            undone.extend(restored);
         }
         if !to_delete.is_empty() {
             let mut filter = Sql::new("id IN (");

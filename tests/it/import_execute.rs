@@ -1902,6 +1902,68 @@ both!(
     rollback_gives_moved_unique_values_back
 );
 
+/// A unique value the import moved away and someone took since cannot be given back: that
+/// restore is refused and reported, and the rest of the page is restored.
+async fn rollback_refuses_a_unique_value_taken_since(db: TestDb) {
+    let ann = contact(
+        &db,
+        json!({"first_name": "Ann", "email": "ann@example.com", "phone": "212-555-0100"}),
+    )
+    .await;
+    let bob = contact(
+        &db,
+        json!({"first_name": "Bob", "email": "bob@example.com", "phone": "212-555-0101"}),
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_file(
+        dir.path(),
+        "moves.csv",
+        "Phone,Email\n212-555-0100,ann.new@example.com\n212-555-0101,bob.new@example.com\n",
+    );
+    let mut req = update(
+        cols(&[("Phone", "phone"), ("Email", "email")]),
+        MergeMode::PreferImport,
+    );
+    req.duplicate_match_fields = vec!["phone".into()];
+    let result = import(&db, "contacts", &file, &req).await;
+    assert_eq!(result.updated_rows, 2);
+    let taker = contact(
+        &db,
+        json!({"first_name": "Taker", "email": "ann@example.com"}),
+    )
+    .await;
+
+    let outcome = rollback(
+        db.service.store(),
+        db.service.modules(),
+        "contacts",
+        result.import_job_id.as_deref().unwrap(),
+        &actor(),
+    )
+    .await
+    .unwrap();
+    assert_eq!((outcome.deleted_count, outcome.restored_count), (0, 1));
+    assert_eq!(outcome.conflicts.len(), 1, "{outcome:?}");
+    assert_eq!(outcome.conflicts[0].record_id, ann.id);
+    assert_eq!(
+        outcome.conflicts[0].reason,
+        format!(
+            "email: the value 'ann@example.com' is already used by record {}",
+            taker.id
+        )
+    );
+    let now = by_email(&db).await;
+    assert_eq!(now["bob@example.com"].id, bob.id);
+    assert_eq!(now["bob@example.com"].version, bob.version + 2);
+    assert_eq!(now["ann.new@example.com"].id, ann.id);
+    assert_eq!(now["ann@example.com"].id, taker.id);
+}
+both!(
+    rollback_refuses_a_unique_value_taken_since,
+    rollback_refuses_a_unique_value_taken_since
+);
+
 // ---------------------------------------------------------------------------------------------
 // Dry run and the errors CSV
 
