@@ -36,6 +36,10 @@ use recordport::schema::ModuleDef;
 use recordport::schema::value::ValueOptions;
 use recordport::store::Store;
 
+// The same allocator as the `recordport` binary, so each stage is measured as the product runs it.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Rows of the files the CPU stages and the exports read.
 const ROWS: u64 = 20_000;
 /// Rows of the files the database stages import (each iteration imports the whole file).

@@ -262,15 +262,23 @@ impl CsvSource {
 
     fn current_row(&self, row_number: u64) -> SourceRow {
         let width = self.record.len();
+        // The record is valid UTF-8 (checked in `check`, or produced by the decoder) and the
+        // delimiters are ASCII, so the text is validated once for the record and each cell is a
+        // slice of it; `from_utf8_lossy` per cell validated every byte a second time.
+        let text = std::str::from_utf8(self.record.as_slice()).ok();
         let cells = (0..self.columns.len())
-            .map(|i| {
-                if i < width {
-                    // Valid UTF-8 (checked in `check`, or produced by the decoder), so this
-                    // borrows and the only copy is the owned cell.
-                    String::from_utf8_lossy(self.field(i)).into_owned()
-                } else {
-                    String::new()
+            .map(|i| match (text, self.record.range(i)) {
+                _ if i >= width => String::new(),
+                (Some(text), Some(range)) => {
+                    let cell = &text[range];
+                    let cell = if i + 1 == width {
+                        cell.strip_suffix('\r').unwrap_or(cell)
+                    } else {
+                        cell
+                    };
+                    cell.to_owned()
                 }
+                _ => String::from_utf8_lossy(self.field(i)).into_owned(),
             })
             .collect();
         SourceRow {
