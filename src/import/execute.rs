@@ -677,8 +677,10 @@ impl<'a> Importer<'a> {
             self.counters.processed_rows += 1;
             let outcome = if importable[i] {
                 if !row.errors.is_empty() {
-                    self.warnings
-                        .extend(row.errors.drain(..).take(MAX_REPORTED_ERRORS));
+                    // Listed up to the same cap as errors: a file of bad values must not grow
+                    // the result (and the process) with every row.
+                    let room = MAX_REPORTED_ERRORS.saturating_sub(self.warnings.len());
+                    self.warnings.extend(row.errors.drain(..).take(room));
                 }
                 self.decide(&mut state, &row, &keys[i])?
             } else {

@@ -1149,6 +1149,27 @@ both!(
     skip_validation_leaves_bad_values_out
 );
 
+async fn skip_validation_lists_warnings_up_to_the_error_cap(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("First Name,Email,Last Contacted\n");
+    for i in 0..1_200 {
+        text.push_str(&format!("P{i},bad-{i},2024-13-45\n"));
+    }
+    let file = write_file(dir.path(), "bad.csv", &text);
+    let mut req = request(bad_values_mapping());
+    req.skip_validation = true;
+    let result = import(&db, "contacts", &file, &req).await;
+    assert_eq!(counts(&result), (1_200, 1_200, 0, 0, 0, 0));
+    // Two bad values a row, 2,400 in all: the first 1,000 are listed, in row order.
+    assert_eq!(result.warnings.len(), 1_000);
+    assert_eq!(result.warnings[0].row, 2);
+    assert_eq!(result.warnings[999].row, 501);
+}
+both!(
+    skip_validation_lists_warnings_up_to_the_error_cap,
+    skip_validation_lists_warnings_up_to_the_error_cap
+);
+
 async fn required_fields(db: TestDb) {
     let dir = tempfile::tempdir().unwrap();
     let file = write_file(
