@@ -107,7 +107,7 @@ pub struct PipelineArgs {
 }
 
 impl PipelineArgs {
-    fn options(&self) -> PipelineOptions {
+    pub(crate) fn options(&self) -> PipelineOptions {
         PipelineOptions {
             chunk_rows: self.chunk_rows,
             threads: self.threads,

@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use clap::Args;
 
+use crate::cli::import::PipelineArgs;
 use crate::error::Result;
 use crate::export::ExportSettings;
 use crate::export::job::DEFAULT_EXPORT_DIR;
-use crate::import::pipeline::{CommitPolicy, PipelineOptions};
 use crate::records::RecordService;
 use crate::worker::{Worker, WorkerOptions};
 
@@ -23,18 +23,9 @@ pub struct WorkerArgs {
     /// Milliseconds an idle worker waits before it looks at the queue again.
     #[arg(long, default_value_t = 1000)]
     pub poll_ms: u64,
-    /// Rows per import batch (one checkpoint per batch).
-    #[arg(long, default_value_t = PipelineOptions::default().chunk_rows)]
-    pub chunk_rows: usize,
-    /// Rows per write transaction at most.
-    #[arg(long, default_value_t = CommitPolicy::default().rows)]
-    pub commit_rows: usize,
-    /// Milliseconds a write transaction stays open at most (it holds the store's write lock).
-    #[arg(long, default_value_t = CommitPolicy::default().interval.as_millis() as u64)]
-    pub commit_ms: u64,
-    /// Threads mapping and validating rows per job (0 = one per core).
-    #[arg(long, default_value_t = 0)]
-    pub threads: usize,
+    /// How import jobs are chunked, mapped and committed.
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
     /// Where export jobs keep their files.
     #[arg(long, default_value = DEFAULT_EXPORT_DIR)]
     pub export_dir: PathBuf,
@@ -54,15 +45,7 @@ pub async fn run(service: &RecordService, args: WorkerArgs) -> Result<()> {
     options.concurrency = args.concurrency.max(1);
     options.lease = super::seconds_arg("--lease-secs", args.lease_secs)?;
     options.poll_interval = Duration::from_millis(args.poll_ms);
-    options.pipeline = PipelineOptions {
-        chunk_rows: args.chunk_rows,
-        threads: args.threads,
-        commit: CommitPolicy {
-            rows: args.commit_rows,
-            interval: Duration::from_millis(args.commit_ms),
-        },
-        ..PipelineOptions::default()
-    };
+    options.pipeline = args.pipeline.options();
     options.max_attempts = args.max_attempts;
     options.exit_when_idle = args.exit_when_idle;
     if let Some(id) = args.worker_id {

@@ -118,6 +118,24 @@ pub fn sample_modules() -> Vec<ModuleDef> {
         .collect()
 }
 
+/// Pipeline options with `chunk_rows` per chunk, `commit_rows` per transaction at most and
+/// `threads` mapping threads.
+pub fn pipeline(
+    chunk_rows: usize,
+    commit_rows: usize,
+    threads: usize,
+) -> recordport::import::PipelineOptions {
+    recordport::import::PipelineOptions {
+        chunk_rows,
+        threads,
+        commit: recordport::import::CommitPolicy {
+            rows: commit_rows,
+            ..recordport::import::CommitPolicy::default()
+        },
+        ..recordport::import::PipelineOptions::default()
+    }
+}
+
 pub fn actor() -> Actor {
     Actor::new("usr_test", "Test User")
 }

@@ -11,15 +11,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use recordport::Error;
 use recordport::import::mapping::ColumnMapping;
 use recordport::import::{
-    CommitPolicy, DuplicateStrategy, ImportRequest, ImportResult, JobStatus, MergeMode,
-    PipelineOptions, ProcessingMode, RowError, RunOptions, SourceLimits, SourceOptions,
-    execute_file, get_job, list_jobs, rollback, validate_file,
+    DuplicateStrategy, ImportRequest, ImportResult, JobStatus, MergeMode, PipelineOptions,
+    ProcessingMode, RowError, RunOptions, SourceLimits, SourceOptions, execute_file, get_job,
+    list_jobs, rollback, validate_file,
 };
 use recordport::records::{ListQuery, Record, RecordInput};
 use serde_json::{Map, Value, json};
 
 use crate::both;
-use crate::common::{TestDb, actor, sample_dir};
+use crate::common::{TestDb, actor, pipeline, sample_dir};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -86,6 +86,14 @@ fn with_strategy(mapping: Vec<ColumnMapping>, strategy: DuplicateStrategy) -> Im
     }
 }
 
+/// An `update` import with prefer_import that matches on the phone alone.
+fn update_by_phone(mapping: Vec<ColumnMapping>) -> ImportRequest {
+    ImportRequest {
+        duplicate_match_fields: vec!["phone".into()],
+        ..update(mapping, MergeMode::PreferImport)
+    }
+}
+
 fn update(mapping: Vec<ColumnMapping>, mode: MergeMode) -> ImportRequest {
     ImportRequest {
         merge_mode: mode,
@@ -100,15 +108,7 @@ fn options() -> RunOptions {
 /// One chunk per transaction, so that tests can watch each chunk commit.
 fn chunked(chunk_rows: usize, threads: usize) -> RunOptions {
     let mut options = options();
-    options.pipeline = PipelineOptions {
-        chunk_rows,
-        threads,
-        commit: CommitPolicy {
-            rows: chunk_rows,
-            ..CommitPolicy::default()
-        },
-        ..PipelineOptions::default()
-    };
+    options.pipeline = pipeline(chunk_rows, chunk_rows, threads);
     options
 }
 
@@ -721,11 +721,7 @@ async fn match_fields_must_all_match(db: TestDb) {
         "phone.csv",
         "Phone,Job Title\n+1 (212) 555-0100,CEO\n",
     );
-    let mut req = update(
-        cols(&[("Phone", "phone"), ("Job Title", "job_title")]),
-        MergeMode::PreferImport,
-    );
-    req.duplicate_match_fields = vec!["phone".into()];
+    let req = update_by_phone(cols(&[("Phone", "phone"), ("Job Title", "job_title")]));
     let result = import(&db, "contacts", &file, &req).await;
     assert_eq!(counts(&result), (1, 0, 1, 0, 0, 0));
     let got = db.service.get("contacts", &ann.id).await.unwrap();
@@ -1886,15 +1882,11 @@ async fn rollback_gives_moved_unique_values_back(db: TestDb) {
          ,pat@example.com,Newcomer
 ",
     );
-    let mut req = update(
-        cols(&[
-            ("Phone", "phone"),
-            ("Email", "email"),
-            ("First Name", "first_name"),
-        ]),
-        MergeMode::PreferImport,
-    );
-    req.duplicate_match_fields = vec!["phone".into()];
+    let req = update_by_phone(cols(&[
+        ("Phone", "phone"),
+        ("Email", "email"),
+        ("First Name", "first_name"),
+    ]));
     let result = import(&db, "contacts", &file, &req).await;
     assert_eq!(counts(&result), (3, 1, 2, 0, 0, 0));
     let moved = by_email(&db).await;
@@ -1942,11 +1934,7 @@ async fn rollback_refuses_a_unique_value_taken_since(db: TestDb) {
         "moves.csv",
         "Phone,Email\n212-555-0100,ann.new@example.com\n212-555-0101,bob.new@example.com\n",
     );
-    let mut req = update(
-        cols(&[("Phone", "phone"), ("Email", "email")]),
-        MergeMode::PreferImport,
-    );
-    req.duplicate_match_fields = vec!["phone".into()];
+    let req = update_by_phone(cols(&[("Phone", "phone"), ("Email", "email")]));
     let result = import(&db, "contacts", &file, &req).await;
     assert_eq!(result.updated_rows, 2);
     let taker = contact(

@@ -12,13 +12,13 @@ use proptest::sample::select;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use recordport::import::mapping::ColumnMapping;
 use recordport::import::{
-    CommitPolicy, DuplicateStrategy, ImportRequest, ImportResult, MergeMode, PipelineOptions,
-    RowError, RunOptions, execute_file, get_job, rollback,
+    DuplicateStrategy, ImportRequest, ImportResult, MergeMode, PipelineOptions, RowError,
+    RunOptions, execute_file, get_job, rollback,
 };
 use recordport::records::{ListQuery, Record, RecordInput};
 use serde_json::{Value, json};
 
-use crate::common::{TestDb, actor};
+use crate::common::{TestDb, actor, pipeline};
 
 const FIRST_NAMES: &[&str] = &["Ann", "ann", "Bob", "", "Cy"];
 const LAST_NAMES: &[&str] = &["Lee", "", "Moss", "Ng"];
@@ -333,18 +333,6 @@ async fn run(db: &TestDb, dir: &Path, case: &Case, pipeline: PipelineOptions) ->
             .into_iter()
             .map(|r| (r.display_name, Value::Object(r.fields)))
             .collect(),
-    }
-}
-
-fn pipeline(chunk_rows: usize, commit_rows: usize, threads: usize) -> PipelineOptions {
-    PipelineOptions {
-        chunk_rows,
-        threads,
-        commit: CommitPolicy {
-            rows: commit_rows,
-            ..CommitPolicy::default()
-        },
-        ..PipelineOptions::default()
     }
 }
 
