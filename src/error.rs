@@ -59,6 +59,14 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    /// Data the store holds is not what this program wrote (a stored job, ledger line or record
+    /// that does not parse): never the caller's fault.
+    #[error("corrupt stored data: {what}")]
+    Corrupt { what: String },
+    /// A failure inside this program (a task that panicked, a thread that could not start): never
+    /// the caller's fault.
+    #[error("internal error: {message}")]
+    Internal { message: String },
 }
 
 fn source_message(file: &str, row: Option<u64>, column: Option<&str>, message: &str) -> String {
@@ -102,6 +110,23 @@ impl Error {
         }
     }
 
+    /// Stored data that does not parse: `what` names it and says why.
+    pub fn corrupt(what: impl Into<String>) -> Self {
+        Error::Corrupt { what: what.into() }
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Error::Internal {
+            message: message.into(),
+        }
+    }
+
+    /// Whether the database refused a write because another row holds a unique value (another
+    /// transaction got there first): a conflict, not an internal failure.
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, Error::Database(sqlx::Error::Database(db)) if db.is_unique_violation())
+    }
+
     pub fn json(context: impl Into<String>, source: serde_json::Error) -> Self {
         Error::Json {
             context: context.into(),
@@ -117,8 +142,13 @@ impl Error {
             Error::TooLarge { .. } => "file_too_large",
             Error::NotFound { .. } => "not_found",
             Error::Conflict { .. } | Error::LeaseLost { .. } => "conflict",
+            Error::Database(_) if self.is_unique_violation() => "conflict",
             Error::DatabaseUrl { .. } => "invalid_configuration",
-            Error::Database(_) | Error::Migration(_) | Error::Io { .. } => "internal_error",
+            Error::Database(_)
+            | Error::Migration(_)
+            | Error::Io { .. }
+            | Error::Corrupt { .. }
+            | Error::Internal { .. } => "internal_error",
         }
     }
 
@@ -128,10 +158,13 @@ impl Error {
             Error::TooLarge { .. } => 413,
             Error::NotFound { .. } => 404,
             Error::Conflict { .. } | Error::LeaseLost { .. } => 409,
+            Error::Database(_) if self.is_unique_violation() => 409,
             Error::DatabaseUrl { .. }
             | Error::Database(_)
             | Error::Migration(_)
-            | Error::Io { .. } => 500,
+            | Error::Io { .. }
+            | Error::Corrupt { .. }
+            | Error::Internal { .. } => 500,
         }
     }
 

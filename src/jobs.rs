@@ -44,7 +44,7 @@ impl JobStatus {
             "failed" => JobStatus::Failed,
             "cancelled" => JobStatus::Cancelled,
             other => {
-                return Err(Error::validation(format!(
+                return Err(Error::corrupt(format!(
                     "a stored job has an unknown status '{other}'"
                 )));
             }

@@ -25,15 +25,13 @@ use super::records::{number_param, query_pairs};
 use crate::error::Error;
 use crate::import::mapping::ColumnMapping;
 use crate::import::memory::suggest_for_columns;
-use crate::import::queue::{self, Submission};
 use crate::import::uploads::ReadOptions;
 use crate::import::{
-    ImportRequest, PipelineOptions, RunOptions, SourceLimits, SourceOptions, cancel, execute_file,
-    get_job, inline, list_jobs, parse_file, rollback, source, validate_file,
+    ImportRequest, PipelineOptions, PreparedImport, QueueOptions, RunOptions, SourceLimits,
+    SourceOptions, Started, cancel, get_job, inline, list_jobs, parse_file, rollback,
+    validate_file,
 };
 
-/// Imports of up to this many rows run in the request and return their result (spec 002).
-pub const SYNC_MAX_ROWS: u64 = 5_000;
 /// How much of an oversized upload is still read (and thrown away) before answering 413, so
 /// that a client that is still sending sees the answer instead of a reset connection.
 const OVERSIZE_DRAIN_BYTES: u64 = 8 * 1024 * 1024;
@@ -405,49 +403,44 @@ async fn execute(
     Path(module): Path<String>,
     ApiJson(body): ApiJson<ExecuteBody>,
 ) -> ApiResult<Response> {
-    state.service.modules().get(&module).await?;
     let source = step_source(&state, body.file_id, body.rows).await?;
-    let rows = count_rows(source.path.clone(), source.options.clone()).await?;
-    if rows > SYNC_MAX_ROWS {
-        // The queue keeps its own copy of the file, so the upload (or the inline rows file)
-        // may go.
-        let job = queue::submit(
-            &state.service,
-            &module,
-            Submission {
-                file: source.path.clone(),
-                file_name: None,
-                request: body.request,
-                source: source.options.clone(),
-                actor: auth.actor(),
-                copy_into: Some(state.settings.jobs_dir.clone()),
-            },
-        )
-        .await?;
-        return Ok((
-            StatusCode::ACCEPTED,
-            Json(json!({ "success": true, "data": job })),
-        )
-            .into_response());
-    }
     let options = RunOptions {
         source: source.options.clone(),
         ..RunOptions::new(auth.actor())
+    };
+    // The queue keeps its own copy of the file, so the upload (or the inline rows file) may go.
+    let queue = QueueOptions {
+        file_name: None,
+        actor: auth.actor(),
+        copy_into: Some(state.settings.jobs_dir.clone()),
     };
     // Its own task: a client that disconnects does not stop an import half-way (the job ends
     // as it would have, and is in the job list). The task owns the source, so inline rows stay
     // on disk until the import is done.
     let service = state.service.clone();
     let import = tokio::spawn(async move {
-        execute_file(&service, &module, &source.path, &body.request, &options).await
+        PreparedImport::prepare(
+            &service,
+            &module,
+            &source.path,
+            body.request,
+            source.options.clone(),
+            options.value_options.clone(),
+        )
+        .await?
+        .start(&service, &options, queue)
+        .await
     });
-    let result = import.await.map_err(task_failed)??;
-    Ok(Json(json!({ "success": true, "data": result })).into_response())
-}
-
-/// Data rows of a file, read the way the import reads it.
-async fn count_rows(path: PathBuf, options: SourceOptions) -> ApiResult<u64> {
-    blocking(move || source::open(&path, &options)?.count_rest(&mut |_, _| {})).await
+    match import.await.map_err(task_failed)?? {
+        Started::Finished(result) => {
+            Ok(Json(json!({ "success": true, "data": result })).into_response())
+        }
+        Started::Queued(job) => Ok((
+            StatusCode::ACCEPTED,
+            Json(json!({ "success": true, "data": job })),
+        )
+            .into_response()),
+    }
 }
 
 #[utoipa::path(get, path = "/v1/modules/{module}/import/jobs", tag = "imports",

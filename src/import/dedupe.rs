@@ -6,13 +6,25 @@
 //! it creates or changes ([`KeyIndex::set_keys`]). Lookups combine the two, so a row that repeats
 //! an earlier row of the same batch matches the record that row made, exactly as a
 //! one-row-at-a-time import would.
+//!
+//! [`RowDecider`] then decides each row: a match updates (or skips) the record, no match creates
+//! one, and a unique value another record holds fails the row ("Duplicate email found").
 
 use std::collections::{HashMap, HashSet};
 
+use serde_json::{Value, json};
+
 use crate::error::{Error, Result};
-use crate::records::write::MatchKey;
+use crate::import::execute::ImportRequest;
+use crate::import::map::{MappedRow, MappingPlan};
+use crate::import::merge::{DuplicateStrategy, merged_draft};
+use crate::import::report::RowError;
+use crate::import::write::{Working, Written};
+use crate::records::Record;
+use crate::records::model::{record_columns, record_from_row};
+use crate::records::write::{Draft, MatchKey, diff, match_keys};
 use crate::schema::{FieldDef, Module};
-use crate::store::{Sql, Tx, statement_pages};
+use crate::store::{Sql, Tx, new_id, statement_pages};
 
 /// The fields rows are matched on: those asked for, or by default the module's unique fields,
 /// else its email fields. Each must keep match keys (unique, email, phone or `matchKey`).
@@ -177,4 +189,214 @@ impl KeyIndex {
                 .map(|holder| (k, holder.to_string()))
         })
     }
+}
+
+/// What happened to one row.
+pub(crate) enum RowOutcome {
+    Created(String),
+    Updated,
+    Unchanged,
+    Skipped,
+    Failed(Vec<RowError>),
+}
+
+/// What one batch decided so far: the keys it knows (stored and set by earlier rows), the stored
+/// records it may update, and the records it made or changed, in the order it touched them.
+#[derive(Default)]
+pub(crate) struct BatchState {
+    pub index: KeyIndex,
+    pub loaded: HashMap<String, Record>,
+    pub working: HashMap<String, Working>,
+    pub order: Vec<String>,
+}
+
+/// Decides each row of a batch — create, update, skip or fail — given everything earlier rows
+/// did, as a one-row-at-a-time import would.
+pub(crate) struct RowDecider<'a> {
+    pub module: &'a Module,
+    pub plan: &'a MappingPlan,
+    pub request: &'a ImportRequest,
+    /// The fields rows are matched on (none with the `create` strategy).
+    pub match_on: Vec<&'a FieldDef>,
+    /// The fields the mapping writes.
+    pub written: Vec<String>,
+}
+
+impl RowDecider<'_> {
+    /// One row, given everything earlier rows did.
+    pub(crate) fn decide(
+        &self,
+        state: &mut BatchState,
+        row: &MappedRow,
+        keys: &[MatchKey],
+    ) -> Result<RowOutcome> {
+        let matched = if self.match_on.is_empty() {
+            None
+        } else {
+            state.index.find_match(&self.match_on, keys)
+        };
+        if let Some(id) = matched {
+            if self.request.duplicate_strategy == DuplicateStrategy::Skip {
+                return Ok(RowOutcome::Skipped);
+            }
+            return self.update(state, row, &id);
+        }
+        Ok(self.create(state, row, keys))
+    }
+
+    fn create(&self, state: &mut BatchState, row: &MappedRow, keys: &[MatchKey]) -> RowOutcome {
+        if !self.request.skip_validation {
+            let missing = self.plan.missing_required(row.row_number, &row.fields);
+            if !missing.is_empty() {
+                return RowOutcome::Failed(missing);
+            }
+        }
+        let id = new_id("rec");
+        if let Some(conflict) = self.conflict(state, row, &id, keys) {
+            return RowOutcome::Failed(vec![conflict]);
+        }
+        let display_name = row
+            .display_name
+            .clone()
+            .unwrap_or_else(|| self.module.render_display_name(&row.fields));
+        let draft = Draft {
+            display_name,
+            fields: row.fields.clone(),
+            label_ids: Vec::new(),
+            type_ids: Vec::new(),
+            privacy_level: "account".into(),
+            description_html: None,
+            external_id: None,
+        };
+        state.index.set_keys(&id, keys);
+        state.order.push(id.clone());
+        state.working.insert(
+            id.clone(),
+            Working {
+                written: Written {
+                    id: id.clone(),
+                    draft,
+                    keys: keys.to_vec(),
+                    version: 1,
+                    versions: Vec::new(),
+                },
+                is_new: true,
+                before: None,
+            },
+        );
+        RowOutcome::Created(id)
+    }
+
+    fn update(&self, state: &mut BatchState, row: &MappedRow, id: &str) -> Result<RowOutcome> {
+        let (current, version) = match state.working.get(id) {
+            Some(w) => (w.written.draft.clone(), w.written.version),
+            None => {
+                let record = state.loaded.get(id).ok_or_else(|| Error::Conflict {
+                    message: format!("record {id} changed while the import read it"),
+                    details: json!({ "recordId": id }),
+                })?;
+                (Draft::from_record(record), record.version)
+            }
+        };
+        let draft = merged_draft(
+            self.module,
+            self.plan,
+            &self.written,
+            self.request.merge_mode,
+            &current,
+            row,
+        );
+        let changes = diff(&current, &draft);
+        if changes.is_empty() {
+            return Ok(RowOutcome::Unchanged);
+        }
+        if !self.request.skip_validation {
+            let missing = self.plan.missing_required(row.row_number, &draft.fields);
+            if !missing.is_empty() {
+                return Ok(RowOutcome::Failed(missing));
+            }
+        }
+        let keys = match_keys(self.module, &draft.fields);
+        if let Some(conflict) = self.conflict(state, row, id, &keys) {
+            return Ok(RowOutcome::Failed(vec![conflict]));
+        }
+        state.index.set_keys(id, &keys);
+        let next = version + 1;
+        match state.working.get_mut(id) {
+            Some(w) => {
+                w.written.draft = draft;
+                w.written.keys = keys;
+                w.written.version = next;
+                w.written.versions.push((next, Value::Object(changes)));
+            }
+            None => {
+                state.order.push(id.to_string());
+                state.working.insert(
+                    id.to_string(),
+                    Working {
+                        written: Written {
+                            id: id.to_string(),
+                            draft,
+                            keys,
+                            version: next,
+                            versions: vec![(next, Value::Object(changes))],
+                        },
+                        is_new: false,
+                        before: Some(current),
+                    },
+                );
+            }
+        }
+        Ok(RowOutcome::Updated)
+    }
+
+    /// A row error when one of `keys` of a unique field belongs to another record.
+    fn conflict(
+        &self,
+        state: &BatchState,
+        row: &MappedRow,
+        record: &str,
+        keys: &[MatchKey],
+    ) -> Option<RowError> {
+        let (key, holder) = state.index.unique_conflict(record, keys)?;
+        let label = self
+            .module
+            .field(&key.field_slug)
+            .map_or(key.field_slug.as_str(), |f| f.label.as_str());
+        Some(RowError {
+            row: row.row_number,
+            field: Some(key.field_slug.clone()),
+            column: None,
+            value: Some(key.key.clone()),
+            error: format!(
+                "Duplicate {} found: '{}' is already used by record {holder}",
+                label.to_lowercase(),
+                key.key
+            ),
+        })
+    }
+}
+
+/// The live records of `module` with these ids.
+pub(crate) async fn load_records(
+    tx: &mut Tx,
+    module: &Module,
+    ids: &[String],
+) -> Result<HashMap<String, Record>> {
+    let mut out = HashMap::new();
+    for page in statement_pages(ids, 500) {
+        let mut sql = Sql::new(format!(
+            "SELECT {} FROM records r WHERE r.module_id = ",
+            record_columns(tx.dialect())
+        ));
+        sql.bind(module.id.clone())
+            .push(" AND r.deleted_at IS NULL AND r.id IN (")
+            .bind_list(page.iter().cloned())
+            .push(")");
+        for row in tx.fetch_all(sql).await? {
+            let record = record_from_row(&row, module.slug())?;
+            out.insert(record.id.clone(), record);
+        }
+    }
+    Ok(out)
 }

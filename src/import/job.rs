@@ -6,29 +6,20 @@
 //! and any record changed since the job touched it is left alone and reported.
 
 use serde::{Deserialize, Serialize};
-use std::collections::{HashMap, HashSet};
-
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
-use crate::import::apply::RowError;
-use crate::import::dedupe::KeyIndex;
-use crate::import::execute::ReferenceWarning;
-use crate::import::write::{self as batch_write, Written};
+use crate::import::report::RowError;
+use crate::import::report::{Counters, ReferenceWarning};
+use crate::import::rollback::RollbackOutcome;
 use crate::jobs::Lease;
 use crate::records::Actor;
-use crate::records::Record;
-use crate::records::model::{parse_stored_json, record_columns, record_from_row};
-use crate::records::write::{Draft, MatchKey, diff, match_keys, purge_where};
-use crate::schema::Module;
+use crate::records::model::parse_stored_json;
 use crate::schema::registry::ModuleRegistry;
 use crate::store::{Dialect, Row, Sql, Store, Tx, format_micros, now_micros, statement_pages};
 
 /// Spec 002: jobs are kept for a week (the example's `expiresDateTime` is created + 7 days).
 pub const JOB_RETENTION_MICROS: i64 = 7 * 24 * 3600 * 1_000_000;
-
-/// Rows processed at once when rolling back.
-const ROLLBACK_PAGE: i64 = 500;
 
 pub use crate::jobs::JobStatus;
 
@@ -41,13 +32,23 @@ pub enum ProcessingMode {
 }
 
 impl ProcessingMode {
+    /// Spec 002: an import of up to this many rows runs in the request (`sync`).
+    pub const SYNC_MAX_ROWS: u64 = 5_000;
+    /// Spec 002: up to this many rows a queued import is `stream`, above it `background`.
+    pub const STREAM_MAX_ROWS: u64 = 50_000;
+
     /// Spec 002: up to 5,000 rows sync, up to 50,000 stream, background above.
     pub fn for_rows(rows: u64) -> ProcessingMode {
         match rows {
-            0..=5_000 => ProcessingMode::Sync,
-            5_001..=50_000 => ProcessingMode::Stream,
+            0..=Self::SYNC_MAX_ROWS => ProcessingMode::Sync,
+            _ if rows <= Self::STREAM_MAX_ROWS => ProcessingMode::Stream,
             _ => ProcessingMode::Background,
         }
+    }
+
+    /// Whether an import of this mode runs in the caller's request rather than on a worker.
+    pub fn runs_in_request(self) -> bool {
+        self == ProcessingMode::Sync
     }
 
     pub fn as_str(self) -> &'static str {
@@ -57,45 +58,6 @@ impl ProcessingMode {
             ProcessingMode::Background => "background",
         }
     }
-}
-
-/// Counts of what happened to the rows read so far. They always reconcile:
-/// `processed = created + updated + unchanged + skipped + failed`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Counters {
-    pub processed_rows: u64,
-    pub created_rows: u64,
-    pub updated_rows: u64,
-    pub unchanged_rows: u64,
-    pub skipped_rows: u64,
-    pub error_rows: u64,
-}
-
-impl Counters {
-    /// Spec 002's `successRows`: rows that ended in a record as the file says.
-    pub fn success_rows(&self) -> u64 {
-        self.created_rows + self.updated_rows + self.unchanged_rows
-    }
-}
-
-/// What rollback did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RollbackOutcome {
-    /// Records the import created, now deleted.
-    pub deleted_count: u64,
-    /// Records the import updated, now back to their state before the import.
-    pub restored_count: u64,
-    /// Records left alone because they changed after the import (or were already gone).
-    pub conflicts: Vec<RollbackConflict>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RollbackConflict {
-    pub record_id: String,
-    pub reason: String,
 }
 
 /// An import job as spec 002's job status shows it, with the counters split further.
@@ -338,54 +300,6 @@ pub(crate) async fn finish_job(
     Ok(())
 }
 
-/// A ledger line: a record the job created or updated.
-pub(crate) struct LedgerEntry {
-    pub record_id: String,
-    pub module_id: String,
-    pub created: bool,
-    /// The record before the job's first change (updates only).
-    pub before: Option<Draft>,
-    pub after_version: i64,
-}
-
-/// Appends ledger lines. A record seen again keeps its first before-image (and its `created`
-/// action) and only moves its `after_version`, so rollback goes back to the state before the job.
-pub(crate) async fn write_ledger(tx: &mut Tx, job_id: &str, entries: &[LedgerEntry]) -> Result<()> {
-    let dialect = tx.dialect();
-    for page in statement_pages(entries, 256) {
-        let mut sql = Sql::new(
-            "INSERT INTO import_ledger (job_id, record_id, action, module_id, before, \
-             after_version) VALUES ",
-        );
-        for (i, entry) in page.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.push("(").bind_list([
-                Some(job_id.to_string()),
-                Some(entry.record_id.clone()),
-                Some(if entry.created { "created" } else { "updated" }.to_string()),
-                Some(entry.module_id.clone()),
-            ]);
-            let before = entry
-                .before
-                .as_ref()
-                .map(|d| serde_json::to_string(d).unwrap_or_default());
-            let p = sql.arg(before);
-            sql.push(", ")
-                .push(&dialect.json_param(&p))
-                .push(", ")
-                .bind(entry.after_version)
-                .push(")");
-        }
-        sql.push(
-            " ON CONFLICT (job_id, record_id) DO UPDATE SET after_version = excluded.after_version",
-        );
-        tx.execute(sql).await?;
-    }
-    Ok(())
-}
-
 fn job_columns(dialect: Dialect) -> String {
     format!(
         "id, module_id, status, processing_mode, file_name, file_type, {} AS options, total_rows, \
@@ -561,18 +475,6 @@ pub(crate) fn counters_of(job: &ImportJob) -> Counters {
     }
 }
 
-/// Sets a job's total once a worker has counted its file.
-pub(crate) async fn set_total(store: &Store, job_id: &str, total_rows: u64) -> Result<()> {
-    let mut sql = Sql::new("UPDATE import_jobs SET total_rows = ");
-    sql.bind(total_rows as i64)
-        .push(", processing_mode = ")
-        .bind(ProcessingMode::for_rows(total_rows).as_str())
-        .push(" WHERE id = ")
-        .bind(job_id);
-    store.execute(sql).await?;
-    Ok(())
-}
-
 /// Cancels a job: a pending one at once (status `cancelled`); a processing one stops at its next
 /// batch, where its worker rolls back what it wrote and marks it `cancelled`. Finished jobs are a
 /// conflict (roll them back instead).
@@ -638,378 +540,4 @@ pub(crate) async fn finish_cancelled(
         .bind(job_id);
     store.execute(sql).await?;
     Ok(())
-}
-
-/// Undoes an import: deletes the records it created and restores the records it updated, except
-/// those changed since (reported in the outcome). The job becomes `cancelled`. Rolling back a
-/// job that is already cancelled returns the first rollback's outcome and changes nothing; a
-/// failed job was undone when it failed, so rolling it back only finishes an undo that stopped.
-pub async fn rollback(
-    store: &Store,
-    modules: &ModuleRegistry,
-    module: &str,
-    job_id: &str,
-    actor: &Actor,
-) -> Result<RollbackOutcome> {
-    let job = get_job(store, modules, module, job_id).await?;
-    if job.status == JobStatus::Cancelled {
-        return Ok(job.rollback.unwrap_or_default());
-    }
-    if job.status == JobStatus::Failed {
-        // A failed job was undone from its ledger when it failed; whatever that undo could not
-        // finish is still in the ledger, and is undone now. The job stays failed.
-        return undo_ledger(store, modules, job_id, actor).await;
-    }
-    if job.status == JobStatus::Processing && abandoned(store, job_id).await? {
-        // The process running it died (its lease ran out): undo it like a failed job.
-        let outcome = undo_ledger(store, modules, job_id, actor).await?;
-        finish_cancelled(store, job_id, &outcome).await?;
-        return Ok(outcome);
-    }
-    if matches!(job.status, JobStatus::Pending | JobStatus::Processing) {
-        return Err(Error::Conflict {
-            message: format!("import job {job_id} is still {}", job.status.as_str()),
-            details: json!({ "importJobId": job_id, "status": job.status }),
-        });
-    }
-    let outcome = undo_ledger(store, modules, job_id, actor).await?;
-    let mut sql = Sql::new("UPDATE import_jobs SET status = ");
-    sql.bind(JobStatus::Cancelled.as_str())
-        .push(", rollback = ")
-        .bind(serde_json::to_string(&outcome).map_err(|e| Error::json("rollback outcome", e))?)
-        .push(" WHERE id = ")
-        .bind(job_id);
-    store.execute(sql).await?;
-    Ok(outcome)
-}
-
-/// Whether a processing job's lease ran out: the process running it is gone.
-async fn abandoned(store: &Store, job_id: &str) -> Result<bool> {
-    let mut sql = Sql::new("SELECT lease_expires_at FROM import_jobs WHERE id = ");
-    sql.bind(job_id);
-    let expiry = match store.fetch_optional(sql).await? {
-        Some(row) => row.opt_int("lease_expires_at")?,
-        None => None,
-    };
-    Ok(expiry.is_some_and(|at| at < now_micros()))
-}
-
-/// Walks a job's ledger and undoes it (see [`rollback`]); also used when a job fails half-way.
-///
-/// Created records go first, then updated ones: an updated record may need back a unique value
-/// that a record the job created, or another record it updated, holds now. A restore refused for
-/// such a value is tried again once the rest of the ledger is undone, as long as that makes
-/// progress; a restore still refused is reported as a conflict.
-pub(crate) async fn undo_ledger(
-    store: &Store,
-    modules: &ModuleRegistry,
-    job_id: &str,
-    actor: &Actor,
-) -> Result<RollbackOutcome> {
-    let mut outcome = RollbackOutcome::default();
-    let o = &mut outcome;
-    undo_entries(store, modules, job_id, "created", None, actor, o).await?;
-    let mut refused = undo_entries(store, modules, job_id, "updated", None, actor, o).await?;
-    while !refused.is_empty() {
-        let mut still = Vec::new();
-        for c in &refused {
-            let only = Some(c.record_id.as_str());
-            still.extend(undo_entries(store, modules, job_id, "updated", only, actor, o).await?);
-        }
-        let stuck = still.len() == refused.len();
-        refused = still;
-        if stuck {
-            break;
-        }
-    }
-    outcome.conflicts.extend(refused);
-    Ok(outcome)
-}
-
-/// An updated record to set back to its before-image.
-struct Restore {
-    module_slug: String,
-    current: Record,
-    before: Draft,
-}
-
-/// `restores` grouped by module, each group in ledger order.
-fn by_module(restores: Vec<Restore>) -> Vec<(String, Vec<Restore>)> {
-    let mut groups: Vec<(String, Vec<Restore>)> = Vec::new();
-    for restore in restores {
-        match groups
-            .iter_mut()
-            .find(|(slug, _)| *slug == restore.module_slug)
-        {
-            Some((_, group)) => group.push(restore),
-            None => groups.push((restore.module_slug.clone(), vec![restore])),
-        }
-    }
-    groups
-}
-
-/// Sets records of one module back to their before-images with a few multi-row statements,
-/// deciding each as [`RecordWriter::update`] would one after the other: a restore whose unique
-/// value (or external id) another record holds by then is refused, and a record the page
-/// restores gives up its current values to the records after it. Returns the ids restored
-/// (an unchanged record counts as restored, with nothing written).
-async fn restore_records(
-    tx: &mut Tx,
-    module: &Module,
-    restores: Vec<Restore>,
-    actor: &Actor,
-    refused: &mut Vec<RollbackConflict>,
-) -> Result<Vec<String>> {
-    let mut restored = Vec::new();
-    let mut written: Vec<Written> = Vec::new();
-    let mut fields_changed: Vec<bool> = Vec::new();
-    let planned: Vec<(Restore, Map<String, Value>, Vec<MatchKey>)> = restores
-        .into_iter()
-        .map(|r| {
-            let changes = diff(&Draft::from_record(&r.current), &r.before);
-            let keys = match_keys(module, &r.before.fields);
-            (r, changes, keys)
-        })
-        .collect();
-    let wanted: HashSet<(String, String)> = planned
-        .iter()
-        .flat_map(|(_, _, keys)| keys.iter().filter(|k| k.is_unique))
-        .map(|k| (k.field_slug.clone(), k.key.clone()))
-        .collect();
-    let mut index = KeyIndex::load(tx, &module.id, &wanted).await?;
-    let mut external_ids = ExternalIds::default();
-    for (restore, changes, keys) in planned {
-        let Restore {
-            current, before, ..
-        } = restore;
-        if changes.is_empty() {
-            restored.push(current.id);
-            continue;
-        }
-        let changed_fields = current.fields != before.fields;
-        let external_id_changed = current.external_id != before.external_id;
-        if changed_fields || external_id_changed {
-            if let Some((key, holder)) = index.unique_conflict(&current.id, &keys) {
-                refused.push(RollbackConflict {
-                    record_id: current.id,
-                    reason: format!(
-                        "{}: the value '{}' is already used by record {holder}",
-                        key.field_slug, key.key
-                    ),
-                });
-                continue;
-            }
-            if external_id_changed
-                && let Some(wanted) = before.external_id.as_deref()
-                && let Some(holder) = external_ids.holder(tx, module, wanted, &current.id).await?
-            {
-                refused.push(RollbackConflict {
-                    record_id: current.id,
-                    reason: format!("externalId: '{wanted}' is already used by record {holder}"),
-                });
-                continue;
-            }
-        }
-        if changed_fields {
-            index.set_keys(&current.id, &keys);
-        }
-        if external_id_changed {
-            external_ids.moved(
-                &current.id,
-                current.external_id.as_deref(),
-                before.external_id.as_deref(),
-            );
-        }
-        restored.push(current.id.clone());
-        let version = current.version + 1;
-        written.push(Written {
-            id: current.id,
-            draft: before,
-            keys,
-            version,
-            versions: vec![(version, Value::Object(changes))],
-        });
-        fields_changed.push(changed_fields);
-    }
-    let all: Vec<&Written> = written.iter().collect();
-    let now = now_micros();
-    batch_write::update_records(tx, module, &all, actor, now).await?;
-    batch_write::insert_versions(tx, &all, actor, now).await?;
-    let rekeyed: Vec<&Written> = written
-        .iter()
-        .zip(&fields_changed)
-        .filter(|(_, changed)| **changed)
-        .map(|(w, _)| w)
-        .collect();
-    batch_write::replace_keys(tx, module, &rekeyed, true).await?;
-    Ok(restored)
-}
-
-/// External ids taken and given up by the records a page restored so far, over what the store
-/// holds.
-#[derive(Default)]
-struct ExternalIds {
-    taken: HashMap<String, String>,
-    given_up: HashSet<(String, String)>,
-}
-
-impl ExternalIds {
-    /// The live record other than `record` holding `external_id`, if any.
-    async fn holder(
-        &self,
-        tx: &mut Tx,
-        module: &Module,
-        external_id: &str,
-        record: &str,
-    ) -> Result<Option<String>> {
-        if let Some(holder) = self.taken.get(external_id) {
-            return Ok((holder != record).then(|| holder.clone()));
-        }
-        let mut sql = Sql::new("SELECT id FROM records WHERE module_id = ");
-        sql.bind(module.id.clone())
-            .push(" AND external_id = ")
-            .bind(external_id)
-            .push(" AND deleted_at IS NULL AND id <> ")
-            .bind(record);
-        let Some(row) = tx.fetch_optional(sql).await? else {
-            return Ok(None);
-        };
-        let holder = row.text("id")?;
-        let released = self
-            .given_up
-            .contains(&(external_id.to_string(), holder.clone()));
-        Ok((!released).then_some(holder))
-    }
-
-    fn moved(&mut self, record: &str, from: Option<&str>, to: Option<&str>) {
-        if let Some(from) = from {
-            if self.taken.get(from).is_some_and(|h| h == record) {
-                self.taken.remove(from);
-            }
-            self.given_up.insert((from.to_string(), record.to_string()));
-        }
-        if let Some(to) = to {
-            self.taken.insert(to.to_string(), record.to_string());
-        }
-    }
-}
-
-/// Undoes the ledger entries of one action (or only the one for record `only`); returns the
-/// restores refused because a unique value is taken.
-async fn undo_entries(
-    store: &Store,
-    modules: &ModuleRegistry,
-    job_id: &str,
-    action: &str,
-    only: Option<&str>,
-    actor: &Actor,
-    outcome: &mut RollbackOutcome,
-) -> Result<Vec<RollbackConflict>> {
-    let dialect = store.dialect();
-    let mut refused = Vec::new();
-    let mut after = String::new();
-    loop {
-        let mut tx = store.begin().await?;
-        let mut sql = Sql::new(format!(
-            "SELECT l.record_id AS ledger_record_id, l.action, l.module_id AS ledger_module_id, \
-             {} AS before_image, l.after_version, m.slug AS module_slug, {} \
-             FROM import_ledger l JOIN modules m ON m.id = l.module_id \
-             LEFT JOIN records r ON r.id = l.record_id \
-             WHERE l.job_id = ",
-            dialect.json_column("l.before"),
-            record_columns(dialect),
-        ));
-        sql.bind(job_id).push(" AND l.action = ").bind(action);
-        if let Some(record_id) = only {
-            sql.push(" AND l.record_id = ").bind(record_id);
-        }
-        sql.push(" AND l.record_id > ")
-            .bind(after.clone())
-            .push(" ORDER BY l.record_id LIMIT ")
-            .bind(ROLLBACK_PAGE);
-        let rows = tx.fetch_all(sql).await?;
-        if rows.is_empty() {
-            tx.commit().await?;
-            return Ok(refused);
-        }
-        let mut to_delete = Vec::new();
-        let mut undone = Vec::new();
-        let mut restores = Vec::new();
-        for row in &rows {
-            let record_id = row.text("ledger_record_id")?;
-            after = record_id.clone();
-            let after_version = row.int("after_version")?;
-            let current = match row.opt_text("id")? {
-                Some(_) => Some(record_from_row(row, &row.text("module_slug")?)?),
-                None => None,
-            };
-            let Some(current) = current else {
-                outcome.conflicts.push(RollbackConflict {
-                    record_id,
-                    reason: "the record no longer exists".into(),
-                });
-                continue;
-            };
-            if current.version != after_version || current.deleted_date_time.is_some() {
-                outcome.conflicts.push(RollbackConflict {
-                    record_id,
-                    reason: format!(
-                        "the record changed after the import (version {} now, {} when the import \
-                         left it{})",
-                        current.version,
-                        after_version,
-                        if current.deleted_date_time.is_some() {
-                            "; it is in the trash"
-                        } else {
-                            ""
-                        }
-                    ),
-                });
-                continue;
-            }
-            if row.text("action")? == "created" {
-                to_delete.push(record_id);
-                continue;
-            }
-            let before: Draft = match row.opt_text("before_image")? {
-                Some(text) => parse_stored_json(&text)?,
-                None => {
-                    return Err(Error::json(
-                        "import ledger",
-                        serde_json::Error::io(std::io::Error::other(format!(
-                            "no before-image for updated record {record_id}"
-                        ))),
-                    ));
-                }
-            };
-            restores.push(Restore {
-                module_slug: row.text("module_slug")?,
-                current,
-                before,
-            });
-        }
-        for (module_slug, page) in by_module(restores) {
-            let module = modules.get(&module_slug).await?;
-            let restored = restore_records(&mut tx, &module, page, actor, &mut refused).await?;
-            outcome.restored_count += restored.len() as u64;
-            undone.extend(restored);
-        }
-        if !to_delete.is_empty() {
-            let mut filter = Sql::new("id IN (");
-            filter.bind_list(to_delete.iter().cloned()).push(")");
-            outcome.deleted_count += purge_where(&mut tx, filter).await?;
-            undone.extend(to_delete);
-        }
-        // What is undone leaves the ledger in the same transaction, so an undo that stops
-        // half-way (or a second rollback) goes on with exactly what is left.
-        if !undone.is_empty() {
-            let mut sql = Sql::new("DELETE FROM import_ledger WHERE job_id = ");
-            sql.bind(job_id)
-                .push(" AND record_id IN (")
-                .bind_list(undone)
-                .push(")");
-            tx.execute(sql).await?;
-        }
-        tx.commit().await?;
-    }
 }

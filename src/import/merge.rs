@@ -6,6 +6,10 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::import::map::{MappedRow, MappingPlan};
+use crate::records::write::Draft;
+use crate::schema::Module;
+
 /// Spec 002's `duplicateStrategy`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -86,6 +90,34 @@ pub fn merge_fields(
         }
     }
     merged
+}
+
+/// The record `current` after merging `row` into it by `mode`: the fields as [`merge_fields`]
+/// says, and the display name the row gives (`overwrite`, `prefer_import`), or rendered again
+/// from the merged fields where the record's name was the rendered one.
+pub(crate) fn merged_draft(
+    module: &Module,
+    plan: &MappingPlan,
+    written: &[String],
+    mode: MergeMode,
+    current: &Draft,
+    row: &MappedRow,
+) -> Draft {
+    let fields = merge_fields(&current.fields, &row.fields, &written, mode);
+    let generated = current.display_name == module.render_display_name(&current.fields);
+    let display_name = match (&row.display_name, mode) {
+        (Some(name), MergeMode::Overwrite | MergeMode::PreferImport) => name.clone(),
+        (None, MergeMode::Overwrite) if plan.maps_display_name() => {
+            module.render_display_name(&fields)
+        }
+        _ if generated => module.render_display_name(&fields),
+        _ => current.display_name.clone(),
+    };
+    Draft {
+        display_name,
+        fields,
+        ..current.clone()
+    }
 }
 
 #[cfg(test)]

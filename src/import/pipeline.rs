@@ -18,7 +18,7 @@ use rayon::prelude::*;
 use tokio::sync::mpsc;
 
 use crate::error::{Error, Result};
-use crate::import::apply::{MappedRow, MappingPlan};
+use crate::import::map::{MappedRow, MappingPlan};
 use crate::import::source::{Source, SourceRow};
 
 /// How the pipeline cuts and spreads the work.

@@ -13,23 +13,21 @@
 //! never stopped.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::import::dedupe::match_fields;
 use crate::import::execute::{
-    CheckedFile, ImportRequest, Importer, Resume, RunControl, RunEnd, RunOptions, fail_job,
-    open_planned,
+    ImportRequest, PreparedImport, RunOptions, Settled, fail_job, run_leased,
 };
 use crate::import::job::{self, ImportJob, JobStatus, NewJob, ProcessingMode};
 use crate::import::memory;
-use crate::import::merge::DuplicateStrategy;
 use crate::import::pipeline::PipelineOptions;
-use crate::import::source::{SourceLimits, SourceOptions};
-use crate::jobs::{self, Claimed, JobTable, Lease, spawn_heartbeat};
+use crate::import::rollback;
+use crate::import::source::{self, SourceLimits, SourceOptions};
+use crate::import::writer::{Importer, Resume};
+use crate::jobs::{self, Claimed, JobTable, Lease};
 use crate::records::{Actor, RecordService};
 use crate::schema::value::ValueOptions;
 use crate::store::new_id;
@@ -42,6 +40,17 @@ pub struct Submission {
     pub file_name: Option<String>,
     pub request: ImportRequest,
     pub source: SourceOptions,
+    pub actor: Actor,
+    /// Copy the file into this directory, so the job does not depend on the caller keeping it
+    /// (an upload, a temporary file). `None` keeps the job on the file's own path.
+    pub copy_into: Option<PathBuf>,
+}
+
+/// Where a queued job keeps its file and who it is for.
+#[derive(Debug, Clone)]
+pub struct QueueOptions {
+    /// The name the job shows (default: the file's name).
+    pub file_name: Option<String>,
     pub actor: Actor,
     /// Copy the file into this directory, so the job does not depend on the caller keeping it
     /// (an upload, a temporary file). `None` keeps the job on the file's own path.
@@ -81,38 +90,50 @@ impl StoredSource {
     }
 }
 
-/// Stores the job as `pending` and returns; a worker runs it. The mapping is checked against the
-/// file's header and the module, and the file is counted, so a job that cannot run is refused
-/// here.
+/// Checks and counts the file ([`PreparedImport::prepare`]), then queues it: a job that cannot
+/// run is refused here.
 pub async fn submit(
     service: &RecordService,
     module: &str,
     submission: Submission,
 ) -> Result<ImportJob> {
-    let module = service.modules().get(module).await?;
-    let request = &submission.request;
-    if request.duplicate_strategy != DuplicateStrategy::Create {
-        match_fields(&module, &request.duplicate_match_fields)?;
-    }
-    let (source, _) = open_planned(
-        &module,
+    PreparedImport::prepare(
+        service,
+        module,
         &submission.file,
-        request,
-        &submission.source,
-        &ValueOptions::default(),
-    )?;
-    let info = source.describe();
-    // Counting reads the whole file with the import's checks: a malformed file is refused here,
-    // and the job shows its size and processing mode from the start.
-    let mut source = source;
-    let total_rows = source.count_rest(&mut |_, _| {})?;
-    drop(source);
+        submission.request,
+        submission.source,
+        ValueOptions::default(),
+    )
+    .await?
+    .enqueue(
+        service,
+        QueueOptions {
+            file_name: submission.file_name,
+            actor: submission.actor,
+            copy_into: submission.copy_into,
+        },
+    )
+    .await
+}
+
+/// Stores a prepared import as a `pending` job; the job shows its size and processing mode from
+/// the start.
+pub(crate) async fn enqueue(
+    service: &RecordService,
+    prepared: PreparedImport,
+    queue: QueueOptions,
+) -> Result<ImportJob> {
+    let (module, file, request, source, info, total_rows) = prepared.into_parts();
     let id = new_id("job");
-    let file_path = match &submission.copy_into {
-        Some(dir) => copy_into(&submission.file, dir, &id)?,
-        None => absolute(&submission.file)?,
+    let file_path = match &queue.copy_into {
+        Some(dir) => copy_into(&file, dir, &id)?,
+        None => absolute(&file)?,
     };
     let store = service.store();
+    let as_json = |what: &str, value: serde_json::Result<serde_json::Value>| {
+        value.map_err(|e| Error::internal(format!("{what} as JSON: {e}")))
+    };
     job::insert_job(
         store,
         NewJob {
@@ -120,17 +141,17 @@ pub async fn submit(
             module_id: &module.id,
             status: JobStatus::Pending,
             processing_mode: ProcessingMode::for_rows(total_rows),
-            file_name: Some(submission.file_name.as_deref().unwrap_or(&info.file_name)),
+            file_name: Some(queue.file_name.as_deref().unwrap_or(&info.file_name)),
             file_type: Some(info.file_type.as_str()),
             file_path: Some(&file_path.display().to_string()),
-            source_options: Some(
-                serde_json::to_value(StoredSource::from_options(&submission.source))
-                    .map_err(|e| Error::json("source options", e))?,
-            ),
+            source_options: Some(as_json(
+                "source options",
+                serde_json::to_value(StoredSource::from_options(&source)),
+            )?),
             lease: None,
             total_rows,
-            options: serde_json::to_value(request).map_err(|e| Error::json("import options", e))?,
-            actor: &submission.actor,
+            options: as_json("import options", serde_json::to_value(&request))?,
+            actor: &queue.actor,
         },
     )
     .await?;
@@ -201,7 +222,7 @@ pub(crate) async fn run_claimed(
         fail_job(service, job_id, &actor, &error, &[], &warnings).await
     };
     if queued.job.cancel_requested {
-        let undone = job::undo_ledger(store, service.modules(), job_id, &queued.actor).await?;
+        let undone = rollback::undo_ledger(store, service.modules(), job_id, &queued.actor).await?;
         job::finish_cancelled(store, job_id, &undone).await?;
         if let Some(path) = &file_path {
             remove_job_copy(path, job_id);
@@ -226,27 +247,34 @@ pub(crate) async fn run_claimed(
         return reload().await;
     }
     let request: ImportRequest = serde_json::from_value(queued.request.clone())
-        .map_err(|e| Error::json("stored import options", e))?;
+        .map_err(|e| Error::corrupt(format!("import job {job_id}: stored request: {e}")))?;
     let source_options = match &queued.source_options {
         Some(value) => serde_json::from_value::<StoredSource>(value.clone())
-            .map_err(|e| Error::json("stored source options", e))?
+            .map_err(|e| Error::corrupt(format!("import job {job_id}: stored source: {e}")))?
             .to_options(),
         None => SourceOptions::default(),
     };
     let module = service.modules().get(&queued.module_slug).await?;
     let value_options = ValueOptions::default();
-    let checked = match CheckedFile::open(&module, &path, &request, &source_options, &value_options)
-    {
-        Ok(checked) => checked,
+    // The file was counted (and every row checked) when the job was submitted; it is only
+    // planned again here, and read once more by the import itself.
+    let prepared = match PreparedImport::planned(
+        module.clone(),
+        path.clone(),
+        request.clone(),
+        source_options.clone(),
+        value_options.clone(),
+        queued.job.total_rows,
+    ) {
+        Ok(prepared) => prepared,
         Err(error) => {
             fail_early(error).await?;
             remove_job_copy(&path, job_id);
             return reload().await;
         }
     };
-    if checked.total_rows != queued.job.total_rows {
-        job::set_total(store, job_id, checked.total_rows).await?;
-    }
+    let total_rows = prepared.total_rows();
+    let plan = prepared.plan();
     let resume = Resume {
         counters: job::counters_of(&queued.job),
         errors: job::saved_errors(store, job_id).await?,
@@ -256,7 +284,7 @@ pub(crate) async fn run_claimed(
     let mut importer = Importer::new(
         service,
         &module,
-        &checked.plan,
+        &plan,
         &request,
         &value_options,
         &queued.actor,
@@ -264,52 +292,35 @@ pub(crate) async fn run_claimed(
         resume,
     )?;
     let mut options = RunOptions::new(queued.actor.clone());
-    options.source = source_options;
+    options.source = source_options.clone();
     options.pipeline = settings.pipeline;
-    let lease_lost = Arc::new(AtomicBool::new(false));
-    let heartbeat = spawn_heartbeat(
-        store.clone(),
-        JobTable::Import,
-        job_id.to_string(),
-        settings.lease.clone(),
-        Arc::clone(&lease_lost),
-    );
-    let control = RunControl {
+    let source = source::open(&path, &source_options)?;
+    let (outcome, lease_lost) = run_leased(
+        &mut importer,
+        source,
+        &options,
+        total_rows,
         skip_rows,
-        lease: Some(settings.lease),
-        stop: &[settings.shutdown, &lease_lost],
-    };
-    let outcome = importer
-        .run(checked.source, &options, checked.total_rows, &control)
-        .await;
-    heartbeat.abort();
-    let finished = match outcome {
-        Ok(RunEnd::Finished) => {
-            importer.complete(job_id).await?;
+        Some(settings.lease),
+        Some(settings.shutdown),
+    )
+    .await;
+    let finished = match importer.settle(job_id, outcome).await? {
+        Settled::Completed | Settled::Cancelled => true,
+        Settled::Failed(error) => {
+            tracing::error!(job_id, "import job failed: {error}");
             true
         }
-        Ok(RunEnd::Cancelled) => {
-            let undone = job::undo_ledger(store, service.modules(), job_id, &queued.actor).await?;
-            job::finish_cancelled(store, job_id, &undone).await?;
-            true
-        }
-        Ok(RunEnd::Stopped) => {
-            if !lease_lost.load(Ordering::Relaxed) {
-                jobs::release(store, JobTable::Import, job_id, settings.lease).await?;
-            }
-            false
-        }
-        Err(Error::LeaseLost { .. }) => {
+        Settled::Interrupted if lease_lost => {
             tracing::warn!(
                 job_id,
                 "lost the lease on the job; another worker goes on with it"
             );
             false
         }
-        Err(error) => {
-            tracing::error!(job_id, "import job failed: {error}");
-            importer.fail(job_id, &error).await?;
-            true
+        Settled::Interrupted => {
+            jobs::release(store, JobTable::Import, job_id, settings.lease).await?;
+            false
         }
     };
     if finished {

@@ -12,15 +12,13 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::error::Result;
-use crate::import::apply::{MappingPlan, RowError};
+use crate::import::map::MappingPlan;
 use crate::import::mapping::ColumnMapping;
 use crate::import::pipeline::{Pipeline, PipelineOptions};
+use crate::import::report::{MAX_REPORTED_ERRORS, RowError};
 use crate::import::source::{self, SourceOptions};
 use crate::schema::Module;
 use crate::schema::value::ValueOptions;
-
-/// At most this many errors are listed in a report; the counts always cover every row.
-pub const MAX_REPORTED_ERRORS: usize = 1_000;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -3,16 +3,25 @@
 //! sqlx's SQLite driver pays a round trip per statement, so new records, their keys and version
 //! rows go in multi-row INSERTs (a few hundred rows each, under both dialects' parameter limits).
 //! Updated records go in multi-row `UPDATE … FROM (VALUES …)` statements.
+//!
+//! In: the records a batch decided to create or change ([`Working`], in the order the batch
+//! touched them). Out: rows in `records`, `record_keys` and `record_versions`, and the ledger
+//! lines that undo them. Guarantees: changed records give up their old keys before new records
+//! take theirs, so a unique value handed from one record to another within a batch is accepted
+//! exactly as one-by-one writes would accept it.
+
+use std::collections::HashMap;
 
 use serde_json::Value;
 
 use crate::error::Result;
+use crate::import::ledger::{LedgerAction, LedgerEntry};
 use crate::records::Actor;
 use crate::records::write::{
     DRAFT_COLUMNS, Draft, INSERT_RECORDS, MatchKey, push_draft_values, push_record_values,
 };
 use crate::schema::Module;
-use crate::store::{Sql, Tx, statement_pages};
+use crate::store::{Sql, Tx, now_micros, statement_pages};
 
 /// Rows per multi-row INSERT: 17 parameters a record keeps this under SQLite's 32,766.
 const INSERT_ROWS: usize = 500;
@@ -27,6 +36,63 @@ pub(crate) struct Written {
     pub version: i64,
     /// Version rows the batch adds: (version, changes).
     pub versions: Vec<(i64, Value)>,
+}
+
+/// A record a batch made or changed, and what rollback needs to undo it.
+pub(crate) struct Working {
+    pub written: Written,
+    pub is_new: bool,
+    /// The record as the batch found it (existing records only).
+    pub before: Option<Draft>,
+}
+
+/// Writes what a batch decided — `working` in the order `order` touched it — and returns the
+/// ledger lines that undo it.
+pub(crate) async fn write_batch(
+    tx: &mut Tx,
+    module: &Module,
+    actor: &Actor,
+    working: &HashMap<String, Working>,
+    order: &[String],
+) -> Result<Vec<LedgerEntry>> {
+    let now = now_micros();
+    let touched: Vec<&Working> = order.iter().filter_map(|id| working.get(id)).collect();
+    let new: Vec<&Written> = touched
+        .iter()
+        .filter(|w| w.is_new)
+        .map(|w| &w.written)
+        .collect();
+    let changed: Vec<&Written> = touched
+        .iter()
+        .filter(|w| !w.is_new)
+        .map(|w| &w.written)
+        .collect();
+    insert_records(tx, module, &new, actor, now).await?;
+    update_records(tx, module, &changed, actor, now).await?;
+    // Changed records give up their old keys before new records take theirs: a row may hand
+    // a unique value an earlier row of the batch took away from an existing record.
+    replace_keys(tx, module, &changed, true).await?;
+    replace_keys(tx, module, &new, false).await?;
+    let versioned: Vec<&Written> = touched
+        .iter()
+        .map(|w| &w.written)
+        .filter(|w| !w.versions.is_empty())
+        .collect();
+    insert_versions(tx, &versioned, actor, now).await?;
+    Ok(touched
+        .iter()
+        .map(|w| LedgerEntry {
+            record_id: w.written.id.clone(),
+            module_id: module.id.clone(),
+            action: if w.is_new {
+                LedgerAction::Created
+            } else {
+                LedgerAction::Updated
+            },
+            before: w.before.clone(),
+            after_version: w.written.version,
+        })
+        .collect())
 }
 
 pub(crate) async fn insert_records(

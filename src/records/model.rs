@@ -132,5 +132,6 @@ pub(crate) fn record_from_row(row: &Row, module_slug: &str) -> Result<Record> {
 }
 
 pub(crate) fn parse_stored_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T> {
-    serde_json::from_str(text).map_err(|e| Error::json("stored record", e))
+    serde_json::from_str(text)
+        .map_err(|e| Error::corrupt(format!("stored JSON does not parse: {e}")))
 }

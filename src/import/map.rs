@@ -1,4 +1,4 @@
-//! Mapping apply: a source row (strings) in, typed field values out, as spec 002's
+//! Map: a source row (strings) in, typed field values out, as spec 002's
 //! `columnMapping` and `staticValues` say.
 //!
 //! A [`MappingPlan`] is checked once against the file's columns and the module (an unknown column,
@@ -8,29 +8,14 @@
 //! `addressPart`, multi-select columns as one list, and any other field as the non-empty cells
 //! joined by a space (e.g. "First" + "Last" into `displayName`).
 
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::{FieldError, Result};
 use crate::import::mapping::{ColumnMapping, DISPLAY_NAME};
+use crate::import::report::RowError;
 use crate::import::source::SourceRow;
 use crate::schema::value::{self, ValueOptions};
 use crate::schema::{ADDRESS_PARTS, FieldType, Module};
-
-/// One row that cannot be imported as it is: the file's row number, the field and the column the
-/// bad value came from, the value and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RowError {
-    pub row: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub field: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub column: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub value: Option<String>,
-    pub error: String,
-}
 
 /// A row whose cells were read into typed values.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,6 +30,14 @@ pub struct MappedRow {
     pub errors: Vec<RowError>,
     /// The row does not fit the header (too few or too many cells): it is never imported.
     pub malformed: bool,
+}
+
+impl MappedRow {
+    /// Whether the row goes on to dedupe and write: never when malformed, and with bad values
+    /// only under `skipValidation` (the bad values are left out).
+    pub fn importable(&self, skip_validation: bool) -> bool {
+        !self.malformed && (self.errors.is_empty() || skip_validation)
+    }
 }
 
 /// Where a target takes its cells from.

@@ -1,0 +1,268 @@
+//! Resolve: reference cells (a record id or the display name of a record of the target module)
+//! become record ids.
+//!
+//! In: a batch of mapped rows. Out: the same rows with each reference field holding an id, left
+//! empty (a reference warning), or failed (ambiguous: several records have that name; never a
+//! guess). With `createMissingReferences` a name matching nothing becomes a new record of the
+//! target module, written in the batch's transaction and in the job's ledger (so a rollback
+//! deletes it). Every distinct value of a batch is looked up with one statement per page, and
+//! lookups are remembered across batches (bounded).
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value};
+
+use crate::error::Result;
+use crate::import::ledger::{LedgerAction, LedgerEntry, write_ledger};
+use crate::import::map::MappedRow;
+use crate::import::report::{ReferenceWarning, RowError};
+use crate::records::write::{Draft, RecordWriter};
+use crate::records::{Actor, RecordService};
+use crate::schema::value::ValueOptions;
+use crate::schema::{FieldDef, FieldType, Module};
+use crate::store::{Sql, Tx, statement_pages};
+
+/// Distinct unresolved reference values listed per field.
+const MAX_UNRESOLVED_VALUES: usize = 100;
+/// Reference lookups remembered across batches before the cache starts over.
+const REFERENCE_CACHE_ENTRIES: usize = 100_000;
+
+/// How a reference cell resolved.
+#[derive(Debug, Clone)]
+enum Resolved {
+    Id(String),
+    Ambiguous,
+    Missing,
+}
+
+/// Resolves the reference fields of one import, batch after batch.
+pub(crate) struct ReferenceResolver<'a> {
+    service: &'a RecordService,
+    module: &'a Module,
+    value_options: &'a ValueOptions,
+    actor: &'a Actor,
+    job_id: Option<String>,
+    create_missing: bool,
+    /// (target module slug, lower-cased cell) → resolution, across batches.
+    cache: HashMap<(String, String), Resolved>,
+    targets: HashMap<String, Module>,
+    /// Spec 002's `referenceWarnings`: the values that resolved to nothing, per field.
+    pub warnings: Vec<ReferenceWarning>,
+    /// Records made in referenced modules.
+    pub created_count: u64,
+}
+
+impl<'a> ReferenceResolver<'a> {
+    pub(crate) fn new(
+        service: &'a RecordService,
+        module: &'a Module,
+        value_options: &'a ValueOptions,
+        actor: &'a Actor,
+        job_id: Option<String>,
+        create_missing: bool,
+        warnings: Vec<ReferenceWarning>,
+    ) -> ReferenceResolver<'a> {
+        ReferenceResolver {
+            service,
+            module,
+            value_options,
+            actor,
+            job_id,
+            create_missing,
+            cache: HashMap::new(),
+            targets: HashMap::new(),
+            warnings,
+            created_count: 0,
+        }
+    }
+
+    /// Replaces reference cells (a record id or display name of the target module) with ids,
+    /// looking every distinct value of the batch up at once. Unresolved values become reference
+    /// warnings (the field is left empty) or, with `createMissingReferences`, new records.
+    pub(crate) async fn resolve(
+        &mut self,
+        tx: &mut Tx,
+        written: &[String],
+        skip_validation: bool,
+        rows: &mut [MappedRow],
+    ) -> Result<()> {
+        let reference_fields: Vec<&FieldDef> = self
+            .module
+            .def
+            .fields
+            .iter()
+            .filter(|f| f.field_type == FieldType::Reference && written.contains(&f.slug))
+            .collect();
+        for field in reference_fields {
+            let target_slug = field.target.clone().unwrap_or_default();
+            if !self.targets.contains_key(&target_slug) {
+                let target = self.service.modules().get(&target_slug).await?;
+                self.targets.insert(target_slug.clone(), target);
+            }
+            let target = self.targets[&target_slug].clone();
+            let mut unknown: Vec<String> = rows
+                .iter()
+                .filter(|r| r.importable(skip_validation))
+                .filter_map(|r| r.fields.get(&field.slug).and_then(Value::as_str))
+                .filter(|v| {
+                    !self
+                        .cache
+                        .contains_key(&(target_slug.clone(), v.to_lowercase()))
+                })
+                .map(str::to_string)
+                .collect();
+            unknown.sort();
+            unknown.dedup();
+            if self.cache.len() + unknown.len() > REFERENCE_CACHE_ENTRIES {
+                self.cache.clear();
+            }
+            for page in statement_pages(&unknown, 256) {
+                let mut found: HashMap<String, Vec<String>> = HashMap::new();
+                let mut sql = Sql::new("SELECT id, display_name FROM records WHERE module_id = ");
+                sql.bind(target.id.clone())
+                    .push(" AND deleted_at IS NULL AND (id IN (")
+                    .bind_list(page.iter().cloned())
+                    .push(") OR lower(display_name) IN (")
+                    .bind_list(page.iter().map(|v| v.to_lowercase()))
+                    .push("))");
+                for row in tx.fetch_all(sql).await? {
+                    let id = row.text("id")?;
+                    found.entry(id.to_lowercase()).or_default().push(id.clone());
+                    let name = row.text("display_name")?.to_lowercase();
+                    if name != id.to_lowercase() {
+                        found.entry(name).or_default().push(id);
+                    }
+                }
+                for value in page {
+                    let lower = value.to_lowercase();
+                    let resolved = match found.get(&lower).map(Vec::as_slice) {
+                        Some([id]) => Resolved::Id(id.clone()),
+                        Some(ids) if ids.iter().any(|id| id == value) => {
+                            Resolved::Id(value.clone())
+                        }
+                        Some([_, _, ..]) => Resolved::Ambiguous,
+                        _ => Resolved::Missing,
+                    };
+                    self.cache.insert((target_slug.clone(), lower), resolved);
+                }
+            }
+            for row in rows.iter_mut() {
+                if !row.importable(skip_validation) {
+                    continue;
+                }
+                let Some(text) = row
+                    .fields
+                    .get(&field.slug)
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+                else {
+                    continue;
+                };
+                let key = (target_slug.clone(), text.to_lowercase());
+                let resolved = self.cache.get(&key).cloned().unwrap_or(Resolved::Missing);
+                match resolved {
+                    Resolved::Id(id) => {
+                        row.fields.insert(field.slug.clone(), Value::String(id));
+                    }
+                    Resolved::Ambiguous => {
+                        row.fields.remove(&field.slug);
+                        row.errors.push(RowError {
+                            row: row.row_number,
+                            field: Some(field.slug.clone()),
+                            column: None,
+                            value: Some(text.clone()),
+                            error: format!(
+                                "several {target_slug} records are named '{text}': give the record id"
+                            ),
+                        });
+                        // An ambiguous reference is never a guess: the row fails.
+                        row.malformed = true;
+                    }
+                    Resolved::Missing if self.create_missing => {
+                        let id = self.create_reference(tx, &target, &text).await?;
+                        self.cache.insert(key, Resolved::Id(id.clone()));
+                        row.fields.insert(field.slug.clone(), Value::String(id));
+                    }
+                    Resolved::Missing => {
+                        row.fields.remove(&field.slug);
+                        self.warn_unresolved(field, &target_slug, &text);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn create_reference(
+        &mut self,
+        tx: &mut Tx,
+        target: &Module,
+        name: &str,
+    ) -> Result<String> {
+        let mut fields = Map::new();
+        // A target named by one field ("{name}") gets that field too, so the new record looks
+        // like one made by hand.
+        if let Some(template) = target.def.display_name.first()
+            && let Some(slug) = template.strip_prefix('{').and_then(|t| t.strip_suffix('}'))
+            && let Some(field) = target.field(slug)
+            && let Ok(Some(v)) = crate::schema::value::parse_text(field, name, self.value_options)
+        {
+            fields.insert(slug.to_string(), v);
+        }
+        let writer = RecordWriter {
+            module: target,
+            modules: self.service.modules(),
+            value_options: self.value_options,
+        };
+        let draft = Draft {
+            display_name: name.trim().to_string(),
+            fields,
+            label_ids: Vec::new(),
+            type_ids: Vec::new(),
+            privacy_level: "account".into(),
+            description_html: None,
+            external_id: None,
+        };
+        let id = writer.insert(tx, &draft, self.actor).await?;
+        if let Some(job_id) = &self.job_id {
+            write_ledger(
+                tx,
+                job_id,
+                &[LedgerEntry {
+                    record_id: id.clone(),
+                    module_id: target.id.clone(),
+                    action: LedgerAction::Created,
+                    before: None,
+                    after_version: 1,
+                }],
+            )
+            .await?;
+        }
+        self.created_count += 1;
+        Ok(id)
+    }
+
+    fn warn_unresolved(&mut self, field: &FieldDef, target_slug: &str, value: &str) {
+        let warning = match self
+            .warnings
+            .iter_mut()
+            .find(|w| w.field_slug == field.slug)
+        {
+            Some(w) => w,
+            None => {
+                self.warnings.push(ReferenceWarning {
+                    field_slug: field.slug.clone(),
+                    field_label: field.label.clone(),
+                    unresolved_values: Vec::new(),
+                    target_module_slug: target_slug.to_string(),
+                });
+                self.warnings.last_mut().expect("just pushed")
+            }
+        };
+        if warning.unresolved_values.len() < MAX_UNRESOLVED_VALUES
+            && !warning.unresolved_values.iter().any(|v| v == value)
+        {
+            warning.unresolved_values.push(value.to_string());
+        }
+    }
+}

@@ -1,0 +1,450 @@
+//! Rollback: undo an import from its ledger, exactly, a page at a time.
+//!
+//! In: a job id. Out: a [`RollbackOutcome`] (records deleted, records restored, records left
+//! alone and why). Guarantees: records the job created are deleted and records it updated get
+//! their before-image back, unless they changed since the job left them (reported, never
+//! overwritten); what is undone leaves the ledger in the same transaction, so an undo that stops
+//! half-way (a crash, a second rollback) goes on with exactly what is left; unique values are
+//! decided as one-by-one restores would decide them.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::error::{Error, Result};
+use crate::import::dedupe::KeyIndex;
+use crate::import::job::{JobStatus, finish_cancelled, get_job};
+use crate::import::ledger::LedgerAction;
+use crate::import::write::{self as batch_write, Written};
+use crate::records::model::{parse_stored_json, record_columns, record_from_row};
+use crate::records::write::{Draft, MatchKey, diff, match_keys, purge_where};
+use crate::records::{Actor, Record};
+use crate::schema::Module;
+use crate::schema::registry::ModuleRegistry;
+use crate::store::{Sql, Store, Tx, now_micros};
+
+/// Rows processed at once when rolling back.
+const ROLLBACK_PAGE: i64 = 500;
+
+/// What rollback did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RollbackOutcome {
+    /// Records the import created, now deleted.
+    pub deleted_count: u64,
+    /// Records the import updated, now back to their state before the import.
+    pub restored_count: u64,
+    /// Records left alone because they changed after the import (or were already gone).
+    pub conflicts: Vec<RollbackConflict>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RollbackConflict {
+    pub record_id: String,
+    pub reason: String,
+}
+
+/// Undoes an import: deletes the records it created and restores the records it updated, except
+/// those changed since (reported in the outcome). The job becomes `cancelled`. Rolling back a
+/// job that is already cancelled returns the first rollback's outcome and changes nothing; a
+/// failed job was undone when it failed, so rolling it back only finishes an undo that stopped.
+pub async fn rollback(
+    store: &Store,
+    modules: &ModuleRegistry,
+    module: &str,
+    job_id: &str,
+    actor: &Actor,
+) -> Result<RollbackOutcome> {
+    let job = get_job(store, modules, module, job_id).await?;
+    if job.status == JobStatus::Cancelled {
+        return Ok(job.rollback.unwrap_or_default());
+    }
+    if job.status == JobStatus::Failed {
+        // A failed job was undone from its ledger when it failed; whatever that undo could not
+        // finish is still in the ledger, and is undone now. The job stays failed.
+        return undo_ledger(store, modules, job_id, actor).await;
+    }
+    if job.status == JobStatus::Processing && abandoned(store, job_id).await? {
+        // The process running it died (its lease ran out): undo it like a failed job.
+        let outcome = undo_ledger(store, modules, job_id, actor).await?;
+        finish_cancelled(store, job_id, &outcome).await?;
+        return Ok(outcome);
+    }
+    if matches!(job.status, JobStatus::Pending | JobStatus::Processing) {
+        return Err(Error::Conflict {
+            message: format!("import job {job_id} is still {}", job.status.as_str()),
+            details: json!({ "importJobId": job_id, "status": job.status }),
+        });
+    }
+    let outcome = undo_ledger(store, modules, job_id, actor).await?;
+    let mut sql = Sql::new("UPDATE import_jobs SET status = ");
+    sql.bind(JobStatus::Cancelled.as_str())
+        .push(", rollback = ")
+        .bind(serde_json::to_string(&outcome).map_err(|e| Error::json("rollback outcome", e))?)
+        .push(" WHERE id = ")
+        .bind(job_id);
+    store.execute(sql).await?;
+    Ok(outcome)
+}
+
+/// Whether a processing job's lease ran out: the process running it is gone.
+async fn abandoned(store: &Store, job_id: &str) -> Result<bool> {
+    let mut sql = Sql::new("SELECT lease_expires_at FROM import_jobs WHERE id = ");
+    sql.bind(job_id);
+    let expiry = match store.fetch_optional(sql).await? {
+        Some(row) => row.opt_int("lease_expires_at")?,
+        None => None,
+    };
+    Ok(expiry.is_some_and(|at| at < now_micros()))
+}
+
+/// Walks a job's ledger and undoes it (see [`rollback`]); also used when a job fails half-way.
+///
+/// Created records go first, then updated ones: an updated record may need back a unique value
+/// that a record the job created, or another record it updated, holds now. A restore refused for
+/// such a value is tried again once the rest of the ledger is undone, as long as that makes
+/// progress; a restore still refused is reported as a conflict.
+pub(crate) async fn undo_ledger(
+    store: &Store,
+    modules: &ModuleRegistry,
+    job_id: &str,
+    actor: &Actor,
+) -> Result<RollbackOutcome> {
+    let mut outcome = RollbackOutcome::default();
+    let o = &mut outcome;
+    undo_entries(
+        store,
+        modules,
+        job_id,
+        LedgerAction::Created,
+        None,
+        actor,
+        o,
+    )
+    .await?;
+    let mut refused = undo_entries(
+        store,
+        modules,
+        job_id,
+        LedgerAction::Updated,
+        None,
+        actor,
+        o,
+    )
+    .await?;
+    while !refused.is_empty() {
+        let mut still = Vec::new();
+        for c in &refused {
+            let only = Some(c.record_id.as_str());
+            still.extend(
+                undo_entries(
+                    store,
+                    modules,
+                    job_id,
+                    LedgerAction::Updated,
+                    only,
+                    actor,
+                    o,
+                )
+                .await?,
+            );
+        }
+        let stuck = still.len() == refused.len();
+        refused = still;
+        if stuck {
+            break;
+        }
+    }
+    outcome.conflicts.extend(refused);
+    Ok(outcome)
+}
+
+/// An updated record to set back to its before-image.
+struct Restore {
+    module_slug: String,
+    current: Record,
+    before: Draft,
+}
+
+/// `restores` grouped by module, each group in ledger order.
+fn by_module(restores: Vec<Restore>) -> Vec<(String, Vec<Restore>)> {
+    let mut groups: Vec<(String, Vec<Restore>)> = Vec::new();
+    for restore in restores {
+        match groups
+            .iter_mut()
+            .find(|(slug, _)| *slug == restore.module_slug)
+        {
+            Some((_, group)) => group.push(restore),
+            None => groups.push((restore.module_slug.clone(), vec![restore])),
+        }
+    }
+    groups
+}
+
+/// Sets records of one module back to their before-images with a few multi-row statements,
+/// deciding each as [`RecordWriter::update`] would one after the other: a restore whose unique
+/// value (or external id) another record holds by then is refused, and a record the page
+/// restores gives up its current values to the records after it. Returns the ids restored
+/// (an unchanged record counts as restored, with nothing written).
+async fn restore_records(
+    tx: &mut Tx,
+    module: &Module,
+    restores: Vec<Restore>,
+    actor: &Actor,
+    refused: &mut Vec<RollbackConflict>,
+) -> Result<Vec<String>> {
+    let mut restored = Vec::new();
+    let mut written: Vec<Written> = Vec::new();
+    let mut fields_changed: Vec<bool> = Vec::new();
+    let planned: Vec<(Restore, Map<String, Value>, Vec<MatchKey>)> = restores
+        .into_iter()
+        .map(|r| {
+            let changes = diff(&Draft::from_record(&r.current), &r.before);
+            let keys = match_keys(module, &r.before.fields);
+            (r, changes, keys)
+        })
+        .collect();
+    let wanted: HashSet<(String, String)> = planned
+        .iter()
+        .flat_map(|(_, _, keys)| keys.iter().filter(|k| k.is_unique))
+        .map(|k| (k.field_slug.clone(), k.key.clone()))
+        .collect();
+    let mut index = KeyIndex::load(tx, &module.id, &wanted).await?;
+    let mut external_ids = ExternalIds::default();
+    for (restore, changes, keys) in planned {
+        let Restore {
+            current, before, ..
+        } = restore;
+        if changes.is_empty() {
+            restored.push(current.id);
+            continue;
+        }
+        let changed_fields = current.fields != before.fields;
+        let external_id_changed = current.external_id != before.external_id;
+        if changed_fields || external_id_changed {
+            if let Some((key, holder)) = index.unique_conflict(&current.id, &keys) {
+                refused.push(RollbackConflict {
+                    record_id: current.id,
+                    reason: format!(
+                        "{}: the value '{}' is already used by record {holder}",
+                        key.field_slug, key.key
+                    ),
+                });
+                continue;
+            }
+            if external_id_changed
+                && let Some(wanted) = before.external_id.as_deref()
+                && let Some(holder) = external_ids.holder(tx, module, wanted, &current.id).await?
+            {
+                refused.push(RollbackConflict {
+                    record_id: current.id,
+                    reason: format!("externalId: '{wanted}' is already used by record {holder}"),
+                });
+                continue;
+            }
+        }
+        if changed_fields {
+            index.set_keys(&current.id, &keys);
+        }
+        if external_id_changed {
+            external_ids.moved(
+                &current.id,
+                current.external_id.as_deref(),
+                before.external_id.as_deref(),
+            );
+        }
+        restored.push(current.id.clone());
+        let version = current.version + 1;
+        written.push(Written {
+            id: current.id,
+            draft: before,
+            keys,
+            version,
+            versions: vec![(version, Value::Object(changes))],
+        });
+        fields_changed.push(changed_fields);
+    }
+    let all: Vec<&Written> = written.iter().collect();
+    let now = now_micros();
+    batch_write::update_records(tx, module, &all, actor, now).await?;
+    batch_write::insert_versions(tx, &all, actor, now).await?;
+    let rekeyed: Vec<&Written> = written
+        .iter()
+        .zip(&fields_changed)
+        .filter(|(_, changed)| **changed)
+        .map(|(w, _)| w)
+        .collect();
+    batch_write::replace_keys(tx, module, &rekeyed, true).await?;
+    Ok(restored)
+}
+
+/// External ids taken and given up by the records a page restored so far, over what the store
+/// holds.
+#[derive(Default)]
+struct ExternalIds {
+    taken: HashMap<String, String>,
+    given_up: HashSet<(String, String)>,
+}
+
+impl ExternalIds {
+    /// The live record other than `record` holding `external_id`, if any.
+    async fn holder(
+        &self,
+        tx: &mut Tx,
+        module: &Module,
+        external_id: &str,
+        record: &str,
+    ) -> Result<Option<String>> {
+        if let Some(holder) = self.taken.get(external_id) {
+            return Ok((holder != record).then(|| holder.clone()));
+        }
+        let mut sql = Sql::new("SELECT id FROM records WHERE module_id = ");
+        sql.bind(module.id.clone())
+            .push(" AND external_id = ")
+            .bind(external_id)
+            .push(" AND deleted_at IS NULL AND id <> ")
+            .bind(record);
+        let Some(row) = tx.fetch_optional(sql).await? else {
+            return Ok(None);
+        };
+        let holder = row.text("id")?;
+        let released = self
+            .given_up
+            .contains(&(external_id.to_string(), holder.clone()));
+        Ok((!released).then_some(holder))
+    }
+
+    fn moved(&mut self, record: &str, from: Option<&str>, to: Option<&str>) {
+        if let Some(from) = from {
+            if self.taken.get(from).is_some_and(|h| h == record) {
+                self.taken.remove(from);
+            }
+            self.given_up.insert((from.to_string(), record.to_string()));
+        }
+        if let Some(to) = to {
+            self.taken.insert(to.to_string(), record.to_string());
+        }
+    }
+}
+
+/// Undoes the ledger entries of one action (or only the one for record `only`); returns the
+/// restores refused because a unique value is taken.
+async fn undo_entries(
+    store: &Store,
+    modules: &ModuleRegistry,
+    job_id: &str,
+    action: LedgerAction,
+    only: Option<&str>,
+    actor: &Actor,
+    outcome: &mut RollbackOutcome,
+) -> Result<Vec<RollbackConflict>> {
+    let dialect = store.dialect();
+    let mut refused = Vec::new();
+    let mut after = String::new();
+    loop {
+        let mut tx = store.begin().await?;
+        let mut sql = Sql::new(format!(
+            "SELECT l.record_id AS ledger_record_id, l.action, l.module_id AS ledger_module_id, \
+             {} AS before_image, l.after_version, m.slug AS module_slug, {} \
+             FROM import_ledger l JOIN modules m ON m.id = l.module_id \
+             LEFT JOIN records r ON r.id = l.record_id \
+             WHERE l.job_id = ",
+            dialect.json_column("l.before"),
+            record_columns(dialect),
+        ));
+        sql.bind(job_id)
+            .push(" AND l.action = ")
+            .bind(action.as_str());
+        if let Some(record_id) = only {
+            sql.push(" AND l.record_id = ").bind(record_id);
+        }
+        sql.push(" AND l.record_id > ")
+            .bind(after.clone())
+            .push(" ORDER BY l.record_id LIMIT ")
+            .bind(ROLLBACK_PAGE);
+        let rows = tx.fetch_all(sql).await?;
+        if rows.is_empty() {
+            tx.commit().await?;
+            return Ok(refused);
+        }
+        let mut to_delete = Vec::new();
+        let mut undone = Vec::new();
+        let mut restores = Vec::new();
+        for row in &rows {
+            let record_id = row.text("ledger_record_id")?;
+            after = record_id.clone();
+            let after_version = row.int("after_version")?;
+            let current = match row.opt_text("id")? {
+                Some(_) => Some(record_from_row(row, &row.text("module_slug")?)?),
+                None => None,
+            };
+            let Some(current) = current else {
+                outcome.conflicts.push(RollbackConflict {
+                    record_id,
+                    reason: "the record no longer exists".into(),
+                });
+                continue;
+            };
+            if current.version != after_version || current.deleted_date_time.is_some() {
+                outcome.conflicts.push(RollbackConflict {
+                    record_id,
+                    reason: format!(
+                        "the record changed after the import (version {} now, {} when the import \
+                         left it{})",
+                        current.version,
+                        after_version,
+                        if current.deleted_date_time.is_some() {
+                            "; it is in the trash"
+                        } else {
+                            ""
+                        }
+                    ),
+                });
+                continue;
+            }
+            if LedgerAction::parse(&row.text("action")?)? == LedgerAction::Created {
+                to_delete.push(record_id);
+                continue;
+            }
+            let before: Draft = match row.opt_text("before_image")? {
+                Some(text) => parse_stored_json(&text)?,
+                None => {
+                    return Err(Error::corrupt(format!(
+                        "import ledger of job {job_id}: no before-image for updated record \
+                         {record_id}"
+                    )));
+                }
+            };
+            restores.push(Restore {
+                module_slug: row.text("module_slug")?,
+                current,
+                before,
+            });
+        }
+        for (module_slug, page) in by_module(restores) {
+            let module = modules.get(&module_slug).await?;
+            let restored = restore_records(&mut tx, &module, page, actor, &mut refused).await?;
+            outcome.restored_count += restored.len() as u64;
+            undone.extend(restored);
+        }
+        if !to_delete.is_empty() {
+            let mut filter = Sql::new("id IN (");
+            filter.bind_list(to_delete.iter().cloned()).push(")");
+            outcome.deleted_count += purge_where(&mut tx, filter).await?;
+            undone.extend(to_delete);
+        }
+        // What is undone leaves the ledger in the same transaction, so an undo that stops
+        // half-way (or a second rollback) goes on with exactly what is left.
+        if !undone.is_empty() {
+            let mut sql = Sql::new("DELETE FROM import_ledger WHERE job_id = ");
+            sql.bind(job_id)
+                .push(" AND record_id IN (")
+                .bind_list(undone)
+                .push(")");
+            tx.execute(sql).await?;
+        }
+        tx.commit().await?;
+    }
+}

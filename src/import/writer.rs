@@ -1,0 +1,424 @@
+//! The writer: the one task that owns the database transaction. Chunks come from the pipeline in
+//! file order; each is resolved, deduped, merged and written with its ledger lines and the job's
+//! checkpoint, several chunks to a transaction ([`CommitPolicy`](crate::import::CommitPolicy)).
+//!
+//! In: mapped chunks, a lease, stop flags. Out: the store changed batch by batch, and the run's
+//! counters, errors and warnings. Guarantees: each row is decided exactly as a one-row-at-a-time
+//! import would decide it, so the outcome does not depend on the chunk size, the commit size or
+//! the number of mapping threads; every committed transaction ends on a checkpoint, so a run that
+//! stops (shutdown, crash, lost lease) resumes from a consistent state, each row written once.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use crate::error::{Error, Result};
+use crate::import::dedupe::{
+    BatchState, KeyIndex, RowDecider, RowOutcome, load_records, match_fields,
+};
+use crate::import::execute::{ImportRequest, RunOptions, Settled, fail_job};
+use crate::import::job::{self, Checkpoint, JobStatus, ProcessingMode};
+use crate::import::ledger::write_ledger;
+use crate::import::map::MappingPlan;
+use crate::import::merge::DuplicateStrategy;
+use crate::import::pipeline::{MappedChunk, Pipeline};
+use crate::import::report::{
+    Counters, ErrorsCsv, ImportResult, MAX_LISTED_RECORD_IDS, MAX_REPORTED_ERRORS, Progress,
+    ReferenceWarning, RowError,
+};
+use crate::import::resolve::ReferenceResolver;
+use crate::import::rollback;
+use crate::import::source;
+use crate::import::write::write_batch;
+use crate::jobs::Lease;
+use crate::records::write::match_keys;
+use crate::records::{Actor, RecordService};
+use crate::schema::Module;
+use crate::schema::value::ValueOptions;
+use crate::store::{Store, Tx};
+
+/// A write transaction holding one or more chunks.
+struct OpenTransaction {
+    tx: Tx,
+    rows: usize,
+    started: Instant,
+}
+
+impl OpenTransaction {
+    async fn begin(store: &Store) -> Result<OpenTransaction> {
+        Ok(OpenTransaction {
+            tx: store.begin().await?,
+            rows: 0,
+            started: Instant::now(),
+        })
+    }
+}
+
+/// Where a resumed job starts from: what its committed batches saved.
+#[derive(Debug, Default)]
+pub(crate) struct Resume {
+    pub counters: Counters,
+    pub errors: Vec<RowError>,
+    pub reference_warnings: Vec<ReferenceWarning>,
+}
+
+/// How a run is steered from outside: where it starts, the lease that fences its batches, and a
+/// flag that stops it between two batches.
+#[derive(Default)]
+pub(crate) struct RunControl<'a> {
+    pub skip_rows: u64,
+    pub lease: Option<&'a Lease>,
+    /// Any of these set stops the run between two batches.
+    pub stop: &'a [&'a AtomicBool],
+}
+
+/// How a run ended, when it did not fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RunEnd {
+    /// Every row is written.
+    Finished,
+    /// Stopped between two batches (shutdown); the job goes on from its checkpoint.
+    Stopped,
+    /// Cancel was asked for; the committed batches still need undoing.
+    Cancelled,
+}
+
+pub(crate) struct Importer<'a> {
+    service: &'a RecordService,
+    module: &'a Module,
+    plan: &'a Arc<MappingPlan>,
+    request: &'a ImportRequest,
+    actor: &'a Actor,
+    job_id: Option<String>,
+    decider: RowDecider<'a>,
+    resolver: ReferenceResolver<'a>,
+    counters: Counters,
+    errors: Vec<RowError>,
+    errors_truncated: bool,
+    warnings: Vec<RowError>,
+    created_ids: Vec<String>,
+    /// The errors CSV (`--errors-out`), written as rows fail.
+    pub(crate) errors_out: Option<ErrorsCsv>,
+    /// The lease of a queued job, fencing every checkpoint.
+    lease: Option<Lease>,
+    /// How many of `errors` are saved with the job.
+    errors_saved: usize,
+    /// The last checkpoint saw a cancel request.
+    cancel_seen: bool,
+}
+
+impl<'a> Importer<'a> {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        service: &'a RecordService,
+        module: &'a Module,
+        plan: &'a Arc<MappingPlan>,
+        request: &'a ImportRequest,
+        value_options: &'a ValueOptions,
+        actor: &'a Actor,
+        job_id: Option<String>,
+        resume: Resume,
+    ) -> Result<Importer<'a>> {
+        let match_on = if request.duplicate_strategy == DuplicateStrategy::Create {
+            Vec::new()
+        } else {
+            match_fields(module, &request.duplicate_match_fields)?
+        };
+        Ok(Importer {
+            service,
+            module,
+            plan,
+            request,
+            actor,
+            decider: RowDecider {
+                module,
+                plan,
+                request,
+                match_on,
+                written: plan.written_fields(),
+            },
+            resolver: ReferenceResolver::new(
+                service,
+                module,
+                value_options,
+                actor,
+                job_id.clone(),
+                request.create_missing_references,
+                resume.reference_warnings,
+            ),
+            job_id,
+            counters: resume.counters,
+            errors_truncated: resume.counters.error_rows > 0
+                && resume.errors.len() >= MAX_REPORTED_ERRORS,
+            errors_saved: resume.errors.len(),
+            errors: resume.errors,
+            warnings: Vec::new(),
+            created_ids: Vec::new(),
+            errors_out: None,
+            lease: None,
+            cancel_seen: false,
+        })
+    }
+
+    pub(crate) fn job_id(&self) -> Option<&str> {
+        self.job_id.as_deref()
+    }
+
+    pub(crate) fn store(&self) -> &Store {
+        self.service.store()
+    }
+
+    /// Ends job `job_id` as the run's `outcome` says: completed with its report; cancelled with
+    /// what it wrote undone; failed with what it wrote undone (see [`fail_job`]); or left for
+    /// later (stopped, lease lost).
+    pub(crate) async fn settle(&self, job_id: &str, outcome: Result<RunEnd>) -> Result<Settled> {
+        let store = self.service.store();
+        match outcome {
+            Ok(RunEnd::Finished) => {
+                job::finish_job(
+                    store,
+                    job_id,
+                    JobStatus::Completed,
+                    &self.errors,
+                    &self.resolver.warnings,
+                    None,
+                )
+                .await?;
+                Ok(Settled::Completed)
+            }
+            Ok(RunEnd::Cancelled) => {
+                let undone =
+                    rollback::undo_ledger(store, self.service.modules(), job_id, self.actor)
+                        .await?;
+                job::finish_cancelled(store, job_id, &undone).await?;
+                Ok(Settled::Cancelled)
+            }
+            Ok(RunEnd::Stopped) | Err(Error::LeaseLost { .. }) => Ok(Settled::Interrupted),
+            Err(error) => {
+                fail_job(
+                    self.service,
+                    job_id,
+                    self.actor,
+                    &error,
+                    &self.errors,
+                    &self.resolver.warnings,
+                )
+                .await?;
+                Ok(Settled::Failed(error))
+            }
+        }
+    }
+
+    /// Spec 002's execute response for this run.
+    pub(crate) fn into_result(
+        self,
+        job_id: Option<String>,
+        status: JobStatus,
+        processing_mode: ProcessingMode,
+        total_rows: u64,
+        dry_run: bool,
+    ) -> ImportResult {
+        let counters = self.counters;
+        ImportResult {
+            import_job_id: job_id,
+            status,
+            processing_mode,
+            total_rows,
+            success_rows: counters.success_rows(),
+            error_rows: counters.error_rows,
+            skipped_rows: counters.skipped_rows,
+            created_rows: counters.created_rows,
+            updated_rows: counters.updated_rows,
+            unchanged_rows: counters.unchanged_rows,
+            created_record_ids_truncated: counters.created_rows as usize > self.created_ids.len(),
+            created_record_ids: self.created_ids,
+            created_reference_count: self.resolver.created_count,
+            errors: self.errors,
+            errors_truncated: self.errors_truncated,
+            warnings: self.warnings,
+            reference_warnings: self.resolver.warnings,
+            dry_run,
+        }
+    }
+
+    pub(crate) async fn run(
+        &mut self,
+        source: Box<dyn source::Source>,
+        options: &RunOptions,
+        total_rows: u64,
+        control: &RunControl<'_>,
+    ) -> Result<RunEnd> {
+        let store = self.service.store();
+        self.lease = control.lease.cloned();
+        // The errors CSV needs the cells of rows that fail in the writer too.
+        let mut pipeline = Pipeline::start_after(
+            source,
+            Arc::clone(self.plan),
+            options.pipeline,
+            options.errors_out.is_some(),
+            control.skip_rows,
+        )?;
+        let mut dry_tx = if options.dry_run {
+            Some(store.begin().await?)
+        } else {
+            None
+        };
+        // Several chunks share one transaction (see `CommitPolicy`): each batch still writes its
+        // own checkpoint, so whatever commits is a consistent state to resume from.
+        let mut open: Option<OpenTransaction> = None;
+        while let Some(chunk) = pipeline.chunks.recv().await {
+            let chunk = chunk?;
+            let rows = chunk.rows.len();
+            let ending_after = |importer: &Importer| {
+                importer.cancel_seen || control.stop.iter().any(|stop| stop.load(Ordering::Relaxed))
+            };
+            let reached_store = match dry_tx.as_mut() {
+                Some(tx) => {
+                    self.batch(tx, chunk).await?;
+                    true
+                }
+                None => {
+                    let current = match open.as_mut() {
+                        Some(current) => current,
+                        None => open.insert(OpenTransaction::begin(store).await?),
+                    };
+                    self.batch(&mut current.tx, chunk).await?;
+                    current.rows += rows;
+                    let due = ending_after(self)
+                        || options
+                            .pipeline
+                            .commit
+                            .is_due(current.rows, current.started);
+                    if let Some(current) = open.take_if(|_| due) {
+                        current.tx.commit().await?;
+                    }
+                    due
+                }
+            };
+            if reached_store {
+                self.report_progress(options, total_rows);
+            }
+            if self.cancel_seen {
+                return Ok(RunEnd::Cancelled);
+            }
+            if ending_after(self) {
+                return Ok(RunEnd::Stopped);
+            }
+        }
+        if let Some(current) = open.take() {
+            current.tx.commit().await?;
+            self.report_progress(options, total_rows);
+        }
+        // A dry run's transaction is dropped here: rolled back.
+        drop(dry_tx);
+        Ok(RunEnd::Finished)
+    }
+
+    fn report_progress(&self, options: &RunOptions, total_rows: u64) {
+        if let Some(progress) = &options.progress {
+            progress(&Progress {
+                total_rows,
+                counters: self.counters,
+            });
+        }
+    }
+
+    /// Decides and writes one chunk inside `tx`, with its ledger lines and the job's checkpoint.
+    async fn batch(&mut self, tx: &mut Tx, chunk: MappedChunk) -> Result<()> {
+        let MappedChunk { mut rows, cells } = chunk;
+        let skip_validation = self.request.skip_validation;
+        let written = &self.decider.written;
+        self.resolver
+            .resolve(tx, written, skip_validation, &mut rows)
+            .await?;
+        let importable: Vec<bool> = rows.iter().map(|r| r.importable(skip_validation)).collect();
+        let keys: Vec<_> = rows
+            .iter()
+            .map(|r| match_keys(self.module, &r.fields))
+            .collect();
+        let wanted = keys
+            .iter()
+            .zip(&importable)
+            .filter(|(_, ok)| **ok)
+            .flat_map(|(k, _)| k.iter().map(|k| (k.field_slug.clone(), k.key.clone())))
+            .collect();
+        let mut state = BatchState {
+            index: KeyIndex::load(tx, &self.module.id, &wanted).await?,
+            ..BatchState::default()
+        };
+        if self.request.duplicate_strategy == DuplicateStrategy::Update {
+            let ids: Vec<String> = state
+                .index
+                .stored_ids()
+                .into_iter()
+                .map(str::to_string)
+                .collect();
+            state.loaded = load_records(tx, self.module, &ids).await?;
+        }
+        for (i, mut row) in rows.into_iter().enumerate() {
+            self.counters.processed_rows += 1;
+            let outcome = if importable[i] {
+                if !row.errors.is_empty() {
+                    // Listed up to the same cap as errors: a file of bad values must not grow
+                    // the result (and the process) with every row.
+                    let room = MAX_REPORTED_ERRORS.saturating_sub(self.warnings.len());
+                    self.warnings.extend(row.errors.drain(..).take(room));
+                }
+                self.decider.decide(&mut state, &row, &keys[i])?
+            } else {
+                RowOutcome::Failed(std::mem::take(&mut row.errors))
+            };
+            let row_cells = cells.get(i).and_then(Option::as_deref).unwrap_or(&[]);
+            self.count(row.row_number, row_cells, outcome)?;
+        }
+        let ledger = write_batch(tx, self.module, self.actor, &state.working, &state.order).await?;
+        let Some(job_id) = &self.job_id else {
+            return Ok(());
+        };
+        write_ledger(tx, job_id, &ledger).await?;
+        let seen = job::checkpoint(
+            tx,
+            job_id,
+            Checkpoint {
+                counters: &self.counters,
+                new_errors: &self.errors[self.errors_saved..],
+                first_error_seq: self.errors_saved,
+                reference_warnings: &self.resolver.warnings,
+                lease: self.lease.as_ref(),
+            },
+        )
+        .await?;
+        self.errors_saved = self.errors.len();
+        self.cancel_seen = seen.cancel_requested;
+        Ok(())
+    }
+
+    /// Counts one row's outcome and reports its errors (the errors CSV gets the row's cells).
+    fn count(&mut self, row_number: u64, cells: &[String], outcome: RowOutcome) -> Result<()> {
+        match outcome {
+            RowOutcome::Created(id) => {
+                self.counters.created_rows += 1;
+                if self.created_ids.len() < MAX_LISTED_RECORD_IDS {
+                    self.created_ids.push(id);
+                }
+            }
+            RowOutcome::Updated => self.counters.updated_rows += 1,
+            RowOutcome::Unchanged => self.counters.unchanged_rows += 1,
+            RowOutcome::Skipped => self.counters.skipped_rows += 1,
+            RowOutcome::Failed(errors) => {
+                self.counters.error_rows += 1;
+                if let Some(out) = &mut self.errors_out {
+                    out.write(row_number, cells, &errors)?;
+                }
+                for error in errors {
+                    if self.errors.len() < MAX_REPORTED_ERRORS {
+                        self.errors.push(error);
+                    } else {
+                        self.errors_truncated = true;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
