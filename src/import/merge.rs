@@ -103,7 +103,7 @@ pub(crate) fn merged_draft(
     current: &Draft,
     row: &MappedRow,
 ) -> Draft {
-    let fields = merge_fields(&current.fields, &row.fields, &written, mode);
+    let fields = merge_fields(&current.fields, &row.fields, written, mode);
     let generated = current.display_name == module.render_display_name(&current.fields);
     let display_name = match (&row.display_name, mode) {
         (Some(name), MergeMode::Overwrite | MergeMode::PreferImport) => name.clone(),
