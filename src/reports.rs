@@ -93,7 +93,7 @@ fn report_from_row(row: &Row) -> Result<Report> {
         module_id: row.text("module_id")?,
         module_slug: row.text("module_slug")?,
         config: serde_json::from_str(&row.text("config")?)
-            .map_err(|e| Error::json("stored report config", e))?,
+            .map_err(|e| Error::corrupt(format!("stored report config: {e}")))?,
         created_by_user_id: row.opt_text("created_by_user_id")?,
         created_date_time: format_micros(row.int("created_at")?),
     })
@@ -123,8 +123,8 @@ pub async fn create(
     )
     .await?;
     let id = new_id("rpt");
-    let config =
-        serde_json::to_string(&report.config).map_err(|e| Error::json("report config", e))?;
+    let config = serde_json::to_string(&report.config)
+        .map_err(|e| Error::internal(format!("report config as JSON: {e}")))?;
     let mut sql = Sql::new(
         "INSERT INTO reports (id, name, module_id, config, created_by_user_id, created_at) VALUES (",
     );

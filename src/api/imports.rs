@@ -114,10 +114,9 @@ async fn blocking<T: Send + 'static>(
 
 /// A task that panicked (or was aborted) is the server's failure, not the request's.
 fn task_failed(error: tokio::task::JoinError) -> ApiError {
-    ApiError::Library(Error::Io {
-        path: "background task".into(),
-        source: std::io::Error::other(error.to_string()),
-    })
+    ApiError::Library(Error::internal(format!(
+        "a task of the server failed: {error}"
+    )))
 }
 
 #[utoipa::path(post, path = "/v1/modules/{module}/import/parse", tag = "imports",

@@ -84,10 +84,7 @@ pub enum HarnessError {
 
 impl From<HarnessError> for Error {
     fn from(error: HarnessError) -> Error {
-        Error::Io {
-            path: "bench run".into(),
-            source: std::io::Error::other(error),
-        }
+        Error::internal(format!("bench run: {error}"))
     }
 }
 
@@ -199,7 +196,8 @@ pub fn run(options: &HarnessOptions) -> Result<Report> {
         skipped: harness.skipped,
     };
     let json_path = options.out_dir.join("bench-results.json");
-    let json = serde_json::to_string_pretty(&report).map_err(|e| Error::json("bench report", e))?;
+    let json = serde_json::to_string_pretty(&report)
+        .map_err(|e| Error::internal(format!("bench report as JSON: {e}")))?;
     std::fs::write(&json_path, json).map_err(|e| io(&json_path, e))?;
     let md_path = options.out_dir.join("bench-results.md");
     std::fs::write(&md_path, markdown(&report)).map_err(|e| io(&md_path, e))?;

@@ -437,7 +437,11 @@ pub async fn run(
                     ("errors", job.error_rows.to_string()),
                     (
                         "strategy",
-                        format!("{} / {}", job.duplicate_strategy, job.merge_mode),
+                        format!(
+                            "{} / {}",
+                            job.duplicate_strategy.as_str(),
+                            job.merge_mode.as_str()
+                        ),
                     ),
                     ("created at", job.created_date_time.clone()),
                     (
@@ -653,10 +657,11 @@ fn errors_table(errors: &[crate::import::RowError]) -> String {
     if errors.is_empty() {
         return String::new();
     }
-    let mut t = table(&["row", "field", "column", "value", "error"]);
+    let mut t = table(&["row", "code", "field", "column", "value", "error"]);
     for e in errors.iter().take(20) {
         t.add_row(vec![
             e.row.to_string(),
+            e.code.as_str().to_string(),
             e.field.clone().unwrap_or_default(),
             e.column.clone().unwrap_or_default(),
             e.value.as_deref().map(clip).unwrap_or_default(),

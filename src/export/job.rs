@@ -91,7 +91,7 @@ const JOB_COLUMNS: &str = "j.id, j.module_id, m.slug AS module_slug, j.format, j
 fn job_from_row(row: &Row) -> Result<ExportJob> {
     let format = ExportFormat::parse(&row.text("format")?)?;
     let config = serde_json::from_str(&row.text("options")?)
-        .map_err(|e| Error::json("stored export job options", e))?;
+        .map_err(|e| Error::corrupt(format!("stored export job options: {e}")))?;
     let count =
         |name: &str| -> Result<Option<u64>> { Ok(row.opt_int(name)?.map(|n| n.max(0) as u64)) };
     Ok(ExportJob {
@@ -129,8 +129,8 @@ pub async fn create_job(
     let module = prepared.module();
     let id = new_id("exp");
     let now = now_micros();
-    let options =
-        serde_json::to_string(&request.config).map_err(|e| Error::json("export job options", e))?;
+    let options = serde_json::to_string(&request.config)
+        .map_err(|e| Error::internal(format!("export job options as JSON: {e}")))?;
     let file_name = super::file_name(
         module.slug(),
         request.format,

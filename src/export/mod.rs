@@ -483,12 +483,9 @@ impl Export {
 
     async fn join_sink(&mut self) -> Result<()> {
         match self.sink_task.take() {
-            Some(task) => task.await.map_err(|e| {
-                sink::io_error(
-                    &self.target,
-                    std::io::Error::other(format!("export sink: {e}")),
-                )
-            })?,
+            Some(task) => task
+                .await
+                .map_err(|e| Error::internal(format!("the export's sink task failed: {e}")))?,
             None => Ok(()),
         }
     }

@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::import::execute::ImportRequest;
 use crate::import::map::{MappedRow, MappingPlan};
 use crate::import::merge::{DuplicateStrategy, merged_draft};
-use crate::import::report::RowError;
+use crate::import::report::{RowError, RowErrorCode};
 use crate::import::write::{Working, Written};
 use crate::records::Record;
 use crate::records::model::{record_columns, record_from_row};
@@ -365,6 +365,7 @@ impl RowDecider<'_> {
             .map_or(key.field_slug.as_str(), |f| f.label.as_str());
         Some(RowError {
             row: row.row_number,
+            code: RowErrorCode::DuplicateUniqueValue,
             field: Some(key.field_slug.clone()),
             column: None,
             value: Some(key.key.clone()),

@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
+use crate::import::execute::ImportRequest;
+use crate::import::merge::{DuplicateStrategy, MergeMode};
 use crate::import::report::RowError;
 use crate::import::report::{Counters, ReferenceWarning};
 use crate::import::rollback::RollbackOutcome;
@@ -91,8 +93,8 @@ pub struct ImportJob {
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub cancel_requested: bool,
     pub ai_mapping_used: bool,
-    pub duplicate_strategy: String,
-    pub merge_mode: String,
+    pub duplicate_strategy: DuplicateStrategy,
+    pub merge_mode: MergeMode,
     pub duplicate_match_fields: Vec<String>,
     pub errors: Vec<RowError>,
     pub reference_warnings: Vec<ReferenceWarning>,
@@ -242,7 +244,8 @@ pub(crate) async fn checkpoint(
             if i > 0 {
                 sql.push(", ");
             }
-            let text = serde_json::to_string(error).map_err(|e| Error::json("row error", e))?;
+            let text = serde_json::to_string(error)
+                .map_err(|e| Error::internal(format!("row error as JSON: {e}")))?;
             sql.push("(")
                 .bind(job_id)
                 .push(", ")
@@ -314,14 +317,9 @@ fn job_columns(dialect: Dialect) -> String {
 }
 
 fn job_from_row(row: &Row) -> Result<ImportJob> {
-    let options: Value = parse_stored_json(&row.text("options")?)?;
-    let option_text = |name: &str, default: &str| {
-        options
-            .get(name)
-            .and_then(Value::as_str)
-            .unwrap_or(default)
-            .to_string()
-    };
+    let id = row.text("id")?;
+    let options: ImportRequest = serde_json::from_value(parse_stored_json(&row.text("options")?)?)
+        .map_err(|e| Error::corrupt(format!("import job {id}: stored request: {e}")))?;
     let counters = Counters {
         processed_rows: row.int("processed_rows")? as u64,
         created_rows: row.int("created_rows")? as u64,
@@ -331,7 +329,7 @@ fn job_from_row(row: &Row) -> Result<ImportJob> {
         error_rows: row.int("error_rows")? as u64,
     };
     let mode: ProcessingMode = serde_json::from_value(Value::String(row.text("processing_mode")?))
-        .map_err(|e| Error::json("stored processing mode", e))?;
+        .map_err(|e| Error::corrupt(format!("stored processing mode: {e}")))?;
     let started_at = row.opt_int("started_at")?;
     let completed_at = row.opt_int("completed_at")?;
     let rows_per_second = started_at.and_then(|start| {
@@ -340,7 +338,7 @@ fn job_from_row(row: &Row) -> Result<ImportJob> {
         (seconds > 0.0).then(|| (counters.processed_rows as f64 / seconds).round())
     });
     Ok(ImportJob {
-        import_job_id: row.text("id")?,
+        import_job_id: id,
         module_id: row.text("module_id")?,
         status: JobStatus::parse(&row.text("status")?)?,
         processing_mode: mode,
@@ -358,16 +356,10 @@ fn job_from_row(row: &Row) -> Result<ImportJob> {
         worker_id: row.opt_text("worker_id")?,
         attempts: row.int("attempts")? as u64,
         cancel_requested: row.int("cancel_requested")? != 0,
-        ai_mapping_used: options
-            .get("aiMappingUsed")
-            .and_then(Value::as_bool)
-            .unwrap_or(false),
-        duplicate_strategy: option_text("duplicateStrategy", "skip"),
-        merge_mode: option_text("mergeMode", "prefer_import"),
-        duplicate_match_fields: options
-            .get("duplicateMatchFields")
-            .and_then(|v| serde_json::from_value(v.clone()).ok())
-            .unwrap_or_default(),
+        ai_mapping_used: options.ai_mapping_used,
+        duplicate_strategy: options.duplicate_strategy,
+        merge_mode: options.merge_mode,
+        duplicate_match_fields: options.duplicate_match_fields,
         errors: parse_stored_json(&row.text("errors")?)?,
         reference_warnings: parse_stored_json(&row.text("reference_warnings")?)?,
         failure: row.opt_text("failure")?,
@@ -490,7 +482,7 @@ pub async fn cancel(
         match job.status {
             JobStatus::Pending => {
                 let outcome = serde_json::to_string(&RollbackOutcome::default())
-                    .map_err(|e| Error::json("rollback outcome", e))?;
+                    .map_err(|e| Error::internal(format!("rollback outcome as JSON: {e}")))?;
                 sql.push("status = ")
                     .bind(JobStatus::Cancelled.as_str())
                     .push(", completed_at = ")
@@ -535,7 +527,10 @@ pub(crate) async fn finish_cancelled(
         .push(", completed_at = ")
         .bind(now_micros())
         .push(", rollback = ")
-        .bind(serde_json::to_string(outcome).map_err(|e| Error::json("rollback outcome", e))?)
+        .bind(
+            serde_json::to_string(outcome)
+                .map_err(|e| Error::internal(format!("rollback outcome as JSON: {e}")))?,
+        )
         .push(" WHERE id = ")
         .bind(job_id);
     store.execute(sql).await?;

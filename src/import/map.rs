@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{FieldError, Result};
 use crate::import::mapping::{ColumnMapping, DISPLAY_NAME};
-use crate::import::report::RowError;
+use crate::import::report::{RowError, RowErrorCode};
 use crate::import::source::SourceRow;
 use crate::schema::value::{self, ValueOptions};
 use crate::schema::{ADDRESS_PARTS, FieldType, Module};
@@ -265,6 +265,7 @@ impl MappingPlan {
         if let Some(defect) = &row.defect {
             mapped.errors.push(RowError {
                 row: row.row_number,
+                code: RowErrorCode::MalformedRow,
                 field: None,
                 column: None,
                 value: None,
@@ -345,6 +346,7 @@ impl MappingPlan {
                         .collect();
                     mapped.errors.push(RowError {
                         row: row.row_number,
+                        code: RowErrorCode::for_field_type(def.field_type),
                         field: Some(target.slug.clone()),
                         column: Some(
                             bad.iter()
@@ -389,6 +391,7 @@ impl MappingPlan {
             .filter(|f| f.required && !fields.contains_key(&f.slug))
             .map(|f| RowError {
                 row,
+                code: RowErrorCode::RequiredMissing,
                 field: Some(f.slug.clone()),
                 column: self.targets.iter().find(|t| t.slug == f.slug).map(|t| {
                     t.columns

@@ -216,8 +216,5 @@ fn map_chunks(
 }
 
 fn thread_error(e: std::io::Error) -> Error {
-    Error::Io {
-        path: "<thread>".into(),
-        source: e,
-    }
+    Error::internal(format!("cannot start a thread of the import pipeline: {e}"))
 }

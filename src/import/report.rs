@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::import::job::{JobStatus, ProcessingMode};
+use crate::schema::FieldType;
 
 /// At most this many errors are listed in a report; the counts always cover every row.
 pub const MAX_REPORTED_ERRORS: usize = 1_000;
@@ -21,12 +22,134 @@ pub const MAX_REPORTED_ERRORS: usize = 1_000;
 /// At most this many created record ids are listed in a result; the ledger keeps them all.
 pub const MAX_LISTED_RECORD_IDS: usize = 10_000;
 
+/// The kind of a row error or warning: a stable snake_case code a program can act on, beside the
+/// message a person reads. [`RowErrorCode::ALL`] is the table of every code; the README lists
+/// them too.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RowErrorCode {
+    /// The row has more or fewer cells than the header: it is never imported.
+    MalformedRow,
+    /// A required field is empty in a row that would create (or leave) a record without it.
+    RequiredMissing,
+    InvalidEmail,
+    InvalidPhone,
+    /// Not a date (or date-time) in any format the import reads.
+    InvalidDate,
+    /// Not a number (or amount) in any format the import reads.
+    InvalidNumber,
+    InvalidBoolean,
+    InvalidUrl,
+    InvalidAddress,
+    /// Not one of the options of a select or multi-select field.
+    NotAnOption,
+    /// Text longer than its field allows.
+    ValueTooLong,
+    /// A unique value (e.g. an email) another record already holds.
+    DuplicateUniqueValue,
+    /// A reference names several records of the target module: the row fails, never a guess.
+    ReferenceAmbiguous,
+    /// A reference names no record of the target module: the field is left empty (a warning).
+    ReferenceNotFound,
+    /// A required field no column or static value fills (a warning about the whole mapping).
+    RequiredNotMapped,
+    /// A value that does not fit its field, from a job stored before codes were kept.
+    #[default]
+    InvalidValue,
+}
+
+impl RowErrorCode {
+    /// Every code, in the order of the table.
+    pub const ALL: [RowErrorCode; 16] = [
+        RowErrorCode::MalformedRow,
+        RowErrorCode::RequiredMissing,
+        RowErrorCode::InvalidEmail,
+        RowErrorCode::InvalidPhone,
+        RowErrorCode::InvalidDate,
+        RowErrorCode::InvalidNumber,
+        RowErrorCode::InvalidBoolean,
+        RowErrorCode::InvalidUrl,
+        RowErrorCode::InvalidAddress,
+        RowErrorCode::NotAnOption,
+        RowErrorCode::ValueTooLong,
+        RowErrorCode::DuplicateUniqueValue,
+        RowErrorCode::ReferenceAmbiguous,
+        RowErrorCode::ReferenceNotFound,
+        RowErrorCode::RequiredNotMapped,
+        RowErrorCode::InvalidValue,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RowErrorCode::MalformedRow => "malformed_row",
+            RowErrorCode::RequiredMissing => "required_missing",
+            RowErrorCode::InvalidEmail => "invalid_email",
+            RowErrorCode::InvalidPhone => "invalid_phone",
+            RowErrorCode::InvalidDate => "invalid_date",
+            RowErrorCode::InvalidNumber => "invalid_number",
+            RowErrorCode::InvalidBoolean => "invalid_boolean",
+            RowErrorCode::InvalidUrl => "invalid_url",
+            RowErrorCode::InvalidAddress => "invalid_address",
+            RowErrorCode::NotAnOption => "not_an_option",
+            RowErrorCode::ValueTooLong => "value_too_long",
+            RowErrorCode::DuplicateUniqueValue => "duplicate_unique_value",
+            RowErrorCode::ReferenceAmbiguous => "reference_ambiguous",
+            RowErrorCode::ReferenceNotFound => "reference_not_found",
+            RowErrorCode::RequiredNotMapped => "required_not_mapped",
+            RowErrorCode::InvalidValue => "invalid_value",
+        }
+    }
+
+    /// What the code means, for people (the README's table says the same).
+    pub fn meaning(self) -> &'static str {
+        match self {
+            RowErrorCode::MalformedRow => "the row has more or fewer cells than the header",
+            RowErrorCode::RequiredMissing => "a required field is empty",
+            RowErrorCode::InvalidEmail => "not an email address",
+            RowErrorCode::InvalidPhone => "not a phone number",
+            RowErrorCode::InvalidDate => "not a date or date-time",
+            RowErrorCode::InvalidNumber => "not a number or amount",
+            RowErrorCode::InvalidBoolean => "not true/false, yes/no or 1/0",
+            RowErrorCode::InvalidUrl => "not a URL",
+            RowErrorCode::InvalidAddress => "not an address",
+            RowErrorCode::NotAnOption => "not one of the field's options",
+            RowErrorCode::ValueTooLong => "text longer than the field allows",
+            RowErrorCode::DuplicateUniqueValue => "a unique value another record holds",
+            RowErrorCode::ReferenceAmbiguous => "the reference names several records",
+            RowErrorCode::ReferenceNotFound => "the reference names no record",
+            RowErrorCode::RequiredNotMapped => "a required field no column fills",
+            RowErrorCode::InvalidValue => "a value that does not fit its field",
+        }
+    }
+
+    /// The code of a value that does not parse as a field of this type.
+    pub fn for_field_type(field_type: FieldType) -> RowErrorCode {
+        match field_type {
+            FieldType::Email => RowErrorCode::InvalidEmail,
+            FieldType::Phone => RowErrorCode::InvalidPhone,
+            FieldType::Date | FieldType::Datetime => RowErrorCode::InvalidDate,
+            FieldType::Number | FieldType::Currency => RowErrorCode::InvalidNumber,
+            FieldType::Boolean => RowErrorCode::InvalidBoolean,
+            FieldType::Url => RowErrorCode::InvalidUrl,
+            FieldType::Address => RowErrorCode::InvalidAddress,
+            FieldType::Select | FieldType::MultiSelect => RowErrorCode::NotAnOption,
+            // Text of any kind only fails on its length.
+            FieldType::Text | FieldType::LongText | FieldType::Reference => {
+                RowErrorCode::ValueTooLong
+            }
+        }
+    }
+}
+
 /// One row that cannot be imported as it is: the file's row number, the field and the column the
-/// bad value came from, the value and why.
+/// bad value came from, the value, the kind of error and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RowError {
     pub row: u64,
+    /// Errors of jobs stored before codes were kept read as `invalid_value`.
+    #[serde(default)]
+    pub code: RowErrorCode,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -69,10 +192,17 @@ pub struct Progress {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ReferenceWarning {
+    /// Always `reference_not_found`.
+    #[serde(default = "reference_not_found")]
+    pub code: RowErrorCode,
     pub field_slug: String,
     pub field_label: String,
     pub unresolved_values: Vec<String>,
     pub target_module_slug: String,
+}
+
+fn reference_not_found() -> RowErrorCode {
+    RowErrorCode::ReferenceNotFound
 }
 
 /// Spec 002's execute response, with the counters split further.
@@ -122,7 +252,7 @@ impl ErrorsCsv {
         })?;
         let mut writer = csv::Writer::from_writer(file);
         let mut header: Vec<&str> = columns.iter().map(String::as_str).collect();
-        header.extend(["Import Row", "Import Errors"]);
+        header.extend(["Import Row", "Import Errors", "Import Error Codes"]);
         writer
             .write_record(&header)
             .map_err(|e| csv_error(path, e))?;
@@ -146,6 +276,13 @@ impl ErrorsCsv {
                     (Some(field), None) => format!("{field}: {}", e.error),
                     _ => e.error.clone(),
                 })
+                .collect::<Vec<_>>()
+                .join("; "),
+        );
+        record.push(
+            errors
+                .iter()
+                .map(|e| e.code.as_str())
                 .collect::<Vec<_>>()
                 .join("; "),
         );

@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 use crate::error::Result;
 use crate::import::ledger::{LedgerAction, LedgerEntry, write_ledger};
 use crate::import::map::MappedRow;
-use crate::import::report::{ReferenceWarning, RowError};
+use crate::import::report::{ReferenceWarning, RowError, RowErrorCode};
 use crate::records::write::{Draft, RecordWriter};
 use crate::records::{Actor, RecordService};
 use crate::schema::value::ValueOptions;
@@ -168,6 +168,7 @@ impl<'a> ReferenceResolver<'a> {
                         row.fields.remove(&field.slug);
                         row.errors.push(RowError {
                             row: row.row_number,
+                            code: RowErrorCode::ReferenceAmbiguous,
                             field: Some(field.slug.clone()),
                             column: None,
                             value: Some(text.clone()),
@@ -251,6 +252,7 @@ impl<'a> ReferenceResolver<'a> {
             Some(w) => w,
             None => {
                 self.warnings.push(ReferenceWarning {
+                    code: RowErrorCode::ReferenceNotFound,
                     field_slug: field.slug.clone(),
                     field_label: field.label.clone(),
                     unresolved_values: Vec::new(),

@@ -82,7 +82,10 @@ pub async fn rollback(
     let mut sql = Sql::new("UPDATE import_jobs SET status = ");
     sql.bind(JobStatus::Cancelled.as_str())
         .push(", rollback = ")
-        .bind(serde_json::to_string(&outcome).map_err(|e| Error::json("rollback outcome", e))?)
+        .bind(
+            serde_json::to_string(&outcome)
+                .map_err(|e| Error::internal(format!("rollback outcome as JSON: {e}")))?,
+        )
         .push(" WHERE id = ")
         .bind(job_id);
     store.execute(sql).await?;

@@ -107,7 +107,8 @@ impl Uploads {
     /// Keeps how the upload is to be read (see [`ReadOptions`]).
     pub fn save_read_options(&self, file_id: &str, options: &ReadOptions) -> Result<()> {
         let path = self.path(file_id)?.with_file_name(READ_OPTIONS_FILE);
-        let text = serde_json::to_string(options).map_err(|e| Error::json("read options", e))?;
+        let text = serde_json::to_string(options)
+            .map_err(|e| Error::internal(format!("read options as JSON: {e}")))?;
         std::fs::write(&path, text).map_err(|source| io(&path, source))
     }
 
@@ -115,7 +116,8 @@ impl Uploads {
     pub fn read_options(&self, file_id: &str) -> Result<ReadOptions> {
         let path = self.path(file_id)?.with_file_name(READ_OPTIONS_FILE);
         match std::fs::read_to_string(&path) {
-            Ok(text) => serde_json::from_str(&text).map_err(|e| Error::json("read options", e)),
+            Ok(text) => serde_json::from_str(&text)
+                .map_err(|e| Error::corrupt(format!("stored read options of an upload: {e}"))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(ReadOptions::default()),
             Err(source) => Err(io(&path, source)),
         }

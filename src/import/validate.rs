@@ -15,7 +15,7 @@ use crate::error::Result;
 use crate::import::map::MappingPlan;
 use crate::import::mapping::ColumnMapping;
 use crate::import::pipeline::{Pipeline, PipelineOptions};
-use crate::import::report::{MAX_REPORTED_ERRORS, RowError};
+use crate::import::report::{MAX_REPORTED_ERRORS, RowError, RowErrorCode};
 use crate::import::source::{self, SourceOptions};
 use crate::schema::Module;
 use crate::schema::value::ValueOptions;
@@ -24,6 +24,7 @@ use crate::schema::value::ValueOptions;
 #[serde(rename_all = "camelCase")]
 pub struct Warning {
     pub row: u64,
+    pub code: RowErrorCode,
     pub field: String,
     pub message: String,
 }
@@ -49,6 +50,7 @@ pub fn mapping_warnings(plan: &MappingPlan) -> Vec<Warning> {
         .into_iter()
         .map(|f| Warning {
             row: 1,
+            code: RowErrorCode::RequiredNotMapped,
             field: f.slug.clone(),
             message: format!("Required field \"{}\" is not mapped", f.label),
         })

@@ -41,7 +41,8 @@ impl ModuleRegistry {
                 ));
             }
         }
-        let definition = serde_json::to_string(def).map_err(|e| Error::json("module", e))?;
+        let definition = serde_json::to_string(def)
+            .map_err(|e| Error::internal(format!("module as JSON: {e}")))?;
         let now = now_micros();
         let outcome = match self.find(&def.slug).await? {
             Some(existing) if &existing.def == def => ApplyOutcome::Unchanged,
@@ -108,9 +109,9 @@ impl ModuleRegistry {
 
 fn module_from_row(row: &Row) -> Result<Module> {
     let definition: Value = serde_json::from_str(&row.text("definition")?)
-        .map_err(|e| Error::json("stored module definition", e))?;
+        .map_err(|e| Error::corrupt(format!("stored module definition: {e}")))?;
     let def: ModuleDef = serde_json::from_value(definition)
-        .map_err(|e| Error::json("stored module definition", e))?;
+        .map_err(|e| Error::corrupt(format!("stored module definition: {e}")))?;
     Ok(Module {
         id: row.text("id")?,
         def,

@@ -316,18 +316,19 @@ async fn dry_run_and_errors_out(db: TestDb) {
     assert_eq!(
         data["errors"],
         json!([
-            {"row": 3, "field": "email", "column": "Email", "value": "bob(at)example.com",
-             "error": "Invalid email format"},
-            {"row": 4, "field": "status", "column": "Status", "value": "prospect",
+            {"row": 3, "code": "invalid_email", "field": "email", "column": "Email",
+             "value": "bob(at)example.com", "error": "Invalid email format"},
+            {"row": 4, "code": "not_an_option", "field": "status", "column": "Status",
+             "value": "prospect",
              "error": "Value 'prospect' is not an option (expected one of: lead, active, customer, churned)"}
         ])
     );
     assert_eq!(
         std::fs::read_to_string(&out).unwrap(),
-        "First Name,Email,Status,Import Row,Import Errors\n\
-         Bob,bob(at)example.com,active,3,email (Email): Invalid email format\n\
+        "First Name,Email,Status,Import Row,Import Errors,Import Error Codes\n\
+         Bob,bob(at)example.com,active,3,email (Email): Invalid email format,invalid_email\n\
          Cy,cy@example.com,prospect,4,\"status (Status): Value 'prospect' is not an option \
-         (expected one of: lead, active, customer, churned)\"\n"
+         (expected one of: lead, active, customer, churned)\",not_an_option\n"
     );
     assert_eq!(contacts(&db).await.len(), 1);
 }

@@ -12,8 +12,8 @@ use recordport::Error;
 use recordport::import::mapping::ColumnMapping;
 use recordport::import::{
     DuplicateStrategy, ImportRequest, ImportResult, JobStatus, MergeMode, PipelineOptions,
-    ProcessingMode, RowError, RunOptions, SourceLimits, SourceOptions, execute_file, get_job,
-    list_jobs, rollback, validate_file,
+    ProcessingMode, RowError, RowErrorCode, RunOptions, SourceLimits, SourceOptions, execute_file,
+    get_job, list_jobs, rollback, validate_file,
 };
 use recordport::records::{ListQuery, Record, RecordInput};
 use serde_json::{Map, Value, json};
@@ -262,9 +262,17 @@ fn dump(records: &[Record]) -> Vec<Value> {
     records.iter().map(restorable).collect()
 }
 
-fn row_error(row: u64, field: &str, column: &str, value: &str, error: &str) -> RowError {
+fn row_error(
+    row: u64,
+    code: RowErrorCode,
+    field: &str,
+    column: &str,
+    value: &str,
+    error: &str,
+) -> RowError {
     RowError {
         row,
+        code,
         field: Some(field.to_string()),
         column: Some(column.to_string()),
         value: Some(value.to_string()),
@@ -275,6 +283,7 @@ fn row_error(row: u64, field: &str, column: &str, value: &str, error: &str) -> R
 fn defect(row: u64, error: &str) -> RowError {
     RowError {
         row,
+        code: RowErrorCode::MalformedRow,
         field: None,
         column: None,
         value: None,
@@ -285,6 +294,7 @@ fn defect(row: u64, error: &str) -> RowError {
 fn duplicate(row: u64, field: &str, value: &str, holder: &str) -> RowError {
     RowError {
         row,
+        code: RowErrorCode::DuplicateUniqueValue,
         field: Some(field.to_string()),
         column: None,
         value: Some(value.to_string()),
@@ -1001,6 +1011,7 @@ async fn references_resolve_by_name(db: TestDb) {
         result.errors,
         vec![RowError {
             row: 2,
+            code: RowErrorCode::ReferenceAmbiguous,
             field: Some("account".into()),
             column: None,
             value: Some("twin".into()),
@@ -1091,9 +1102,17 @@ fn bad_values_mapping() -> Vec<ColumnMapping> {
 
 fn bad_values_errors() -> Vec<RowError> {
     vec![
-        row_error(2, "email", "Email", "not-an-email", "Invalid email format"),
+        row_error(
+            2,
+            RowErrorCode::InvalidEmail,
+            "email",
+            "Email",
+            "not-an-email",
+            "Invalid email format",
+        ),
         row_error(
             3,
+            RowErrorCode::InvalidDate,
             "last_contacted",
             "Last Contacted",
             "2024-13-45",
@@ -1185,6 +1204,7 @@ async fn required_fields(db: TestDb) {
         result.errors,
         vec![RowError {
             row: 3,
+            code: RowErrorCode::RequiredMissing,
             field: Some("name".into()),
             column: Some("Name".into()),
             value: None,
@@ -1618,8 +1638,8 @@ async fn jobs_are_listed_and_shown(db: TestDb) {
         ),
         (52, 52, 52, 52, 0, 0, 0, 0)
     );
-    assert_eq!(job.duplicate_strategy, "skip");
-    assert_eq!(job.merge_mode, "prefer_import");
+    assert_eq!(job.duplicate_strategy, DuplicateStrategy::Skip);
+    assert_eq!(job.merge_mode, MergeMode::PreferImport);
     assert!(job.duplicate_match_fields.is_empty());
     assert!(!job.ai_mapping_used);
     assert!(job.errors.is_empty() && job.failure.is_none() && job.rollback.is_none());
@@ -1633,8 +1653,8 @@ async fn jobs_are_listed_and_shown(db: TestDb) {
     assert_eq!(expires - created, chrono::TimeDelta::days(7));
 
     let job2 = &listed[0];
-    assert_eq!(job2.duplicate_strategy, "update");
-    assert_eq!(job2.merge_mode, "fill_empty");
+    assert_eq!(job2.duplicate_strategy, DuplicateStrategy::Update);
+    assert_eq!(job2.merge_mode, MergeMode::FillEmpty);
     assert_eq!(job2.duplicate_match_fields, ["email"]);
     assert!(job2.ai_mapping_used);
     assert_eq!((job2.unchanged_rows, job2.success_rows), (52, 52));
@@ -2050,7 +2070,8 @@ async fn errors_out_has_the_failed_rows(db: TestDb) {
                 "Email",
                 "Last Contacted",
                 "Import Row",
-                "Import Errors"
+                "Import Errors",
+                "Import Error Codes"
             ],
             vec![
                 "Bob",
@@ -2058,14 +2079,16 @@ async fn errors_out_has_the_failed_rows(db: TestDb) {
                 "someday",
                 "3",
                 "email (Email): Invalid email format; last_contacted (Last Contacted): Invalid \
-                 date (expected e.g. 2024-01-15)"
+                 date (expected e.g. 2024-01-15)",
+                "invalid_email; invalid_date"
             ],
             vec![
                 "Cy",
                 "cy@example.com",
                 "2024-01-16",
                 "4",
-                "row has 4 cells, the header has 3"
+                "row has 4 cells, the header has 3",
+                "malformed_row"
             ],
             vec![
                 "Dup",
@@ -2075,7 +2098,8 @@ async fn errors_out_has_the_failed_rows(db: TestDb) {
                 &format!(
                     "email: Duplicate email found: 'taken@example.com' is already used by record {}",
                     taken.id
-                )
+                ),
+                "duplicate_unique_value"
             ],
         ]
     );

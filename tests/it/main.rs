@@ -13,6 +13,7 @@ mod http_records;
 mod http_service;
 mod http_support;
 mod import_cli;
+mod import_codes;
 mod import_execute;
 mod import_formats;
 mod import_parse;
