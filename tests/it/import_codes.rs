@@ -66,9 +66,8 @@ fn bad_rows() -> Vec<(String, &'static str)> {
     let long = "x".repeat(1_001);
     vec![
         (
-            format!(
-                "Ann,ann@example.com,+12125550147,5,yes,https://a.example,new,2024-01-15,1 Main St,"
-            ),
+            "Ann,ann@example.com,+12125550147,5,yes,https://a.example,new,2024-01-15,1 Main St,"
+                .to_string(),
             "",
         ),
         ("Bob,bob(at)example.com,,,,,,,,".into(), "invalid_email"),
