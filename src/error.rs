@@ -41,6 +41,9 @@ pub enum Error {
     DatabaseUrl { url: String, reason: String },
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// A failure of SQLite's bulk paths (rusqlite on the same connection).
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     #[error("database migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("{path}: {source}")]
@@ -124,7 +127,15 @@ impl Error {
     /// Whether the database refused a write because another row holds a unique value (another
     /// transaction got there first): a conflict, not an internal failure.
     pub fn is_unique_violation(&self) -> bool {
-        matches!(self, Error::Database(sqlx::Error::Database(db)) if db.is_unique_violation())
+        match self {
+            Error::Database(sqlx::Error::Database(db)) => db.is_unique_violation(),
+            Error::Sqlite(rusqlite::Error::SqliteFailure(failure, _)) => matches!(
+                failure.extended_code,
+                rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                    | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+            ),
+            _ => false,
+        }
     }
 
     pub fn json(context: impl Into<String>, source: serde_json::Error) -> Self {
@@ -142,9 +153,10 @@ impl Error {
             Error::TooLarge { .. } => "file_too_large",
             Error::NotFound { .. } => "not_found",
             Error::Conflict { .. } | Error::LeaseLost { .. } => "conflict",
-            Error::Database(_) if self.is_unique_violation() => "conflict",
+            Error::Database(_) | Error::Sqlite(_) if self.is_unique_violation() => "conflict",
             Error::DatabaseUrl { .. } => "invalid_configuration",
             Error::Database(_)
+            | Error::Sqlite(_)
             | Error::Migration(_)
             | Error::Io { .. }
             | Error::Corrupt { .. }
@@ -158,9 +170,10 @@ impl Error {
             Error::TooLarge { .. } => 413,
             Error::NotFound { .. } => 404,
             Error::Conflict { .. } | Error::LeaseLost { .. } => 409,
-            Error::Database(_) if self.is_unique_violation() => 409,
+            Error::Database(_) | Error::Sqlite(_) if self.is_unique_violation() => 409,
             Error::DatabaseUrl { .. }
             | Error::Database(_)
+            | Error::Sqlite(_)
             | Error::Migration(_)
             | Error::Io { .. }
             | Error::Corrupt { .. }

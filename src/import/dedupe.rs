@@ -24,7 +24,7 @@ use crate::records::Record;
 use crate::records::model::{record_columns, record_from_row};
 use crate::records::write::{Draft, MatchKey, diff, match_keys};
 use crate::schema::{FieldDef, Module};
-use crate::store::{Sql, Tx, new_id, statement_pages};
+use crate::store::{Dialect, Sql, Tx, new_id, sqlite_raw, statement_pages};
 
 /// The fields rows are matched on: those asked for, or by default the module's unique fields,
 /// else its email fields. Each must keep match keys (unique, email, phone or `matchKey`).
@@ -84,6 +84,29 @@ impl KeyIndex {
     /// Looks up `keys` (field slug, key) of `module_id` in the store.
     pub async fn load(tx: &mut Tx, module_id: &str, keys: &HashSet<KeyId>) -> Result<KeyIndex> {
         let mut index = KeyIndex::default();
+        if tx.dialect() == Dialect::Sqlite {
+            // One index seek per key on a prepared statement: cheaper than building and
+            // planning `IN (…)` lists, and no row crosses sqlx's channel.
+            sqlite_raw::with_raw(tx, |connection| {
+                let mut select = connection.prepare_cached(
+                    "SELECT record_id FROM record_keys WHERE module_id = ?1 AND field_slug = ?2 \
+                     AND key = ?3",
+                )?;
+                for (slug, key) in keys {
+                    let mut rows = select.query(rusqlite::params![module_id, slug, key])?;
+                    while let Some(row) = rows.next()? {
+                        index
+                            .stored
+                            .entry((slug.clone(), key.clone()))
+                            .or_default()
+                            .push(row.get(0)?);
+                    }
+                }
+                Ok(())
+            })
+            .await?;
+            return Ok(index);
+        }
         let mut by_field: HashMap<&str, Vec<&str>> = HashMap::new();
         for (slug, key) in keys {
             by_field.entry(slug).or_default().push(key);

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::records::write::Draft;
-use crate::store::{Sql, Tx, statement_pages};
+use crate::store::{Dialect, Sql, Tx, sqlite_raw, statement_pages};
 
 /// What a job did to a record, as the ledger stores it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,6 +55,33 @@ pub(crate) struct LedgerEntry {
 /// action) and only moves its `after_version`, so rollback goes back to the state before the job.
 pub(crate) async fn write_ledger(tx: &mut Tx, job_id: &str, entries: &[LedgerEntry]) -> Result<()> {
     let dialect = tx.dialect();
+    if dialect == Dialect::Sqlite {
+        return sqlite_raw::with_raw(tx, |connection| {
+            let mut insert = connection.prepare_cached(
+                "INSERT INTO import_ledger (job_id, record_id, action, module_id, before, \
+                 after_version) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (job_id, record_id) \
+                 DO UPDATE SET after_version = excluded.after_version",
+            )?;
+            for entry in entries {
+                let before = entry
+                    .before
+                    .as_ref()
+                    .map(serde_json::to_string)
+                    .transpose()
+                    .map_err(|e| Error::internal(format!("a before-image as JSON: {e}")))?;
+                insert.execute(rusqlite::params![
+                    job_id,
+                    entry.record_id,
+                    entry.action.as_str(),
+                    entry.module_id,
+                    before,
+                    entry.after_version,
+                ])?;
+            }
+            Ok(())
+        })
+        .await;
+    }
     for page in statement_pages(entries, 256) {
         let mut sql = Sql::new(
             "INSERT INTO import_ledger (job_id, record_id, action, module_id, before, \

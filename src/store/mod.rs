@@ -5,6 +5,8 @@
 //! return dialect-neutral [`Row`]s. The few places where SQL differs between the dialects (JSON
 //! access, JSON parameters) ask [`Dialect`]. Values are always bound, never pasted into SQL text.
 
+pub mod sqlite_raw;
+
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;

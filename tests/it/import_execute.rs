@@ -971,7 +971,7 @@ async fn references_resolve_by_name(db: TestDb) {
     assert_eq!(
         serde_json::to_value(&result.reference_warnings).unwrap(),
         json!([{
-            "fieldSlug": "account", "fieldLabel": "Account",
+            "code": "reference_not_found", "fieldSlug": "account", "fieldLabel": "Account",
             "unresolvedValues": ["Unknown Co", "Other Inc"], "targetModuleSlug": "accounts"
         }])
     );
@@ -1230,11 +1230,14 @@ async fn required_fields(db: TestDb) {
         json!({
             "isValid": false, "totalRows": 2, "validRows": 0, "errorRows": 2,
             "errors": [
-                {"row": 2, "field": "name", "error": "Required field \"Name\" is empty"},
-                {"row": 3, "field": "name", "error": "Required field \"Name\" is empty"}
+                {"row": 2, "code": "required_missing", "field": "name",
+                 "error": "Required field \"Name\" is empty"},
+                {"row": 3, "code": "required_missing", "field": "name",
+                 "error": "Required field \"Name\" is empty"}
             ],
             "warnings": [
-                {"row": 1, "field": "name", "message": "Required field \"Name\" is not mapped"}
+                {"row": 1, "code": "required_not_mapped", "field": "name",
+                 "message": "Required field \"Name\" is not mapped"}
             ]
         })
     );
@@ -1290,11 +1293,12 @@ async fn validate_report(db: TestDb) {
         json!({
             "isValid": false, "totalRows": 4, "validRows": 1, "errorRows": 3,
             "errors": [
-                {"row": 3, "field": "email", "column": "Email", "value": "bob(at)example.com",
-                 "error": "Invalid email format"},
-                {"row": 4, "field": "last_contacted", "column": "Last Contacted",
-                 "value": "someday", "error": "Invalid date (expected e.g. 2024-01-15)"},
-                {"row": 5, "error": "row has 5 cells, the header has 4"}
+                {"row": 3, "code": "invalid_email", "field": "email", "column": "Email",
+                 "value": "bob(at)example.com", "error": "Invalid email format"},
+                {"row": 4, "code": "invalid_date", "field": "last_contacted",
+                 "column": "Last Contacted", "value": "someday",
+                 "error": "Invalid date (expected e.g. 2024-01-15)"},
+                {"row": 5, "code": "malformed_row", "error": "row has 5 cells, the header has 4"}
             ],
             "warnings": []
         })

@@ -1,8 +1,10 @@
 //! Write: one batch's records, match keys and versions, as few statements as possible.
 //!
-//! sqlx's SQLite driver pays a round trip per statement, so new records, their keys and version
-//! rows go in multi-row INSERTs (a few hundred rows each, under both dialects' parameter limits).
-//! Updated records go in multi-row `UPDATE … FROM (VALUES …)` statements.
+//! On SQLite the batch is written with cached prepared statements on the transaction's own
+//! connection ([`sqlite`]): one bound row per step, no SQL text built per row, no round trip to
+//! sqlx's worker thread. On PostgreSQL new records, their keys and version rows go in multi-row
+//! INSERTs (a few hundred rows each, under the parameter limit) and updated records in multi-row
+//! `UPDATE … FROM (VALUES …)` statements.
 //!
 //! In: the records a batch decided to create or change ([`Working`], in the order the batch
 //! touched them). Out: rows in `records`, `record_keys` and `record_versions`, and the ledger
@@ -21,7 +23,9 @@ use crate::records::write::{
     DRAFT_COLUMNS, Draft, INSERT_RECORDS, MatchKey, push_draft_values, push_record_values,
 };
 use crate::schema::Module;
-use crate::store::{Sql, Tx, now_micros, statement_pages};
+use crate::store::{Dialect, Sql, Tx, now_micros, sqlite_raw, statement_pages};
+
+mod sqlite;
 
 /// Rows per multi-row INSERT: 17 parameters a record keeps this under SQLite's 32,766.
 const INSERT_ROWS: usize = 500;
@@ -67,18 +71,30 @@ pub(crate) async fn write_batch(
         .filter(|w| !w.is_new)
         .map(|w| &w.written)
         .collect();
-    insert_records(tx, module, &new, actor, now).await?;
-    update_records(tx, module, &changed, actor, now).await?;
-    // Changed records give up their old keys before new records take theirs: a row may hand
-    // a unique value an earlier row of the batch took away from an existing record.
-    replace_keys(tx, module, &changed, true).await?;
-    replace_keys(tx, module, &new, false).await?;
     let versioned: Vec<&Written> = touched
         .iter()
         .map(|w| &w.written)
         .filter(|w| !w.versions.is_empty())
         .collect();
-    insert_versions(tx, &versioned, actor, now).await?;
+    if tx.dialect() == Dialect::Sqlite {
+        let batch = sqlite::Batch {
+            module,
+            actor,
+            now,
+            new: &new,
+            changed: &changed,
+            versioned: &versioned,
+        };
+        sqlite_raw::with_raw(tx, |connection| batch.write(connection)).await?;
+    } else {
+        insert_records(tx, module, &new, actor, now).await?;
+        update_records(tx, module, &changed, actor, now).await?;
+        // Changed records give up their old keys before new records take theirs: a row may
+        // hand a unique value an earlier row of the batch took away from an existing record.
+        replace_keys(tx, module, &changed, true).await?;
+        replace_keys(tx, module, &new, false).await?;
+        insert_versions(tx, &versioned, actor, now).await?;
+    }
     Ok(touched
         .iter()
         .map(|w| LedgerEntry {
