@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 
 use crate::error::Result;
 use crate::records::Record;
-use crate::records::query::{ListPlan, ListQuery};
+use crate::records::query::{ListPlan, ListQuery, Window};
 use crate::schema::Module;
 use crate::schema::value::ValueOptions;
 use crate::store::{Dialect, Row, Sql, Store, Tx};
@@ -81,10 +81,9 @@ impl RecordWalk {
             None => 0,
         };
         let select = plan.select_sql(
-            dialect,
+            &Window::first(i64::try_from(total).unwrap_or(i64::MAX)),
             |sql| reference_joins(sql, dialect, &references),
-            i64::try_from(total).unwrap_or(i64::MAX),
-        );
+        )?;
         let (sender, pages) = mpsc::channel(PAGES_AHEAD);
         let reader = Reader {
             plan,

@@ -874,11 +874,15 @@ fn project_fields(
     Ok(())
 }
 
-async fn count(store: &Store, base: &Sql) -> Result<u64> {
-    let sql = Sql {
-        text: format!("SELECT COUNT(*) AS n FROM records r WHERE {}", base.text),
-        args: base.args.clone(),
-    };
+/// `SELECT COUNT(*) AS n` over the records that match `filter` (WHERE conditions on `records r`).
+fn count_sql(filter: &Sql) -> Sql {
+    Sql {
+        text: format!("SELECT COUNT(*) AS n FROM records r WHERE {}", filter.text),
+        args: filter.args.clone(),
+    }
+}
+
+async fn count(store: &Store, sql: Sql) -> Result<u64> {
     let row = store.fetch_optional(sql).await?;
     Ok(row.map(|r| r.int("n")).transpose()?.unwrap_or(0) as u64)
 }
@@ -889,47 +893,35 @@ pub(crate) async fn list(
     query: &ListQuery,
     options: &ValueOptions,
 ) -> Result<ListResult> {
-    let dialect = store.dialect();
-    // `filter` holds the WHERE conditions; the select and the count share it.
-    let mut filter = Sql::new("r.module_id = ");
-    filter
-        .bind(module.id.clone())
-        .push(" AND r.deleted_at IS NULL");
-    where_clause(&mut filter, dialect, module, query, options)?;
-    let mut sql = Sql {
-        text: String::new(),
-        args: filter.args.clone(),
-    };
-    let sort = sort_of(&mut sql, dialect, module, query)?;
-    let mut text = format!(
-        "SELECT {}, {} AS sort_key FROM records r WHERE {}",
-        record_columns(dialect),
-        sort.expr,
-        filter.text
-    );
-    std::mem::swap(&mut sql.text, &mut text);
+    let plan = ListPlan::new(store.dialect(), module, query, options)?;
     if query.uses_cursor() {
         let limit = query
             .limit
             .unwrap_or(DEFAULT_PAGE_SIZE)
             .clamp(1, MAX_PAGE_SIZE);
-        if let Some(cursor) = &query.cursor {
-            let state = decode_cursor(cursor, &sort)?;
-            after_cursor(&mut sql, &sort, &state)?;
-        }
-        push_order(&mut sql, &sort);
-        sql.push(" LIMIT ").bind(i64::from(limit) + 1);
-        let rows = store.fetch_all(sql).await?;
+        let after = query
+            .cursor
+            .as_deref()
+            .map(|cursor| decode_cursor(cursor, &plan.sort))
+            .transpose()?;
+        // One row more than the page tells whether there are more.
+        let window = Window {
+            after: after.as_ref(),
+            limit: i64::from(limit) + 1,
+            offset: 0,
+            sort_key: true,
+        };
+        let rows = store.fetch_all(plan.select_sql(&window, no_extra)?).await?;
         let has_more = rows.len() > limit as usize;
         let mut records = Vec::with_capacity(limit as usize);
         let mut next_cursor = None;
         for row in rows.iter().take(limit as usize) {
-            let record = record_from_row(row, module.slug())?;
+            let record = plan.record(row)?;
             if has_more {
                 next_cursor = Some(encode_cursor(&CursorState {
-                    f: sort.name.clone(),
-                    d: sort.direction,
-                    v: sort_value(row, sort.kind)?,
+                    f: plan.sort.name.clone(),
+                    d: plan.sort.direction,
+                    v: sort_value(row, plan.sort.kind)?,
                     id: record.id.clone(),
                 }));
             }
@@ -937,7 +929,7 @@ pub(crate) async fn list(
         }
         project_fields(module, &mut records, &query.fields)?;
         let total = if query.include_count {
-            Some(count(store, &filter).await?)
+            Some(count(store, plan.count_sql()).await?)
         } else {
             None
         };
@@ -962,20 +954,21 @@ pub(crate) async fn list(
         .page_size
         .unwrap_or(DEFAULT_PAGE_SIZE)
         .clamp(1, MAX_PAGE_SIZE);
-    push_order(&mut sql, &sort);
-    sql.push(" LIMIT ")
-        .bind(i64::from(page_size))
-        .push(" OFFSET ")
-        .bind(i64::from(page - 1) * i64::from(page_size));
-    let rows = store.fetch_all(sql).await?;
+    let window = Window {
+        after: None,
+        limit: i64::from(page_size),
+        offset: i64::from(page - 1) * i64::from(page_size),
+        sort_key: true,
+    };
+    let rows = store.fetch_all(plan.select_sql(&window, no_extra)?).await?;
     let mut records = rows
         .iter()
-        .map(|row| record_from_row(row, module.slug()))
+        .map(|row| plan.record(row))
         .collect::<Result<Vec<_>>>()?;
     project_fields(module, &mut records, &query.fields)?;
     Ok(ListResult {
         records,
-        total: Some(count(store, &filter).await?),
+        total: Some(count(store, plan.count_sql()).await?),
         page: Some(page),
         page_size: Some(page_size),
         pagination: None,
@@ -1026,24 +1019,52 @@ pub(crate) async fn list_trash(
         .collect::<Result<Vec<_>>>()?;
     Ok(ListResult {
         records,
-        total: Some(count(store, &filter).await?),
+        total: Some(count(store, count_sql(&filter)).await?),
         page: Some(page),
         page_size: Some(page_size),
         pagination: None,
     })
 }
 
-/// A list query checked against its module and turned into SQL, for callers that read every
-/// matching record in sort order in one statement (the export streams it inside a snapshot):
-/// the WHERE conditions, the sort and the select. Sorting ends with the record id, as the list's
-/// does, so the order is total.
+/// A list query checked against its module and turned into SQL: the WHERE conditions, the sort
+/// and the selects of the list's pages ([`list`]) and of callers that read every matching record
+/// in sort order in one statement (the export streams it inside a snapshot). Sorting ends with
+/// the record id, so the order is total.
 pub(crate) struct ListPlan {
+    dialect: Dialect,
     /// The WHERE conditions and their values.
     filter: Sql,
     /// The filter's values followed by those the sort expression binds.
     select_args: Vec<crate::store::Arg>,
     sort: Sort,
     module_slug: String,
+}
+
+/// Which matching rows a select of a [`ListPlan`] reads, in sort order.
+pub(crate) struct Window<'a> {
+    /// Only the rows after a cursor's row.
+    after: Option<&'a CursorState>,
+    limit: i64,
+    offset: i64,
+    /// Also select the sort value, as `sort_key` (a cursor remembers it).
+    sort_key: bool,
+}
+
+impl Window<'_> {
+    /// The first `limit` rows.
+    pub(crate) fn first(limit: i64) -> Window<'static> {
+        Window {
+            after: None,
+            limit,
+            offset: 0,
+            sort_key: false,
+        }
+    }
+}
+
+/// For selects that need nothing beyond the record's own columns.
+pub(crate) fn no_extra(_: &mut Sql) -> (String, String) {
+    (String::new(), String::new())
 }
 
 impl ListPlan {
@@ -1066,6 +1087,7 @@ impl ListPlan {
         };
         let sort = sort_of(&mut select, dialect, module, query)?;
         Ok(ListPlan {
+            dialect,
             filter,
             select_args: select.args,
             sort,
@@ -1075,13 +1097,7 @@ impl ListPlan {
 
     /// `SELECT COUNT(*) AS n` over the matching records.
     pub(crate) fn count_sql(&self) -> Sql {
-        Sql {
-            text: format!(
-                "SELECT COUNT(*) AS n FROM records r WHERE {}",
-                self.filter.text
-            ),
-            args: self.filter.args.clone(),
-        }
+        count_sql(&self.filter)
     }
 
     /// `SELECT COUNT(*) AS n` over at most `cap` matching records: cheap however many match, for
@@ -1098,29 +1114,39 @@ impl ListPlan {
         sql
     }
 
-    /// The first `limit` matching records in sort order. `extra` binds what it needs into the
+    /// The matching records of `window`, in sort order. `extra` binds what it needs into the
     /// query and returns more select-list items (each starting with `, `) and joins (each
-    /// starting with a space) on `records r`.
+    /// starting with a space) on `records r`; [`no_extra`] adds none.
     pub(crate) fn select_sql(
         &self,
-        dialect: Dialect,
+        window: &Window,
         extra: impl FnOnce(&mut Sql) -> (String, String),
-        limit: i64,
-    ) -> Sql {
+    ) -> Result<Sql> {
         let mut sql = Sql {
             text: String::new(),
             args: self.select_args.clone(),
         };
         let (more_columns, joins) = extra(&mut sql);
+        let sort_key = if window.sort_key {
+            format!(", {} AS sort_key", self.sort.expr)
+        } else {
+            String::new()
+        };
         sql.text = format!(
-            "SELECT {}{more_columns} FROM records r{joins} WHERE {}",
-            record_columns(dialect),
+            "SELECT {}{sort_key}{more_columns} FROM records r{joins} WHERE {}",
+            record_columns(self.dialect),
             self.filter.text
         );
+        if let Some(cursor) = window.after {
+            after_cursor(&mut sql, &self.sort, cursor)?;
+        }
         // The sort expression may bind values (a field's JSON path); ORDER BY repeats it.
         push_order(&mut sql, &self.sort);
-        sql.push(" LIMIT ").bind(limit);
-        sql
+        sql.push(" LIMIT ").bind(window.limit);
+        if window.offset > 0 {
+            sql.push(" OFFSET ").bind(window.offset);
+        }
+        Ok(sql)
     }
 
     /// The record of a row of [`ListPlan::select_sql`].
