@@ -1,5 +1,10 @@
 //! What import and export jobs share: the statuses of spec 002, and the queue workers claim them
 //! from (claims under a lease, heartbeats, release).
+//!
+//! In: a job table and a [`Lease`]. Out: [`Claimed`] jobs. Guarantees: a job is held by one lease
+//! at a time: every claim ([`claim_next`] for the oldest claimable job, [`claim`] for a given
+//! pending one) is one conditional `UPDATE`, and a runner whose lease went to another runner
+//! learns it from its next heartbeat or its next fenced write (`WHERE worker_id = …`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -72,6 +77,15 @@ impl Lease {
     pub(crate) fn expiry(&self, now: i64) -> i64 {
         now.saturating_add(i64::try_from(self.duration.as_micros()).unwrap_or(i64::MAX))
     }
+
+    /// Appends the fence of a write to a job row: ` AND worker_id = … AND status =
+    /// 'processing'`, so that it changes nothing once another runner holds the job (or the job
+    /// was cancelled).
+    pub(crate) fn fence(&self, sql: &mut Sql) {
+        sql.push(" AND worker_id = ")
+            .bind(self.worker_id.clone())
+            .push(" AND status = 'processing'");
+    }
 }
 
 /// The two job tables the queue serves.
@@ -124,8 +138,39 @@ pub(crate) async fn claim_next(
         Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
         Dialect::Sqlite => "",
     };
+    let mut sql = claim_update(table, lease, now);
+    sql.push(&format!(
+        " WHERE id = (SELECT id FROM {name} WHERE status = 'pending' OR (status = \
+         'processing' AND lease_expires_at < "
+    ))
+    .bind(now)
+    .push(&format!(
+        ") ORDER BY {queued_at}, id LIMIT 1{skip_locked}) RETURNING id, attempts"
+    ));
+    claimed(store, sql).await
+}
+
+/// Claims the job `id` for `lease` if it is pending: the same claim as [`claim_next`], for a
+/// runner that was handed one job (`export::run_job`). `None` when the job is not pending (or
+/// does not exist).
+pub(crate) async fn claim(
+    store: &Store,
+    table: JobTable,
+    id: &str,
+    lease: &Lease,
+) -> Result<Option<Claimed>> {
+    let mut sql = claim_update(table, lease, now_micros());
+    sql.push(" WHERE id = ")
+        .bind(id)
+        .push(" AND status = 'pending' RETURNING id, attempts");
+    claimed(store, sql).await
+}
+
+/// `UPDATE … SET` of a claim: the job becomes `processing` under `lease`, one attempt more.
+fn claim_update(table: JobTable, lease: &Lease, now: i64) -> Sql {
     let mut sql = Sql::new(format!(
-        "UPDATE {name} SET status = 'processing', worker_id = "
+        "UPDATE {} SET status = 'processing', worker_id = ",
+        table.name()
     ));
     sql.bind(lease.worker_id.clone())
         .push(", lease_expires_at = ")
@@ -134,14 +179,11 @@ pub(crate) async fn claim_next(
         .bind(now)
         .push(", attempts = attempts + 1, started_at = COALESCE(started_at, ")
         .bind(now)
-        .push(&format!(
-            ") WHERE id = (SELECT id FROM {name} WHERE status = 'pending' OR (status = \
-             'processing' AND lease_expires_at < "
-        ))
-        .bind(now)
-        .push(&format!(
-            ") ORDER BY {queued_at}, id LIMIT 1{skip_locked}) RETURNING id, attempts"
-        ));
+        .push(")");
+    sql
+}
+
+async fn claimed(store: &Store, sql: Sql) -> Result<Option<Claimed>> {
     let Some(row) = store.fetch_optional(sql).await? else {
         return Ok(None);
     };
@@ -165,10 +207,8 @@ pub(crate) async fn heartbeat(
         .push(", lease_expires_at = ")
         .bind(lease.expiry(now))
         .push(" WHERE id = ")
-        .bind(id)
-        .push(" AND worker_id = ")
-        .bind(lease.worker_id.clone())
-        .push(" AND status = 'processing'");
+        .bind(id);
+    lease.fence(&mut sql);
     Ok(store.execute(sql).await? > 0)
 }
 
@@ -179,10 +219,8 @@ pub(crate) async fn release(store: &Store, table: JobTable, id: &str, lease: &Le
         "UPDATE {} SET lease_expires_at = 0 WHERE id = ",
         table.name()
     ));
-    sql.bind(id)
-        .push(" AND worker_id = ")
-        .bind(lease.worker_id.clone())
-        .push(" AND status = 'processing'");
+    sql.bind(id);
+    lease.fence(&mut sql);
     store.execute(sql).await?;
     Ok(())
 }

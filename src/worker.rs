@@ -9,18 +9,17 @@
 //! expired export jobs once a minute.
 
 use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::export::{self, ExportJob, ExportSettings};
 use crate::import::ImportJob;
 use crate::import::pipeline::PipelineOptions;
 use crate::import::queue::{self, RunSettings};
-use crate::jobs::{self, JobTable, Lease, spawn_heartbeat};
+use crate::jobs::{self, JobTable, Lease};
 use crate::records::RecordService;
 
 /// How often a worker deletes the files of expired export jobs.
@@ -120,21 +119,20 @@ impl Worker {
         }
         if let Some(claimed) = jobs::claim_next(store, JobTable::Export, &lease).await? {
             tracing::info!(job_id = %claimed.id, worker = %lease.worker_id, "export job claimed");
-            let job = export::get_job(store, &claimed.id).await?;
-            let lost = Arc::new(AtomicBool::new(false));
-            let heartbeat = spawn_heartbeat(
-                store.clone(),
-                JobTable::Export,
-                claimed.id.clone(),
-                lease.clone(),
-                lost,
-            );
-            // An export is written to a temporary file and renamed when complete, so running it
-            // again after a crash starts it over; it is not cut short by shutdown.
-            let outcome = export::process_job(store, &self.options.exports, job, |_, _| {}).await;
-            heartbeat.abort();
+            // An export is written to a file of its own claim and renamed when complete, so
+            // running it again after a crash starts it over; it is not cut short by shutdown.
+            let outcome =
+                export::process_job(store, &self.options.exports, &claimed, &lease, |_, _| {})
+                    .await;
             let job = match outcome {
                 Ok(job) => job,
+                Err(Error::LeaseLost { .. }) => {
+                    tracing::warn!(
+                        job_id = %claimed.id,
+                        "lost the lease on the export job; another worker runs it"
+                    );
+                    export::get_job(store, &claimed.id).await?
+                }
                 // The job row says why; the worker goes on with the next one.
                 Err(e) => {
                     tracing::error!(job_id = %claimed.id, "export job failed: {e}");

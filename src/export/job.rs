@@ -1,21 +1,31 @@
 //! Export jobs (spec 002): exports too large to hand over directly, or asked for as jobs, run in
 //! the background and leave a file that can be fetched for 24 hours.
 //!
-//! In: a module slug and an [`ExportRequest`] ([`create_job`]), a job id ([`run_job`], or
-//! [`claim_job`] / [`claim_next_job`] then [`process_job`] for workers). Out: [`ExportJob`]s in
-//! the spec's shape. Guarantees: a request is checked before its row is written, so a bad request
-//! is a validation error and never a failed job; a job is claimed by exactly one runner (the
-//! `pending → processing` update is conditional); the file is written under a temporary name
-//! and renamed when complete, so a kept file is always whole; a failed or cancelled job keeps no
-//! file; expired files are deleted by a sweep that runs whenever jobs are created or read.
+//! In: a module slug and an [`ExportRequest`] ([`create_job`]), a job id ([`run_job`], which
+//! runs it in this process; workers claim jobs from the queue, see [`crate::worker`], and run
+//! them with the same [`process_job`]). Out: [`ExportJob`]s in the spec's shape.
+//!
+//! Guarantees: a request is checked before its row is written, so a bad request is a validation
+//! error and never a failed job. Export jobs have one claim protocol, the queue's
+//! ([`crate::jobs`]): `pending → processing` in one conditional update that records the runner's
+//! lease, which a heartbeat renews. Every later write to the job row is fenced by that lease, and
+//! the heartbeat's lost flag is read after each page, so a runner that lost its lease (it stalled
+//! and another runner took the job over) stops writing, removes its own files and neither
+//! completes nor fails the job. Each claim writes its own file, under a temporary name renamed
+//! when complete, so a kept file is always whole and is the one the completing runner wrote; a
+//! failed or cancelled job keeps no file; expired files are deleted by a sweep that runs whenever
+//! jobs are created or read.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
 use super::{DEFAULT_PAGE_SIZE, ExportFormat, ExportRequest, prepare};
 use crate::error::{Error, Result};
+use crate::jobs::{self, Claimed, JobTable, Lease, spawn_heartbeat};
 use crate::store::{Row, Sql, Store, format_micros, new_id, now_micros};
 
 /// Where job files are kept, and for how long.
@@ -25,7 +35,14 @@ pub struct ExportSettings {
     pub dir: PathBuf,
     /// How long a finished file is kept (spec 002: 24 hours).
     pub retention: chrono::Duration,
+    /// The lease of a job run by [`run_job`] in this process: another runner may take the job
+    /// over when no heartbeat renewed it for this long (a worker holds its jobs under its own
+    /// lease).
+    pub lease: Duration,
 }
+
+/// The default [`ExportSettings::lease`], as long as a foreground import's.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
 
 /// The default directory for job files: `exports` in the working directory, beside the CLI's
 /// default database file.
@@ -36,6 +53,7 @@ impl Default for ExportSettings {
         ExportSettings {
             dir: PathBuf::from(DEFAULT_EXPORT_DIR),
             retention: chrono::Duration::hours(24),
+            lease: DEFAULT_LEASE,
         }
     }
 }
@@ -238,14 +256,6 @@ fn remove_file(path: &Path) -> Result<()> {
     }
 }
 
-/// Removes what a job that did not complete wrote; a failure here must not hide why the job
-/// stopped, so it is only logged.
-fn discard(path: &Path) {
-    if let Err(e) = remove_file(path) {
-        tracing::warn!("cannot remove the unfinished export file: {e}");
-    }
-}
-
 /// Stops a pending or running job; a running one stops at its next page and deletes its file.
 pub async fn cancel_job(store: &Store, id: &str) -> Result<ExportJob> {
     let mut sql = Sql::new("UPDATE export_jobs SET status = 'cancelled', completed_at = ");
@@ -266,141 +276,247 @@ pub async fn cancel_job(store: &Store, id: &str) -> Result<ExportJob> {
     load(store, id).await
 }
 
-/// Takes a pending job for this runner (`pending → processing`); a conflict when another runner
-/// has it or it is no longer pending.
-pub async fn claim_job(store: &Store, id: &str) -> Result<ExportJob> {
-    let mut sql = Sql::new("UPDATE export_jobs SET status = 'processing', started_at = ");
-    sql.bind(now_micros())
-        .push(" WHERE id = ")
-        .bind(id)
-        .push(" AND status = 'pending'");
-    if store.execute(sql).await? == 0 {
-        let job = load(store, id).await?;
-        return Err(Error::Conflict {
-            message: format!("export job {id} is {}, not pending", job.status.as_str()),
-            details: serde_json::json!({ "exportJobId": id, "status": job.status.as_str() }),
-        });
-    }
-    load(store, id).await
-}
-
-/// Takes the oldest pending job, if any, for this runner. Runners racing for the same job each
-/// try the next one, so every job goes to exactly one of them.
-pub async fn claim_next_job(store: &Store) -> Result<Option<ExportJob>> {
-    loop {
-        let sql = Sql::new(
-            "SELECT id FROM export_jobs WHERE status = 'pending' ORDER BY requested_at, id LIMIT 1",
-        );
-        let Some(row) = store.fetch_optional(sql).await? else {
-            return Ok(None);
-        };
-        match claim_job(store, &row.text("id")?).await {
-            Ok(job) => return Ok(Some(job)),
-            Err(Error::Conflict { .. }) => continue,
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-/// Claims and runs a pending job in this task; see [`process_job`].
+/// Claims a pending job for this process and runs it here, under a lease of this process (the
+/// queue's one claim, [`crate::jobs::claim`]); see [`process_job`]. A conflict when the job is
+/// not pending (another runner has it, or it has ended).
 pub async fn run_job(
     store: &Store,
     settings: &ExportSettings,
     id: &str,
     progress: impl FnMut(u64, u64),
 ) -> Result<ExportJob> {
-    let job = claim_job(store, id).await?;
-    process_job(store, settings, job, progress).await
+    let lease = Lease::new(jobs::process_lease_id("export"), settings.lease);
+    let Some(claimed) = jobs::claim(store, JobTable::Export, id, &lease).await? else {
+        let job = load(store, id).await?;
+        return Err(Error::Conflict {
+            message: format!("export job {id} is {}, not pending", job.status.as_str()),
+            details: serde_json::json!({ "exportJobId": id, "status": job.status.as_str() }),
+        });
+    };
+    process_job(store, settings, &claimed, &lease, progress).await
 }
 
 /// Progress is written to the job row at most this often.
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(500);
 
-/// Runs a claimed job: writes its file into the exports directory, keeping the row's progress
-/// current, and completes it. A failure marks the job failed (and is returned); a cancellation
-/// seen between pages stops it and returns the cancelled job.
-pub async fn process_job(
+/// Runs a job claimed under `lease`: renews the lease while it runs, writes the job's file into
+/// the exports directory keeping the row's progress current, and completes the job.
+///
+/// Every write to the job row is fenced by the lease, and the heartbeat's lost flag is read after
+/// each page: a runner whose lease went to another runner stops writing at its next page,
+/// removes its own files and returns [`Error::LeaseLost`] without touching the row (the job is
+/// the other runner's now). A cancellation seen between pages stops the run and returns the
+/// cancelled job. Any other failure marks the job failed (fenced likewise) and is returned.
+pub(crate) async fn process_job(
     store: &Store,
     settings: &ExportSettings,
-    job: ExportJob,
+    claimed: &Claimed,
+    lease: &Lease,
     mut progress: impl FnMut(u64, u64),
 ) -> Result<ExportJob> {
-    let id = job.export_job_id.clone();
-    let dir = std::path::absolute(&settings.dir).map_err(|source| Error::Io {
-        path: settings.dir.display().to_string(),
-        source,
-    })?;
-    let path = dir.join(format!("{id}.{}", job.format.extension()));
-    let partial = dir.join(format!("{id}.{}.part", job.format.extension()));
-    match write_job_file(store, &job, &dir, &partial, &mut progress).await {
-        Ok(Some((records, bytes))) => {
-            std::fs::rename(&partial, &path).map_err(|source| Error::Io {
-                path: path.display().to_string(),
-                source,
-            })?;
-            let now = now_micros();
-            let expires = now
-                + settings
-                    .retention
-                    .num_microseconds()
-                    .unwrap_or(i64::MAX / 2);
-            let mut sql = Sql::new("UPDATE export_jobs SET status = 'completed', progress = 100, ");
-            sql.push("total_records = ")
-                .bind(records as i64)
-                .push(", processed_records = ")
-                .bind(records as i64)
-                .push(", file_path = ")
-                .bind(path.display().to_string())
-                .push(", file_size_bytes = ")
-                .bind(bytes as i64)
-                .push(", completed_at = ")
-                .bind(now)
-                .push(", expires_at = ")
-                .bind(expires)
-                .push(" WHERE id = ")
-                .bind(id.clone())
-                .push(" AND status = 'processing'");
-            if store.execute(sql).await? == 0 {
-                // Cancelled while the last page was being written.
-                remove_file(&path)?;
-            }
-            load(store, &id).await
+    let lost = Arc::new(AtomicBool::new(false));
+    let heartbeat = spawn_heartbeat(
+        store.clone(),
+        JobTable::Export,
+        claimed.id.clone(),
+        lease.clone(),
+        Arc::clone(&lost),
+    );
+    let hold = Hold {
+        store,
+        id: &claimed.id,
+        lease,
+        lost,
+    };
+    let outcome = async {
+        let job = load(store, &claimed.id).await?;
+        let files = JobFiles::new(settings, &job, claimed.attempts)?;
+        let outcome = write_and_complete(&hold, settings, &job, &files, &mut progress).await;
+        if !matches!(outcome, Ok(Ended::Completed)) {
+            files.discard();
         }
-        Ok(None) => {
-            discard(&partial);
-            load(store, &id).await
-        }
+        outcome
+    }
+    .await;
+    heartbeat.abort();
+    match outcome {
+        Ok(_) => load(store, &claimed.id).await,
+        // The job is another runner's now: its row is not this runner's to change.
+        Err(error @ Error::LeaseLost { .. }) => Err(error),
         Err(error) => {
-            discard(&partial);
             let mut sql = Sql::new("UPDATE export_jobs SET status = 'failed', error = ");
             sql.bind(error.to_string())
                 .push(", completed_at = ")
                 .bind(now_micros())
                 .push(" WHERE id = ")
-                .bind(id.clone())
-                .push(" AND status = 'processing'");
+                .bind(claimed.id.clone());
+            lease.fence(&mut sql);
             store.execute(sql).await?;
             Err(error)
         }
     }
 }
 
-/// Writes the job's file to `partial`; `None` when the job was cancelled meanwhile.
-async fn write_job_file(
-    store: &Store,
+/// How a run that kept its lease ended.
+enum Ended {
+    Completed,
+    Cancelled,
+}
+
+/// A runner's hold on its job: the lease that fences the job row's writes, and the flag the
+/// heartbeat sets when the lease is gone.
+struct Hold<'a> {
+    store: &'a Store,
+    id: &'a str,
+    lease: &'a Lease,
+    lost: Arc<AtomicBool>,
+}
+
+impl Hold<'_> {
+    /// Whether the run may go on, writing `progress` (done, total) to the row when given:
+    /// `false` when the job was cancelled, [`Error::LeaseLost`] when another runner holds it.
+    async fn still_held(&self, progress: Option<(u64, u64)>) -> Result<bool> {
+        let held = if self.lost.load(Ordering::Relaxed) {
+            false
+        } else if let Some((done, total)) = progress {
+            self.update_progress(done, total).await?
+        } else {
+            true
+        };
+        if held {
+            return Ok(true);
+        }
+        self.cancelled_or_lost().await?;
+        Ok(false)
+    }
+
+    /// Why a fenced write changed nothing: `Ok` when the job was cancelled (the heartbeat's fence
+    /// fails on a cancel too), [`Error::LeaseLost`] when another runner took the job over.
+    async fn cancelled_or_lost(&self) -> Result<()> {
+        if load(self.store, self.id).await?.status == JobStatus::Cancelled {
+            return Ok(());
+        }
+        Err(Error::LeaseLost {
+            job_id: self.id.to_string(),
+        })
+    }
+
+    /// Writes the counters; `false` when this runner no longer holds the job.
+    async fn update_progress(&self, done: u64, total: u64) -> Result<bool> {
+        // Never 100 before the file is complete.
+        let percent = (done * 100)
+            .checked_div(total)
+            .map_or(0, |p| p.min(99) as i64);
+        let mut sql = Sql::new("UPDATE export_jobs SET total_records = ");
+        sql.bind(total as i64)
+            .push(", processed_records = ")
+            .bind(done as i64)
+            .push(", progress = ")
+            .bind(percent)
+            .push(" WHERE id = ")
+            .bind(self.id);
+        self.lease.fence(&mut sql);
+        Ok(self.store.execute(sql).await? > 0)
+    }
+}
+
+/// The files of one claim of a job. Each claim has its own (the attempt is in the name): a runner
+/// that lost its lease may still be writing when the job's new owner starts, and neither may
+/// truncate, rename or remove the other's file.
+struct JobFiles {
+    dir: PathBuf,
+    /// Written while the export runs.
+    partial: PathBuf,
+    /// The partial file renamed once whole; kept only when the job completes.
+    path: PathBuf,
+}
+
+impl JobFiles {
+    fn new(settings: &ExportSettings, job: &ExportJob, attempt: i64) -> Result<JobFiles> {
+        let dir = std::path::absolute(&settings.dir).map_err(|source| Error::Io {
+            path: settings.dir.display().to_string(),
+            source,
+        })?;
+        let stem = format!("{}-{attempt}.{}", job.export_job_id, job.format.extension());
+        Ok(JobFiles {
+            partial: dir.join(format!("{stem}.part")),
+            path: dir.join(stem),
+            dir,
+        })
+    }
+
+    /// Removes what a run that did not complete wrote; a failure here must not hide why the run
+    /// stopped, so it is only logged.
+    fn discard(&self) {
+        for path in [&self.partial, &self.path] {
+            if let Err(e) = remove_file(path) {
+                tracing::warn!("cannot remove an unfinished export file: {e}");
+            }
+        }
+    }
+}
+
+/// Writes the job's file, renames it into place and completes the job, all while the lease holds.
+async fn write_and_complete(
+    hold: &Hold<'_>,
+    settings: &ExportSettings,
     job: &ExportJob,
-    dir: &Path,
-    partial: &Path,
+    files: &JobFiles,
+    progress: &mut impl FnMut(u64, u64),
+) -> Result<Ended> {
+    let Some((records, bytes)) = write_job_file(hold, job, files, progress).await? else {
+        return Ok(Ended::Cancelled);
+    };
+    std::fs::rename(&files.partial, &files.path).map_err(|source| Error::Io {
+        path: files.path.display().to_string(),
+        source,
+    })?;
+    let now = now_micros();
+    let expires = now
+        + settings
+            .retention
+            .num_microseconds()
+            .unwrap_or(i64::MAX / 2);
+    let mut sql = Sql::new("UPDATE export_jobs SET status = 'completed', progress = 100, ");
+    sql.push("total_records = ")
+        .bind(records as i64)
+        .push(", processed_records = ")
+        .bind(records as i64)
+        .push(", file_path = ")
+        .bind(files.path.display().to_string())
+        .push(", file_size_bytes = ")
+        .bind(bytes as i64)
+        .push(", completed_at = ")
+        .bind(now)
+        .push(", expires_at = ")
+        .bind(expires)
+        .push(" WHERE id = ")
+        .bind(hold.id);
+    hold.lease.fence(&mut sql);
+    if hold.store.execute(sql).await? == 0 {
+        // Cancelled, or taken over, while the last page was being written.
+        hold.cancelled_or_lost().await?;
+        return Ok(Ended::Cancelled);
+    }
+    Ok(Ended::Completed)
+}
+
+/// Writes the job's file to the partial path; `None` when the job was cancelled meanwhile.
+async fn write_job_file(
+    hold: &Hold<'_>,
+    job: &ExportJob,
+    files: &JobFiles,
     progress: &mut impl FnMut(u64, u64),
 ) -> Result<Option<(u64, u64)>> {
     let io = |path: &Path| {
         let path = path.display().to_string();
         move |source| Error::Io { path, source }
     };
-    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let store = hold.store;
+    std::fs::create_dir_all(&files.dir).map_err(io(&files.dir))?;
     let prepared = prepare(store, &job.module_slug, &job.request).await?;
-    let file = std::fs::File::create(partial).map_err(io(partial))?;
-    let target = partial.display().to_string();
+    let file = std::fs::File::create(&files.partial).map_err(io(&files.partial))?;
+    let target = files.partial.display().to_string();
     let mut export = prepared
         .start(
             store,
@@ -411,38 +527,22 @@ async fn write_job_file(
         .await?;
     let total = export.total();
     progress(0, total);
-    if !update_progress(store, &job.export_job_id, 0, total).await? {
+    if !hold.still_held(Some((0, total))).await? {
         return Ok(None);
     }
     let mut last_update = Instant::now();
     while export.step().await? {
         let done = export.processed();
         progress(done, total);
-        if last_update.elapsed() >= PROGRESS_INTERVAL {
+        let due = last_update.elapsed() >= PROGRESS_INTERVAL;
+        if due {
             last_update = Instant::now();
-            if !update_progress(store, &job.export_job_id, done, total).await? {
-                return Ok(None);
-            }
+        }
+        // The lost flag is read after every page; the row is written (and fenced) now and then.
+        if !hold.still_held(due.then_some((done, total))).await? {
+            return Ok(None);
         }
     }
     let summary = export.finish().await?;
     Ok(Some((summary.record_count, summary.file_size_bytes)))
-}
-
-/// Writes the counters; `false` when the job is no longer processing (cancelled).
-async fn update_progress(store: &Store, id: &str, done: u64, total: u64) -> Result<bool> {
-    // Never 100 before the file is complete.
-    let percent = (done * 100)
-        .checked_div(total)
-        .map_or(0, |p| p.min(99) as i64);
-    let mut sql = Sql::new("UPDATE export_jobs SET total_records = ");
-    sql.bind(total as i64)
-        .push(", processed_records = ")
-        .bind(done as i64)
-        .push(", progress = ")
-        .bind(percent)
-        .push(" WHERE id = ")
-        .bind(id)
-        .push(" AND status = 'processing'");
-    Ok(store.execute(sql).await? > 0)
 }

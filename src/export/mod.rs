@@ -33,9 +33,10 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 pub use columns::{Cell, Column, ColumnSet, Layout, ValueKind};
+pub(crate) use job::process_job;
 pub use job::{
-    ExportJob, ExportSettings, JobStatus, cancel_job, claim_job, claim_next_job, create_job,
-    get_job, job_file, list_jobs, process_job, run_job, sweep_expired,
+    ExportJob, ExportSettings, JobStatus, cancel_job, create_job, get_job, job_file, list_jobs,
+    run_job, sweep_expired,
 };
 pub use query::DEFAULT_PAGE_SIZE;
 pub use sink::{DateFormat, Sink, SinkOptions};

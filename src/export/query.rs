@@ -3,24 +3,22 @@
 //!
 //! In: a module, a [`ListQuery`] (filters, `advancedFilter`, `search`, sort), a limit and the
 //! reference fields whose target names are wanted. Out: pages of [`SourceRow`]s and, up front, the
-//! exact number of rows that will come. Guarantees: everything is read in one read transaction
-//! (SQLite: a deferred transaction, whose WAL snapshot is fixed by its first read; PostgreSQL:
-//! `REPEATABLE READ READ ONLY`), so records created, changed or deleted while the export runs
+//! exact number of rows that will come. Guarantees: everything is read in one snapshot
+//! transaction ([`Store::begin_snapshot`]), so records created, changed or deleted while the export runs
 //! neither appear twice nor go missing: the export is the module as it was when it started. The
 //! rows come from one sorted statement read as a stream (the database sorts once, whatever the
-//! sort field), and at most two pages wait between the store and the caller, so memory holds a
+//! sort field; [`Tx::fetch`]), and at most two pages wait between the store and the caller, so memory holds a
 //! few pages however many records there are.
 
 use futures_util::TryStreamExt;
-use sqlx::AssertSqlSafe;
 use tokio::sync::mpsc;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::records::Record;
-use crate::records::query::{ListPlan, ListQuery};
+use crate::records::query::{ListPlan, ListQuery, Window};
 use crate::schema::Module;
 use crate::schema::value::ValueOptions;
-use crate::store::{Arg, Dialect, Row, Sql, Store, Tx};
+use crate::store::{Dialect, Row, Sql, Store, Tx};
 
 /// Records per page handed to the caller.
 pub const DEFAULT_PAGE_SIZE: usize = 1_000;
@@ -71,14 +69,7 @@ impl RecordWalk {
     ) -> Result<RecordWalk> {
         let dialect = store.dialect();
         let plan = ListPlan::new(dialect, module, query, &ValueOptions::default())?;
-        let mut tx = store.begin_read().await?;
-        if dialect == Dialect::Postgres {
-            // Must be the transaction's first statement; every later read sees the same snapshot.
-            tx.execute(Sql::new(
-                "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY",
-            ))
-            .await?;
-        }
+        let mut tx = store.begin_snapshot().await?;
         // With a limit, counting stops there: a 100-record export of a million-record module
         // does not count the million.
         let count = match limit {
@@ -90,10 +81,9 @@ impl RecordWalk {
             None => 0,
         };
         let select = plan.select_sql(
-            dialect,
+            &Window::first(i64::try_from(total).unwrap_or(i64::MAX)),
             |sql| reference_joins(sql, dialect, &references),
-            i64::try_from(total).unwrap_or(i64::MAX),
-        );
+        )?;
         let (sender, pages) = mpsc::channel(PAGES_AHEAD);
         let reader = Reader {
             plan,
@@ -151,20 +141,6 @@ fn reference_joins(sql: &mut Sql, dialect: Dialect, references: &[String]) -> (S
     (columns, joins)
 }
 
-macro_rules! bind_all {
-    ($query:expr, $args:expr) => {{
-        let mut q = $query;
-        for arg in $args {
-            q = match arg {
-                Arg::Text(v) => q.bind(v),
-                Arg::Int(v) => q.bind(v),
-                Arg::Float(v) => q.bind(v),
-            };
-        }
-        q
-    }};
-}
-
 /// The reading side: owns the snapshot transaction and streams the statement's rows into pages.
 struct Reader {
     plan: ListPlan,
@@ -193,26 +169,12 @@ impl Reader {
 
     /// Sends every page; `false` when the walk was dropped before the end.
     async fn stream(&mut self, tx: &mut Tx, select: Sql) -> Result<bool> {
-        let text = AssertSqlSafe(select.text);
         let mut page = Vec::with_capacity(self.page_size);
-        match tx {
-            Tx::Sqlite(t) => {
-                let mut rows = bind_all!(sqlx::query(text), select.args).fetch(&mut **t);
-                while let Some(row) = rows.try_next().await.map_err(Error::from)? {
-                    page.push(self.source_row(&Row::Sqlite(row))?);
-                    if page.len() == self.page_size && !self.send(&mut page).await {
-                        return Ok(false);
-                    }
-                }
-            }
-            Tx::Postgres(t) => {
-                let mut rows = bind_all!(sqlx::query(text), select.args).fetch(&mut **t);
-                while let Some(row) = rows.try_next().await.map_err(Error::from)? {
-                    page.push(self.source_row(&Row::Postgres(row))?);
-                    if page.len() == self.page_size && !self.send(&mut page).await {
-                        return Ok(false);
-                    }
-                }
+        let mut rows = tx.fetch(select);
+        while let Some(row) = rows.try_next().await? {
+            page.push(self.source_row(&row)?);
+            if page.len() == self.page_size && !self.send(&mut page).await {
+                return Ok(false);
             }
         }
         Ok(page.is_empty() || self.send(&mut page).await)

@@ -2,8 +2,11 @@
 //!
 //! In: a database URL. Out: a migrated [`Store`] whose queries take a dialect-neutral [`Sql`]
 //! (text with `$N` placeholders, which both SQLite and PostgreSQL accept, plus owned [`Arg`]s) and
-//! return dialect-neutral [`Row`]s. The few places where SQL differs between the dialects (JSON
-//! access, JSON parameters) ask [`Dialect`]. Values are always bound, never pasted into SQL text.
+//! return dialect-neutral [`Row`]s, all at once or, on a transaction, as a stream
+//! ([`Tx::fetch`]; [`Store::begin_snapshot`] gives a transaction whose reads see one snapshot).
+//! The few places where SQL differs between the dialects (JSON access, JSON parameters) ask
+//! [`Dialect`]. Values are always bound, never pasted into SQL text, and in one place
+//! (`bind_args!`).
 
 pub mod sqlite_raw;
 
@@ -11,6 +14,8 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
+use futures_util::stream::BoxStream;
+use futures_util::{StreamExt, TryStreamExt};
 use sqlx::ConnectOptions;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::sqlite::{
@@ -316,6 +321,22 @@ impl Store {
         })
     }
 
+    /// A read-only transaction whose reads all see the database as it was at its first read:
+    /// on SQLite a deferred transaction (WAL fixes its snapshot at the first read), on PostgreSQL
+    /// `REPEATABLE READ, READ ONLY`. For long reads that must neither repeat nor miss a row that
+    /// changes meanwhile (the export).
+    pub async fn begin_snapshot(&self) -> Result<Tx> {
+        let mut tx = self.begin_read().await?;
+        if let Tx::Postgres(_) = tx {
+            // Must be the transaction's first statement.
+            tx.execute(Sql::new(
+                "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+            ))
+            .await?;
+        }
+        Ok(tx)
+    }
+
     pub async fn fetch_all(&self, sql: Sql) -> Result<Vec<Row>> {
         let text = AssertSqlSafe(statement_text(self.dialect(), sql.text, sql.args.len()));
         Ok(match &self.pool {
@@ -365,6 +386,25 @@ impl Tx {
         match self {
             Tx::Sqlite(_) => Dialect::Sqlite,
             Tx::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    /// The rows of `sql` as a stream, read as the database returns them (never all held at
+    /// once), on this transaction: a long read sees the transaction's snapshot throughout. The
+    /// transaction is borrowed until the stream is dropped.
+    pub fn fetch(&mut self, sql: Sql) -> BoxStream<'_, Result<Row>> {
+        let text = AssertSqlSafe(statement_text(self.dialect(), sql.text, sql.args.len()));
+        match self {
+            Tx::Sqlite(tx) => bind_args!(sqlx::query(text), sql.args)
+                .fetch(&mut **tx)
+                .map_ok(Row::Sqlite)
+                .map_err(Error::from)
+                .boxed(),
+            Tx::Postgres(tx) => bind_args!(sqlx::query(text), sql.args)
+                .fetch(&mut **tx)
+                .map_ok(Row::Postgres)
+                .map_err(Error::from)
+                .boxed(),
         }
     }
 

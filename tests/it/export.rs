@@ -13,6 +13,7 @@ use recordport::export::{
 use recordport::import::mapping::suggest;
 use recordport::records::RecordInput;
 use recordport::schema::{Module, ModuleDef};
+use recordport::worker::{Tick, Worker, WorkerOptions};
 use serde_json::{Value, json};
 
 use crate::both;
@@ -819,14 +820,13 @@ async fn jobs(db: TestDb) {
             .code(),
         "conflict"
     );
-    let claimed = export::claim_next_job(store).await.unwrap().unwrap();
-    assert_eq!(claimed.export_job_id, third.export_job_id);
-    assert_eq!(claimed.status, JobStatus::Processing);
-    assert!(export::claim_next_job(store).await.unwrap().is_none());
-    let pdf = export::process_job(store, &settings, claimed, |_, _| {})
-        .await
-        .unwrap();
+    let worker = Worker::new(db.service.clone(), WorkerOptions::new(settings.clone()));
+    let Tick::Export(pdf) = worker.tick(0).await.unwrap() else {
+        panic!("the worker did not run the export job");
+    };
+    assert_eq!(pdf.export_job_id, third.export_job_id);
     assert_eq!(pdf.status, JobStatus::Completed);
+    assert!(matches!(worker.tick(0).await.unwrap(), Tick::Idle));
     assert!(
         std::fs::read(pdf.file_path.as_deref().unwrap())
             .unwrap()
@@ -900,3 +900,90 @@ async fn failed_job(db: TestDb) {
     assert_eq!(failed.file_path, None);
 }
 both!(failed_job, failed_job);
+
+/// Another runner takes the job over, as a worker does once this runner's lease ran out.
+async fn take_over(db: &TestDb, id: &str) {
+    let mut sql = recordport::store::Sql::new(
+        "UPDATE export_jobs SET worker_id = 'worker-b', lease_expires_at = ",
+    );
+    sql.bind(recordport::store::now_micros() + 3_600_000_000)
+        .push(" WHERE id = ")
+        .bind(id);
+    assert_eq!(db.service.store().execute(sql).await.unwrap(), 1);
+}
+
+/// Blocks the runner (it is inside a progress callback) while `work` runs.
+fn stall(work: impl std::future::Future<Output = ()>, pause: std::time::Duration) {
+    tokio::task::block_in_place(|| {
+        tokio::runtime::Handle::current().block_on(work);
+        std::thread::sleep(pause);
+    });
+}
+
+/// An export whose lease went to another runner stops writing at its next page, removes its
+/// file and neither completes nor fails the job: the other runner owns it. That holds when the
+/// heartbeat finds out between pages and when only the completing write is left to find out.
+async fn lost_lease(db: TestDb) {
+    for chunk in [1_000, 1_000, 500] {
+        let inputs = (0..chunk)
+            .map(|i| {
+                let body = json!({"fields": {"name": format!("Account {chunk}-{i:04}")}});
+                RecordInput::from_json(body, "test").unwrap()
+            })
+            .collect();
+        db.service
+            .bulk_create("accounts", inputs, &actor())
+            .await
+            .unwrap();
+    }
+    let store = db.service.store();
+    let dir = tempfile::tempdir().unwrap();
+    let exports = dir.path().join("exports");
+    let mut settings = ExportSettings::new(&exports);
+    // A heartbeat every 100 ms.
+    settings.lease = std::time::Duration::from_millis(300);
+    let req = request(ExportFormat::Csv, json!({"columns": ["name"]}));
+    // Taken over after its first page (of 1,000 records), while it stalls for four heartbeats.
+    // Taken over during its last page: the heartbeat has not run, the completion is fenced.
+    for (take_over_at, pause_ms) in [(1_000, 400), (2_500, 0)] {
+        let job = export::create_job(store, "accounts", &req, None)
+            .await
+            .unwrap();
+        let id = job.export_job_id.clone();
+        let mut reported = Vec::new();
+        let outcome = export::run_job(store, &settings, &id, |done, total| {
+            reported.push((done, total));
+            if done == take_over_at {
+                stall(
+                    take_over(&db, &id),
+                    std::time::Duration::from_millis(pause_ms),
+                );
+            }
+        })
+        .await;
+        let error = outcome.unwrap_err();
+        assert!(
+            matches!(error, recordport::Error::LeaseLost { .. }),
+            "{error}"
+        );
+        assert_eq!(error.code(), "conflict");
+        // Not a page more after it learned of the takeover.
+        assert_eq!(
+            reported.last(),
+            Some(&(take_over_at, 2_500)),
+            "{reported:?}"
+        );
+        let after = export::get_job(store, &id).await.unwrap();
+        assert_eq!(after.status, JobStatus::Processing, "{after:?}");
+        assert_eq!(after.file_path, None);
+        assert_eq!(after.completed_date_time, None);
+        assert_eq!(after.error, None);
+        assert!(after.processed_records <= take_over_at, "{after:?}");
+        let files: Vec<_> = std::fs::read_dir(&exports)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert!(files.is_empty(), "{files:?}");
+    }
+}
+both!(lost_lease, lost_lease);

@@ -21,4 +21,5 @@ mod import_props;
 mod import_sources;
 mod import_suggest;
 mod records_api;
+mod store;
 mod worker;

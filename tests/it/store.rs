@@ -1,0 +1,67 @@
+//! The store's own surface on both stores: a snapshot transaction streaming a query's rows.
+
+use futures_util::TryStreamExt;
+use recordport::store::Sql;
+
+use crate::both;
+use crate::common::TestDb;
+
+/// Rows stream with every kind of bound value, and a snapshot does not see what is written after
+/// its first read.
+async fn snapshot_stream(db: TestDb) {
+    let store = db.service.store();
+    store
+        .execute(Sql::new(
+            "CREATE TABLE stream_probe (n BIGINT NOT NULL, label TEXT, weight DOUBLE PRECISION)",
+        ))
+        .await
+        .unwrap();
+    for n in 0..50_i64 {
+        let mut sql = Sql::new("INSERT INTO stream_probe (n, label, weight) VALUES (");
+        sql.bind(n)
+            .push(", ")
+            .bind((n % 2 == 0).then(|| format!("even {n}")))
+            .push(", ")
+            .bind(n as f64 / 2.0)
+            .push(")");
+        store.execute(sql).await.unwrap();
+    }
+    let mut tx = store.begin_snapshot().await.unwrap();
+    let mut select = Sql::new("SELECT n, label FROM stream_probe WHERE n >= ");
+    select
+        .bind(10_i64)
+        .push(" AND weight < ")
+        .bind(20.0)
+        .push(" AND (label IS NULL OR label <> ")
+        .bind(Option::<String>::None)
+        .push(" OR label LIKE ")
+        .bind("even%")
+        .push(") ORDER BY n");
+    let mut seen = Vec::new();
+    {
+        let mut rows = tx.fetch(select.clone());
+        // The first read fixes the snapshot; a row written now stays out of it.
+        let first = rows.try_next().await.unwrap().expect("a row");
+        seen.push((first.int("n").unwrap(), first.opt_text("label").unwrap()));
+        let mut insert = Sql::new("INSERT INTO stream_probe (n, label, weight) VALUES (");
+        insert.bind(11_i64).push(", 'late', 0)");
+        store.execute(insert).await.unwrap();
+        while let Some(row) = rows.try_next().await.unwrap() {
+            seen.push((row.int("n").unwrap(), row.opt_text("label").unwrap()));
+        }
+    }
+    let expected: Vec<(i64, Option<String>)> = (10..40)
+        .map(|n| (n, (n % 2 == 0).then(|| format!("even {n}"))))
+        .collect();
+    assert_eq!(seen, expected);
+    // The same transaction reads on after the stream is dropped, still in its snapshot.
+    let again: Vec<i64> = tx
+        .fetch(select)
+        .map_ok(|row| row.int("n").unwrap())
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(again, (10..40).collect::<Vec<_>>());
+    tx.commit().await.unwrap();
+}
+both!(snapshot_stream, snapshot_stream);
