@@ -37,6 +37,11 @@ pub struct Cli {
     /// Print the spec's JSON instead of tables.
     #[arg(long, global = true)]
     pub json: bool,
+    /// SQLite's page cache per connection, in MiB (the key index of a million records needs
+    /// about 64).
+    #[arg(long, global = true, env = "RECORDPORT_CACHE_MIB", value_name = "MIB",
+          default_value_t = crate::store::StoreOptions::DEFAULT_SQLITE_CACHE_MIB)]
+    pub cache_mib: u32,
     /// User id recorded as the author of changes.
     #[arg(
         long,
@@ -144,7 +149,13 @@ async fn execute(cli: Cli) -> Result<()> {
     if let Command::Bench(cmd) = cli.command {
         return bench::run(cmd);
     }
-    let store = Store::open(&cli.db).await?;
+    let store = Store::open_with(
+        &cli.db,
+        &crate::store::StoreOptions {
+            sqlite_cache_mib: cli.cache_mib,
+        },
+    )
+    .await?;
     let service = RecordService::new(store.clone());
     let actor = Actor::new(cli.user_id.clone(), cli.user_name.clone());
     let out = Output { json: cli.json };

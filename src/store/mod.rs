@@ -255,12 +255,39 @@ pub enum Tx {
     Postgres(Transaction<'static, Postgres>),
 }
 
+/// Settings of a store, beyond its URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// SQLite's page cache per connection, in MiB. An import's writer touches index pages all
+    /// over the key index (the keys are random): with SQLite's default 2 MiB nearly every one of
+    /// them is a read from the OS; the default here keeps the key index of about a million
+    /// records in memory. Only connections that touch that many pages grow to it.
+    pub sqlite_cache_mib: u32,
+}
+
+impl StoreOptions {
+    pub const DEFAULT_SQLITE_CACHE_MIB: u32 = 64;
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            sqlite_cache_mib: StoreOptions::DEFAULT_SQLITE_CACHE_MIB,
+        }
+    }
+}
+
 impl Store {
     /// Opens (and for SQLite creates) the database at `url` and runs the migrations.
     ///
     /// `postgres://…` and `postgresql://…` mean PostgreSQL; `sqlite://PATH`, `sqlite:PATH` and a
     /// plain path mean a SQLite file, created when missing, in WAL mode.
     pub async fn open(url: &str) -> Result<Store> {
+        Store::open_with(url, &StoreOptions::default()).await
+    }
+
+    /// [`Store::open`] with settings.
+    pub async fn open_with(url: &str, settings: &StoreOptions) -> Result<Store> {
         let store = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let options = PgConnectOptions::from_str(url)
                 .map_err(|e| Error::DatabaseUrl {
@@ -280,7 +307,10 @@ impl Store {
                 pool: Pool::Postgres(pool),
             }
         } else {
-            let options = sqlite_options(url)?;
+            let options = sqlite_options(url)?.pragma(
+                "cache_size",
+                format!("-{}", u64::from(settings.sqlite_cache_mib) * 1024),
+            );
             let pool = SqlitePoolOptions::new()
                 .max_connections(4)
                 .connect_with(options)
@@ -514,10 +544,8 @@ fn sqlite_options(url: &str) -> Result<SqliteConnectOptions> {
         // WAL with NORMAL sync is durable across application crashes; only an OS crash can lose
         // the last transactions, which is SQLite's recommended trade-off for WAL.
         .synchronous(SqliteSynchronous::Normal)
-        // 16 MiB of page cache per connection instead of SQLite's 2 MiB: an import's writer
-        // touches index pages all over `record_keys` (the keys are random), and with the default
-        // cache every one of them is a read from the OS.
-        .pragma("cache_size", "-16384")
+        // Temporary b-trees (sorts, DISTINCT) stay in memory instead of temporary files.
+        .pragma("temp_store", "memory")
         .busy_timeout(Duration::from_secs(10))
         .log_slow_statements(SLOW_STATEMENT_LEVEL, SLOW_STATEMENT)
         .foreign_keys(true))
