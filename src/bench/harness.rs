@@ -10,16 +10,18 @@
 //! targets of issue 6. A missing tool skips its rows and says which tool; a failing step of ours
 //! stops the run, naming the step and the end of its error output.
 
-use std::fmt::Write as _;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Instant;
 
-use serde::Serialize;
 use serde_json::Value;
 
 use crate::bench::generate::{COLUMNS, GenerateOptions, OutputFormat, write_file};
+use crate::bench::process::{Redirect, Usage, run_child, tool_available};
+pub use crate::bench::report::{
+    AbsoluteCheck, Comparison, Machine, Measurement, Report, Side, markdown,
+};
+use crate::bench::report::{absolute_checks, comparisons, cpu_model, load_average, memory_gib};
 use crate::error::{Error, Result};
 
 /// The sample modules, embedded so the harness runs from any directory.
@@ -43,10 +45,6 @@ const FIRST_SEED: u64 = 42;
 const UPDATE_SEED: u64 = 43;
 /// Records exported to PDF (issue 6: "export of 100k rows to PDF").
 const PDF_RECORDS: u64 = 100_000;
-/// Issue 6's targets that are not ratios.
-const MAX_PEAK_RSS_MIB: f64 = 200.0;
-/// "PDF of 100k rows in a few seconds", read as at most five.
-const MAX_PDF_SECONDS: f64 = 5.0;
 const MIB: f64 = 1024.0 * 1024.0;
 
 /// What to run.
@@ -85,80 +83,6 @@ pub enum HarnessError {
 impl From<HarnessError> for Error {
     fn from(error: HarnessError) -> Error {
         Error::internal(format!("bench run: {error}"))
-    }
-}
-
-/// Who a step's figure belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Side {
-    /// Making the input files (not compared).
-    Setup,
-    Ours,
-    Alternative,
-}
-
-/// One timed child process.
-#[derive(Debug, Clone, Serialize)]
-pub struct Measurement {
-    pub step: String,
-    pub side: Side,
-    pub description: String,
-    pub command: String,
-    /// Rows (or records) the step handled, for rows/s.
-    pub rows: u64,
-    pub wall_seconds: f64,
-    pub rows_per_second: f64,
-    pub peak_rss_mib: f64,
-    pub user_seconds: f64,
-    pub system_seconds: f64,
-}
-
-/// Our step against an alternative: `ratio` is our time per row divided by theirs.
-#[derive(Debug, Clone, Serialize)]
-pub struct Comparison {
-    pub ours: String,
-    pub alternative: String,
-    pub ratio: f64,
-    /// Issue 6's bound on the ratio, when it sets one for this pair.
-    pub target_max_ratio: Option<f64>,
-    pub met: Option<bool>,
-}
-
-/// A target that is a bound on one of our figures rather than a ratio.
-#[derive(Debug, Clone, Serialize)]
-pub struct AbsoluteCheck {
-    pub step: String,
-    pub what: String,
-    pub value: f64,
-    pub limit: f64,
-    pub met: bool,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Machine {
-    pub cores: usize,
-    pub memory_gib: f64,
-    pub cpu: String,
-    /// 1-minute load average when the run started and when it ended.
-    pub load_at_start: f64,
-    pub load_at_end: f64,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Report {
-    pub rows: u64,
-    pub machine: Machine,
-    pub steps: Vec<Measurement>,
-    pub comparisons: Vec<Comparison>,
-    pub absolute: Vec<AbsoluteCheck>,
-    /// Rows left out, and why (a tool missing, no PostgreSQL URL, `--skip-alternatives`).
-    pub skipped: Vec<String>,
-}
-
-impl Report {
-    pub fn step(&self, name: &str) -> Option<&Measurement> {
-        self.steps.iter().find(|s| s.step == name)
     }
 }
 
@@ -824,84 +748,6 @@ impl Harness {
     }
 }
 
-/// Where a child's stdin comes from or its stdout goes, when not the log files.
-enum Redirect {
-    Stdin(File),
-    Stdout(File),
-}
-
-/// A reaped child: its exit and its own resource use.
-struct Usage {
-    success: bool,
-    status: String,
-    wall_seconds: f64,
-    peak_rss_bytes: u64,
-    user_seconds: f64,
-    system_seconds: f64,
-}
-
-/// Spawns `command` and reaps it with `wait4`, which returns the child's own resource use (peak
-/// RSS included) rather than the sum over all children that `getrusage(RUSAGE_CHILDREN)` gives.
-fn run_child(command: &mut Command, program: &str) -> Result<Usage> {
-    let started = Instant::now();
-    let child = command.spawn().map_err(|source| HarnessError::Spawn {
-        program: program.to_string(),
-        source,
-    })?;
-    let pid = child.id() as libc::pid_t;
-    let mut status: libc::c_int = 0;
-    // SAFETY: an all-zero `rusage` is a valid value of this plain C struct.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    loop {
-        // SAFETY: `pid` is our child, not yet reaped (`Child` only reaps in `wait`, which is
-        // never called); `status` and `usage` are valid for writes.
-        let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-        if reaped == pid {
-            break;
-        }
-        let error = std::io::Error::last_os_error();
-        if error.kind() != std::io::ErrorKind::Interrupted {
-            return Err(HarnessError::Spawn {
-                program: program.to_string(),
-                source: error,
-            }
-            .into());
-        }
-    }
-    let wall_seconds = started.elapsed().as_secs_f64();
-    let (success, status) = if libc::WIFEXITED(status) {
-        let code = libc::WEXITSTATUS(status);
-        (code == 0, format!("exit status {code}"))
-    } else if libc::WIFSIGNALED(status) {
-        (
-            false,
-            format!("killed by signal {}", libc::WTERMSIG(status)),
-        )
-    } else {
-        (false, format!("wait status {status}"))
-    };
-    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    Ok(Usage {
-        success,
-        status,
-        wall_seconds,
-        // Linux reports ru_maxrss in KiB.
-        peak_rss_bytes: u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024,
-        user_seconds: seconds(usage.ru_utime),
-        system_seconds: seconds(usage.ru_stime),
-    })
-}
-
-fn tool_available(program: &str, args: &[&str]) -> bool {
-    Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 /// Runs one statement on PostgreSQL, on a thread of its own with its own runtime: the harness
 /// is synchronous and may be called from inside the CLI's runtime.
 fn pg_execute(url: &str, statement: &str) -> Result<()> {
@@ -1024,182 +870,6 @@ fn remove_database(path: &Path) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Issue 6's ratio targets: (ours, alternative, bound). Pairs with no bound are shown for
-/// context.
-const PAIRS: [(&str, &str, Option<f64>); 9] = [
-    ("import_sqlite", "duckdb_read_csv", Some(1.25)),
-    ("import_sqlite", "sqlite3_import_unique", Some(0.5)),
-    ("import_sqlite", "sqlite3_import_plain", None),
-    ("import_postgres", "psql_copy", Some(2.0)),
-    ("upsert_sqlite", "sqlite3_upsert", Some(0.8)),
-    ("upsert_sqlite", "pg_upsert", None),
-    ("export_csv", "sqlite3_export_csv", Some(1.0)),
-    ("export_csv", "duckdb_copy_csv", None),
-    ("export_parquet", "duckdb_copy_parquet", Some(1.2)),
-];
-
-fn comparisons(steps: &[Measurement]) -> Vec<Comparison> {
-    let find = |name: &str| steps.iter().find(|s| s.step == name);
-    PAIRS
-        .iter()
-        .filter_map(|(ours, alternative, bound)| {
-            let (o, a) = (find(ours)?, find(alternative)?);
-            let per_row = |m: &Measurement| m.wall_seconds / m.rows.max(1) as f64;
-            let ratio = per_row(o) / per_row(a).max(f64::MIN_POSITIVE);
-            Some(Comparison {
-                ours: ours.to_string(),
-                alternative: alternative.to_string(),
-                ratio,
-                target_max_ratio: *bound,
-                met: bound.map(|b| ratio <= b),
-            })
-        })
-        .collect()
-}
-
-fn absolute_checks(steps: &[Measurement]) -> Vec<AbsoluteCheck> {
-    let mut checks: Vec<AbsoluteCheck> = steps
-        .iter()
-        .filter(|s| s.side == Side::Ours)
-        .map(|s| AbsoluteCheck {
-            step: s.step.clone(),
-            what: "peak RSS (MiB)".into(),
-            value: s.peak_rss_mib,
-            limit: MAX_PEAK_RSS_MIB,
-            met: s.peak_rss_mib <= MAX_PEAK_RSS_MIB,
-        })
-        .collect();
-    if let Some(pdf) = steps.iter().find(|s| s.step == "export_pdf") {
-        checks.push(AbsoluteCheck {
-            step: pdf.step.clone(),
-            what: format!("wall seconds for {} records", pdf.rows),
-            value: pdf.wall_seconds,
-            limit: MAX_PDF_SECONDS,
-            met: pdf.wall_seconds <= MAX_PDF_SECONDS,
-        });
-    }
-    checks
-}
-
-fn verdict(met: Option<bool>) -> &'static str {
-    match met {
-        Some(true) => "met",
-        Some(false) => "MISSED",
-        None => "—",
-    }
-}
-
-/// The report as Markdown: the steps, the comparisons, the absolute targets, what was skipped.
-pub fn markdown(report: &Report) -> String {
-    let m = &report.machine;
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "# recordport bench run: {} rows\n\nMachine: {} cores ({}), {:.1} GiB RAM; load average \
-         {:.2} at the start, {:.2} at the end.\n",
-        report.rows, m.cores, m.cpu, m.memory_gib, m.load_at_start, m.load_at_end
-    );
-    out.push_str(
-        "| step | side | what | rows | wall s | rows/s | peak RSS MiB | user s | sys s |\n\
-         |---|---|---|---:|---:|---:|---:|---:|---:|\n",
-    );
-    for s in &report.steps {
-        let side = match s.side {
-            Side::Setup => "setup",
-            Side::Ours => "ours",
-            Side::Alternative => "alternative",
-        };
-        let _ = writeln!(
-            out,
-            "| {} | {side} | {} | {} | {:.2} | {:.0} | {:.0} | {:.1} | {:.1} |",
-            s.step,
-            s.description,
-            s.rows,
-            s.wall_seconds,
-            s.rows_per_second,
-            s.peak_rss_mib,
-            s.user_seconds,
-            s.system_seconds
-        );
-    }
-    out.push_str(
-        "\nRatio: our time per row ÷ the alternative's (below 1: we are faster).\n\n\
-         | ours | alternative | our rows/s | their rows/s | ratio | target | verdict |\n\
-         |---|---|---:|---:|---:|---:|---|\n",
-    );
-    for c in &report.comparisons {
-        let rate = |name: &str| report.step(name).map_or(0.0, |s| s.rows_per_second);
-        let target = c
-            .target_max_ratio
-            .map_or("—".to_string(), |t| format!("≤ {t}"));
-        let _ = writeln!(
-            out,
-            "| {} | {} | {:.0} | {:.0} | {:.3} | {target} | {} |",
-            c.ours,
-            c.alternative,
-            rate(&c.ours),
-            rate(&c.alternative),
-            c.ratio,
-            verdict(c.met)
-        );
-    }
-    out.push_str("\n| step | target | value | limit | verdict |\n|---|---|---:|---:|---|\n");
-    for a in &report.absolute {
-        let _ = writeln!(
-            out,
-            "| {} | {} | {:.1} | {:.1} | {} |",
-            a.step,
-            a.what,
-            a.value,
-            a.limit,
-            verdict(Some(a.met))
-        );
-    }
-    if !report.skipped.is_empty() {
-        out.push_str("\nSkipped:\n");
-        for s in &report.skipped {
-            let _ = writeln!(out, "- {s}");
-        }
-    }
-    out.push_str("\nCommands:\n\n```sh\n");
-    for s in &report.steps {
-        let _ = writeln!(out, "{}", s.command);
-    }
-    out.push_str("```\n");
-    out
-}
-
-fn load_average() -> f64 {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|t| t.split_whitespace().next().and_then(|v| v.parse().ok()))
-        .unwrap_or(0.0)
-}
-
-fn memory_gib() -> f64 {
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find(|l| l.starts_with("MemTotal:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kib| kib.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kib| kib / (1024.0 * 1024.0))
-}
-
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into())
 }
 
 fn io(path: &Path, source: std::io::Error) -> Error {

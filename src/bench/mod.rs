@@ -4,3 +4,5 @@
 
 pub mod generate;
 pub mod harness;
+mod process;
+pub mod report;
