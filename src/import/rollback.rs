@@ -22,7 +22,7 @@ use crate::records::write::{Draft, MatchKey, diff, match_keys, purge_where};
 use crate::records::{Actor, Record};
 use crate::schema::Module;
 use crate::schema::registry::ModuleRegistry;
-use crate::store::{Sql, Store, Tx, now_micros};
+use crate::store::{Dialect, Sql, Store, Tx, now_micros, sqlite_raw};
 
 /// Rows processed at once when rolling back.
 const ROLLBACK_PAGE: i64 = 500;
@@ -271,15 +271,28 @@ async fn restore_records(
     }
     let all: Vec<&Written> = written.iter().collect();
     let now = now_micros();
-    batch_write::update_records(tx, module, &all, actor, now).await?;
-    batch_write::insert_versions(tx, &all, actor, now).await?;
     let rekeyed: Vec<&Written> = written
         .iter()
         .zip(&fields_changed)
         .filter(|(_, changed)| **changed)
         .map(|(w, _)| w)
         .collect();
-    batch_write::replace_keys(tx, module, &rekeyed, true).await?;
+    if tx.dialect() == Dialect::Sqlite {
+        let batch = batch_write::sqlite::Batch {
+            module,
+            actor,
+            now,
+            new: &[],
+            changed: &all,
+            rekeyed: &rekeyed,
+            versioned: &all,
+        };
+        sqlite_raw::with_raw(tx, |connection| batch.write(connection)).await?;
+    } else {
+        batch_write::update_records(tx, module, &all, actor, now).await?;
+        batch_write::insert_versions(tx, &all, actor, now).await?;
+        batch_write::replace_keys(tx, module, &rekeyed, true).await?;
+    }
     Ok(restored)
 }
 

@@ -25,7 +25,7 @@ use crate::records::write::{
 use crate::schema::Module;
 use crate::store::{Dialect, Sql, Tx, now_micros, sqlite_raw, statement_pages};
 
-mod sqlite;
+pub(crate) mod sqlite;
 
 /// Rows per multi-row INSERT: 17 parameters a record keeps this under SQLite's 32,766.
 const INSERT_ROWS: usize = 500;
@@ -83,6 +83,7 @@ pub(crate) async fn write_batch(
             now,
             new: &new,
             changed: &changed,
+            rekeyed: &changed,
             versioned: &versioned,
         };
         sqlite_raw::with_raw(tx, |connection| batch.write(connection)).await?;

@@ -33,17 +33,19 @@ const INSERT_VERSION: &str = "INSERT INTO record_versions (record_id, version, a
      changed_at, user_id, user_display_name) VALUES (?1, ?2, 'update', ?3, ?4, ?5, ?6)";
 
 /// One batch's writes.
-pub(super) struct Batch<'a> {
+pub(crate) struct Batch<'a> {
     pub module: &'a Module,
     pub actor: &'a Actor,
     pub now: i64,
     pub new: &'a [&'a Written],
     pub changed: &'a [&'a Written],
+    /// The changed records whose keys change (all of them in an import batch).
+    pub rekeyed: &'a [&'a Written],
     pub versioned: &'a [&'a Written],
 }
 
 impl Batch<'_> {
-    pub(super) fn write(&self, connection: &Connection) -> Result<()> {
+    pub(crate) fn write(&self, connection: &Connection) -> Result<()> {
         let Batch {
             module, actor, now, ..
         } = *self;
@@ -89,11 +91,11 @@ impl Batch<'_> {
         // Changed records give up their old keys before any record takes new ones: a row may
         // hand a unique value an earlier row of the batch took away from an existing record.
         let mut delete_keys = connection.prepare_cached(DELETE_KEYS)?;
-        for record in self.changed {
+        for record in self.rekeyed {
             delete_keys.execute([&record.id])?;
         }
         let mut insert_key = connection.prepare_cached(INSERT_KEY)?;
-        for record in self.changed.iter().chain(self.new) {
+        for record in self.rekeyed.iter().chain(self.new) {
             for key in &record.keys {
                 insert_key.execute(params![
                     module.id,
