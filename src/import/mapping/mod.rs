@@ -8,8 +8,8 @@
 //! evidence stays unmapped rather than guessed, and each field is suggested for one column only
 //! (phones once per kind, addresses once per part).
 //!
-//! Here: the types and [`suggest`], which weighs the evidence; [`synonyms`] holds the header
-//! synonym table, [`sniff`] what sample values look like.
+//! Here: the types and [`suggest`], which weighs the evidence; `synonyms` holds the header
+//! synonym table, `sniff` what sample values look like.
 
 mod sniff;
 mod synonyms;
