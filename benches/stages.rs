@@ -24,8 +24,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rayon::prelude::*;
 use recordport::bench::generate::{GenerateOptions, OutputFormat, write_file};
 use recordport::export::{self, ExportFormat, ExportRequest};
-use recordport::import::mapping::ColumnMapping;
-use recordport::import::memory::suggest_for_file;
+use recordport::import::memory;
 use recordport::import::merge::merge_fields;
 use recordport::import::{
     DuplicateStrategy, ImportRequest, MappingPlan, MergeMode, RunOptions, SourceOptions, SourceRow,
@@ -109,19 +108,15 @@ async fn suggested_request(
     strategy: DuplicateStrategy,
 ) -> ImportRequest {
     let module = service.modules().get("contacts").await.expect("module");
-    let suggested = suggest_for_file(service.store(), &module, file, &SourceOptions::default())
-        .await
-        .expect("suggest");
+    let suggested =
+        memory::suggested_request(service.store(), &module, file, &SourceOptions::default())
+            .await
+            .expect("suggest");
     ImportRequest {
-        column_mapping: suggested
-            .suggestions
-            .into_iter()
-            .map(ColumnMapping::from)
-            .collect(),
         duplicate_strategy: strategy,
         duplicate_match_fields: vec!["email".into()],
         merge_mode: MergeMode::PreferImport,
-        ..ImportRequest::default()
+        ..suggested
     }
 }
 

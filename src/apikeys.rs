@@ -180,7 +180,9 @@ pub async fn create(store: &Store, name: &str, scopes: &[Scope]) -> Result<Creat
     })
 }
 
-fn scopes_text(scopes: &[Scope]) -> String {
+/// Scopes as the comma-separated list that [`Scope::parse_list`] reads back (how they are stored
+/// and shown).
+pub fn scopes_text(scopes: &[Scope]) -> String {
     scopes
         .iter()
         .map(|s| s.as_str())

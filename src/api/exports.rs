@@ -11,7 +11,7 @@ use std::io::Write;
 
 use axum::Json;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -23,7 +23,7 @@ use utoipa_axum::routes;
 use super::AppState;
 use super::auth::{Authorized, ExportsRead, ExportsWrite};
 use super::error::{ApiError, ApiJson, ApiResult};
-use super::records::{number_param, query_pairs};
+use super::params::{ExportJobPath, ModulePath, QueryParams};
 use crate::error::Error;
 use crate::export::{
     self, DEFAULT_PAGE_SIZE, Delivery, ExportFormat, ExportJob, ExportRequest, Prepared,
@@ -41,10 +41,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// `?job=true` asks for an export job whatever the size.
-pub(crate) fn job_requested(raw_query: Option<&str>) -> bool {
-    query_pairs(raw_query)
-        .iter()
-        .any(|(k, v)| k == "job" && matches!(v.as_str(), "true" | "1"))
+pub(crate) fn job_requested(query: &QueryParams) -> bool {
+    query
+        .pairs()
+        .any(|(k, v)| k == "job" && matches!(v, "true" | "1"))
 }
 
 #[utoipa::path(post, path = "/v1/modules/{module}/export", tag = "exports",
@@ -53,7 +53,7 @@ pub(crate) fn job_requested(raw_query: Option<&str>) -> bool {
         `Content-Disposition: attachment`). Above that, or with `?job=true`, the response is \
         202 with an export job; its file is at `GET /v1/export-jobs/{id}/download` once \
         completed. At most 100,000 records.",
-    params(("module" = String, Path, description = "Module slug"),
+    params(ModulePath,
         ("job" = Option<bool>, Query, description = "Make an export job even for a small export")),
     request_body(content = Object, description = "{format: csv|pdf|parquet, config?: {columns, columnLabels, includeHeaders, dateFormat, title, description, sortField, sortDirection, limit, filter, advancedFilter, search, labelIds, typeIds}}"),
     responses((status = 200, description = "The file", content_type = "application/octet-stream"),
@@ -64,15 +64,15 @@ pub(crate) fn job_requested(raw_query: Option<&str>) -> bool {
 async fn export_module(
     auth: Authorized<ExportsWrite>,
     State(state): State<AppState>,
-    Path(module): Path<String>,
-    RawQuery(raw): RawQuery,
+    Path(ModulePath { module }): Path<ModulePath>,
+    query: QueryParams,
     ApiJson(request): ApiJson<ExportRequest>,
 ) -> ApiResult<Response> {
     export_response(
         &state,
         &module,
         request,
-        job_requested(raw.as_deref()),
+        job_requested(&query),
         &auth.key.id,
     )
     .await
@@ -213,9 +213,9 @@ pub(crate) fn job_json(job: &ExportJob) -> Value {
 async fn export_jobs(
     _auth: Authorized<ExportsRead>,
     State(state): State<AppState>,
-    RawQuery(raw): RawQuery,
+    query: QueryParams,
 ) -> ApiResult<Json<Value>> {
-    let limit = number_param::<u32>(&query_pairs(raw.as_deref()), "limit")?.unwrap_or(25);
+    let limit = query.number::<u32>("limit")?.unwrap_or(25);
     let jobs = export::list_jobs(state.service.store(), limit).await?;
     Ok(Json(
         json!({ "jobs": jobs.iter().map(job_json).collect::<Vec<_>>() }),
@@ -224,14 +224,14 @@ async fn export_jobs(
 
 #[utoipa::path(get, path = "/v1/export-jobs/{exportJobId}", tag = "exports",
     summary = "An export job's status and progress",
-    params(("exportJobId" = String, Path, description = "Export job id")),
+    params(ExportJobPath),
     responses((status = 200, description = "The job", body = Object),
         (status = 404, description = "Export job not found", body = Object)),
     security(("bearer" = ["exports:read"])))]
 async fn export_job(
     _auth: Authorized<ExportsRead>,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    Path(ExportJobPath { export_job_id: id }): Path<ExportJobPath>,
 ) -> ApiResult<Json<Value>> {
     let job = export::get_job(state.service.store(), &id).await?;
     Ok(Json(job_json(&job)))
@@ -239,7 +239,7 @@ async fn export_job(
 
 #[utoipa::path(get, path = "/v1/export-jobs/{exportJobId}/download", tag = "exports",
     summary = "The file of a completed export job (kept 24 hours)",
-    params(("exportJobId" = String, Path, description = "Export job id")),
+    params(ExportJobPath),
     responses((status = 200, description = "The file", content_type = "application/octet-stream"),
         (status = 404, description = "Export job not found, or its file expired", body = Object),
         (status = 409, description = "The job has not completed", body = Object)),
@@ -247,7 +247,7 @@ async fn export_job(
 async fn download_export(
     _auth: Authorized<ExportsRead>,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    Path(ExportJobPath { export_job_id: id }): Path<ExportJobPath>,
 ) -> ApiResult<Response> {
     let (job, path) = export::job_file(state.service.store(), &id).await?;
     let io = |source| {
@@ -274,7 +274,7 @@ async fn download_export(
 
 #[utoipa::path(delete, path = "/v1/export-jobs/{exportJobId}", tag = "exports",
     summary = "Cancel a pending or running export job (a running one stops at its next page)",
-    params(("exportJobId" = String, Path, description = "Export job id")),
+    params(ExportJobPath),
     responses((status = 200, description = "The job", body = Object),
         (status = 404, description = "Export job not found", body = Object),
         (status = 409, description = "The job has finished", body = Object)),
@@ -282,7 +282,7 @@ async fn download_export(
 async fn cancel_export_job(
     _auth: Authorized<ExportsWrite>,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    Path(ExportJobPath { export_job_id: id }): Path<ExportJobPath>,
 ) -> ApiResult<Json<Value>> {
     let job = export::cancel_job(state.service.store(), &id).await?;
     Ok(Json(job_json(&job)))

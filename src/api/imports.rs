@@ -9,10 +9,10 @@ use std::path::PathBuf;
 
 use axum::Json;
 use axum::extract::multipart::MultipartRejection;
-use axum::extract::{DefaultBodyLimit, Multipart, Path, RawQuery, State};
+use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use tokio::io::AsyncWriteExt;
 use utoipa_axum::router::OpenApiRouter;
@@ -21,7 +21,7 @@ use utoipa_axum::routes;
 use super::AppState;
 use super::auth::{Authorized, ImportsRead, ImportsWrite};
 use super::error::{ApiError, ApiJson, ApiResult, too_large};
-use super::records::{number_param, query_pairs};
+use super::params::{ImportJobPath, ModulePath, QueryParams};
 use crate::error::Error;
 use crate::import::mapping::ColumnMapping;
 use crate::import::memory::suggest_for_columns;
@@ -69,15 +69,12 @@ fn upload_source_options(state: &AppState, file_id: &str) -> ApiResult<SourceOpt
 }
 
 /// The parse step's `sheet`, `encoding` and `delimiter` query parameters.
-fn read_options(raw_query: Option<&str>) -> ApiResult<ReadOptions> {
-    let pairs = query_pairs(raw_query);
+fn read_options(query: &QueryParams) -> ApiResult<ReadOptions> {
     let get = |name: &str| {
-        pairs
-            .iter()
-            .rev()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
+        query
+            .text(name)
             .filter(|v| !v.is_empty())
+            .map(str::to_string)
     };
     let delimiter = match get("delimiter") {
         None => None,
@@ -103,6 +100,11 @@ fn read_options(raw_query: Option<&str>) -> ApiResult<ReadOptions> {
     })
 }
 
+/// Spec 002's answer body: `{"success": true, "data": …}`.
+fn success(data: &impl Serialize) -> Json<Value> {
+    Json(json!({ "success": true, "data": data }))
+}
+
 /// Runs blocking file work off the async threads.
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> crate::Result<T> + Send + 'static,
@@ -124,7 +126,7 @@ fn task_failed(error: tokio::task::JoinError) -> ApiError {
     description = "CSV, XLSX, XLS, ODS or Parquet, at most --max-upload-mb (default 100 MB). The \
         file is kept for the next steps under the returned `fileId` (24 hours), with the way to \
         read it (`sheet`, `encoding`, `delimiter`).",
-    params(("module" = String, Path, description = "Module slug"),
+    params(ModulePath,
         ("sheet" = Option<String>, Query, description = "Sheet of a workbook (default: the first)"),
         ("encoding" = Option<String>, Query, description = "Encoding of a CSV file, e.g. windows-1252 (default: detected)"),
         ("delimiter" = Option<String>, Query, description = "Delimiter of a CSV file, one character (default: detected)")),
@@ -137,13 +139,13 @@ fn task_failed(error: tokio::task::JoinError) -> ApiError {
 async fn parse_upload(
     _auth: Authorized<ImportsWrite>,
     State(state): State<AppState>,
-    Path(module): Path<String>,
-    RawQuery(raw): RawQuery,
+    Path(ModulePath { module }): Path<ModulePath>,
+    query: QueryParams,
     headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<Json<Value>> {
     state.service.modules().get(&module).await?;
-    let read = read_options(raw.as_deref())?;
+    let read = read_options(&query)?;
     let limit = state.settings.max_upload_bytes;
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -191,7 +193,7 @@ async fn parse_upload(
     };
     let mut data = json!(parsed);
     data["fileId"] = json!(file_id);
-    Ok(Json(json!({ "success": true, "data": data })))
+    Ok(success(&data))
 }
 
 /// Why an upload was not received whole.
@@ -305,7 +307,7 @@ struct SuggestBody {
     summary = "Step 2: suggest a column-to-field mapping",
     description = "From `sourceColumns` (and `sampleData`) as the spec shows, or from an uploaded \
         file's `fileId`. Mappings confirmed by earlier imports of the module come first.",
-    params(("module" = String, Path, description = "Module slug")),
+    params(ModulePath),
     request_body(content = Object, description = "{sourceColumns, sampleData?} or {fileId}"),
     responses((status = 200, description = "{success, data: {suggestions, aiUsed, targetFields}}", body = Object),
         (status = 400, description = "Invalid request", body = Object)),
@@ -313,7 +315,7 @@ struct SuggestBody {
 async fn suggest_mapping(
     _auth: Authorized<ImportsWrite>,
     State(state): State<AppState>,
-    Path(module): Path<String>,
+    Path(ModulePath { module }): Path<ModulePath>,
     ApiJson(body): ApiJson<SuggestBody>,
 ) -> ApiResult<Json<Value>> {
     let module = state.service.modules().get(&module).await?;
@@ -335,7 +337,7 @@ async fn suggest_mapping(
         }
     };
     let result = suggest_for_columns(state.service.store(), &module, &columns, &samples).await?;
-    Ok(Json(json!({ "success": true, "data": result })))
+    Ok(success(&result))
 }
 
 #[derive(Deserialize)]
@@ -350,7 +352,7 @@ struct ValidateBody {
 
 #[utoipa::path(post, path = "/v1/modules/{module}/import/validate", tag = "imports",
     summary = "Step 3: check every row against a mapping, writing nothing",
-    params(("module" = String, Path, description = "Module slug")),
+    params(ModulePath),
     request_body(content = Object, description = "{rows | fileId, columnMapping, staticValues?}"),
     responses((status = 200, description = "{success, data: {isValid, totalRows, validRows, errorRows, errors, warnings}}", body = Object),
         (status = 400, description = "Invalid request or mapping", body = Object)),
@@ -358,7 +360,7 @@ struct ValidateBody {
 async fn validate(
     _auth: Authorized<ImportsWrite>,
     State(state): State<AppState>,
-    Path(module): Path<String>,
+    Path(ModulePath { module }): Path<ModulePath>,
     ApiJson(body): ApiJson<ValidateBody>,
 ) -> ApiResult<Json<Value>> {
     let module = state.service.modules().get(&module).await?;
@@ -373,7 +375,7 @@ async fn validate(
         PipelineOptions::default(),
     )
     .await?;
-    Ok(Json(json!({ "success": true, "data": report })))
+    Ok(success(&report))
 }
 
 #[derive(Deserialize)]
@@ -390,7 +392,7 @@ struct ExecuteBody {
     description = "Up to 5,000 rows run in the request and return the result (`processingMode` \
         sync). Larger imports return the job at once (`stream` up to 50,000 rows, `background` \
         above); poll `GET …/import/jobs/{jobId}`.",
-    params(("module" = String, Path, description = "Module slug")),
+    params(ModulePath),
     request_body(content = Object, description = "{rows | fileId, columnMapping, duplicateStrategy?, duplicateMatchFields?, mergeMode?, aiMappingUsed?, skipValidation?, createMissingReferences?, staticValues?}"),
     responses((status = 200, description = "{success, data: {importJobId, status, processingMode, successRows, errorRows, skippedRows, createdRecordIds, errors, referenceWarnings}}", body = Object),
         (status = 202, description = "{success, data: job} for a stream or background import", body = Object),
@@ -399,7 +401,7 @@ struct ExecuteBody {
 async fn execute(
     auth: Authorized<ImportsWrite>,
     State(state): State<AppState>,
-    Path(module): Path<String>,
+    Path(ModulePath { module }): Path<ModulePath>,
     ApiJson(body): ApiJson<ExecuteBody>,
 ) -> ApiResult<Response> {
     let source = step_source(&state, body.file_id, body.rows).await?;
@@ -431,30 +433,24 @@ async fn execute(
         .await
     });
     match import.await.map_err(task_failed)?? {
-        Started::Finished(result) => {
-            Ok(Json(json!({ "success": true, "data": result })).into_response())
-        }
-        Started::Queued(job) => Ok((
-            StatusCode::ACCEPTED,
-            Json(json!({ "success": true, "data": job })),
-        )
-            .into_response()),
+        Started::Finished(result) => Ok(success(&result).into_response()),
+        Started::Queued(job) => Ok((StatusCode::ACCEPTED, success(&job)).into_response()),
     }
 }
 
 #[utoipa::path(get, path = "/v1/modules/{module}/import/jobs", tag = "imports",
     summary = "The module's import jobs, newest first",
-    params(("module" = String, Path, description = "Module slug"),
+    params(ModulePath,
         ("limit" = Option<i64>, Query, description = "At most this many jobs (1-100, default 50)")),
     responses((status = 200, description = "{success, data: [job]}", body = Object)),
     security(("bearer" = ["imports:read"])))]
 async fn import_jobs(
     _auth: Authorized<ImportsRead>,
     State(state): State<AppState>,
-    Path(module): Path<String>,
-    RawQuery(raw): RawQuery,
+    Path(ModulePath { module }): Path<ModulePath>,
+    query: QueryParams,
 ) -> ApiResult<Json<Value>> {
-    let limit = number_param::<i64>(&query_pairs(raw.as_deref()), "limit")?;
+    let limit = query.number::<i64>("limit")?;
     let jobs = list_jobs(
         state.service.store(),
         state.service.modules(),
@@ -462,20 +458,19 @@ async fn import_jobs(
         limit,
     )
     .await?;
-    Ok(Json(json!({ "success": true, "data": jobs })))
+    Ok(success(&jobs))
 }
 
 #[utoipa::path(get, path = "/v1/modules/{module}/import/jobs/{jobId}", tag = "imports",
     summary = "An import job's status and progress",
-    params(("module" = String, Path, description = "Module slug"),
-        ("jobId" = String, Path, description = "Import job id")),
+    params(ImportJobPath),
     responses((status = 200, description = "{success, data: job}", body = Object),
         (status = 404, description = "Import job not found", body = Object)),
     security(("bearer" = ["imports:read"])))]
 async fn import_job(
     _auth: Authorized<ImportsRead>,
     State(state): State<AppState>,
-    Path((module, job_id)): Path<(String, String)>,
+    Path(ImportJobPath { module, job_id }): Path<ImportJobPath>,
 ) -> ApiResult<Json<Value>> {
     let job = get_job(
         state.service.store(),
@@ -484,13 +479,12 @@ async fn import_job(
         &job_id,
     )
     .await?;
-    Ok(Json(json!({ "success": true, "data": job })))
+    Ok(success(&job))
 }
 
 #[utoipa::path(delete, path = "/v1/modules/{module}/import/jobs/{jobId}", tag = "imports",
     summary = "Roll an import back: delete the records it created, restore the records it updated",
-    params(("module" = String, Path, description = "Module slug"),
-        ("jobId" = String, Path, description = "Import job id")),
+    params(ImportJobPath),
     responses((status = 200, description = "{success, data: {deletedCount, restoredCount, conflicts}}", body = Object),
         (status = 404, description = "Import job not found", body = Object),
         (status = 409, description = "The job is still running", body = Object)),
@@ -498,7 +492,7 @@ async fn import_job(
 async fn rollback_job(
     auth: Authorized<ImportsWrite>,
     State(state): State<AppState>,
-    Path((module, job_id)): Path<(String, String)>,
+    Path(ImportJobPath { module, job_id }): Path<ImportJobPath>,
 ) -> ApiResult<Json<Value>> {
     // Its own task, like execute: a client that disconnects does not cut a rollback half-way.
     let service = state.service.clone();
@@ -507,13 +501,12 @@ async fn rollback_job(
         rollback(service.store(), service.modules(), &module, &job_id, &actor).await
     });
     let outcome = undo.await.map_err(task_failed)??;
-    Ok(Json(json!({ "success": true, "data": outcome })))
+    Ok(success(&outcome))
 }
 
 #[utoipa::path(post, path = "/v1/modules/{module}/import/jobs/{jobId}/cancel", tag = "imports",
     summary = "Cancel a pending or running import (a running one stops at its next batch and is rolled back)",
-    params(("module" = String, Path, description = "Module slug"),
-        ("jobId" = String, Path, description = "Import job id")),
+    params(ImportJobPath),
     responses((status = 200, description = "{success, data: job}", body = Object),
         (status = 404, description = "Import job not found", body = Object),
         (status = 409, description = "The job has finished (roll it back instead)", body = Object)),
@@ -521,7 +514,7 @@ async fn rollback_job(
 async fn cancel_job(
     _auth: Authorized<ImportsWrite>,
     State(state): State<AppState>,
-    Path((module, job_id)): Path<(String, String)>,
+    Path(ImportJobPath { module, job_id }): Path<ImportJobPath>,
 ) -> ApiResult<Json<Value>> {
     let job = cancel(
         state.service.store(),
@@ -530,5 +523,5 @@ async fn cancel_job(
         &job_id,
     )
     .await?;
-    Ok(Json(json!({ "success": true, "data": job })))
+    Ok(success(&job))
 }

@@ -11,7 +11,8 @@
 //! workers run them (`recordport serve` runs one in its own process unless `--no-worker`).
 //!
 //! One file per area: [`records`], [`imports`], [`exports`], [`reports`]; [`auth`] (keys and
-//! scopes), [`limits`] (rate and size), [`openapi`] (the document), [`error`] (the error body).
+//! scopes), [`limits`] (rate and size), [`openapi`] (the document), `params` (path parameters,
+//! extracted and documented by one type each; the query string), [`error`] (the error body).
 
 pub mod auth;
 pub mod error;
@@ -19,6 +20,7 @@ pub mod exports;
 pub mod imports;
 pub mod limits;
 pub mod openapi;
+mod params;
 pub mod records;
 pub mod reports;
 

@@ -3,7 +3,7 @@
 //! purge, empty), versions and references.
 
 use axum::Json;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
@@ -13,7 +13,7 @@ use super::AppState;
 use super::auth::{Authorized, RecordsRead, RecordsWrite};
 use super::error::ApiJson;
 use super::error::ApiResult;
-use crate::error::Error;
+use super::params::{LinkedRecordsPath, ModulePath, QueryParams, RecordPath, ReferencePath};
 use crate::records::query::DEFAULT_PAGE_SIZE;
 use crate::records::{BulkUpdate, ListQuery, RecordInput};
 
@@ -34,31 +34,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(reference_picker))
 }
 
-/// The query string as decoded pairs, in order (`filter[status]` keeps its brackets).
-pub(crate) fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
-        .into_owned()
-        .collect()
-}
-
-/// A whole-number query parameter.
-pub(crate) fn number_param<T: std::str::FromStr>(
-    pairs: &[(String, String)],
-    name: &str,
-) -> Result<Option<T>, Error> {
-    match pairs.iter().rev().find(|(k, _)| k == name) {
-        None => Ok(None),
-        Some((_, value)) => value
-            .parse()
-            .map(Some)
-            .map_err(|_| Error::invalid_field(name, "must be a whole number", Some(json!(value)))),
-    }
-}
-
 #[utoipa::path(get, path = "/v1/modules/{module}/records", tag = "records",
     summary = "List records with filtering, search, sorting and pagination",
     params(
-        ("module" = String, Path, description = "Module slug"),
+        ModulePath,
         ("search" = Option<String>, Query, description = "Full-text search across indexed fields"),
         ("sortField" = Option<String>, Query, description = "Field slug to sort by"),
         ("sortDirection" = Option<String>, Query, description = "asc or desc"),
@@ -80,18 +59,17 @@ pub(crate) fn number_param<T: std::str::FromStr>(
 async fn list_records(
     _auth: Authorized<RecordsRead>,
     State(state): State<AppState>,
-    Path(module): Path<String>,
-    RawQuery(raw): RawQuery,
+    Path(ModulePath { module }): Path<ModulePath>,
+    query: QueryParams,
 ) -> ApiResult<Json<Value>> {
-    let pairs = query_pairs(raw.as_deref());
-    let query = ListQuery::from_params(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
+    let query = ListQuery::from_params(query.pairs())?;
     let result = state.service.list(&module, &query).await?;
     Ok(Json(json!(result)))
 }
 
 #[utoipa::path(post, path = "/v1/modules/{module}/records", tag = "records",
     summary = "Create a record",
-    params(("module" = String, Path, description = "Module slug")),
+    params(ModulePath),
     request_body(content = Object, description = "{displayName?, fields?, labelIds?, typeIds?, privacyLevel?, descriptionHtml?, externalId?}"),
     responses((status = 201, description = "{record}", body = Object),
         (status = 400, description = "Invalid field values", body = Object),
@@ -100,7 +78,7 @@ async fn list_records(
 async fn create_record(
     auth: Authorized<RecordsWrite>,
     State(state): State<AppState>,
-    Path(module): Path<String>,
+    Path(ModulePath { module }): Path<ModulePath>,
     ApiJson(input): ApiJson<RecordInput>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let record = state.service.create(&module, input, &auth.actor()).await?;
@@ -109,8 +87,7 @@ async fn create_record(
 
 #[utoipa::path(get, path = "/v1/modules/{module}/records/{id}", tag = "records",
     summary = "Get a record, or one of its past versions",
-    params(("module" = String, Path, description = "Module slug"),
-        ("id" = String, Path, description = "Record id"),
+    params(RecordPath,
         ("version" = Option<i64>, Query, description = "The record as it was at this version")),
     responses((status = 200, description = "{record}", body = Object),
         (status = 404, description = "Record not found", body = Object)),
@@ -118,11 +95,10 @@ async fn create_record(
 async fn get_record(
     _auth: Authorized<RecordsRead>,
     State(state): State<AppState>,
-    Path((module, id)): Path<(String, String)>,
-    RawQuery(raw): RawQuery,
+    Path(RecordPath { module, id }): Path<RecordPath>,
+    query: QueryParams,
 ) -> ApiResult<Json<Value>> {
-    let pairs = query_pairs(raw.as_deref());
-    let record = match number_param::<i64>(&pairs, "version")? {
+    let record = match query.number::<i64>("version")? {
         Some(version) => state.service.get_version(&module, &id, version).await?,
         None => state.service.get(&module, &id).await?,
     };
@@ -131,8 +107,7 @@ async fn get_record(
 
 #[utoipa::path(patch, path = "/v1/modules/{module}/records/{id}", tag = "records",
     summary = "Update a record (only the keys given; a stale version is a 409 conflict)",
-    params(("module" = String, Path, description = "Module slug"),
-        ("id" = String, Path, description = "Record id")),
+    params(RecordPath),
     request_body(content = Object, description = "{fields?, labelIds?, typeIds?, privacyLevel?, descriptionHtml?, version?}"),
     responses((status = 200, description = "{record}", body = Object),
         (status = 400, description = "Invalid field values", body = Object),
@@ -142,7 +117,7 @@ async fn get_record(
 async fn update_record(
     auth: Authorized<RecordsWrite>,
     State(state): State<AppState>,
-    Path((module, id)): Path<(String, String)>,
+    Path(RecordPath { module, id }): Path<RecordPath>,
     ApiJson(input): ApiJson<RecordInput>,
 ) -> ApiResult<Json<Value>> {
     let record = state
@@ -154,15 +129,14 @@ async fn update_record(
 
 #[utoipa::path(delete, path = "/v1/modules/{module}/records/{id}", tag = "records",
     summary = "Move a record to the trash",
-    params(("module" = String, Path, description = "Module slug"),
-        ("id" = String, Path, description = "Record id")),
+    params(RecordPath),
     responses((status = 200, description = "{success: true}", body = Object),
         (status = 404, description = "Record not found", body = Object)),
     security(("bearer" = ["records:write"])))]
 async fn delete_record(
     auth: Authorized<RecordsWrite>,
     State(state): State<AppState>,
-    Path((module, id)): Path<(String, String)>,
+    Path(RecordPath { module, id }): Path<RecordPath>,
 ) -> ApiResult<Json<Value>> {
     state.service.delete(&module, &id, &auth.actor()).await?;
     Ok(Json(json!({ "success": true })))
@@ -170,8 +144,7 @@ async fn delete_record(
 
 #[utoipa::path(post, path = "/v1/modules/{module}/records/{id}/restore", tag = "trash",
     summary = "Restore a record from the trash",
-    params(("module" = String, Path, description = "Module slug"),
-        ("id" = String, Path, description = "Record id")),
+    params(RecordPath),
     responses((status = 200, description = "{record}", body = Object),
         (status = 404, description = "Not in the trash", body = Object),
         (status = 409, description = "A unique value was taken meanwhile", body = Object)),
@@ -179,7 +152,7 @@ async fn delete_record(
 async fn restore_record(
     auth: Authorized<RecordsWrite>,
     State(state): State<AppState>,
-    Path((module, id)): Path<(String, String)>,
+    Path(RecordPath { module, id }): Path<RecordPath>,
 ) -> ApiResult<Json<Value>> {
     let record = state.service.restore(&module, &id, &auth.actor()).await?;
     Ok(Json(json!({ "record": record })))
@@ -187,15 +160,14 @@ async fn restore_record(
 
 #[utoipa::path(delete, path = "/v1/modules/{module}/records/{id}/purge", tag = "trash",
     summary = "Delete a trashed record for good",
-    params(("module" = String, Path, description = "Module slug"),
-        ("id" = String, Path, description = "Record id")),
+    params(RecordPath),
     responses((status = 200, description = "{success: true}", body = Object),
         (status = 404, description = "Not in the trash", body = Object)),
     security(("bearer" = ["records:write"])))]
 async fn purge_record(
     _auth: Authorized<RecordsWrite>,
     State(state): State<AppState>,
-    Path((module, id)): Path<(String, String)>,
+    Path(RecordPath { module, id }): Path<RecordPath>,
 ) -> ApiResult<Json<Value>> {
     state.service.purge(&module, &id).await?;
     Ok(Json(json!({ "success": true })))
@@ -203,15 +175,14 @@ async fn purge_record(
 
 #[utoipa::path(get, path = "/v1/modules/{module}/records/{id}/versions", tag = "records",
     summary = "A record's versions, newest first, with their changes",
-    params(("module" = String, Path, description = "Module slug"),
-        ("id" = String, Path, description = "Record id")),
+    params(RecordPath),
     responses((status = 200, description = "{versions}", body = Object),
         (status = 404, description = "Record not found", body = Object)),
     security(("bearer" = ["records:read"])))]
 async fn record_versions(
     _auth: Authorized<RecordsRead>,
     State(state): State<AppState>,
-    Path((module, id)): Path<(String, String)>,
+    Path(RecordPath { module, id }): Path<RecordPath>,
 ) -> ApiResult<Json<Value>> {
     let versions = state.service.history(&module, &id).await?;
     Ok(Json(json!({ "versions": versions })))
@@ -219,7 +190,7 @@ async fn record_versions(
 
 #[utoipa::path(post, path = "/v1/modules/{module}/records/bulk", tag = "records",
     summary = "Add and remove labels and types on up to 100 records",
-    params(("module" = String, Path, description = "Module slug")),
+    params(ModulePath),
     request_body(content = Object, description = "{recordIds, addLabelIds?, removeLabelIds?, addTypeIds?, removeTypeIds?}"),
     responses((status = 200, description = "{records}", body = Object),
         (status = 400, description = "Invalid request", body = Object),
@@ -228,7 +199,7 @@ async fn record_versions(
 async fn bulk_update(
     auth: Authorized<RecordsWrite>,
     State(state): State<AppState>,
-    Path(module): Path<String>,
+    Path(ModulePath { module }): Path<ModulePath>,
     ApiJson(request): ApiJson<BulkUpdate>,
 ) -> ApiResult<Json<Value>> {
     let records = state
@@ -246,7 +217,7 @@ struct RecordIds {
 
 #[utoipa::path(post, path = "/v1/modules/{module}/records/bulk-delete", tag = "records",
     summary = "Move up to 100 records to the trash",
-    params(("module" = String, Path, description = "Module slug")),
+    params(ModulePath),
     request_body(content = Object, description = "{recordIds}"),
     responses((status = 200, description = "{deleted, skipped}", body = Object),
         (status = 400, description = "Invalid request", body = Object)),
@@ -254,7 +225,7 @@ struct RecordIds {
 async fn bulk_delete(
     auth: Authorized<RecordsWrite>,
     State(state): State<AppState>,
-    Path(module): Path<String>,
+    Path(ModulePath { module }): Path<ModulePath>,
     ApiJson(RecordIds { record_ids: ids }): ApiJson<RecordIds>,
 ) -> ApiResult<Json<Value>> {
     let outcome = state
@@ -266,7 +237,7 @@ async fn bulk_delete(
 
 #[utoipa::path(post, path = "/v1/modules/{module}/records/bulk-restore", tag = "trash",
     summary = "Restore up to 100 trashed records",
-    params(("module" = String, Path, description = "Module slug")),
+    params(ModulePath),
     request_body(content = Object, description = "{recordIds}"),
     responses((status = 200, description = "{restored, skipped}", body = Object),
         (status = 400, description = "Invalid request", body = Object)),
@@ -274,7 +245,7 @@ async fn bulk_delete(
 async fn bulk_restore(
     auth: Authorized<RecordsWrite>,
     State(state): State<AppState>,
-    Path(module): Path<String>,
+    Path(ModulePath { module }): Path<ModulePath>,
     ApiJson(RecordIds { record_ids: ids }): ApiJson<RecordIds>,
 ) -> ApiResult<Json<Value>> {
     let outcome = state
@@ -286,7 +257,7 @@ async fn bulk_restore(
 
 #[utoipa::path(get, path = "/v1/modules/{module}/records/trash", tag = "trash",
     summary = "List trashed records, most recently deleted first",
-    params(("module" = String, Path, description = "Module slug"),
+    params(ModulePath,
         ("page" = Option<u32>, Query, description = "Page number (starts at 1)"),
         ("pageSize" = Option<u32>, Query, description = "Results per page (default 25, at most 100)")),
     responses((status = 200, description = "{records, total, page, pageSize}", body = Object)),
@@ -294,25 +265,24 @@ async fn bulk_restore(
 async fn list_trash(
     _auth: Authorized<RecordsRead>,
     State(state): State<AppState>,
-    Path(module): Path<String>,
-    RawQuery(raw): RawQuery,
+    Path(ModulePath { module }): Path<ModulePath>,
+    query: QueryParams,
 ) -> ApiResult<Json<Value>> {
-    let pairs = query_pairs(raw.as_deref());
-    let page = number_param(&pairs, "page")?.unwrap_or(1);
-    let page_size = number_param(&pairs, "pageSize")?.unwrap_or(DEFAULT_PAGE_SIZE);
+    let page = query.number("page")?.unwrap_or(1);
+    let page_size = query.number("pageSize")?.unwrap_or(DEFAULT_PAGE_SIZE);
     let result = state.service.list_trash(&module, page, page_size).await?;
     Ok(Json(json!(result)))
 }
 
 #[utoipa::path(post, path = "/v1/modules/{module}/records/empty-trash", tag = "trash",
     summary = "Delete every trashed record of the module for good",
-    params(("module" = String, Path, description = "Module slug")),
+    params(ModulePath),
     responses((status = 200, description = "{success: true, purged}", body = Object)),
     security(("bearer" = ["records:write"])))]
 async fn empty_trash(
     _auth: Authorized<RecordsWrite>,
     State(state): State<AppState>,
-    Path(module): Path<String>,
+    Path(ModulePath { module }): Path<ModulePath>,
 ) -> ApiResult<Json<Value>> {
     let purged = state.service.empty_trash(&module).await?;
     Ok(Json(json!({ "success": true, "purged": purged })))
@@ -320,13 +290,13 @@ async fn empty_trash(
 
 #[utoipa::path(get, path = "/v1/modules/{module}/references", tag = "references",
     summary = "The reference fields of a module",
-    params(("module" = String, Path, description = "Module slug")),
+    params(ModulePath),
     responses((status = 200, description = "{references}", body = Object)),
     security(("bearer" = ["records:read"])))]
 async fn list_references(
     _auth: Authorized<RecordsRead>,
     State(state): State<AppState>,
-    Path(module): Path<String>,
+    Path(ModulePath { module }): Path<ModulePath>,
 ) -> ApiResult<Json<Value>> {
     let references = state.service.references(&module).await?;
     Ok(Json(json!({ "references": references })))
@@ -335,16 +305,18 @@ async fn list_references(
 #[utoipa::path(get, path = "/v1/modules/{module}/references/{referenceSlug}/records/{recordId}",
     tag = "references",
     summary = "The records a record links to through a reference field",
-    params(("module" = String, Path, description = "Module slug"),
-        ("referenceSlug" = String, Path, description = "Reference field slug"),
-        ("recordId" = String, Path, description = "Record id")),
+    params(LinkedRecordsPath),
     responses((status = 200, description = "{recordIds, records}", body = Object),
         (status = 404, description = "Record not found", body = Object)),
     security(("bearer" = ["records:read"])))]
 async fn linked_records(
     _auth: Authorized<RecordsRead>,
     State(state): State<AppState>,
-    Path((module, reference, id)): Path<(String, String, String)>,
+    Path(LinkedRecordsPath {
+        module,
+        reference_slug: reference,
+        record_id: id,
+    }): Path<LinkedRecordsPath>,
 ) -> ApiResult<Json<Value>> {
     let records = state
         .service
@@ -357,8 +329,7 @@ async fn linked_records(
 #[utoipa::path(get, path = "/v1/modules/{module}/references/{referenceSlug}/picker",
     tag = "references",
     summary = "Records of the reference's target module to link to, by name",
-    params(("module" = String, Path, description = "Module slug"),
-        ("referenceSlug" = String, Path, description = "Reference field slug"),
+    params(ReferencePath,
         ("search" = Option<String>, Query, description = "Words of the name"),
         ("limit" = Option<u32>, Query, description = "At most this many (default 10, at most 50)")),
     responses((status = 200, description = "{records: [{id, label, subtitle}]}", body = Object),
@@ -367,18 +338,20 @@ async fn linked_records(
 async fn reference_picker(
     _auth: Authorized<RecordsRead>,
     State(state): State<AppState>,
-    Path((module, reference)): Path<(String, String)>,
-    RawQuery(raw): RawQuery,
+    Path(ReferencePath {
+        module,
+        reference_slug: reference,
+    }): Path<ReferencePath>,
+    query: QueryParams,
 ) -> ApiResult<Json<Value>> {
-    let pairs = query_pairs(raw.as_deref());
-    let search = pairs
-        .iter()
-        .rev()
-        .find(|(k, _)| k == "search")
-        .map(|(_, v)| v.as_str());
     let records = state
         .service
-        .reference_picker(&module, &reference, search, number_param(&pairs, "limit")?)
+        .reference_picker(
+            &module,
+            &reference,
+            query.text("search"),
+            query.number("limit")?,
+        )
         .await?;
     Ok(Json(json!({ "records": records })))
 }

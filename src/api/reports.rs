@@ -3,7 +3,7 @@
 //! Reading reports needs `exports:read`; saving, deleting and exporting them `exports:write`.
 
 use axum::Json;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
@@ -15,7 +15,7 @@ use super::AppState;
 use super::auth::{Authorized, ExportsRead, ExportsWrite};
 use super::error::{ApiJson, ApiResult};
 use super::exports::{export_response, job_requested};
-use super::records::{number_param, query_pairs};
+use super::params::{QueryParams, ReportPath};
 use crate::export::{ExportConfig, ExportFormat};
 use crate::reports::{self, NewReport};
 
@@ -50,23 +50,23 @@ async fn create_report(
 async fn list_reports(
     _auth: Authorized<ExportsRead>,
     State(state): State<AppState>,
-    RawQuery(raw): RawQuery,
+    query: QueryParams,
 ) -> ApiResult<Json<Value>> {
-    let limit = number_param::<u32>(&query_pairs(raw.as_deref()), "limit")?.unwrap_or(50);
+    let limit = query.number::<u32>("limit")?.unwrap_or(50);
     let reports = reports::list(state.service.store(), limit).await?;
     Ok(Json(json!({ "reports": reports })))
 }
 
 #[utoipa::path(get, path = "/v1/reports/{reportId}", tag = "reports",
     summary = "A saved report",
-    params(("reportId" = String, Path, description = "Report id")),
+    params(ReportPath),
     responses((status = 200, description = "{report}", body = Object),
         (status = 404, description = "Report not found", body = Object)),
     security(("bearer" = ["exports:read"])))]
 async fn get_report(
     _auth: Authorized<ExportsRead>,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    Path(ReportPath { report_id: id }): Path<ReportPath>,
 ) -> ApiResult<Json<Value>> {
     let report = reports::get(state.service.store(), &id).await?;
     Ok(Json(json!({ "report": report })))
@@ -74,14 +74,14 @@ async fn get_report(
 
 #[utoipa::path(delete, path = "/v1/reports/{reportId}", tag = "reports",
     summary = "Delete a saved report",
-    params(("reportId" = String, Path, description = "Report id")),
+    params(ReportPath),
     responses((status = 200, description = "{success: true}", body = Object),
         (status = 404, description = "Report not found", body = Object)),
     security(("bearer" = ["exports:write"])))]
 async fn delete_report(
     _auth: Authorized<ExportsWrite>,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    Path(ReportPath { report_id: id }): Path<ReportPath>,
 ) -> ApiResult<Json<Value>> {
     reports::delete(state.service.store(), &id).await?;
     Ok(Json(json!({ "success": true })))
@@ -100,7 +100,7 @@ struct ReportExportBody {
     description = "The report's module, filter, sort and columns; settings in `config` take \
         precedence. Delivered like a module export: the file up to 10,000 records, a 202 \
         export job above that or with `?job=true`.",
-    params(("reportId" = String, Path, description = "Report id"),
+    params(ReportPath,
         ("job" = Option<bool>, Query, description = "Make an export job even for a small export")),
     request_body(content = Object, description = "{format: csv|pdf|parquet, config?: {title?, description?, …}}"),
     responses((status = 200, description = "The file", content_type = "application/octet-stream"),
@@ -110,8 +110,8 @@ struct ReportExportBody {
 async fn export_report(
     auth: Authorized<ExportsWrite>,
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    RawQuery(raw): RawQuery,
+    Path(ReportPath { report_id: id }): Path<ReportPath>,
+    query: QueryParams,
     ApiJson(body): ApiJson<ReportExportBody>,
 ) -> ApiResult<Response> {
     let report = reports::get(state.service.store(), &id).await?;
@@ -120,7 +120,7 @@ async fn export_report(
         &state,
         &report.module_slug,
         request,
-        job_requested(raw.as_deref()),
+        job_requested(&query),
         &auth.key.id,
     )
     .await

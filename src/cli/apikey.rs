@@ -4,7 +4,7 @@ use clap::Subcommand;
 use serde_json::json;
 
 use super::{Output, table};
-use crate::apikeys::{self, Scope};
+use crate::apikeys::{self, Scope, scopes_text};
 use crate::error::Result;
 use crate::records::RecordService;
 
@@ -75,12 +75,4 @@ pub async fn run(service: &RecordService, cmd: ApikeyCommand, out: &Output) -> R
             })
         }
     }
-}
-
-fn scopes_text(scopes: &[Scope]) -> String {
-    scopes
-        .iter()
-        .map(|s| s.as_str())
-        .collect::<Vec<_>>()
-        .join(",")
 }

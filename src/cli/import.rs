@@ -11,8 +11,7 @@ use serde_json::{Value, json};
 
 use super::{ModuleArg, Output, read_arg_text, table};
 use crate::error::{Error, Result};
-use crate::import::mapping::ColumnMapping;
-use crate::import::memory::suggest_for_file;
+use crate::import::memory::{suggest_for_file, suggested_request};
 use crate::import::{
     CommitPolicy, DuplicateStrategy, ImportRequest, ImportResult, MergeMode, PipelineOptions,
     RunOptions, SourceLimits, SourceOptions, execute_file, get_job, list_jobs, parse_file,
@@ -512,15 +511,7 @@ impl MappingArgs {
             }
             None => {
                 let module = service.modules().get(module).await?;
-                let suggested = suggest_for_file(service.store(), &module, file, options).await?;
-                ImportRequest {
-                    column_mapping: suggested
-                        .suggestions
-                        .into_iter()
-                        .map(ColumnMapping::from)
-                        .collect(),
-                    ..ImportRequest::default()
-                }
+                suggested_request(service.store(), &module, file, options).await?
             }
         };
         for pair in &self.static_values {

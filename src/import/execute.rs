@@ -9,7 +9,7 @@
 //!        └── start()    ──> one or the other, by spec 002's processing mode
 //! worker: queue::run_claimed reopens the file (no second count) and runs the same writer
 //! ```
-//! Whichever way it runs, a job ends the same way ([`Settled`]): completed, cancelled and undone,
+//! Whichever way it runs, a job ends the same way (`Settled`): completed, cancelled and undone,
 //! or failed and undone — a failed import leaves the store as it was.
 
 use std::path::{Path, PathBuf};

@@ -1,7 +1,12 @@
 //! Mapping memory: the column mappings an import ran with, kept per module and normalised header,
 //! so the next suggestion for a file with the same headers starts from what the user confirmed.
+//!
+//! In: a module and a file (or its columns and sample rows). Out: spec 002's suggestions, and
+//! [`suggested_request`], the execute request an import without a mapping runs with (the CLI,
+//! the benches and the tests all build it here). Remembered mappings are trusted before guesses.
 
 use crate::error::Result;
+use crate::import::execute::ImportRequest;
 use crate::import::mapping::{ColumnMapping, RememberedMapping, normalize_header};
 use crate::schema::Module;
 use crate::store::{Sql, Store, now_micros};
@@ -112,4 +117,24 @@ pub async fn suggest_for_file(
 ) -> Result<crate::import::mapping::SuggestResult> {
     let parsed = crate::import::parse_file(path, options)?;
     suggest_for_columns(store, module, &parsed.source_columns, &parsed.sample_rows).await
+}
+
+/// The execute request of an import run without a mapping: every suggestion for the file taken
+/// as it is (an unmapped column stays unmapped), every other option at its default. Callers set
+/// the strategy, match fields and the rest on the result.
+pub async fn suggested_request(
+    store: &Store,
+    module: &Module,
+    path: &std::path::Path,
+    options: &crate::import::SourceOptions,
+) -> Result<ImportRequest> {
+    let suggested = suggest_for_file(store, module, path, options).await?;
+    Ok(ImportRequest {
+        column_mapping: suggested
+            .suggestions
+            .into_iter()
+            .map(ColumnMapping::from)
+            .collect(),
+        ..ImportRequest::default()
+    })
 }

@@ -306,9 +306,9 @@ impl RecordService {
     pub async fn delete(&self, module: &str, id: &str, actor: &Actor) -> Result<()> {
         let module = self.modules.get(module).await?;
         let mut tx = self.store.begin().await?;
-        let current = load(&mut tx, &module, id, Liveness::LiveForUpdate).await?;
-        self.writer(&module)
-            .soft_delete(&mut tx, &current, actor)
+        let current = load(&mut tx, &module, id, TrashMove::ToTrash.lookup()).await?;
+        TrashMove::ToTrash
+            .apply(&self.writer(&module), &mut tx, &current, actor)
             .await?;
         tx.commit().await?;
         // Deleting is when the trash grows, so it is also when expired entries go.
@@ -324,22 +324,9 @@ impl RecordService {
         ids: &[String],
         actor: &Actor,
     ) -> Result<BulkDeleteOutcome> {
-        check_bulk_ids(ids)?;
-        let module = self.modules.get(module).await?;
-        let writer = self.writer(&module);
-        let mut tx = self.store.begin().await?;
-        let mut deleted = 0;
-        for id in unique_ids(ids) {
-            match load(&mut tx, &module, id, Liveness::LiveForUpdate).await {
-                Ok(current) => {
-                    writer.soft_delete(&mut tx, &current, actor).await?;
-                    deleted += 1;
-                }
-                Err(Error::NotFound { .. }) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        tx.commit().await?;
+        let deleted = self
+            .bulk_move(module, ids, actor, TrashMove::ToTrash)
+            .await?;
         self.purge_expired_trash(now_micros()).await?;
         Ok(BulkDeleteOutcome {
             deleted,
@@ -352,9 +339,9 @@ impl RecordService {
     pub async fn restore(&self, module: &str, id: &str, actor: &Actor) -> Result<Record> {
         let module = self.modules.get(module).await?;
         let mut tx = self.store.begin().await?;
-        let current = load(&mut tx, &module, id, Liveness::TrashedForUpdate).await?;
-        self.writer(&module)
-            .restore(&mut tx, &current, actor)
+        let current = load(&mut tx, &module, id, TrashMove::OutOfTrash.lookup()).await?;
+        TrashMove::OutOfTrash
+            .apply(&self.writer(&module), &mut tx, &current, actor)
             .await?;
         let record = load(&mut tx, &module, id, Liveness::Live).await?;
         tx.commit().await?;
@@ -368,26 +355,42 @@ impl RecordService {
         ids: &[String],
         actor: &Actor,
     ) -> Result<BulkRestoreOutcome> {
+        let restored = self
+            .bulk_move(module, ids, actor, TrashMove::OutOfTrash)
+            .await?;
+        Ok(BulkRestoreOutcome {
+            restored,
+            skipped: ids.len() as u64 - restored,
+        })
+    }
+
+    /// Moves up to 100 records one way in one transaction and says how many moved: an id that
+    /// is not where the move starts (unknown, or already moved) is passed over; any other
+    /// failure undoes the whole request.
+    async fn bulk_move(
+        &self,
+        module: &str,
+        ids: &[String],
+        actor: &Actor,
+        way: TrashMove,
+    ) -> Result<u64> {
         check_bulk_ids(ids)?;
         let module = self.modules.get(module).await?;
         let writer = self.writer(&module);
         let mut tx = self.store.begin().await?;
-        let mut restored = 0;
+        let mut moved = 0;
         for id in unique_ids(ids) {
-            match load(&mut tx, &module, id, Liveness::TrashedForUpdate).await {
+            match load(&mut tx, &module, id, way.lookup()).await {
                 Ok(current) => {
-                    writer.restore(&mut tx, &current, actor).await?;
-                    restored += 1;
+                    way.apply(&writer, &mut tx, &current, actor).await?;
+                    moved += 1;
                 }
                 Err(Error::NotFound { .. }) => {}
                 Err(e) => return Err(e),
             }
         }
         tx.commit().await?;
-        Ok(BulkRestoreOutcome {
-            restored,
-            skipped: ids.len() as u64 - restored,
-        })
+        Ok(moved)
     }
 
     /// Deletes a trashed record for good, with its history.
@@ -513,15 +516,11 @@ impl RecordService {
             .collect())
     }
 
-    /// The records a record links to through one reference field.
-    pub async fn linked_records(
-        &self,
-        module: &str,
-        reference: &str,
-        id: &str,
-    ) -> Result<Vec<RecordRef>> {
-        let module_def = self.modules.get(module).await?;
-        let field = module_def.require_field(reference)?;
+    /// The slug of the module the reference field `reference` of `module` points to; a
+    /// validation error when it is another kind of field.
+    async fn reference_target(&self, module: &str, reference: &str) -> Result<String> {
+        let module = self.modules.get(module).await?;
+        let field = module.require_field(reference)?;
         if field.field_type != FieldType::Reference {
             return Err(Error::invalid_field(
                 reference,
@@ -529,8 +528,18 @@ impl RecordService {
                 None,
             ));
         }
+        Ok(field.target.clone().unwrap_or_default())
+    }
+
+    /// The records a record links to through one reference field.
+    pub async fn linked_records(
+        &self,
+        module: &str,
+        reference: &str,
+        id: &str,
+    ) -> Result<Vec<RecordRef>> {
+        let target = self.reference_target(module, reference).await?;
         let record = self.get(module, id).await?;
-        let target = field.target.clone().unwrap_or_default();
         let mut linked = Vec::new();
         if let Some(Value::String(target_id)) = record.fields.get(reference) {
             match self.get(&target, target_id).await {
@@ -559,18 +568,9 @@ impl RecordService {
         search: Option<&str>,
         limit: Option<u32>,
     ) -> Result<Vec<PickerEntry>> {
-        let module_def = self.modules.get(module).await?;
-        let field = module_def.require_field(reference)?;
-        if field.field_type != FieldType::Reference {
-            return Err(Error::invalid_field(
-                reference,
-                "is not a reference field",
-                None,
-            ));
-        }
         let target = self
             .modules
-            .get(field.target.as_deref().unwrap_or_default())
+            .get(&self.reference_target(module, reference).await?)
             .await?;
         let query = ListQuery {
             search: search
@@ -621,6 +621,37 @@ impl RecordService {
                 }
             })
             .collect())
+    }
+}
+
+/// Which way a delete or a restore moves a record: into the trash or out of it.
+#[derive(Debug, Clone, Copy)]
+enum TrashMove {
+    ToTrash,
+    OutOfTrash,
+}
+
+impl TrashMove {
+    /// How to look up a record for the move: where it must be, locked (the move changes it).
+    fn lookup(self) -> Liveness {
+        match self {
+            TrashMove::ToTrash => Liveness::LiveForUpdate,
+            TrashMove::OutOfTrash => Liveness::TrashedForUpdate,
+        }
+    }
+
+    /// Moves `current`, which [`TrashMove::lookup`] loaded, inside `tx`.
+    async fn apply(
+        self,
+        writer: &RecordWriter<'_>,
+        tx: &mut Tx,
+        current: &Record,
+        actor: &Actor,
+    ) -> Result<()> {
+        match self {
+            TrashMove::ToTrash => writer.soft_delete(tx, current, actor).await,
+            TrashMove::OutOfTrash => writer.restore(tx, current, actor).await,
+        }
     }
 }
 

@@ -2,9 +2,9 @@
 //! groups), `search`, label and type filters, sorting, offset pages (spec 000) and cursor pages
 //! (spec 004), and field selection.
 //!
-//! In: a module and a [`ListQuery`]. Out: a [`ListResult`] page, or a [`ListPlan`] for callers
+//! In: a module and a [`ListQuery`]. Out: a [`ListResult`] page, or a `ListPlan` for callers
 //! that read every matching record in one statement (the export). Guarantees: field names are
-//! looked up in the module before anything reaches SQL ([`filter`]); values are bound, never
+//! looked up in the module before anything reaches SQL (`filter`); values are bound, never
 //! pasted. Sorting always ends with the record id, so pages are stable, and empty values sort
 //! last in both directions.
 

@@ -4,8 +4,7 @@
 use std::path::Path;
 
 use recordport::export::{self, ExportFormat, ExportRequest};
-use recordport::import::mapping::ColumnMapping;
-use recordport::import::memory::suggest_for_file;
+use recordport::import::memory::suggested_request;
 use recordport::import::{
     DuplicateStrategy, ImportRequest, ImportResult, MergeMode, RunOptions, SourceOptions,
     execute_file,
@@ -16,19 +15,14 @@ use crate::common::{TestDb, actor, sample_dir};
 
 async fn import(db: &TestDb, path: &Path, strategy: DuplicateStrategy) -> ImportResult {
     let module = db.service.modules().get("contacts").await.expect("module");
-    let suggested = suggest_for_file(db.service.store(), &module, path, &SourceOptions::default())
+    let suggested = suggested_request(db.service.store(), &module, path, &SourceOptions::default())
         .await
         .expect("suggest");
     let request = ImportRequest {
-        column_mapping: suggested
-            .suggestions
-            .into_iter()
-            .map(ColumnMapping::from)
-            .collect(),
         duplicate_strategy: strategy,
         duplicate_match_fields: vec!["email".into()],
         merge_mode: MergeMode::Overwrite,
-        ..ImportRequest::default()
+        ..suggested
     };
     execute_file(
         &db.service,

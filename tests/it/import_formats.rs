@@ -3,8 +3,7 @@
 
 use std::path::Path;
 
-use recordport::import::mapping::ColumnMapping;
-use recordport::import::memory::suggest_for_file;
+use recordport::import::memory;
 use recordport::import::{
     DuplicateStrategy, ImportRequest, ImportResult, RunOptions, SourceOptions, execute_file,
 };
@@ -14,18 +13,14 @@ use crate::common::{TestDb, actor, sample_dir};
 
 async fn suggested_request(db: &TestDb, path: &Path) -> ImportRequest {
     let module = db.service.modules().get("contacts").await.expect("module");
-    let suggested = suggest_for_file(db.service.store(), &module, path, &SourceOptions::default())
-        .await
-        .expect("suggest");
+    let suggested =
+        memory::suggested_request(db.service.store(), &module, path, &SourceOptions::default())
+            .await
+            .expect("suggest");
     ImportRequest {
-        column_mapping: suggested
-            .suggestions
-            .into_iter()
-            .map(ColumnMapping::from)
-            .collect(),
         duplicate_strategy: DuplicateStrategy::Update,
         duplicate_match_fields: vec!["email".into()],
-        ..ImportRequest::default()
+        ..suggested
     }
 }
 

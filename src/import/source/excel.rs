@@ -237,13 +237,8 @@ impl Table {
     ) -> Result<Vec<String>> {
         let mut names = Vec::new();
         let mut width = 0;
-        for (col, value) in cells {
-            let index = self.index(col);
-            width = index + 1;
-            if width > self.limits.max_columns {
-                continue;
-            }
-            let text = match cell_text(value) {
+        for (index, text) in self.cells_within_limit(cells, &mut width) {
+            let text = match text {
                 CellText::Text(text) => text,
                 // An error where a name should be: the column is unnamed.
                 CellText::Error(_) => Cow::Borrowed(""),
@@ -260,6 +255,21 @@ impl Table {
                 .map(|(i, name)| header_name(name, i))
                 .collect(),
         ))
+    }
+
+    /// A row's cells up to the column limit, as (table column, text), left to right; `width`
+    /// ends as the row's width, counting the cells past the limit too (cells come left to right:
+    /// once past the limit, only the row's width is of use).
+    fn cells_within_limit<'c>(
+        &self,
+        cells: impl Iterator<Item = (u32, &'c Data)>,
+        width: &mut usize,
+    ) -> impl Iterator<Item = (usize, CellText<'c>)> {
+        cells.filter_map(move |(col, value)| {
+            let index = self.index(col);
+            *width = index + 1;
+            (*width <= self.limits.max_columns).then(|| (index, cell_text(value)))
+        })
     }
 
     /// The table column of a sheet column.
@@ -309,14 +319,8 @@ impl Table {
     ) -> Result<Option<String>> {
         let mut width = 0;
         let mut errors = Vec::new();
-        for (col, value) in cells {
-            let index = self.index(col);
-            width = index + 1;
-            // Cells come left to right: once past the limit, only the row's width is of use.
-            if width > self.limits.max_columns {
-                continue;
-            }
-            let text = match cell_text(value) {
+        for (index, text) in self.cells_within_limit(cells, &mut width) {
+            let text = match text {
                 CellText::Text(text) => text,
                 CellText::Error(error) => {
                     errors.push(format!(
@@ -442,36 +446,31 @@ fn read_sheet(
             let grid = read_xlsx_sheet(&mut workbook, &sheet).map_err(|e| xlsx_error(path, e))?;
             Ok((workbook.sheet_names(), sheet, grid))
         }
-        FileType::Xls => {
-            let mut workbook: Xls<BufReader<File>> =
-                open_workbook(path).map_err(|e| xls_error(path, e))?;
-            let sheet = choose_sheet(path, &workbook, wanted)?;
-            let range = workbook
-                .worksheet_range(&sheet)
-                .map_err(|e| xls_error(path, e))?;
-            Ok((
-                workbook.sheet_names(),
-                sheet,
-                Grid::Dense { range, next: 0 },
-            ))
-        }
-        FileType::Ods => {
-            let mut workbook: Ods<BufReader<File>> =
-                open_workbook(path).map_err(|e| ods_error(path, e))?;
-            let sheet = choose_sheet(path, &workbook, wanted)?;
-            let range = workbook
-                .worksheet_range(&sheet)
-                .map_err(|e| ods_error(path, e))?;
-            Ok((
-                workbook.sheet_names(),
-                sheet,
-                Grid::Dense { range, next: 0 },
-            ))
-        }
+        FileType::Xls => read_dense_sheet::<Xls<_>>(path, wanted, xls_error),
+        FileType::Ods => read_dense_sheet::<Ods<_>>(path, wanted, ods_error),
         FileType::Csv | FileType::Parquet => {
             Err(source_error(path, format!("{file_type} is not a workbook")))
         }
     }
+}
+
+/// A workbook whose sheets calamine reads whole, into a dense range (XLS, ODS; see the module
+/// note): the sheet names, the chosen sheet and its cells.
+fn read_dense_sheet<W: Reader<BufReader<File>>>(
+    path: &Path,
+    wanted: Option<&str>,
+    error: fn(&Path, W::Error) -> Error,
+) -> Result<(Vec<String>, String, Grid)> {
+    let mut workbook: W = open_workbook(path).map_err(|e| error(path, e))?;
+    let sheet = choose_sheet(path, &workbook, wanted)?;
+    let range = workbook
+        .worksheet_range(&sheet)
+        .map_err(|e| error(path, e))?;
+    Ok((
+        workbook.sheet_names(),
+        sheet,
+        Grid::Dense { range, next: 0 },
+    ))
 }
 
 fn read_xlsx_sheet(

@@ -7,8 +7,8 @@
 //! the header width and marked with a `defect`, so later stages report it as a row error instead
 //! of the whole file failing. Only problems that make the rest of the file unreadable are errors.
 //!
-//! Formats: CSV and other delimited text ([`csv`], streamed); XLSX/XLSM, XLS and ODS workbooks
-//! ([`excel`], one sheet, held in memory as calamine reads it); Parquet ([`parquet`], streamed one
+//! Formats: CSV and other delimited text (`csv`, streamed); XLSX/XLSM, XLS and ODS workbooks
+//! (`excel`, one sheet, held in memory as calamine reads it); Parquet (`parquet`, streamed one
 //! record batch at a time). Typed cells (numbers, dates, booleans) become the text a person would
 //! type for them, so every format feeds the same value parsing.
 

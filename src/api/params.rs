@@ -1,0 +1,140 @@
+//! The parameters of the routes: in, a request's path and query string; out, typed values or
+//! a `validation_error` naming the parameter.
+//!
+//! Path parameters: each set is declared once, as a type that a handler extracts
+//! (`Path(RecordPath { module, id }): Path<RecordPath>`) and its `#[utoipa::path]` documents
+//! (`params(RecordPath)`), so a parameter's name, place and description cannot drift between
+//! routes, and handlers take them by name, not by position. The names are the route's
+//! placeholders (`{jobId}` is `job_id` renamed); the doc comments are the OpenAPI descriptions.
+//!
+//! Query parameters: [`QueryParams`], the decoded pairs in order, read by name; a name given
+//! twice counts with its last value. Handlers document their query parameters one by one (they
+//! differ per route).
+
+use std::convert::Infallible;
+use std::str::FromStr;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use serde::Deserialize;
+use serde_json::json;
+use utoipa::IntoParams;
+
+use crate::error::Error;
+
+/// The query string as decoded pairs, in order (`filter[status]` keeps its brackets).
+/// Extracting it never fails: a parameter is checked when it is read.
+pub(crate) struct QueryParams(Vec<(String, String)>);
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Infallible> {
+        Ok(QueryParams::parse(parts.uri.query()))
+    }
+}
+
+impl QueryParams {
+    fn parse(raw: Option<&str>) -> QueryParams {
+        QueryParams(
+            url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+                .into_owned()
+                .collect(),
+        )
+    }
+
+    /// Every pair, in the order of the query string.
+    pub(crate) fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// The last value given for `name`.
+    pub(crate) fn text(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A whole-number parameter.
+    pub(crate) fn number<T: FromStr>(&self, name: &str) -> Result<Option<T>, Error> {
+        match self.text(name) {
+            None => Ok(None),
+            Some(value) => value.parse().map(Some).map_err(|_| {
+                Error::invalid_field(name, "must be a whole number", Some(json!(value)))
+            }),
+        }
+    }
+}
+
+/// `/v1/modules/{module}/…`
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(crate) struct ModulePath {
+    /// Module slug
+    pub module: String,
+}
+
+/// `/v1/modules/{module}/records/{id}…`
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub(crate) struct RecordPath {
+    /// Module slug
+    pub module: String,
+    /// Record id
+    pub id: String,
+}
+
+/// `/v1/modules/{module}/references/{referenceSlug}/…`
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ReferencePath {
+    /// Module slug
+    pub module: String,
+    /// Reference field slug
+    pub reference_slug: String,
+}
+
+/// `/v1/modules/{module}/references/{referenceSlug}/records/{recordId}`
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct LinkedRecordsPath {
+    /// Module slug
+    pub module: String,
+    /// Reference field slug
+    pub reference_slug: String,
+    /// Record id
+    pub record_id: String,
+}
+
+/// `/v1/modules/{module}/import/jobs/{jobId}…`
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ImportJobPath {
+    /// Module slug
+    pub module: String,
+    /// Import job id
+    pub job_id: String,
+}
+
+/// `/v1/export-jobs/{exportJobId}…`
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ExportJobPath {
+    /// Export job id
+    pub export_job_id: String,
+}
+
+/// `/v1/reports/{reportId}…`
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ReportPath {
+    /// Report id
+    pub report_id: String,
+}
