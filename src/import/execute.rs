@@ -104,15 +104,20 @@ impl RunOptions {
 /// An import whose module, mapping and file were checked and counted: ready to run in the
 /// foreground or to queue for a worker.
 pub struct PreparedImport {
-    module: Module,
-    path: PathBuf,
-    request: ImportRequest,
-    source: SourceOptions,
-    value_options: ValueOptions,
+    input: ImportInput,
     total_rows: u64,
     info: SourceInfo,
     columns: Vec<String>,
     plan: Arc<MappingPlan>,
+}
+
+/// What to import: into which module, from which file read how, with which request.
+pub(crate) struct ImportInput {
+    pub module: Module,
+    pub path: PathBuf,
+    pub request: ImportRequest,
+    pub source: SourceOptions,
+    pub value_options: ValueOptions,
 }
 
 /// What [`PreparedImport::start`] did.
@@ -143,7 +148,14 @@ impl PreparedImport {
                 match_fields(&module, &request.duplicate_match_fields)?;
             }
             let total_rows = source::open(&path, &source)?.count_rest(&mut |_, _| {})?;
-            PreparedImport::planned(module, path, request, source, value_options, total_rows)
+            let input = ImportInput {
+                module,
+                path,
+                request,
+                source,
+                value_options,
+            };
+            PreparedImport::planned(input, total_rows)
         })
         .await
         .map_err(|e| Error::internal(format!("the task checking the import file failed: {e}")))?
@@ -151,21 +163,14 @@ impl PreparedImport {
 
     /// Plans the mapping against the file's header without counting it again (a queued job
     /// was counted when it was submitted).
-    pub(crate) fn planned(
-        module: Module,
-        path: PathBuf,
-        request: ImportRequest,
-        source: SourceOptions,
-        value_options: ValueOptions,
-        total_rows: u64,
-    ) -> Result<PreparedImport> {
-        let opened = source::open(&path, &source)?;
+    pub(crate) fn planned(input: ImportInput, total_rows: u64) -> Result<PreparedImport> {
+        let opened = source::open(&input.path, &input.source)?;
         let plan = MappingPlan::new(
-            &module,
+            &input.module,
             opened.columns(),
-            &request.column_mapping,
-            &request.static_values,
-            &value_options,
+            &input.request.column_mapping,
+            &input.request.static_values,
+            &input.value_options,
         )?;
         if plan.written_fields().is_empty() && !plan.maps_display_name() {
             return Err(Error::invalid_field(
@@ -178,11 +183,7 @@ impl PreparedImport {
             columns: opened.columns().to_vec(),
             info: opened.describe(),
             plan: Arc::new(plan),
-            module,
-            path,
-            request,
-            source,
-            value_options,
+            input,
             total_rows,
         })
     }
@@ -228,31 +229,19 @@ impl PreparedImport {
         queue::enqueue(service, self, queue).await
     }
 
-    pub(crate) fn into_parts(
-        self,
-    ) -> (
-        Module,
-        PathBuf,
-        ImportRequest,
-        SourceOptions,
-        SourceInfo,
-        u64,
-    ) {
-        (
-            self.module,
-            self.path,
-            self.request,
-            self.source,
-            self.info,
-            self.total_rows,
-        )
+    pub(crate) fn into_parts(self) -> (ImportInput, SourceInfo, u64) {
+        (self.input, self.info, self.total_rows)
+    }
+
+    pub(crate) fn input(&self) -> &ImportInput {
+        &self.input
     }
 
     /// Runs the import in the foreground as a job (no job with `dry_run`). See the module note.
     pub async fn run(self, service: &RecordService, options: &RunOptions) -> Result<ImportResult> {
         let store = service.store();
-        let module = &self.module;
-        let request = &self.request;
+        let module = &self.input.module;
+        let request = &self.input.request;
         let total_rows = self.total_rows;
         let processing_mode = self.processing_mode();
         let job_id = (!options.dry_run).then(|| new_id("job"));
@@ -287,7 +276,7 @@ impl PreparedImport {
             module,
             &self.plan,
             request,
-            &self.value_options,
+            &self.input.value_options,
             &options.actor,
             job_id.clone(),
             Resume::default(),
@@ -295,7 +284,7 @@ impl PreparedImport {
         if let Some(out) = &options.errors_out {
             importer.errors_out = Some(ErrorsCsv::create(out, &self.columns)?);
         }
-        let source = source::open(&self.path, &self.source)?;
+        let source = source::open(&self.input.path, &self.input.source)?;
         let lease = job_id.is_some().then_some(&lease);
         let (outcome, _) =
             run_leased(&mut importer, source, options, total_rows, 0, lease, None).await;

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::import::execute::{
-    ImportRequest, PreparedImport, RunOptions, Settled, fail_job, run_leased,
+    ImportInput, ImportRequest, PreparedImport, RunOptions, Settled, fail_job, run_leased,
 };
 use crate::import::job::{self, ImportJob, JobStatus, NewJob, ProcessingMode};
 use crate::import::memory;
@@ -124,7 +124,17 @@ pub(crate) async fn enqueue(
     prepared: PreparedImport,
     queue: QueueOptions,
 ) -> Result<ImportJob> {
-    let (module, file, request, source, info, total_rows) = prepared.into_parts();
+    let (
+        ImportInput {
+            module,
+            path: file,
+            request,
+            source,
+            ..
+        },
+        info,
+        total_rows,
+    ) = prepared.into_parts();
     let id = new_id("job");
     let file_path = match &queue.copy_into {
         Some(dir) => copy_into(&file, dir, &id)?,
@@ -255,17 +265,16 @@ pub(crate) async fn run_claimed(
         None => SourceOptions::default(),
     };
     let module = service.modules().get(&queued.module_slug).await?;
-    let value_options = ValueOptions::default();
     // The file was counted (and every row checked) when the job was submitted; it is only
     // planned again here, and read once more by the import itself.
-    let prepared = match PreparedImport::planned(
-        module.clone(),
-        path.clone(),
-        request.clone(),
-        source_options.clone(),
-        value_options.clone(),
-        queued.job.total_rows,
-    ) {
+    let input = ImportInput {
+        module,
+        path: path.clone(),
+        request,
+        source: source_options,
+        value_options: ValueOptions::default(),
+    };
+    let prepared = match PreparedImport::planned(input, queued.job.total_rows) {
         Ok(prepared) => prepared,
         Err(error) => {
             fail_early(error).await?;
@@ -275,6 +284,13 @@ pub(crate) async fn run_claimed(
     };
     let total_rows = prepared.total_rows();
     let plan = prepared.plan();
+    let ImportInput {
+        module,
+        request,
+        source: source_options,
+        value_options,
+        ..
+    } = prepared.input();
     let resume = Resume {
         counters: job::counters_of(&queued.job),
         errors: job::saved_errors(store, job_id).await?,
@@ -283,10 +299,10 @@ pub(crate) async fn run_claimed(
     let skip_rows = resume.counters.processed_rows;
     let mut importer = Importer::new(
         service,
-        &module,
+        module,
         &plan,
-        &request,
-        &value_options,
+        request,
+        value_options,
         &queued.actor,
         Some(job_id.to_string()),
         resume,
@@ -294,7 +310,7 @@ pub(crate) async fn run_claimed(
     let mut options = RunOptions::new(queued.actor.clone());
     options.source = source_options.clone();
     options.pipeline = settings.pipeline;
-    let source = source::open(&path, &source_options)?;
+    let source = source::open(&path, source_options)?;
     let (outcome, lease_lost) = run_leased(
         &mut importer,
         source,

@@ -35,47 +35,33 @@ enum Resolved {
     Missing,
 }
 
+/// Lookups remembered across batches.
+#[derive(Default)]
+pub(crate) struct ResolutionCache {
+    /// (target module slug, lower-cased cell) → resolution.
+    cells: HashMap<(String, String), Resolved>,
+    /// Target modules by slug.
+    targets: HashMap<String, Module>,
+}
+
 /// Resolves the reference fields of one import, batch after batch.
 pub(crate) struct ReferenceResolver<'a> {
-    service: &'a RecordService,
-    module: &'a Module,
-    value_options: &'a ValueOptions,
-    actor: &'a Actor,
-    job_id: Option<String>,
-    create_missing: bool,
-    /// (target module slug, lower-cased cell) → resolution, across batches.
-    cache: HashMap<(String, String), Resolved>,
-    targets: HashMap<String, Module>,
+    pub service: &'a RecordService,
+    pub module: &'a Module,
+    pub value_options: &'a ValueOptions,
+    pub actor: &'a Actor,
+    /// The job whose ledger gets the records made in referenced modules.
+    pub job_id: Option<String>,
+    /// `createMissingReferences`.
+    pub create_missing: bool,
+    pub cache: ResolutionCache,
     /// Spec 002's `referenceWarnings`: the values that resolved to nothing, per field.
     pub warnings: Vec<ReferenceWarning>,
     /// Records made in referenced modules.
     pub created_count: u64,
 }
 
-impl<'a> ReferenceResolver<'a> {
-    pub(crate) fn new(
-        service: &'a RecordService,
-        module: &'a Module,
-        value_options: &'a ValueOptions,
-        actor: &'a Actor,
-        job_id: Option<String>,
-        create_missing: bool,
-        warnings: Vec<ReferenceWarning>,
-    ) -> ReferenceResolver<'a> {
-        ReferenceResolver {
-            service,
-            module,
-            value_options,
-            actor,
-            job_id,
-            create_missing,
-            cache: HashMap::new(),
-            targets: HashMap::new(),
-            warnings,
-            created_count: 0,
-        }
-    }
-
+impl ReferenceResolver<'_> {
     /// Replaces reference cells (a record id or display name of the target module) with ids,
     /// looking every distinct value of the batch up at once. Unresolved values become reference
     /// warnings (the field is left empty) or, with `createMissingReferences`, new records.
@@ -95,11 +81,11 @@ impl<'a> ReferenceResolver<'a> {
             .collect();
         for field in reference_fields {
             let target_slug = field.target.clone().unwrap_or_default();
-            if !self.targets.contains_key(&target_slug) {
+            if !self.cache.targets.contains_key(&target_slug) {
                 let target = self.service.modules().get(&target_slug).await?;
-                self.targets.insert(target_slug.clone(), target);
+                self.cache.targets.insert(target_slug.clone(), target);
             }
-            let target = self.targets[&target_slug].clone();
+            let target = self.cache.targets[&target_slug].clone();
             let mut unknown: Vec<String> = rows
                 .iter()
                 .filter(|r| r.importable(skip_validation))
@@ -107,14 +93,15 @@ impl<'a> ReferenceResolver<'a> {
                 .filter(|v| {
                     !self
                         .cache
+                        .cells
                         .contains_key(&(target_slug.clone(), v.to_lowercase()))
                 })
                 .map(str::to_string)
                 .collect();
             unknown.sort();
             unknown.dedup();
-            if self.cache.len() + unknown.len() > REFERENCE_CACHE_ENTRIES {
-                self.cache.clear();
+            if self.cache.cells.len() + unknown.len() > REFERENCE_CACHE_ENTRIES {
+                self.cache.cells.clear();
             }
             for page in statement_pages(&unknown, 256) {
                 let mut found: HashMap<String, Vec<String>> = HashMap::new();
@@ -143,7 +130,9 @@ impl<'a> ReferenceResolver<'a> {
                         Some([_, _, ..]) => Resolved::Ambiguous,
                         _ => Resolved::Missing,
                     };
-                    self.cache.insert((target_slug.clone(), lower), resolved);
+                    self.cache
+                        .cells
+                        .insert((target_slug.clone(), lower), resolved);
                 }
             }
             for row in rows.iter_mut() {
@@ -159,7 +148,12 @@ impl<'a> ReferenceResolver<'a> {
                     continue;
                 };
                 let key = (target_slug.clone(), text.to_lowercase());
-                let resolved = self.cache.get(&key).cloned().unwrap_or(Resolved::Missing);
+                let resolved = self
+                    .cache
+                    .cells
+                    .get(&key)
+                    .cloned()
+                    .unwrap_or(Resolved::Missing);
                 match resolved {
                     Resolved::Id(id) => {
                         row.fields.insert(field.slug.clone(), Value::String(id));
@@ -181,7 +175,7 @@ impl<'a> ReferenceResolver<'a> {
                     }
                     Resolved::Missing if self.create_missing => {
                         let id = self.create_reference(tx, &target, &text).await?;
-                        self.cache.insert(key, Resolved::Id(id.clone()));
+                        self.cache.cells.insert(key, Resolved::Id(id.clone()));
                         row.fields.insert(field.slug.clone(), Value::String(id));
                     }
                     Resolved::Missing => {

@@ -26,7 +26,7 @@ use crate::import::report::{
     Counters, ErrorsCsv, ImportResult, MAX_LISTED_RECORD_IDS, MAX_REPORTED_ERRORS, Progress,
     ReferenceWarning, RowError,
 };
-use crate::import::resolve::ReferenceResolver;
+use crate::import::resolve::{ReferenceResolver, ResolutionCache};
 use crate::import::rollback;
 use crate::import::source;
 use crate::import::write::write_batch;
@@ -137,15 +137,17 @@ impl<'a> Importer<'a> {
                 match_on,
                 written: plan.written_fields(),
             },
-            resolver: ReferenceResolver::new(
+            resolver: ReferenceResolver {
                 service,
                 module,
                 value_options,
                 actor,
-                job_id.clone(),
-                request.create_missing_references,
-                resume.reference_warnings,
-            ),
+                job_id: job_id.clone(),
+                create_missing: request.create_missing_references,
+                cache: ResolutionCache::default(),
+                warnings: resume.reference_warnings,
+                created_count: 0,
+            },
             job_id,
             counters: resume.counters,
             errors_truncated: resume.counters.error_rows > 0

@@ -5,7 +5,7 @@
 //! the multi-row statements of the parent module write, in the same order (changed records give
 //! up their old keys before any record takes new ones), inside the caller's transaction.
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, Statement, params};
 
 use crate::error::{Error, Result};
 use crate::import::write::Written;
@@ -13,11 +13,13 @@ use crate::records::Actor;
 use crate::records::write::search_text;
 use crate::schema::Module;
 
-const INSERT_RECORD: &str = "INSERT INTO records (id, module_id, display_name, fields, \
-     label_ids, type_ids, privacy_level, description_html, external_id, search_text, created_at, \
+// Both statements take the record's id as ?1, the draft's columns as ?2 to ?9 (see
+// `bind_record`), then the version, the time and the author.
+const INSERT_RECORD: &str = "INSERT INTO records (id, display_name, fields, label_ids, \
+     type_ids, privacy_level, description_html, external_id, search_text, version, created_at, \
      updated_at, created_by_user_id, created_by_display_name, updated_by_user_id, \
-     updated_by_display_name, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, \
-     ?12, ?13, ?12, ?13, ?14)";
+     updated_by_display_name, module_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, \
+     ?11, ?12, ?13, ?12, ?13, ?14)";
 
 const UPDATE_RECORD: &str = "UPDATE records SET display_name = ?2, fields = ?3, label_ids = ?4, \
      type_ids = ?5, privacy_level = ?6, description_html = ?7, external_id = ?8, \
@@ -45,48 +47,41 @@ pub(crate) struct Batch<'a> {
 }
 
 impl Batch<'_> {
+    /// Binds ?1 to ?13 of [`INSERT_RECORD`] and [`UPDATE_RECORD`]: the id, the draft's columns,
+    /// the version, the time and the author.
+    fn bind_record(&self, statement: &mut Statement<'_>, record: &Written) -> Result<()> {
+        let draft = &record.draft;
+        let search = search_text(self.module, &draft.display_name, &draft.fields);
+        statement.raw_bind_parameter(1, &record.id)?;
+        statement.raw_bind_parameter(2, &draft.display_name)?;
+        statement.raw_bind_parameter(3, json(&draft.fields)?)?;
+        statement.raw_bind_parameter(4, json(&draft.label_ids)?)?;
+        statement.raw_bind_parameter(5, json(&draft.type_ids)?)?;
+        statement.raw_bind_parameter(6, &draft.privacy_level)?;
+        statement.raw_bind_parameter(7, &draft.description_html)?;
+        statement.raw_bind_parameter(8, &draft.external_id)?;
+        statement.raw_bind_parameter(9, search)?;
+        statement.raw_bind_parameter(10, record.version)?;
+        statement.raw_bind_parameter(11, self.now)?;
+        statement.raw_bind_parameter(12, &self.actor.user_id)?;
+        statement.raw_bind_parameter(13, &self.actor.display_name)?;
+        Ok(())
+    }
+
     pub(crate) fn write(&self, connection: &Connection) -> Result<()> {
         let Batch {
             module, actor, now, ..
         } = *self;
         let mut insert = connection.prepare_cached(INSERT_RECORD)?;
         for record in self.new {
-            let draft = &record.draft;
-            insert.execute(params![
-                record.id,
-                module.id,
-                draft.display_name,
-                json(&draft.fields)?,
-                json(&draft.label_ids)?,
-                json(&draft.type_ids)?,
-                draft.privacy_level,
-                draft.description_html,
-                draft.external_id,
-                search_text(module, &draft.display_name, &draft.fields),
-                now,
-                actor.user_id,
-                actor.display_name,
-                record.version,
-            ])?;
+            self.bind_record(&mut insert, record)?;
+            insert.raw_bind_parameter(14, &module.id)?;
+            insert.raw_execute()?;
         }
         let mut update = connection.prepare_cached(UPDATE_RECORD)?;
         for record in self.changed {
-            let draft = &record.draft;
-            update.execute(params![
-                record.id,
-                draft.display_name,
-                json(&draft.fields)?,
-                json(&draft.label_ids)?,
-                json(&draft.type_ids)?,
-                draft.privacy_level,
-                draft.description_html,
-                draft.external_id,
-                search_text(module, &draft.display_name, &draft.fields),
-                record.version,
-                now,
-                actor.user_id,
-                actor.display_name,
-            ])?;
+            self.bind_record(&mut update, record)?;
+            update.raw_execute()?;
         }
         // Changed records give up their old keys before any record takes new ones: a row may
         // hand a unique value an earlier row of the batch took away from an existing record.
