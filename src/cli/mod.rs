@@ -37,8 +37,8 @@ pub struct Cli {
     /// Print the spec's JSON instead of tables.
     #[arg(long, global = true)]
     pub json: bool,
-    /// SQLite's page cache per connection, in MiB (the key index of a million records needs
-    /// about 64).
+    /// SQLite's page cache per connection, in MiB (more: fewer reads from the OS during large
+    /// imports, more memory).
     #[arg(long, global = true, env = "RECORDPORT_CACHE_MIB", value_name = "MIB",
           default_value_t = crate::store::StoreOptions::DEFAULT_SQLITE_CACHE_MIB)]
     pub cache_mib: u32,

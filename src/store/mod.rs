@@ -260,13 +260,14 @@ pub enum Tx {
 pub struct StoreOptions {
     /// SQLite's page cache per connection, in MiB. An import's writer touches index pages all
     /// over the key index (the keys are random): with SQLite's default 2 MiB nearly every one of
-    /// them is a read from the OS; the default here keeps the key index of about a million
-    /// records in memory. Only connections that touch that many pages grow to it.
+    /// them is a read from the OS. The default is bounded by the memory target (every step under
+    /// 256 MiB peak RSS, BENCHMARKS.md); a larger cache trades memory for fewer reads. Only
+    /// connections that touch that many pages grow to it.
     pub sqlite_cache_mib: u32,
 }
 
 impl StoreOptions {
-    pub const DEFAULT_SQLITE_CACHE_MIB: u32 = 64;
+    pub const DEFAULT_SQLITE_CACHE_MIB: u32 = 32;
 }
 
 impl Default for StoreOptions {
