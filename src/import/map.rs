@@ -290,37 +290,23 @@ impl MappingPlan {
                 ([only], _) if only.value_type.is_none() && only.address_part.is_none() => {
                     value::parse_text(def, cell(only), &self.options)
                 }
-                (columns, FieldType::Phone) => {
-                    let phones = columns
+                (columns, FieldType::Phone) => value::parse_phone_parts(
+                    def,
+                    columns
                         .iter()
-                        .filter(|c| !cell(c).is_empty())
+                        .map(|c| (cell(c), c.value_type.as_deref()))
+                        .filter(|(number, _)| !number.is_empty()),
+                    &self.options,
+                ),
+                (columns, FieldType::Address) => value::parse_address_parts(
+                    columns
+                        .iter()
                         .map(|c| {
-                            let mut phone = Map::new();
-                            phone.insert("number".into(), Value::String(cell(c).to_string()));
-                            if let Some(kind) = &c.value_type {
-                                phone.insert("type".into(), Value::String(kind.clone()));
-                            }
-                            Value::Object(phone)
+                            let part = c.address_part.as_deref().unwrap_or(ADDRESS_PARTS[0]);
+                            (part, cell(c))
                         })
-                        .collect();
-                    value::parse_json(def, &Value::Array(phones), &self.options)
-                }
-                (columns, FieldType::Address) => {
-                    let mut parts = Map::new();
-                    for c in columns.iter().filter(|c| !cell(c).is_empty()) {
-                        let part = c.address_part.as_deref().unwrap_or(ADDRESS_PARTS[0]);
-                        let text = match parts.get(part) {
-                            Some(Value::String(before)) => format!("{before} {}", cell(c)),
-                            _ => cell(c).to_string(),
-                        };
-                        parts.insert(part.to_string(), Value::String(text));
-                    }
-                    if parts.is_empty() {
-                        Ok(None)
-                    } else {
-                        value::parse_json(def, &Value::Object(parts), &self.options)
-                    }
-                }
+                        .filter(|(_, text)| !text.is_empty()),
+                ),
                 (columns, FieldType::MultiSelect) => {
                     let items = columns
                         .iter()

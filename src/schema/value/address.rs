@@ -47,6 +47,53 @@ pub(super) fn checked_address_part(part: &str, text: &str) -> Result<Value, Valu
     Ok(Value::String(text.to_owned()))
 }
 
+/// An address fed by several cells (the address columns of one row), each `(part, text)` with
+/// `part` one of [`ADDRESS_PARTS`]; cells of the same part are joined with a space. The same
+/// result as [`parse_json`](super::parse_json) of the object of those parts, without building it
+/// for every row (a part too long is reported as there: the first in name order).
+pub fn parse_address_parts<'a>(
+    parts: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<Option<Value>, ValueError> {
+    let mut texts: [Option<String>; ADDRESS_PARTS.len()] = Default::default();
+    for (part, text) in parts {
+        let index = ADDRESS_PARTS
+            .iter()
+            .position(|name| *name == part)
+            .ok_or_else(|| unknown_part(part))?;
+        match &mut texts[index] {
+            Some(before) => {
+                before.push(' ');
+                before.push_str(text);
+            }
+            slot @ None => *slot = Some(text.to_owned()),
+        }
+    }
+    let mut by_name: [usize; ADDRESS_PARTS.len()] = std::array::from_fn(|index| index);
+    by_name.sort_by_key(|&index| ADDRESS_PARTS[index]);
+    let mut checked: [Option<Value>; ADDRESS_PARTS.len()] = Default::default();
+    for index in by_name {
+        if let Some(text) = &texts[index]
+            && !text.trim().is_empty()
+        {
+            checked[index] = Some(checked_address_part(ADDRESS_PARTS[index], text.trim())?);
+        }
+    }
+    let mut stored = Map::new();
+    for (name, part) in ADDRESS_PARTS.iter().zip(checked) {
+        if let Some(part) = part {
+            stored.insert((*name).to_owned(), part);
+        }
+    }
+    Ok((!stored.is_empty()).then_some(Value::Object(stored)))
+}
+
+fn unknown_part(key: &str) -> ValueError {
+    ValueError(format!(
+        "Unknown address part '{key}' (expected {})",
+        ADDRESS_PARTS.join(", ")
+    ))
+}
+
 pub(super) fn parse_address_json(raw: &Value) -> Result<Option<Value>, ValueError> {
     let Value::Object(map) = raw else {
         return Err(invalid(FieldType::Address));
@@ -57,12 +104,7 @@ pub(super) fn parse_address_json(raw: &Value) -> Result<Option<Value>, ValueErro
             .iter()
             .find(|(alias, _)| key.trim().eq_ignore_ascii_case(alias))
             .map(|&(_, index)| index)
-            .ok_or_else(|| {
-                ValueError(format!(
-                    "Unknown address part '{key}' (expected {})",
-                    ADDRESS_PARTS.join(", ")
-                ))
-            })?;
+            .ok_or_else(|| unknown_part(key))?;
         let name = ADDRESS_PARTS[index];
         let number;
         let text = match value {
@@ -140,6 +182,44 @@ mod tests {
             ok(FieldType::Address, " 1 Main St, Springfield "),
             json!({"street": "1 Main St, Springfield"})
         );
+    }
+
+    #[test]
+    fn address_parts_read_as_the_object_of_them() {
+        let f = field(FieldType::Address);
+        let long = "x".repeat(1_001);
+        let cases: Vec<Vec<(&str, &str)>> = vec![
+            vec![],
+            vec![("city", "Springfield"), ("country", "US")],
+            vec![
+                ("street", "1 Main St"),
+                ("street", "Apt 4"),
+                ("zip", "62701"),
+            ],
+            vec![("zip", "  "), ("state", "IL")],
+            vec![("zip", &long), ("city", &long)],
+            vec![("street2", "Floor 2"), ("street", &long)],
+        ];
+        for parts in cases {
+            let mut object = serde_json::Map::new();
+            for (part, text) in &parts {
+                let joined = match object.get(*part) {
+                    Some(Value::String(before)) => format!("{before} {text}"),
+                    _ => (*text).to_owned(),
+                };
+                object.insert((*part).to_owned(), Value::String(joined));
+            }
+            let expected = if object.is_empty() {
+                Ok(None)
+            } else {
+                parse_json(&f, &Value::Object(object), &opts())
+            };
+            assert_eq!(
+                parse_address_parts(parts.iter().copied()),
+                expected,
+                "{parts:?}"
+            );
+        }
     }
 
     #[test]

@@ -87,22 +87,65 @@ fn ymd(year: u32, month: u32, day: u32) -> Option<NaiveDate> {
     NaiveDate::from_ymd_opt(i32::try_from(year).ok()?, month, day)
 }
 
+/// `YYYY-MM-DD`. Written digit by digit: this runs for every date cell of an import, and the
+/// formatting machinery cost more than parsing the date.
 pub(super) fn format_date(date: NaiveDate) -> String {
-    format!("{:04}-{:02}-{:02}", date.year(), date.month(), date.day())
+    let year = date.year();
+    if !(0..=9999).contains(&year) {
+        return format!("{year:04}-{:02}-{:02}", date.month(), date.day());
+    }
+    let mut out = String::with_capacity(24);
+    push_date(&mut out, year.unsigned_abs(), date.month(), date.day());
+    out
 }
 
+/// `YYYY-MM-DDTHH:MM:SSZ`, with `.mmm` before the `Z` when the milliseconds are not zero.
 pub(super) fn format_datetime(datetime: NaiveDateTime) -> Option<String> {
-    let (year, month, day) = (datetime.year(), datetime.month(), datetime.day());
+    let year = datetime.year();
     if !(1..=9999).contains(&year) {
         return None;
     }
-    let (hour, minute, second) = (datetime.hour(), datetime.minute(), datetime.second());
+    let mut out = String::with_capacity(24);
+    push_date(
+        &mut out,
+        year.unsigned_abs(),
+        datetime.month(),
+        datetime.day(),
+    );
+    out.push('T');
+    push_padded(&mut out, datetime.hour(), 2);
+    out.push(':');
+    push_padded(&mut out, datetime.minute(), 2);
+    out.push(':');
+    push_padded(&mut out, datetime.second(), 2);
     let millis = datetime.nanosecond() / 1_000_000;
-    Some(if millis == 0 {
-        format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}Z")
-    } else {
-        format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{millis:03}Z")
-    })
+    if millis != 0 {
+        out.push('.');
+        push_padded(&mut out, millis, 3);
+    }
+    out.push('Z');
+    Some(out)
+}
+
+fn push_date(out: &mut String, year: u32, month: u32, day: u32) {
+    push_padded(out, year, 4);
+    out.push('-');
+    push_padded(out, month, 2);
+    out.push('-');
+    push_padded(out, day, 2);
+}
+
+/// `value` in decimal, zero-padded to `width` digits (as `{:0width$}` writes it).
+fn push_padded(out: &mut String, value: u32, width: u32) {
+    let digits = value.checked_ilog10().unwrap_or(0) + 1;
+    for _ in digits..width {
+        out.push('0');
+    }
+    let mut divisor = 10u32.pow(digits - 1);
+    while divisor > 0 {
+        out.push(char::from(b'0' + (value / divisor % 10) as u8));
+        divisor /= 10;
+    }
 }
 
 fn month_from_word(word: &str) -> Option<u32> {
@@ -462,6 +505,7 @@ pub(super) fn parse_datetime_text(text: &str, day_first: bool) -> Option<NaiveDa
 
 #[cfg(test)]
 mod tests {
+    use super::{NaiveDate, format_date, format_datetime};
     use crate::schema::value::test_support::*;
 
     // ----- dates ---------------------------------------------------------------------------
@@ -548,6 +592,34 @@ mod tests {
         }
         for raw in ["0", "60", "2958466", "45306.5", "123456789"] {
             assert_eq!(err(FieldType::Date, raw), DATE_ERR, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn dates_and_times_format_as_the_format_macro_does() {
+        let dates = [
+            (1, 1, 1),
+            (999, 12, 31),
+            (2024, 1, 5),
+            (9999, 12, 31),
+            (1900, 2, 28),
+        ];
+        for (year, month, day) in dates {
+            let date = NaiveDate::from_ymd_opt(year, month, day).unwrap();
+            assert_eq!(format_date(date), format!("{year:04}-{month:02}-{day:02}"));
+            for (hour, minute, second, millis) in [(0, 0, 0, 0), (9, 5, 7, 1), (23, 59, 59, 999)] {
+                let datetime = date
+                    .and_hms_milli_opt(hour, minute, second, millis)
+                    .unwrap();
+                let expected = if millis == 0 {
+                    format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}Z")
+                } else {
+                    format!(
+                        "{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{millis:03}Z"
+                    )
+                };
+                assert_eq!(format_datetime(datetime), Some(expected));
+            }
         }
     }
 

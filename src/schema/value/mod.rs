@@ -45,6 +45,7 @@ mod date;
 mod email;
 mod number;
 mod phone;
+mod phone_rules;
 #[cfg(test)]
 mod test_support;
 mod text;
@@ -53,6 +54,7 @@ mod url;
 use phonenumber::country::Id as Region;
 use serde_json::{Map, Value};
 
+pub use self::address::parse_address_parts;
 use self::address::{checked_address_part, parse_address_json};
 use self::choice::{
     find_option, not_an_option, parse_bool_text, parse_multi_select_json, parse_multi_select_text,
@@ -63,6 +65,7 @@ use self::date::{
 };
 use self::email::parse_email;
 use self::number::{normalise_json_number, number_text, parse_number_text};
+pub use self::phone::parse_phone_parts;
 use self::phone::{for_each_phone_number, parse_phone_json, parse_phone_text, phone_key};
 use self::text::{
     LONG_TEXT_MAX_CHARS, REFERENCE_MAX_CHARS, TEXT_MAX_CHARS, checked_text, fold_text,
