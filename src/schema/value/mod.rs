@@ -29,15 +29,16 @@
 //!
 //! Speed: the import pipeline calls this for every cell, so parsing is hand-written over bytes
 //! (no regexes, no per-call tables) and allocates little more than the stored value. The one
-//! shared state is the `phonenumber` crate's metadata database with its regex cache: one per core
-//! (see `phone::phone_database`), each sized so that numbers from many countries do not make it
-//! recompile regexes on every call.
+//! shared state is the phone metadata: the `phonenumber` crate's rules run over its patterns
+//! compiled once and shared by every thread (`phone_rules`), not through the crate's mutexed regex
+//! cache, which only answers for regions the metadata lacks (`phone::phone_database`).
 //!
 //! Where each kind lives: `text` (text, long text, references; case folding), `number`
 //! (numbers, currency), `email`, `url`, `phone` (phone numbers and the phone metadata
-//! databases), `date` (dates, date-times, Excel serials), `choice` (booleans, selects,
-//! multi-selects) and `address`. This file holds the entry points, which dispatch on the field
-//! type, and the messages for values of the wrong JSON shape.
+//! databases) with `phone_rules` (their validity check), `date` (dates, date-times, Excel
+//! serials), `choice` (booleans, selects, multi-selects) and `address`. This file holds the
+//! entry points, which dispatch on the field type, and the messages for values of the wrong JSON
+//! shape.
 
 mod address;
 mod choice;
