@@ -307,9 +307,20 @@ impl Harness {
                 &import_args(&url, &first, "skip"),
                 None,
             )?;
+            self.measure(
+                "upsert_postgres",
+                Side::Ours,
+                "upsert the update file into the PostgreSQL store holding the first (strategy \
+                 update, prefer_import)",
+                rows,
+                &bin,
+                &import_args(&url, &update, "update"),
+                None,
+            )?;
         } else {
-            self.skipped
-                .push("import_postgres, psql_copy, pg_upsert: no --postgres-url".into());
+            self.skipped.push(
+                "import_postgres, upsert_postgres, psql_copy, pg_upsert: no --postgres-url".into(),
+            );
         }
 
         let upserted = self.measure(
@@ -1028,11 +1039,12 @@ fn remove_database(path: &Path) -> Result<()> {
 
 /// Issue 6's ratio targets: (ours, alternative, bound). Pairs with no bound are shown for
 /// context.
-const PAIRS: [(&str, &str, Option<f64>); 9] = [
+const PAIRS: [(&str, &str, Option<f64>); 10] = [
     ("import_sqlite", "duckdb_read_csv", Some(1.25)),
     ("import_sqlite", "sqlite3_import_unique", Some(0.5)),
     ("import_sqlite", "sqlite3_import_plain", None),
     ("import_postgres", "psql_copy", Some(2.0)),
+    ("upsert_postgres", "pg_upsert", None),
     ("upsert_sqlite", "sqlite3_upsert", Some(0.8)),
     ("upsert_sqlite", "pg_upsert", None),
     ("export_csv", "sqlite3_export_csv", Some(1.0)),
