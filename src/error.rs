@@ -26,6 +26,11 @@ pub enum Error {
     /// Optimistic locking failed or a unique value is already taken.
     #[error("{message}")]
     Conflict { message: String, details: Value },
+    /// Another transaction changed rows this one read before it wrote them (a record updated or
+    /// deleted meanwhile): the work can be decided again against the committed rows (see
+    /// [`Error::is_write_conflict`]).
+    #[error("{message}")]
+    ConcurrentChange { message: String, details: Value },
     /// A file that cannot be read as a table: names the file and, when known, the row and column.
     #[error("{}", source_message(file, *row, column.as_deref(), message))]
     Source {
@@ -138,6 +143,23 @@ impl Error {
         }
     }
 
+    /// Whether a write failed because of another transaction running beside it — a unique value
+    /// it committed first, a row it changed since this one read it, a deadlock between the two,
+    /// a serialization failure — so that the same work, rolled back and decided again against
+    /// the committed rows, can succeed.
+    pub fn is_write_conflict(&self) -> bool {
+        match self {
+            Error::ConcurrentChange { .. } => true,
+            // PostgreSQL's deadlock_detected and serialization_failure.
+            Error::Database(sqlx::Error::Database(db))
+                if matches!(db.code().as_deref(), Some("40P01" | "40001")) =>
+            {
+                true
+            }
+            _ => self.is_unique_violation(),
+        }
+    }
+
     pub fn json(context: impl Into<String>, source: serde_json::Error) -> Self {
         Error::Json {
             context: context.into(),
@@ -152,7 +174,9 @@ impl Error {
             Error::Source { .. } => "invalid_file",
             Error::TooLarge { .. } => "file_too_large",
             Error::NotFound { .. } => "not_found",
-            Error::Conflict { .. } | Error::LeaseLost { .. } => "conflict",
+            Error::Conflict { .. } | Error::ConcurrentChange { .. } | Error::LeaseLost { .. } => {
+                "conflict"
+            }
             Error::Database(_) | Error::Sqlite(_) if self.is_unique_violation() => "conflict",
             Error::DatabaseUrl { .. } => "invalid_configuration",
             Error::Database(_)
@@ -169,7 +193,9 @@ impl Error {
             Error::Validation { .. } | Error::Json { .. } | Error::Source { .. } => 400,
             Error::TooLarge { .. } => 413,
             Error::NotFound { .. } => 404,
-            Error::Conflict { .. } | Error::LeaseLost { .. } => 409,
+            Error::Conflict { .. } | Error::ConcurrentChange { .. } | Error::LeaseLost { .. } => {
+                409
+            }
             Error::Database(_) | Error::Sqlite(_) if self.is_unique_violation() => 409,
             Error::DatabaseUrl { .. }
             | Error::Database(_)
@@ -191,7 +217,9 @@ impl Error {
             }),
             Error::Validation { fields, .. } if !fields.is_empty() => json!({ "fields": fields }),
             Error::NotFound { entity, id } => json!({ "entity": entity, "id": id }),
-            Error::Conflict { details, .. } => details.clone(),
+            Error::Conflict { details, .. } | Error::ConcurrentChange { details, .. } => {
+                details.clone()
+            }
             Error::Source {
                 file, row, column, ..
             } => json!({ "file": file, "row": row, "column": column }),

@@ -231,9 +231,20 @@ impl Harness {
                 &import_args(&url, &first, "skip"),
                 None,
             )?;
+            self.measure(
+                "upsert_postgres",
+                Side::Ours,
+                "upsert the update file into the PostgreSQL store holding the first (strategy \
+                 update, prefer_import)",
+                rows,
+                &bin,
+                &import_args(&url, &update, "update"),
+                None,
+            )?;
         } else {
-            self.skipped
-                .push("import_postgres, psql_copy, pg_upsert: no --postgres-url".into());
+            self.skipped.push(
+                "import_postgres, upsert_postgres, psql_copy, pg_upsert: no --postgres-url".into(),
+            );
         }
 
         let upserted = self.measure(

@@ -91,11 +91,12 @@ impl Report {
 
 /// Issue 14's ratio targets: (ours, alternative, bound). Pairs with no bound are shown for
 /// context.
-const PAIRS: [(&str, &str, Option<f64>); 9] = [
+const PAIRS: [(&str, &str, Option<f64>); 10] = [
     ("import_sqlite", "duckdb_read_csv", Some(2.5)),
     ("import_sqlite", "sqlite3_import_unique", Some(1.0)),
     ("import_sqlite", "sqlite3_import_plain", None),
     ("import_postgres", "psql_copy", Some(2.0)),
+    ("upsert_postgres", "pg_upsert", Some(1.0)),
     ("upsert_sqlite", "sqlite3_upsert", Some(1.0)),
     ("upsert_sqlite", "pg_upsert", None),
     ("export_csv", "sqlite3_export_csv", Some(1.0)),

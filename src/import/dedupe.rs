@@ -107,29 +107,29 @@ impl KeyIndex {
             .await?;
             return Ok(index);
         }
-        let mut by_field: HashMap<&str, Vec<&str>> = HashMap::new();
-        for (slug, key) in keys {
-            by_field.entry(slug).or_default().push(key);
+        if keys.is_empty() {
+            return Ok(index);
         }
-        for (slug, keys) in by_field {
-            for page in statement_pages(&keys, 500) {
-                let mut sql = Sql::new(
-                    "SELECT field_slug, key, record_id FROM record_keys WHERE module_id = ",
-                );
-                sql.bind(module_id)
-                    .push(" AND field_slug = ")
-                    .bind(slug)
-                    .push(" AND key IN (")
-                    .bind_list(page.iter().map(|k| k.to_string()))
-                    .push(")");
-                for row in tx.fetch_all(sql).await? {
-                    index
-                        .stored
-                        .entry((row.text("field_slug")?, row.text("key")?))
-                        .or_default()
-                        .push(row.text("record_id")?);
-                }
-            }
+        // PostgreSQL: one statement for the whole batch, the keys bound as two arrays (no SQL
+        // text built per key, one plan per connection) and joined to the primary key.
+        let (slugs, wanted): (Vec<&str>, Vec<&str>) = keys
+            .iter()
+            .map(|(slug, key)| (slug.as_str(), key.as_str()))
+            .unzip();
+        let connection = crate::import::write::postgres::connection(tx)?;
+        let rows: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT k.field_slug, k.key, k.record_id \
+             FROM unnest($2::text[], $3::text[]) AS w(field_slug, key) \
+             JOIN record_keys k ON k.module_id = $1 AND k.field_slug = w.field_slug \
+             AND k.key = w.key",
+        )
+        .bind(module_id)
+        .bind(slugs)
+        .bind(wanted)
+        .fetch_all(connection)
+        .await?;
+        for (slug, key, record_id) in rows {
+            index.stored.entry((slug, key)).or_default().push(record_id);
         }
         Ok(index)
     }
@@ -314,10 +314,15 @@ impl RowDecider<'_> {
         let (current, version) = match state.working.get(id) {
             Some(w) => (w.written.draft.clone(), w.written.version),
             None => {
-                let record = state.loaded.get(id).ok_or_else(|| Error::Conflict {
-                    message: format!("record {id} changed while the import read it"),
-                    details: json!({ "recordId": id }),
-                })?;
+                // Another transaction deleted the record between the key lookup and the load
+                // (PostgreSQL runs writers side by side): the writer decides the rows again.
+                let record = state
+                    .loaded
+                    .get(id)
+                    .ok_or_else(|| Error::ConcurrentChange {
+                        message: format!("record {id} changed while the import read it"),
+                        details: json!({ "recordId": id }),
+                    })?;
                 (Draft::from_record(record), record.version)
             }
         };

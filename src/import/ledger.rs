@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::records::write::Draft;
-use crate::store::{Dialect, Sql, Tx, sqlite_raw, statement_pages};
+use crate::store::{Dialect, Tx, sqlite_raw};
 
 /// What a job did to a record, as the ledger stores it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,8 +54,7 @@ pub(crate) struct LedgerEntry {
 /// Appends ledger lines. A record seen again keeps its first before-image (and its `created`
 /// action) and only moves its `after_version`, so rollback goes back to the state before the job.
 pub(crate) async fn write_ledger(tx: &mut Tx, job_id: &str, entries: &[LedgerEntry]) -> Result<()> {
-    let dialect = tx.dialect();
-    if dialect == Dialect::Sqlite {
+    if tx.dialect() == Dialect::Sqlite {
         return sqlite_raw::with_raw(tx, |connection| {
             let mut insert = connection.prepare_cached(
                 "INSERT INTO import_ledger (job_id, record_id, action, module_id, before, \
@@ -82,36 +81,6 @@ pub(crate) async fn write_ledger(tx: &mut Tx, job_id: &str, entries: &[LedgerEnt
         })
         .await;
     }
-    for page in statement_pages(entries, 256) {
-        let mut sql = Sql::new(
-            "INSERT INTO import_ledger (job_id, record_id, action, module_id, before, \
-             after_version) VALUES ",
-        );
-        for (i, entry) in page.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.push("(").bind_list([
-                Some(job_id.to_string()),
-                Some(entry.record_id.clone()),
-                Some(entry.action.as_str().to_string()),
-                Some(entry.module_id.clone()),
-            ]);
-            let before = entry
-                .before
-                .as_ref()
-                .map(|d| serde_json::to_string(d).unwrap_or_default());
-            let p = sql.arg(before);
-            sql.push(", ")
-                .push(&dialect.json_param(&p))
-                .push(", ")
-                .bind(entry.after_version)
-                .push(")");
-        }
-        sql.push(
-            " ON CONFLICT (job_id, record_id) DO UPDATE SET after_version = excluded.after_version",
-        );
-        tx.execute(sql).await?;
-    }
-    Ok(())
+    // PostgreSQL: COPY into a staging table, then one `INSERT … SELECT … ON CONFLICT`.
+    crate::import::write::postgres::write_ledger(tx, job_id, entries).await
 }

@@ -80,8 +80,9 @@ impl CommitPolicy {
 /// Rows read at once while skipping to a resumed job's checkpoint.
 const SKIP_CHUNK_ROWS: usize = 10_000;
 
-/// A chunk of rows read and mapped, in file order.
-#[derive(Debug)]
+/// A chunk of rows read and mapped, in file order. Cloned by the writer on PostgreSQL, which
+/// keeps the chunks of its open transaction to replay them after a conflict.
+#[derive(Debug, Clone)]
 pub struct MappedChunk {
     pub rows: Vec<MappedRow>,
     /// The original cells of each row that has errors (same index as `rows`; `None` for clean

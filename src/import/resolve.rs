@@ -62,6 +62,15 @@ pub(crate) struct ReferenceResolver<'a> {
 }
 
 impl ReferenceResolver<'_> {
+    /// Goes back to `warnings` and `created_count` (what the last commit saved) after the open
+    /// transaction was rolled back, forgetting every lookup: a record it created is gone, and a
+    /// name that matched nothing may match a record another writer committed since.
+    pub(crate) fn restore(&mut self, warnings: Vec<ReferenceWarning>, created_count: u64) {
+        self.warnings = warnings;
+        self.created_count = created_count;
+        self.cache = ResolutionCache::default();
+    }
+
     /// Replaces reference cells (a record id or display name of the target module) with ids,
     /// looking every distinct value of the batch up at once. Unresolved values become reference
     /// warnings (the field is left empty) or, with `createMissingReferences`, new records.

@@ -7,10 +7,23 @@
 //! import would decide it, so the outcome does not depend on the chunk size, the commit size or
 //! the number of mapping threads; every committed transaction ends on a checkpoint, so a run that
 //! stops (shutdown, crash, lost lease) resumes from a consistent state, each row written once.
+//!
+//! Writers side by side (PostgreSQL): another job's transaction may commit a unique value this
+//! one is about to insert, or change a record this one read. The batch then fails with a write
+//! conflict ([`Error::is_write_conflict`]); the writer rolls the open transaction back, restores
+//! what it counted to its last commit ([`Committed`]) and replays the transaction's chunks — kept
+//! for that — each decided again against the rows committed now and committed on its own. After
+//! [`MAX_WRITE_CONFLICTS`] conflicts in a row without a commit the job fails with a `conflict`.
+//! SQLite needs none of this: its one writer (`BEGIN IMMEDIATE`) sees every committed row and
+//! nobody writes beside it.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use rand::RngExt;
+use serde_json::json;
 
 use crate::error::{Error, Result};
 use crate::import::dedupe::{
@@ -35,13 +48,19 @@ use crate::records::write::match_keys;
 use crate::records::{Actor, RecordService};
 use crate::schema::Module;
 use crate::schema::value::ValueOptions;
-use crate::store::{Store, Tx};
+use crate::store::{Dialect, Store, Tx};
+
+/// Conflicts with other writers in a row, without a commit between them, before a job gives up.
+pub(crate) const MAX_WRITE_CONFLICTS: u32 = 8;
 
 /// A write transaction holding one or more chunks.
 struct OpenTransaction {
     tx: Tx,
     rows: usize,
     started: Instant,
+    /// The chunks written in it, as the pipeline gave them, when it may have to be replayed
+    /// (PostgreSQL): at most a commit's worth of rows.
+    chunks: Vec<MappedChunk>,
 }
 
 impl OpenTransaction {
@@ -50,8 +69,39 @@ impl OpenTransaction {
             tx: store.begin().await?,
             rows: 0,
             started: Instant::now(),
+            chunks: Vec::new(),
         })
     }
+}
+
+/// What the importer had counted and reported at its last commit: everything a rolled-back
+/// transaction may have changed. Errors, warnings and created ids only grow, so their lengths
+/// say where they stood.
+struct Committed {
+    counters: Counters,
+    errors: usize,
+    errors_truncated: bool,
+    errors_saved: usize,
+    warnings: usize,
+    created_ids: usize,
+    reference_warnings: Vec<ReferenceWarning>,
+    created_references: u64,
+    cancel_seen: bool,
+}
+
+/// A row for the errors CSV, held until its transaction commits when that transaction may be
+/// replayed (the replay reports the row again).
+struct FailedRow {
+    row_number: u64,
+    cells: Vec<String>,
+    errors: Vec<RowError>,
+}
+
+/// How long to wait before replaying after the `conflicts`-th conflict in a row: growing, and
+/// jittered so that two writers that met do not meet again in step.
+fn conflict_backoff(conflicts: u32) -> Duration {
+    let ceiling = (20u64 << conflicts.min(6)).min(1_000);
+    Duration::from_millis(rand::rng().random_range(ceiling / 2..=ceiling))
 }
 
 /// Where a resumed job starts from: what its committed batches saved.
@@ -105,6 +155,10 @@ pub(crate) struct Importer<'a> {
     errors_saved: usize,
     /// The last checkpoint saw a cancel request.
     cancel_seen: bool,
+    /// The open transaction may be rolled back and replayed (PostgreSQL, not a dry run).
+    replayable: bool,
+    /// Rows for the errors CSV whose transaction has not committed yet (`replayable` only).
+    failed_rows: Vec<FailedRow>,
 }
 
 impl<'a> Importer<'a> {
@@ -159,6 +213,8 @@ impl<'a> Importer<'a> {
             errors_out: None,
             lease: None,
             cancel_seen: false,
+            replayable: false,
+            failed_rows: Vec::new(),
         })
     }
 
@@ -268,8 +324,19 @@ impl<'a> Importer<'a> {
         // Several chunks share one transaction (see `CommitPolicy`): each batch still writes its
         // own checkpoint, so whatever commits is a consistent state to resume from.
         let mut open: Option<OpenTransaction> = None;
-        while let Some(chunk) = pipeline.chunks.recv().await {
-            let chunk = chunk?;
+        self.replayable = dry_tx.is_none() && store.dialect() == Dialect::Postgres;
+        let mut committed = self.committed();
+        // Chunks of a rolled-back transaction, written again before the pipeline's next ones.
+        let mut replay: VecDeque<MappedChunk> = VecDeque::new();
+        let mut conflicts = 0u32;
+        loop {
+            let (chunk, replayed) = match replay.pop_front() {
+                Some(chunk) => (chunk, true),
+                None => match pipeline.chunks.recv().await {
+                    Some(chunk) => (chunk?, false),
+                    None => break,
+                },
+            };
             let rows = chunk.rows.len();
             let ending_after = |importer: &Importer| {
                 importer.cancel_seen || control.stop.iter().any(|stop| stop.load(Ordering::Relaxed))
@@ -284,15 +351,48 @@ impl<'a> Importer<'a> {
                         Some(current) => current,
                         None => open.insert(OpenTransaction::begin(store).await?),
                     };
-                    self.batch(&mut current.tx, chunk).await?;
+                    let kept = self.replayable.then(|| chunk.clone());
+                    match self.batch(&mut current.tx, chunk).await {
+                        Ok(()) => {}
+                        Err(error) if self.replayable && error.is_write_conflict() => {
+                            let rolled_back = open.take().expect("a transaction is open");
+                            let mut chunks = rolled_back.chunks;
+                            chunks.extend(kept);
+                            rolled_back.tx.rollback().await?;
+                            conflicts += 1;
+                            if conflicts > MAX_WRITE_CONFLICTS {
+                                return Err(self.gave_up(&chunks, conflicts, &error));
+                            }
+                            tracing::info!(
+                                job = self.job_id.as_deref().unwrap_or("-"),
+                                conflicts,
+                                chunks = chunks.len(),
+                                "a batch met another writer ({error}); deciding its rows again"
+                            );
+                            self.restore(&committed);
+                            for chunk in chunks.into_iter().rev() {
+                                replay.push_front(chunk);
+                            }
+                            tokio::time::sleep(conflict_backoff(conflicts)).await;
+                            continue;
+                        }
+                        Err(error) => return Err(error),
+                    }
+                    current.chunks.extend(kept);
                     current.rows += rows;
-                    let due = ending_after(self)
+                    // A replayed chunk commits on its own: a short transaction is less likely to
+                    // meet the other writer again, and each commit is progress kept.
+                    let due = replayed
+                        || ending_after(self)
                         || options
                             .pipeline
                             .commit
                             .is_due(current.rows, current.started);
                     if let Some(current) = open.take_if(|_| due) {
                         current.tx.commit().await?;
+                        self.write_failed_rows()?;
+                        committed = self.committed();
+                        conflicts = 0;
                     }
                     due
                 }
@@ -309,11 +409,76 @@ impl<'a> Importer<'a> {
         }
         if let Some(current) = open.take() {
             current.tx.commit().await?;
+            self.write_failed_rows()?;
             self.report_progress(options, total_rows);
         }
         // A dry run's transaction is dropped here: rolled back.
         drop(dry_tx);
         Ok(RunEnd::Finished)
+    }
+
+    /// Where the run stands at a commit.
+    fn committed(&self) -> Committed {
+        Committed {
+            counters: self.counters,
+            errors: self.errors.len(),
+            errors_truncated: self.errors_truncated,
+            errors_saved: self.errors_saved,
+            warnings: self.warnings.len(),
+            created_ids: self.created_ids.len(),
+            reference_warnings: self.resolver.warnings.clone(),
+            created_references: self.resolver.created_count,
+            cancel_seen: self.cancel_seen,
+        }
+    }
+
+    /// Back to where the run stood at its last commit, after the open transaction rolled back.
+    fn restore(&mut self, committed: &Committed) {
+        self.counters = committed.counters;
+        self.errors.truncate(committed.errors);
+        self.errors_truncated = committed.errors_truncated;
+        self.errors_saved = committed.errors_saved;
+        self.warnings.truncate(committed.warnings);
+        self.created_ids.truncate(committed.created_ids);
+        self.resolver.restore(
+            committed.reference_warnings.clone(),
+            committed.created_references,
+        );
+        self.cancel_seen = committed.cancel_seen;
+        self.failed_rows.clear();
+    }
+
+    /// The rows of a committed transaction that failed, into the errors CSV.
+    fn write_failed_rows(&mut self) -> Result<()> {
+        let failed = std::mem::take(&mut self.failed_rows);
+        if let Some(out) = &mut self.errors_out {
+            for row in failed {
+                out.write(row.row_number, &row.cells, &row.errors)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The error of a job whose batch met other writers `conflicts` times in a row.
+    fn gave_up(&self, chunks: &[MappedChunk], conflicts: u32, last: &Error) -> Error {
+        let first_row = chunks
+            .first()
+            .and_then(|c| c.rows.first())
+            .map(|r| r.row_number);
+        Error::Conflict {
+            message: format!(
+                "the rows from row {} on met another writer's changes {conflicts} times in a row \
+                 (last: {last}); none of them was written: run the import again, or run \
+                 overlapping imports one after the other",
+                first_row.unwrap_or_default()
+            ),
+            details: json!({
+                "jobId": self.job_id,
+                "firstRow": first_row,
+                "conflicts": conflicts,
+                "cause": last.to_string(),
+            }),
+        }
     }
 
     fn report_progress(&self, options: &RunOptions, total_rows: u64) {
@@ -409,7 +574,13 @@ impl<'a> Importer<'a> {
             RowOutcome::Skipped => self.counters.skipped_rows += 1,
             RowOutcome::Failed(errors) => {
                 self.counters.error_rows += 1;
-                if let Some(out) = &mut self.errors_out {
+                if self.replayable && self.errors_out.is_some() {
+                    self.failed_rows.push(FailedRow {
+                        row_number,
+                        cells: cells.to_vec(),
+                        errors: errors.clone(),
+                    });
+                } else if let Some(out) = &mut self.errors_out {
                     out.write(row_number, cells, &errors)?;
                 }
                 for error in errors {

@@ -482,6 +482,16 @@ impl Tx {
         }
         Ok(())
     }
+
+    /// Rolls back now. Dropping a transaction rolls it back too, but only once its connection is
+    /// used again; a writer about to retry wants its locks given up at once.
+    pub async fn rollback(self) -> Result<()> {
+        match self {
+            Tx::Sqlite(tx) => tx.rollback().await?,
+            Tx::Postgres(tx) => tx.rollback().await?,
+        }
+        Ok(())
+    }
 }
 
 /// Planner statistics for `records` when the database has none (no `ANALYZE` ever ran).

@@ -176,6 +176,7 @@ fn postgres_steps() {
             "generate_update",
             "import_sqlite",
             "import_postgres",
+            "upsert_postgres",
             "upsert_sqlite",
             "rollback_sqlite",
             "export_csv",
@@ -184,6 +185,7 @@ fn postgres_steps() {
         ],
     );
     assert_eq!(step(&report, "import_postgres")["rows"], ROWS);
+    assert_eq!(step(&report, "upsert_postgres")["rows"], ROWS);
     assert!(
         report["comparisons"].as_array().unwrap().is_empty(),
         "no alternatives ran"

@@ -14,6 +14,7 @@ mod http_service;
 mod http_support;
 mod import_cli;
 mod import_codes;
+mod import_concurrent;
 mod import_execute;
 mod import_formats;
 mod import_parse;

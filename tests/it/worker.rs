@@ -337,8 +337,8 @@ both!(
 );
 async fn shared_queue(db: TestDb) {
     let dir = tempfile::tempdir().unwrap();
-    // Nine files with no email in common: concurrent jobs that insert the same unique value on
-    // PostgreSQL make one batch fail (see README, "Worker"), which is not what this test is about.
+    // Nine files with no email in common: this test is about claims (overlapping jobs side by
+    // side are `import_concurrent`'s).
     let ids: Vec<String> = split_file(dir.path(), 1_350, 9)
         .iter()
         .map(|file| enqueue(&db, file, &["--strategy", "create"]))

@@ -2,9 +2,9 @@
 //!
 //! On SQLite the batch is written with cached prepared statements on the transaction's own
 //! connection ([`sqlite`]): one bound row per step, no SQL text built per row, no round trip to
-//! sqlx's worker thread. On PostgreSQL new records, their keys and version rows go in multi-row
-//! INSERTs (a few hundred rows each, under the parameter limit) and updated records in multi-row
-//! `UPDATE … FROM (VALUES …)` statements.
+//! sqlx's worker thread. On PostgreSQL it is streamed with `COPY` into temporary staging tables
+//! and moved into place with one set-based statement per table ([`postgres`]). The multi-row
+//! statements below serve rollback's restores on both stores.
 //!
 //! In: the records a batch decided to create or change ([`Working`], in the order the batch
 //! touched them). Out: rows in `records`, `record_keys` and `record_versions`, and the ledger
@@ -19,12 +19,11 @@ use serde_json::Value;
 use crate::error::Result;
 use crate::import::ledger::{LedgerAction, LedgerEntry};
 use crate::records::Actor;
-use crate::records::write::{
-    DRAFT_COLUMNS, Draft, INSERT_RECORDS, MatchKey, push_draft_values, push_record_values,
-};
+use crate::records::write::{DRAFT_COLUMNS, Draft, MatchKey, push_draft_values};
 use crate::schema::Module;
 use crate::store::{Dialect, Sql, Tx, now_micros, sqlite_raw, statement_pages};
 
+pub(crate) mod postgres;
 pub(crate) mod sqlite;
 
 /// Rows per multi-row INSERT: 17 parameters a record keeps this under SQLite's 32,766.
@@ -88,13 +87,15 @@ pub(crate) async fn write_batch(
         };
         sqlite_raw::with_raw(tx, |connection| batch.write(connection)).await?;
     } else {
-        insert_records(tx, module, &new, actor, now).await?;
-        update_records(tx, module, &changed, actor, now).await?;
-        // Changed records give up their old keys before new records take theirs: a row may
-        // hand a unique value an earlier row of the batch took away from an existing record.
-        replace_keys(tx, module, &changed, true).await?;
-        replace_keys(tx, module, &new, false).await?;
-        insert_versions(tx, &versioned, actor, now).await?;
+        let batch = postgres::Batch {
+            module,
+            actor,
+            now,
+            new: &new,
+            changed: &changed,
+            versioned: &versioned,
+        };
+        batch.write(tx).await?;
     }
     Ok(touched
         .iter()
@@ -110,36 +111,6 @@ pub(crate) async fn write_batch(
             after_version: w.written.version,
         })
         .collect())
-}
-
-pub(crate) async fn insert_records(
-    tx: &mut Tx,
-    module: &Module,
-    records: &[&Written],
-    actor: &Actor,
-    now: i64,
-) -> Result<()> {
-    let dialect = tx.dialect();
-    for page in statement_pages(records, INSERT_ROWS) {
-        let mut sql = Sql::new(INSERT_RECORDS);
-        for (i, record) in page.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            push_record_values(
-                &mut sql,
-                dialect,
-                module,
-                &record.id,
-                &record.draft,
-                actor,
-                now,
-                record.version,
-            );
-        }
-        tx.execute(sql).await?;
-    }
-    Ok(())
 }
 
 /// Updates `records` with one `UPDATE … FROM (VALUES …)` per page (PostgreSQL, and SQLite since
