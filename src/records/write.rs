@@ -340,24 +340,7 @@ impl RecordWriter<'_> {
         if keys.is_empty() {
             return Ok(());
         }
-        let mut sql = Sql::new(
-            "INSERT INTO record_keys (module_id, field_slug, key, record_id, is_unique) VALUES ",
-        );
-        for (i, k) in keys.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.push("(")
-                .bind_list([
-                    self.module.id.clone(),
-                    k.field_slug.clone(),
-                    k.key.clone(),
-                    record_id.to_string(),
-                ])
-                .push(", ")
-                .bind(i64::from(k.is_unique))
-                .push(")");
-        }
+        let sql = insert_keys_sql(&self.module.id, keys.iter().map(|k| (record_id, k)));
         tx.execute(sql).await?;
         Ok(())
     }
@@ -627,6 +610,32 @@ pub(crate) fn diff(before: &Draft, after: &Draft) -> Map<String, Value> {
         }
     }
     changes
+}
+
+/// One multi-row INSERT of `keys` (record id, key) into `record_keys` for `module_id`.
+pub(crate) fn insert_keys_sql<'k>(
+    module_id: &str,
+    keys: impl IntoIterator<Item = (&'k str, &'k MatchKey)>,
+) -> Sql {
+    let mut sql = Sql::new(
+        "INSERT INTO record_keys (module_id, field_slug, key, record_id, is_unique) VALUES ",
+    );
+    for (i, (record_id, k)) in keys.into_iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.push("(")
+            .bind_list([
+                module_id.to_string(),
+                k.field_slug.clone(),
+                k.key.clone(),
+                record_id.to_string(),
+            ])
+            .push(", ")
+            .bind(i64::from(k.is_unique))
+            .push(")");
+    }
+    sql
 }
 
 /// Deletes the records matching `filter` (a condition on `records` columns), with their keys and

@@ -19,7 +19,7 @@ use serde_json::Value;
 use crate::error::Result;
 use crate::import::ledger::{LedgerAction, LedgerEntry};
 use crate::records::Actor;
-use crate::records::write::{DRAFT_COLUMNS, Draft, MatchKey, push_draft_values};
+use crate::records::write::{DRAFT_COLUMNS, Draft, MatchKey, insert_keys_sql, push_draft_values};
 use crate::schema::Module;
 use crate::store::{Dialect, Sql, Tx, now_micros, sqlite_raw, statement_pages};
 
@@ -173,24 +173,7 @@ pub(crate) async fn replace_keys(
         .flat_map(|r| r.keys.iter().map(move |k| (r.id.as_str(), k)))
         .collect();
     for page in statement_pages(&keys, INSERT_ROWS * 2) {
-        let mut sql = Sql::new(
-            "INSERT INTO record_keys (module_id, field_slug, key, record_id, is_unique) VALUES ",
-        );
-        for (i, (record_id, k)) in page.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.push("(")
-                .bind_list([
-                    module.id.clone(),
-                    k.field_slug.clone(),
-                    k.key.clone(),
-                    record_id.to_string(),
-                ])
-                .push(", ")
-                .bind(i64::from(k.is_unique))
-                .push(")");
-        }
+        let sql = insert_keys_sql(&module.id, page.iter().map(|(id, k)| (*id, *k)));
         tx.execute(sql).await?;
     }
     Ok(())
