@@ -24,7 +24,7 @@ use crate::records::Record;
 use crate::records::model::{record_columns, record_from_row};
 use crate::records::write::{Draft, MatchKey, diff, match_keys};
 use crate::schema::{FieldDef, Module};
-use crate::store::{Dialect, Sql, Tx, new_id, sqlite_raw, statement_pages};
+use crate::store::{Dialect, Row, Sql, Tx, new_id, sqlite_raw, statement_pages};
 
 /// The fields rows are matched on: those asked for, or by default the module's unique fields,
 /// else its email fields. Each must keep match keys (unique, email, phone or `matchKey`).
@@ -111,17 +111,21 @@ impl KeyIndex {
             return Ok(index);
         }
         // PostgreSQL: one statement for the whole batch, the keys bound as two arrays (no SQL
-        // text built per key, one plan per connection) and joined to the primary key.
+        // text built per key, one plan per connection). The `LATERAL … OFFSET 0` keeps it one
+        // primary-key probe per key whatever the statistics say: right after a bulk load (no
+        // ANALYZE yet) the planner guessed a module holds a few keys and merge-joined the whole
+        // index (75 ms against 10 ms for 1,000 keys in 400k).
         let (slugs, wanted): (Vec<&str>, Vec<&str>) = keys
             .iter()
             .map(|(slug, key)| (slug.as_str(), key.as_str()))
             .unzip();
         let connection = crate::import::write::postgres::connection(tx)?;
         let rows: Vec<(String, String, String)> = sqlx::query_as(
-            "SELECT k.field_slug, k.key, k.record_id \
+            "SELECT w.field_slug, w.key, k.record_id \
              FROM unnest($2::text[], $3::text[]) AS w(field_slug, key) \
-             JOIN record_keys k ON k.module_id = $1 AND k.field_slug = w.field_slug \
-             AND k.key = w.key",
+             CROSS JOIN LATERAL (SELECT k.record_id FROM record_keys k \
+             WHERE k.module_id = $1 AND k.field_slug = w.field_slug AND k.key = w.key \
+             OFFSET 0) k",
         )
         .bind(module_id)
         .bind(slugs)
@@ -413,6 +417,28 @@ pub(crate) async fn load_records(
     ids: &[String],
 ) -> Result<HashMap<String, Record>> {
     let mut out = HashMap::new();
+    if let Tx::Postgres(connection) = tx {
+        // One statement per batch, the ids bound as an array. The lookup by id is fenced in a
+        // MATERIALIZED CTE so it stays a primary-key lookup: with the module and trash filters
+        // beside it, and no statistics yet after a bulk load, the planner walked every record of
+        // the module through `records_module_live` instead (160 ms against 5 ms for 256 ids in
+        // 200k records; most of an upsert's time).
+        let sql = format!(
+            "WITH r AS MATERIALIZED (SELECT * FROM records WHERE id = ANY($2)) \
+             SELECT {} FROM r WHERE r.module_id = $1 AND r.deleted_at IS NULL",
+            record_columns(Dialect::Postgres)
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(&module.id)
+            .bind(ids)
+            .fetch_all(&mut **connection)
+            .await?;
+        for row in rows {
+            let record = record_from_row(&Row::Postgres(row), module.slug())?;
+            out.insert(record.id.clone(), record);
+        }
+        return Ok(out);
+    }
     for page in statement_pages(ids, 500) {
         let mut sql = Sql::new(format!(
             "SELECT {} FROM records r WHERE r.module_id = ",

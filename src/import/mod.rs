@@ -22,7 +22,7 @@
 //! | [`resolve`] | reference cells become record ids (or warnings, or new records) |
 //! | [`dedupe`] | the record a row matches, unique conflicts, and each row's decision |
 //! | [`merge`] | strategies and merge modes: what an update does to a record |
-//! | [`write`] | a batch's records, keys and versions in few statements |
+//! | [`write`] | a batch's records, keys and versions in few statements (SQLite: cached prepared statements; PostgreSQL: `COPY` into staging tables, then set-based statements) |
 //! | [`writer`] | the one writer: chunks in file order through resolve ─> dedupe ─> merge ─> write, batch transactions, checkpoints |
 //! | [`ledger`] | what rollback needs, written with each batch |
 //! | [`rollback`] | undo a job from its ledger, exactly |

@@ -301,3 +301,118 @@ async fn overlapping_imports(db: TestDb) {
         "{notes}"
     );
 }
+
+/// The id of the record another transaction holds back in [`a_unique_value_committed_meanwhile_is_matched`].
+const HELD: &str = "rec_00000000-0000-7000-8000-000000000001";
+
+/// An import that inserts an email another transaction holds uncommitted waits for it; when that
+/// transaction commits, the import's batch fails on the unique index, is rolled back, and its
+/// rows are decided again: the row now updates the committed record (PostgreSQL; on SQLite the
+/// other transaction would hold the one write lock and the import would simply wait).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_unique_value_committed_meanwhile_is_matched() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let store = db.service.store();
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_csv(&dir.path().join("held.csv"), [1, 2, 3], "Company", |i| {
+        format!("Company {i}")
+    });
+    // Row 3 of the file (i = 2) carries the held email.
+    let held_email = email(2);
+    let request: recordport::import::ImportRequest = serde_json::from_value(json!({
+        "columnMapping": serde_json::from_str::<Value>(&mapping("Company", "company")).unwrap(),
+        "duplicateStrategy": "update",
+        "duplicateMatchFields": ["email"],
+    }))
+    .unwrap();
+    let options = recordport::import::RunOptions::new(crate::common::actor());
+
+    let mut blocker = store.begin().await.unwrap();
+    let contacts_id = "(SELECT id FROM modules WHERE slug = 'contacts')";
+    // Placeholders first (`Sql::arg`), then the text that uses them.
+    let mut insert = Sql::default();
+    let (id, fields) = (
+        insert.arg(HELD),
+        insert.arg(json!({"email": held_email, "first_name": "Held"}).to_string()),
+    );
+    insert.push(&format!(
+        "INSERT INTO records (id, module_id, display_name, fields, search_text, created_at, \
+         updated_at, version) VALUES ({id}, {contacts_id}, 'Held Back', {fields}::jsonb, \
+         'held back', 0, 0, 1)"
+    ));
+    blocker.execute(insert).await.unwrap();
+    let mut key = Sql::default();
+    let (value, holder) = (key.arg(held_email.clone()), key.arg(HELD));
+    key.push(&format!(
+        "INSERT INTO record_keys (module_id, field_slug, key, record_id, is_unique) VALUES \
+         ({contacts_id}, 'email', {value}, {holder}, 1)"
+    ));
+    blocker.execute(key).await.unwrap();
+    let pid = blocker
+        .fetch_optional(Sql::new("SELECT pg_backend_pid()::bigint AS n"))
+        .await
+        .unwrap()
+        .unwrap()
+        .int("n")
+        .unwrap();
+
+    let import =
+        recordport::import::execute_file(&db.service, "contacts", &file, &request, &options);
+    let release = async {
+        // Until the import waits for the blocker's key, then commit it.
+        let waiting = format!(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE {pid} = ANY(pg_blocking_pids(pid))"
+        );
+        let start = std::time::Instant::now();
+        while scalar(&db, &waiting).await == 0 {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(60),
+                "the import never waited for the held email"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        blocker.commit().await.unwrap();
+    };
+    let (result, ()) = tokio::join!(import, release);
+    let result = result.expect("the import completes");
+    assert_eq!(
+        (result.created_rows, result.updated_rows, result.error_rows),
+        (2, 1, 0),
+        "{result:?}"
+    );
+    let stored = contacts(&db).await;
+    assert_eq!(stored.len(), 3);
+    let (name, fields, version) = &stored[&held_email];
+    assert_eq!(name, "Held Back");
+    assert_eq!(fields["company"], "Company 2");
+    assert_eq!(*version, 2);
+    assert_eq!(
+        scalar(
+            &db,
+            "SELECT COUNT(*) FROM record_keys WHERE field_slug = 'email'"
+        )
+        .await,
+        3
+    );
+
+    // The ledger kept the held record's before-image: a rollback gives it back.
+    let job_id = result.import_job_id.expect("a job");
+    let undone = recordport::import::rollback(
+        store,
+        db.service.modules(),
+        "contacts",
+        &job_id,
+        &crate::common::actor(),
+    )
+    .await
+    .unwrap();
+    assert_eq!((undone.deleted_count, undone.restored_count), (2, 1));
+    let stored = contacts(&db).await;
+    assert_eq!(stored.len(), 1);
+    assert_eq!(
+        stored[&held_email].1,
+        json!({"email": held_email, "first_name": "Held"})
+    );
+}
