@@ -15,9 +15,11 @@
 //! - The ledger keeps `ON CONFLICT (job_id, record_id) DO UPDATE SET after_version = …`: a record
 //!   touched twice by one job keeps its first action and before-image.
 //!
-//! Why: COPY parses rows on the server without a bind parameter per value, and the set-based
-//! statements after it are planned once per connection; multi-row `INSERT … VALUES` spent most
-//! of an import's time building, sending and planning statements of thousands of parameters.
+//! Why: a batch goes to the server as one COPY stream per table instead of a multi-row
+//! `INSERT … VALUES` per few hundred rows (thousands of bind parameters each, a new statement
+//! shape for every page size), and each table then takes one statement of one shape, prepared
+//! once per connection. A 200k-row import ran 1,396 record INSERTs and as many key INSERTs;
+//! it now runs 200 of each (BENCHMARKS.md, "PostgreSQL COPY").
 //!
 //! Staging tables are temporary (this session only), `ON COMMIT DELETE ROWS` (nothing staged
 //! outlives its transaction), created by the first batch of a transaction that finds them
