@@ -41,6 +41,9 @@ pub enum Error {
     DatabaseUrl { url: String, reason: String },
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// From the raw SQLite connection of a bulk path (`store::sqlite_raw`).
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     #[error("database migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("{path}: {source}")]
@@ -118,7 +121,9 @@ impl Error {
             Error::NotFound { .. } => "not_found",
             Error::Conflict { .. } | Error::LeaseLost { .. } => "conflict",
             Error::DatabaseUrl { .. } => "invalid_configuration",
-            Error::Database(_) | Error::Migration(_) | Error::Io { .. } => "internal_error",
+            Error::Database(_) | Error::Sqlite(_) | Error::Migration(_) | Error::Io { .. } => {
+                "internal_error"
+            }
         }
     }
 
@@ -130,6 +135,7 @@ impl Error {
             Error::Conflict { .. } | Error::LeaseLost { .. } => 409,
             Error::DatabaseUrl { .. }
             | Error::Database(_)
+            | Error::Sqlite(_)
             | Error::Migration(_)
             | Error::Io { .. } => 500,
         }
