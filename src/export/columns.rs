@@ -425,7 +425,7 @@ fn opt_text(text: &Option<String>) -> Cell {
     text.clone().map_or(Cell::Empty, text_cell)
 }
 
-fn datetime_cell(text: &str) -> Cell {
+pub(crate) fn datetime_cell(text: &str) -> Cell {
     DateTime::parse_from_rfc3339(text)
         .map(|t| Cell::DateTime(t.with_timezone(&Utc)))
         .unwrap_or_else(|_| text_cell(text.to_string()))
@@ -473,7 +473,7 @@ fn cell_of(module: &Module, column: &Column, record: &Record, refs: &[Option<Str
     }
 }
 
-fn field_cell(
+pub(crate) fn field_cell(
     field: Option<&FieldDef>,
     part: &Part,
     stored: &Value,

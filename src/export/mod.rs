@@ -2,8 +2,11 @@
 //! sort them, streamed into a CSV, PDF or Parquet file.
 //!
 //! ```text
-//! query (snapshot; one sorted stream) ──pages──> cells (columns) ──> sink (CSV | PDF | Parquet)
-//!        async task on the store        bounded channels        blocking thread
+//! query ──stored records──> cells ──pages of cells──> sink (CSV | PDF | Parquet)
+//! snapshot, one sorted      own blocking thread       blocking thread
+//! statement (SQLite: raw
+//! connection, blocking
+//! thread)                   bounded channels between the stages; pages come back for reuse
 //! ```
 //!
 //! In: a module slug and an [`ExportRequest`] (the spec's `{format, config}` plus the list's
@@ -17,10 +20,14 @@
 //! records directly, more as an export job). Jobs ([`job`]) keep their file in
 //! [`ExportSettings::dir`] for 24 hours.
 
+mod cells;
 pub mod columns;
 pub mod job;
+mod json_scan;
 pub mod query;
+pub mod rows;
 pub mod sink;
+mod stored;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -39,6 +46,7 @@ pub use job::{
     run_job, sweep_expired,
 };
 pub use query::DEFAULT_PAGE_SIZE;
+pub use rows::{CellRef, Rows};
 pub use sink::{DateFormat, Sink, SinkOptions};
 
 use crate::error::{Error, Result};
@@ -47,7 +55,7 @@ use crate::schema::Module;
 use crate::schema::registry::ModuleRegistry;
 use crate::schema::value::ValueOptions;
 use crate::store::Store;
-use query::{RecordWalk, SourceRow};
+use query::{RecordWalk, Recycler};
 
 /// Exports up to this many records are delivered directly; larger ones become jobs (spec 002).
 pub const DIRECT_MAX_RECORDS: u64 = 10_000;
@@ -352,9 +360,9 @@ impl Prepared {
         let walk = RecordWalk::open(
             store,
             &self.module,
+            &self.columns,
             &self.query,
             self.request.config.limit,
-            self.columns.joined_references.clone(),
             page_size,
         )
         .await?;
@@ -374,10 +382,10 @@ impl Prepared {
         });
         let (sender, receiver) = mpsc::channel(CHANNEL_PAGES);
         let format = self.request.format;
-        let module = self.module.clone();
-        let columns = self.columns.clone();
+        let columns = self.columns.columns.clone();
+        let recycler = walk.recycler();
         let sink_task = tokio::task::spawn_blocking(move || {
-            run_sink(format, &options, out, &module, &columns, receiver)
+            run_sink(format, &options, out, &columns, receiver, &recycler)
         });
         Ok(Export {
             walk,
@@ -392,32 +400,27 @@ impl Prepared {
 }
 
 enum Message {
-    Rows(Vec<SourceRow>),
+    Rows(Rows),
     End,
 }
 
-/// The sink's side: turns pages of records into cells and writes them; finishes only on
-/// [`Message::End`], so a dropped export leaves its output unfinished.
+/// The sink's side: writes pages of cells and gives each back to be filled again; finishes only
+/// on [`Message::End`], so a dropped export leaves its output unfinished.
 fn run_sink(
     format: ExportFormat,
     options: &SinkOptions,
     out: Box<dyn Write + Send>,
-    module: &Module,
-    columns: &ColumnSet,
+    columns: &[Column],
     mut receiver: mpsc::Receiver<Message>,
+    recycler: &Recycler,
 ) -> Result<()> {
     let mut sink = sink::open(format, options, out)?;
-    sink.begin(&columns.columns)?;
-    let mut cells = Vec::new();
+    sink.begin(columns)?;
     while let Some(message) = receiver.blocking_recv() {
         match message {
-            Message::Rows(rows) => {
-                cells.clear();
-                cells.extend(
-                    rows.iter()
-                        .map(|r| columns.cells(module, &r.record, &r.reference_names)),
-                );
-                sink.write(&cells)?;
+            Message::Rows(page) => {
+                sink.write(&page)?;
+                recycler.give_back(page);
             }
             Message::End => return sink.finish(),
         }

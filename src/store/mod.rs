@@ -21,7 +21,10 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
-use sqlx::{AssertSqlSafe, PgPool, Postgres, Row as _, Sqlite, SqlitePool, Transaction};
+use sqlx::{
+    AssertSqlSafe, Column as _, PgPool, Postgres, Row as _, Sqlite, SqliteConnection, SqlitePool,
+    Transaction,
+};
 
 use crate::error::{Error, Result};
 
@@ -237,6 +240,35 @@ impl Row {
     }
 }
 
+/// A result row read by position, its text borrowed from the row: what bulk readers (the
+/// export) need, from sqlx's rows and from the raw SQLite connection's ([`sqlite_raw`]) alike.
+pub trait RowValues {
+    /// The position of the column named `name`.
+    fn column_index(&self, name: &str) -> Result<usize>;
+    /// A text value; `None` for NULL.
+    fn text(&self, index: usize) -> Result<Option<&str>>;
+    /// An integer value; `None` for NULL.
+    fn int(&self, index: usize) -> Result<Option<i64>>;
+}
+
+impl RowValues for Row {
+    fn column_index(&self, name: &str) -> Result<usize> {
+        let found = match self {
+            Row::Sqlite(r) => r.columns().iter().position(|c| c.name() == name),
+            Row::Postgres(r) => r.columns().iter().position(|c| c.name() == name),
+        };
+        found.ok_or_else(|| Error::Database(sqlx::Error::ColumnNotFound(name.to_string())))
+    }
+
+    fn text(&self, index: usize) -> Result<Option<&str>> {
+        get_column!(self, index, Option<&str>)
+    }
+
+    fn int(&self, index: usize) -> Result<Option<i64>> {
+        get_column!(self, index, Option<i64>)
+    }
+}
+
 #[derive(Clone)]
 enum Pool {
     Sqlite(SqlitePool),
@@ -417,6 +449,15 @@ impl Tx {
         match self {
             Tx::Sqlite(_) => Dialect::Sqlite,
             Tx::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    /// The sqlx connection under a SQLite transaction, for the raw connection of bulk paths
+    /// ([`sqlite_raw::with_connection`]); `None` on PostgreSQL.
+    pub fn sqlite_connection(&mut self) -> Option<&mut SqliteConnection> {
+        match self {
+            Tx::Sqlite(tx) => Some(&mut **tx),
+            Tx::Postgres(_) => None,
         }
     }
 

@@ -1,7 +1,8 @@
-//! The store's own surface on both stores: a snapshot transaction streaming a query's rows.
+//! The store's own surface on both stores: a snapshot transaction streaming a query's rows, and
+//! the raw SQLite connection under a transaction.
 
 use futures_util::TryStreamExt;
-use recordport::store::Sql;
+use recordport::store::{Sql, sqlite_raw};
 
 use crate::both;
 use crate::common::TestDb;
@@ -65,3 +66,53 @@ async fn snapshot_stream(db: TestDb) {
     tx.commit().await.unwrap();
 }
 both!(snapshot_stream, snapshot_stream);
+
+/// The raw SQLite connection runs inside the caller's transaction: what it writes is seen by the
+/// transaction and rolled back with it; its errors come back typed and leave the transaction
+/// usable. PostgreSQL has no raw connection.
+async fn raw_connection(db: TestDb) {
+    let store = db.service.store();
+    store
+        .execute(Sql::new("CREATE TABLE raw_probe (n BIGINT NOT NULL)"))
+        .await
+        .unwrap();
+    let mut tx = store.begin().await.unwrap();
+    let Some(connection) = tx.sqlite_connection() else {
+        assert!(
+            db.url.starts_with("postgres"),
+            "only PostgreSQL has no raw connection"
+        );
+        return;
+    };
+    let mut insert = Sql::new("INSERT INTO raw_probe (n) VALUES (");
+    insert.bind(41_i64).push("), (").bind(1_i64).push(")");
+    let inserted = sqlite_raw::with_connection(connection, move |raw| {
+        let mut statement = sqlite_raw::prepare(raw, &insert)?;
+        Ok(statement.raw_execute()?)
+    })
+    .await
+    .unwrap();
+    assert_eq!(inserted, 2);
+    let failed = sqlite_raw::with_connection(tx.sqlite_connection().unwrap(), |raw| {
+        raw.execute("INSERT INTO no_such_table VALUES (1)", [])?;
+        Ok(())
+    })
+    .await
+    .unwrap_err();
+    assert_eq!(failed.code(), "internal_error");
+    // The transaction sees the rows and goes on; rolled back, they are gone.
+    let sum = tx
+        .fetch_optional(Sql::new("SELECT SUM(n) AS n FROM raw_probe"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(sum.int("n").unwrap(), 42);
+    drop(tx);
+    let rows = store
+        .fetch_optional(Sql::new("SELECT COUNT(*) AS n FROM raw_probe"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(rows.int("n").unwrap(), 0);
+}
+both!(raw_connection, raw_connection);

@@ -14,17 +14,18 @@ use std::fmt::Write as _;
 use std::io::Write;
 
 use chrono::format::Item;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 
 use super::ExportFormat;
-use super::columns::{Cell, Column};
+use super::columns::Column;
+use super::rows::{CellRef, Rows};
 use crate::error::{Error, Result};
 
 /// Sinks run on one blocking thread from `open` to `finish`, so they need not be `Send` (the PDF
 /// library's document is not).
 pub trait Sink {
     fn begin(&mut self, columns: &[Column]) -> Result<()>;
-    fn write(&mut self, rows: &[Vec<Cell>]) -> Result<()>;
+    fn write(&mut self, rows: &Rows) -> Result<()>;
     fn finish(self: Box<Self>) -> Result<()>;
 }
 
@@ -82,7 +83,14 @@ impl DateFormat {
 pub(crate) struct TextFormats {
     date: DateFormat,
     datetime: DateFormat,
+    /// The formats are ISO 8601's (`%Y-%m-%d`, `%Y-%m-%dT%H:%M:%SZ`), written digit by digit: a
+    /// chrono format walks its items and the `fmt` machinery for every cell, and an export has
+    /// two or three date cells per record.
+    iso: bool,
 }
+
+const ISO_DATE: &str = "%Y-%m-%d";
+const ISO_DATETIME: &str = "%Y-%m-%dT%H:%M:%SZ";
 
 impl TextFormats {
     /// `custom` (the request's `dateFormat`) for both, else the given defaults.
@@ -91,30 +99,77 @@ impl TextFormats {
             Some(f) => TextFormats {
                 date: f.clone(),
                 datetime: f.clone(),
+                iso: false,
             },
             None => TextFormats {
                 date: DateFormat::parse(date, "dateFormat")?,
                 datetime: DateFormat::parse(datetime, "dateFormat")?,
+                iso: date == ISO_DATE && datetime == ISO_DATETIME,
             },
         })
     }
 
     /// Appends the cell's text to `out`.
-    pub(crate) fn push(&self, cell: &Cell, out: &mut String) {
+    pub(crate) fn push(&self, cell: CellRef<'_>, out: &mut String) {
         // Writing into a String only fails when a format cannot render, which
         // `DateFormat::parse` ruled out; the cell is then left empty rather than guessed.
         let _ = match cell {
-            Cell::Empty => Ok(()),
-            Cell::Text(t) => {
+            CellRef::Empty => Ok(()),
+            CellRef::Text(t) => {
                 out.push_str(t);
                 Ok(())
             }
-            Cell::Number(n) => write!(out, "{}", Number(*n)),
-            Cell::Integer(i) => write!(out, "{i}"),
-            Cell::Boolean(b) => write!(out, "{b}"),
-            Cell::Date(d) => write!(out, "{}", self.date.render(midnight(*d))),
-            Cell::DateTime(t) => write!(out, "{}", self.datetime.render(*t)),
+            CellRef::Number(n) => write!(out, "{}", Number(n)),
+            CellRef::Integer(i) => write!(out, "{i}"),
+            CellRef::Boolean(b) => write!(out, "{b}"),
+            CellRef::Date(d) if self.iso && push_iso_date(out, d) => Ok(()),
+            CellRef::DateTime(t) if self.iso && push_iso_datetime(out, &t) => Ok(()),
+            CellRef::Date(d) => write!(out, "{}", self.date.render(midnight(d))),
+            CellRef::DateTime(t) => write!(out, "{}", self.datetime.render(t)),
         };
+    }
+}
+
+/// `2024-01-15`, as `%Y-%m-%d` gives it; `false` (nothing written) for years chrono writes
+/// with a sign or more digits.
+fn push_iso_date(out: &mut String, date: NaiveDate) -> bool {
+    let Ok(year) = u32::try_from(date.year()) else {
+        return false;
+    };
+    if year > 9999 {
+        return false;
+    }
+    push_digits(out, year, 4);
+    out.push('-');
+    push_digits(out, date.month(), 2);
+    out.push('-');
+    push_digits(out, date.day(), 2);
+    true
+}
+
+/// `2024-01-15T10:30:00Z`, as `%Y-%m-%dT%H:%M:%SZ` gives it; `false` (nothing written) where
+/// chrono's own rendering differs (unusual years, leap seconds).
+fn push_iso_datetime(out: &mut String, at: &DateTime<Utc>) -> bool {
+    // UTC: the naive time is the time shown (no offset to apply).
+    let at = at.naive_utc();
+    if at.nanosecond() >= 1_000_000_000 || !push_iso_date(out, at.date()) {
+        return false;
+    }
+    out.push('T');
+    push_digits(out, at.hour(), 2);
+    out.push(':');
+    push_digits(out, at.minute(), 2);
+    out.push(':');
+    push_digits(out, at.second(), 2);
+    out.push('Z');
+    true
+}
+
+/// `n` in decimal, zero-padded to `width` digits (`n` has at most `width` digits).
+fn push_digits(out: &mut String, n: u32, width: u32) {
+    for place in (0..width).rev() {
+        let digit = (n / 10u32.pow(place)) % 10;
+        out.push(char::from(b'0' + digit as u8));
     }
 }
 
@@ -178,10 +233,48 @@ mod tests {
         .unwrap();
         let mut out = String::new();
         f.push(
-            &Cell::Date(NaiveDate::from_ymd_opt(2024, 1, 15).unwrap()),
+            CellRef::Date(NaiveDate::from_ymd_opt(2024, 1, 15).unwrap()),
             &mut out,
         );
         assert_eq!(out, "15.01.2024 00h");
+    }
+
+    /// The hand-written ISO forms are chrono's, for every kind of date the fast path takes and
+    /// the ones it leaves to chrono.
+    #[test]
+    fn iso_dates_are_chronos() {
+        let iso = TextFormats::new(None, ISO_DATE, ISO_DATETIME).unwrap();
+        assert!(iso.iso);
+        let chrono_only = TextFormats {
+            iso: false,
+            ..iso.clone()
+        };
+        let mut cells = Vec::new();
+        for (y, m, d) in [
+            (2024, 1, 15),
+            (1, 12, 31),
+            (999, 2, 28),
+            (9999, 12, 31),
+            (-1, 1, 1),
+            (10_000, 1, 1),
+            (1970, 1, 1),
+        ] {
+            let date = NaiveDate::from_ymd_opt(y, m, d).unwrap();
+            cells.push(CellRef::Date(date));
+            for (h, min, s) in [(0, 0, 0), (10, 30, 5), (23, 59, 59)] {
+                let at = date.and_hms_opt(h, min, s).unwrap().and_utc();
+                cells.push(CellRef::DateTime(at));
+            }
+            let leap = date.and_hms_milli_opt(23, 59, 59, 1_500).unwrap().and_utc();
+            cells.push(CellRef::DateTime(leap));
+        }
+        for cell in cells {
+            let (mut fast, mut slow) = (String::new(), String::new());
+            iso.push(cell, &mut fast);
+            chrono_only.push(cell, &mut slow);
+            assert_eq!(fast, slow, "{cell:?}");
+        }
+        assert!(!TextFormats::new(None, ISO_DATE, "%+").unwrap().iso);
     }
 
     #[test]
@@ -194,7 +287,7 @@ mod tests {
             (-0.0, "0"),
         ] {
             let mut out = String::new();
-            f.push(&Cell::Number(n), &mut out);
+            f.push(CellRef::Number(n), &mut out);
             assert_eq!(out, text);
         }
     }

@@ -30,7 +30,8 @@ use krilla::text::{Font, GlyphId, KrillaGlyph};
 
 use super::{Sink, SinkOptions, TextFormats, encode_error, io_error};
 use crate::error::Result;
-use crate::export::columns::{Cell, Column, ValueKind};
+use crate::export::columns::{Column, ValueKind};
+use crate::export::rows::{CellRef, Rows};
 
 const FONT_BYTES: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSansCondensed.ttf");
 
@@ -238,7 +239,7 @@ impl PdfSink {
             .ok_or_else(|| encode_error(&self.target, "PDF", "the embedded font cannot be read"))
     }
 
-    fn text_of(&self, cell: &Cell) -> String {
+    fn text_of(&self, cell: CellRef<'_>) -> String {
         let mut text = String::new();
         self.formats.push(cell, &mut text);
         text
@@ -583,9 +584,9 @@ impl Sink for PdfSink {
         Ok(())
     }
 
-    fn write(&mut self, rows: &[Vec<Cell>]) -> Result<()> {
-        for row in rows {
-            let texts: Vec<String> = row.iter().map(|c| self.text_of(c)).collect();
+    fn write(&mut self, rows: &Rows) -> Result<()> {
+        for row in 0..rows.len() {
+            let texts: Vec<String> = rows.row(row).map(|c| self.text_of(c)).collect();
             self.pending.push(texts);
         }
         if self.layout.is_none() {
