@@ -217,12 +217,7 @@ pub async fn get(store: &Store, id: &str) -> Result<ApiKey> {
 /// Every key, revoked ones too, oldest first.
 pub async fn list(store: &Store) -> Result<Vec<ApiKey>> {
     let sql = Sql::new(format!("SELECT {COLUMNS} ORDER BY created_at, id"));
-    store
-        .fetch_all(sql)
-        .await?
-        .iter()
-        .map(key_from_row)
-        .collect()
+    store.fetch_mapped(sql, key_from_row).await
 }
 
 /// Revokes a key for good; revoking it again changes nothing.

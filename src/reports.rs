@@ -153,12 +153,7 @@ pub async fn list(store: &Store, limit: u32) -> Result<Vec<Report>> {
         "SELECT {COLUMNS} ORDER BY r.created_at DESC, r.id DESC LIMIT "
     ));
     sql.bind(i64::from(limit.clamp(1, 100)));
-    store
-        .fetch_all(sql)
-        .await?
-        .iter()
-        .map(report_from_row)
-        .collect()
+    store.fetch_mapped(sql, report_from_row).await
 }
 
 pub async fn delete(store: &Store, id: &str) -> Result<()> {

@@ -588,11 +588,10 @@ mod tests {
     use super::*;
     use crate::export::columns::{Cell, Layout, default_keys};
     use crate::records::Record;
-    use crate::schema::ModuleDef;
     use crate::store::format_micros;
 
     fn module() -> Module {
-        let def: ModuleDef = serde_json::from_value(json!({
+        Module::from_test_json(json!({
             "slug": "things",
             "name": "Things",
             "fields": [
@@ -612,13 +611,6 @@ mod tests {
                 {"slug": "address", "label": "Address", "type": "address"}
             ]
         }))
-        .unwrap();
-        Module {
-            id: "mod_1".into(),
-            def,
-            created_date_time: String::new(),
-            updated_date_time: String::new(),
-        }
     }
 
     /// The shapes the store keeps for each field type (after validation), which the fast path

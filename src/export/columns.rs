@@ -523,11 +523,10 @@ pub(crate) fn field_cell(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::ModuleDef;
     use serde_json::json;
 
     fn contacts() -> Module {
-        let def: ModuleDef = serde_json::from_value(json!({
+        Module::from_test_json(json!({
             "slug": "contacts",
             "name": "Contacts",
             "fields": [
@@ -539,13 +538,6 @@ mod tests {
                 {"slug": "tags", "label": "Tags", "type": "multi_select", "options": ["a", "b"]}
             ]
         }))
-        .unwrap();
-        Module {
-            id: "mod_1".into(),
-            def,
-            created_date_time: String::new(),
-            updated_date_time: String::new(),
-        }
     }
 
     fn labels(set: &ColumnSet) -> Vec<&str> {

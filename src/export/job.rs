@@ -201,12 +201,7 @@ pub async fn list_jobs(store: &Store, limit: u32) -> Result<Vec<ExportJob>> {
          ORDER BY j.requested_at DESC, j.id DESC LIMIT "
     ));
     sql.bind(i64::from(limit.clamp(1, 100)));
-    store
-        .fetch_all(sql)
-        .await?
-        .iter()
-        .map(job_from_row)
-        .collect()
+    store.fetch_mapped(sql, job_from_row).await
 }
 
 /// The kept file of a completed job, for download.

@@ -267,11 +267,8 @@ pub(crate) async fn saved_errors(store: &Store, job_id: &str) -> Result<Vec<RowE
     let mut sql = Sql::new("SELECT error FROM import_job_errors WHERE job_id = ");
     sql.bind(job_id).push(" ORDER BY seq");
     store
-        .fetch_all(sql)
-        .await?
-        .iter()
-        .map(|row| parse_stored_json(&row.text("error")?))
-        .collect()
+        .fetch_mapped(sql, |row| parse_stored_json(&row.text("error")?))
+        .await
 }
 
 /// Ends a job: its status, report and completion time.
@@ -390,12 +387,7 @@ pub async fn list_jobs(
     sql.bind(module.id.clone())
         .push(" ORDER BY created_at DESC, id DESC LIMIT ")
         .bind(limit.unwrap_or(50).clamp(1, 100));
-    store
-        .fetch_all(sql)
-        .await?
-        .iter()
-        .map(job_from_row)
-        .collect()
+    store.fetch_mapped(sql, job_from_row).await
 }
 
 pub async fn get_job(

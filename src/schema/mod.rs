@@ -171,6 +171,26 @@ pub struct Module {
 }
 
 impl Module {
+    /// A module that is not in a store (no timestamps): for definitions checked or exported
+    /// before they are saved, and for tests.
+    pub fn unsaved(id: impl Into<String>, def: ModuleDef) -> Module {
+        Module {
+            id: id.into(),
+            def,
+            created_date_time: String::new(),
+            updated_date_time: String::new(),
+        }
+    }
+
+    /// A module from a JSON definition, for unit tests.
+    #[cfg(test)]
+    pub(crate) fn from_test_json(definition: serde_json::Value) -> Module {
+        Module::unsaved(
+            "mod_1",
+            serde_json::from_value(definition).expect("module definition"),
+        )
+    }
+
     pub fn slug(&self) -> &str {
         &self.def.slug
     }

@@ -422,6 +422,15 @@ impl Store {
         Ok(self.fetch_all(sql).await?.into_iter().next())
     }
 
+    /// The rows of `sql`, each made into a `T` by `from_row` (the first row it refuses ends it).
+    pub async fn fetch_mapped<T>(
+        &self,
+        sql: Sql,
+        from_row: impl Fn(&Row) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        self.fetch_all(sql).await?.iter().map(from_row).collect()
+    }
+
     pub async fn execute(&self, sql: Sql) -> Result<u64> {
         let text = AssertSqlSafe(statement_text(self.dialect(), sql.text, sql.args.len()));
         Ok(match &self.pool {

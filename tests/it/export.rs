@@ -314,12 +314,7 @@ type Target<'a> = (Option<&'a str>, Option<&'a str>, Option<&'a str>);
 #[test]
 fn default_headers_map_back_on_import() {
     for def in sample_modules() {
-        let module = Module {
-            id: format!("mod_{}", def.slug),
-            def: def.clone(),
-            created_date_time: String::new(),
-            updated_date_time: String::new(),
-        };
+        let module = Module::unsaved(format!("mod_{}", def.slug), def.clone());
         let columns = export::ColumnSet::resolve(
             &module,
             Some(&default_keys(&module)),

@@ -14,12 +14,7 @@ fn module(slug: &str) -> Module {
         .into_iter()
         .find(|m| m.slug == slug)
         .expect("sample module");
-    Module {
-        id: format!("mod_{slug}"),
-        def,
-        created_date_time: String::new(),
-        updated_date_time: String::new(),
-    }
+    Module::unsaved(format!("mod_{slug}"), def)
 }
 
 fn rows(columns: &[&str], data: &[&[&str]]) -> Vec<Map<String, Value>> {
