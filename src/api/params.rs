@@ -138,3 +138,14 @@ pub(crate) struct ReportPath {
     /// Report id
     pub report_id: String,
 }
+
+/// `/v1/modules/{module}/upsert/{externalId}`
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ExternalIdPath {
+    /// Module slug
+    pub module: String,
+    /// The record's id in the caller's system
+    pub external_id: String,
+}

@@ -15,16 +15,20 @@ use super::error::ApiJson;
 use super::error::ApiResult;
 use super::params::{LinkedRecordsPath, ModulePath, QueryParams, RecordPath, ReferencePath};
 use crate::records::query::DEFAULT_PAGE_SIZE;
-use crate::records::{BulkUpdate, ListQuery, RecordInput};
+use crate::records::{ListQuery, RecordInput};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_records, create_record))
-        .routes(routes!(get_record, update_record, delete_record))
+        .routes(routes!(
+            get_record,
+            update_record,
+            replace_record,
+            delete_record
+        ))
         .routes(routes!(restore_record))
         .routes(routes!(purge_record))
         .routes(routes!(record_versions))
-        .routes(routes!(bulk_update))
         .routes(routes!(bulk_delete))
         .routes(routes!(bulk_restore))
         .routes(routes!(list_trash))
@@ -127,6 +131,28 @@ async fn update_record(
     Ok(Json(json!({ "record": record })))
 }
 
+#[utoipa::path(put, path = "/v1/modules/{module}/records/{id}", tag = "records",
+    summary = "Replace a record: what the body leaves out is cleared (a stale version is a 409 conflict)",
+    params(RecordPath),
+    request_body(content = Object, description = "{fields (or data), displayName?, labelIds?, typeIds?, privacyLevel?, descriptionHtml?, externalId?, version?}"),
+    responses((status = 200, description = "{record}", body = Object),
+        (status = 400, description = "Invalid field values", body = Object),
+        (status = 404, description = "Record not found", body = Object),
+        (status = 409, description = "Version conflict or a unique value taken", body = Object)),
+    security(("bearer" = ["records:write"])))]
+async fn replace_record(
+    auth: Authorized<RecordsWrite>,
+    State(state): State<AppState>,
+    Path(RecordPath { module, id }): Path<RecordPath>,
+    ApiJson(input): ApiJson<RecordInput>,
+) -> ApiResult<Json<Value>> {
+    let record = state
+        .service
+        .replace(&module, &id, input, &auth.actor())
+        .await?;
+    Ok(Json(json!({ "record": record })))
+}
+
 #[utoipa::path(delete, path = "/v1/modules/{module}/records/{id}", tag = "records",
     summary = "Move a record to the trash",
     params(RecordPath),
@@ -188,31 +214,10 @@ async fn record_versions(
     Ok(Json(json!({ "versions": versions })))
 }
 
-#[utoipa::path(post, path = "/v1/modules/{module}/records/bulk", tag = "records",
-    summary = "Add and remove labels and types on up to 100 records",
-    params(ModulePath),
-    request_body(content = Object, description = "{recordIds, addLabelIds?, removeLabelIds?, addTypeIds?, removeTypeIds?}"),
-    responses((status = 200, description = "{records}", body = Object),
-        (status = 400, description = "Invalid request", body = Object),
-        (status = 404, description = "A record was not found", body = Object)),
-    security(("bearer" = ["records:write"])))]
-async fn bulk_update(
-    auth: Authorized<RecordsWrite>,
-    State(state): State<AppState>,
-    Path(ModulePath { module }): Path<ModulePath>,
-    ApiJson(request): ApiJson<BulkUpdate>,
-) -> ApiResult<Json<Value>> {
-    let records = state
-        .service
-        .bulk_update(&module, &request, &auth.actor())
-        .await?;
-    Ok(Json(json!({ "records": records })))
-}
-
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct RecordIds {
-    record_ids: Vec<String>,
+pub(super) struct RecordIds {
+    pub(super) record_ids: Vec<String>,
 }
 
 #[utoipa::path(post, path = "/v1/modules/{module}/records/bulk-delete", tag = "records",

@@ -12,7 +12,8 @@ use super::{ModuleArg, Output, read_arg_text, table};
 use crate::error::{Error, Result};
 use crate::records::query::parse_direction;
 use crate::records::{
-    Actor, BulkUpdate, ListQuery, ListResult, Record, RecordInput, RecordService,
+    Actor, BulkCreate, BulkPatch, BulkUpdate, ListQuery, ListResult, MatchUpsert, Record,
+    RecordInput, RecordService,
 };
 use crate::schema::Module;
 use crate::schema::value::display_text;
@@ -61,6 +62,32 @@ pub enum RecordsCommand {
         #[command(flatten)]
         data: DataArg,
     },
+    /// Create or update the record whose --match field holds the body's value (spec 001).
+    UpsertBy {
+        #[command(flatten)]
+        module: ModuleArg,
+        /// The field that finds the record: email, name, or any field with a match key.
+        #[arg(long = "match")]
+        match_field: String,
+        #[command(flatten)]
+        data: DataArg,
+    },
+    /// Find the one record whose field matches a value, normalised as imports match it.
+    Lookup {
+        #[command(flatten)]
+        module: ModuleArg,
+        /// FIELD=VALUE, e.g. email=ada@example.com (name= matches the display name in modules
+        /// without a name field).
+        query: String,
+    },
+    /// Replace a record (PUT): what the body leaves out is cleared.
+    Replace {
+        #[command(flatten)]
+        module: ModuleArg,
+        id: String,
+        #[command(flatten)]
+        data: DataArg,
+    },
     /// Move a record to the trash.
     Delete {
         #[command(flatten)]
@@ -106,7 +133,8 @@ pub enum RecordsCommand {
         #[command(flatten)]
         data: DataArg,
     },
-    /// Add/remove labels and types on up to 100 records (spec 000 bulk update body).
+    /// Update many records in one transaction: {"updates": [{"id", "fields", "version"?}]} (spec
+    /// 004, up to 1,000), or add/remove labels and types on up to 100 (spec 000's body).
     BulkUpdate {
         #[command(flatten)]
         module: ModuleArg,
@@ -218,11 +246,40 @@ pub async fn run(
             let (record, created) = service
                 .upsert_by_external_id(&module.module, &external_id, input, actor)
                 .await?;
-            out.print(&json!({ "record": record, "created": created }), || {
+            print_upserted(out, &record, created)
+        }
+        RecordsCommand::UpsertBy {
+            module,
+            match_field,
+            data,
+        } => {
+            let record = RecordInput::from_json(read_data(&data.data)?, "--data")?;
+            let request = MatchUpsert {
+                match_field,
+                record,
+            };
+            let (record, created) = service
+                .upsert_by_match(&module.module, request, actor)
+                .await?;
+            print_upserted(out, &record, created)
+        }
+        RecordsCommand::Lookup { module, query } => {
+            let Some((field, value)) = query.split_once('=') else {
+                return Err(Error::validation(format!(
+                    "lookup: expected FIELD=VALUE (e.g. email=ada@example.com), got '{query}'"
+                )));
+            };
+            let record = service.lookup(&module.module, field.trim(), value).await?;
+            out.print(&json!({ "record": record }), || record_table(&record))
+        }
+        RecordsCommand::Replace { module, id, data } => {
+            let input = RecordInput::from_json(read_data(&data.data)?, "--data")?;
+            let record = service.replace(&module.module, &id, input, actor).await?;
+            out.print(&json!({ "record": record }), || {
                 format!(
-                    "{} {}\n{}",
-                    if created { "created" } else { "updated" },
+                    "replaced {} (version {})\n{}",
                     record.id,
+                    record.version,
                     record_table(&record)
                 )
             })
@@ -281,50 +338,26 @@ pub async fn run(
             })
         }
         RecordsCommand::BulkCreate { module, data } => {
-            let body = read_data(&data.data)?;
-            let items = match body {
-                Value::Array(items) => items,
-                Value::Object(mut obj) => match obj.remove("records") {
-                    Some(Value::Array(items)) => items,
-                    _ => {
-                        return Err(Error::validation(
-                            "--data: expected an array of records or {\"records\": [...]}",
-                        ));
-                    }
-                },
-                _ => {
-                    return Err(Error::validation(
-                        "--data: expected an array of records or {\"records\": [...]}",
-                    ));
-                }
-            };
-            let inputs = items
-                .into_iter()
-                .enumerate()
-                .map(|(i, v)| {
-                    // Spec 003 nests values under "data"; spec 000 under "fields".
-                    let v = match v {
-                        Value::Object(mut o)
-                            if o.contains_key("data") && !o.contains_key("fields") =>
-                        {
-                            let data = o.remove("data").unwrap_or_default();
-                            o.insert("fields".into(), data);
-                            Value::Object(o)
-                        }
-                        other => other,
-                    };
-                    RecordInput::from_json(v, &format!("--data records[{i}]"))
-                })
-                .collect::<Result<Vec<_>>>()?;
-            let records = service.bulk_create(&module.module, inputs, actor).await?;
+            let request = BulkCreate::from_json(read_data(&data.data)?)?;
+            let records = service
+                .bulk_create(&module.module, request.records, actor)
+                .await?;
             out.print(
                 &json!({ "records": records, "created": records.len() }),
                 || format!("created {} records", records.len()),
             )
         }
         RecordsCommand::BulkUpdate { module, data } => {
-            let request: BulkUpdate = serde_json::from_value(read_data(&data.data)?)
-                .map_err(|e| Error::json("--data", e))?;
+            let body = read_data(&data.data)?;
+            if body.get("updates").is_some() {
+                let request = BulkPatch::from_json(body)?;
+                let records = service.bulk_patch(&module.module, request, actor).await?;
+                return out.print(&json!({ "records": records }), || {
+                    format!("updated {} records", records.len())
+                });
+            }
+            let request: BulkUpdate =
+                serde_json::from_value(body).map_err(|e| Error::json("--data", e))?;
             let records = service.bulk_update(&module.module, &request, actor).await?;
             out.print(&json!({ "records": records }), || {
                 let mut t = table(&["id", "displayName", "labelIds", "typeIds"]);
@@ -493,4 +526,16 @@ fn record_table(record: &Record) -> String {
 
 fn read_data(arg: &str) -> Result<Value> {
     serde_json::from_str(&read_arg_text(arg)?).map_err(|e| Error::json("--data", e))
+}
+
+/// An upsert's record: created or updated.
+fn print_upserted(out: &Output, record: &Record, created: bool) -> Result<()> {
+    out.print(&json!({ "record": record, "created": created }), || {
+        format!(
+            "{} {}\n{}",
+            if created { "created" } else { "updated" },
+            record.id,
+            record_table(record)
+        )
+    })
 }

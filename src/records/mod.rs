@@ -6,7 +6,9 @@
 //! fields hold at most one live record per normalised value; every change after creation leaves
 //! a version row with the old and new values; multi-record operations run in one transaction.
 
+mod bulk;
 mod history;
+mod lookup;
 pub(crate) mod model;
 pub mod query;
 pub(crate) mod write;
@@ -14,7 +16,9 @@ pub(crate) mod write;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
+pub use bulk::{BulkCreate, BulkPatch, RecordPatch};
 pub use history::VersionEntry;
+pub use lookup::{MatchUpsert, NAME_KEY};
 pub use model::{Actor, PRIVACY_LEVELS, Record, RecordInput};
 pub use query::{ListQuery, ListResult};
 
@@ -149,74 +153,6 @@ impl RecordService {
         Ok(record)
     }
 
-    /// Creates many records in one transaction: all of them or none. Errors name the record's
-    /// index (`records[3].email`).
-    pub async fn bulk_create(
-        &self,
-        module: &str,
-        inputs: Vec<RecordInput>,
-        actor: &Actor,
-    ) -> Result<Vec<Record>> {
-        if inputs.len() > MAX_BULK_CREATE {
-            return Err(Error::validation(format!(
-                "a bulk create takes at most {MAX_BULK_CREATE} records, got {}",
-                inputs.len()
-            )));
-        }
-        let module = self.modules.get(module).await?;
-        let writer = self.writer(&module);
-        let mut tx = self.store.begin().await?;
-        let mut ids = Vec::with_capacity(inputs.len());
-        let mut errors: Vec<FieldError> = Vec::new();
-        for (i, input) in inputs.into_iter().enumerate() {
-            let inserted = match writer.draft_for_create(&mut tx, input).await {
-                Ok(draft) => writer.insert(&mut tx, &draft, actor).await,
-                Err(e) => Err(e),
-            };
-            match inserted {
-                Ok(id) => ids.push(id),
-                Err(Error::Validation { message, fields }) if fields.is_empty() => {
-                    errors.push(FieldError {
-                        field: format!("records[{i}]"),
-                        message,
-                        value: None,
-                    })
-                }
-                Err(Error::Validation { fields, .. }) => {
-                    errors.extend(fields.into_iter().map(|f| FieldError {
-                        field: format!("records[{i}].{}", f.field),
-                        ..f
-                    }))
-                }
-                Err(Error::Conflict { message, .. }) => errors.push(FieldError {
-                    field: format!("records[{i}]"),
-                    message,
-                    value: None,
-                }),
-                Err(other) => return Err(other),
-            }
-        }
-        if !errors.is_empty() {
-            return Err(Error::Validation {
-                message: format!(
-                    "{} of the records are invalid; nothing was created",
-                    errors
-                        .iter()
-                        .map(|e| e.field.split('.').next().unwrap_or_default())
-                        .collect::<std::collections::BTreeSet<_>>()
-                        .len()
-                ),
-                fields: errors,
-            });
-        }
-        let mut records = Vec::with_capacity(ids.len());
-        for id in &ids {
-            records.push(load(&mut tx, &module, id, Liveness::Live).await?);
-        }
-        tx.commit().await?;
-        Ok(records)
-    }
-
     /// A live record; trashed records are `not_found` here (see [`RecordService::list_trash`]).
     pub async fn get(&self, module: &str, id: &str) -> Result<Record> {
         let module = self.modules.get(module).await?;
@@ -240,17 +176,7 @@ impl RecordService {
         let writer = self.writer(&module);
         let mut tx = self.store.begin().await?;
         let current = load(&mut tx, &module, id, Liveness::LiveForUpdate).await?;
-        if let Some(seen) = input.version
-            && seen != current.version
-        {
-            return Err(Error::Conflict {
-                message: format!(
-                    "record {id} was changed since version {seen}: the current version is {}",
-                    current.version
-                ),
-                details: json!({ "recordId": id, "yourVersion": seen, "currentVersion": current.version }),
-            });
-        }
+        check_version(&current, input.version)?;
         let draft = writer.draft_for_update(&mut tx, &current, input).await?;
         writer.update(&mut tx, &current, &draft, actor).await?;
         let record = load(&mut tx, &module, id, Liveness::Live).await?;
@@ -652,6 +578,21 @@ impl TrashMove {
             TrashMove::ToTrash => writer.soft_delete(tx, current, actor).await,
             TrashMove::OutOfTrash => writer.restore(tx, current, actor).await,
         }
+    }
+}
+
+/// Optimistic locking: a `version` the caller saw that is not the record's current one is a
+/// conflict; no version given accepts any.
+fn check_version(current: &Record, seen: Option<i64>) -> Result<()> {
+    match seen {
+        Some(seen) if seen != current.version => Err(Error::Conflict {
+            message: format!(
+                "record {} was changed since version {seen}: the current version is {}",
+                current.id, current.version
+            ),
+            details: json!({ "recordId": current.id, "yourVersion": seen, "currentVersion": current.version }),
+        }),
+        _ => Ok(()),
     }
 }
 

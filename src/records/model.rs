@@ -62,7 +62,8 @@ pub struct Record {
 pub struct RecordInput {
     #[serde(default, deserialize_with = "present")]
     pub display_name: Option<Option<String>>,
-    #[serde(default)]
+    /// Spec 004 calls them `data`.
+    #[serde(default, alias = "data")]
     pub fields: Option<Map<String, Value>>,
     #[serde(default)]
     pub label_ids: Option<Vec<String>>,

@@ -28,6 +28,10 @@ async fn openapi_document_validates_and_lists_every_route() {
         "/v1/modules/{module}/records/{id}",
         "/v1/modules/{module}/records/bulk-delete",
         "/v1/modules/{module}/records/trash",
+        "/v1/modules/{module}/records/bulk",
+        "/v1/modules/{module}/records/lookup",
+        "/v1/modules/{module}/records/upsert",
+        "/v1/modules/{module}/upsert/{externalId}",
         "/v1/modules/{module}/import/parse",
         "/v1/modules/{module}/import/execute",
         "/v1/modules/{module}/import/jobs/{jobId}",
@@ -43,6 +47,13 @@ async fn openapi_document_validates_and_lists_every_route() {
         paths["/v1/modules/{module}/records/{id}"]["patch"]["security"][0]["bearer"][0],
         "records:write"
     );
+    for method in ["post", "patch", "delete"] {
+        assert!(
+            paths["/v1/modules/{module}/records/bulk"].get(method).is_some(),
+            "{method} …/records/bulk"
+        );
+    }
+    assert!(paths["/v1/modules/{module}/records/{id}"].get("put").is_some());
 
     let file = server.dir.path().join("openapi.json");
     std::fs::write(&file, serde_json::to_vec(&document).unwrap()).unwrap();
