@@ -3,6 +3,7 @@
 //! purge, empty), versions and references.
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
@@ -14,8 +15,9 @@ use super::auth::{Authorized, RecordsRead, RecordsWrite};
 use super::error::ApiJson;
 use super::error::ApiResult;
 use super::params::{LinkedRecordsPath, ModulePath, QueryParams, RecordPath, ReferencePath};
+use crate::error::Error;
 use crate::records::query::DEFAULT_PAGE_SIZE;
-use crate::records::{ListQuery, RecordInput};
+use crate::records::{ChangelogQuery, GetOptions, ListQuery, RecordInput};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -29,6 +31,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(restore_record))
         .routes(routes!(purge_record))
         .routes(routes!(record_versions))
+        .routes(routes!(record_history))
+        .routes(routes!(record_changelog))
         .routes(routes!(bulk_delete))
         .routes(routes!(bulk_restore))
         .routes(routes!(list_trash))
@@ -55,6 +59,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         ("cursor" = Option<String>, Query, description = "Cursor pagination: nextCursor of the previous page"),
         ("limit" = Option<u32>, Query, description = "Cursor pagination: records per page"),
         ("includeCount" = Option<bool>, Query, description = "Cursor pagination: also count the matches"),
+        ("expand" = Option<String>, Query, description = "Reference fields, comma-separated, whose records are embedded in place of their ids"),
     ),
     responses((status = 200, description = "{records, total, page, pageSize}", body = Object),
         (status = 400, description = "Invalid parameter", body = Object),
@@ -90,10 +95,14 @@ async fn create_record(
 }
 
 #[utoipa::path(get, path = "/v1/modules/{module}/records/{id}", tag = "records",
-    summary = "Get a record, or one of its past versions",
+    summary = "Get a record, or one of its past versions, with its references expanded and its history",
     params(RecordPath,
-        ("version" = Option<i64>, Query, description = "The record as it was at this version")),
-    responses((status = 200, description = "{record}", body = Object),
+        ("version" = Option<i64>, Query, description = "The record as it was at this version"),
+        ("expand" = Option<String>, Query, description = "Reference fields, comma-separated, whose records are embedded in place of their ids"),
+        ("includeHistory" = Option<bool>, Query, description = "Also answer with the versions (spec 004's history)"),
+        ("includeChangelog" = Option<bool>, Query, description = "Also answer with the changelog")),
+    responses((status = 200, description = "{record, history?, changelog?}", body = Object),
+        (status = 400, description = "Unknown parameter, or a field that cannot be expanded", body = Object),
         (status = 404, description = "Record not found", body = Object)),
     security(("bearer" = ["records:read"])))]
 async fn get_record(
@@ -102,11 +111,9 @@ async fn get_record(
     Path(RecordPath { module, id }): Path<RecordPath>,
     query: QueryParams,
 ) -> ApiResult<Json<Value>> {
-    let record = match query.number::<i64>("version")? {
-        Some(version) => state.service.get_version(&module, &id, version).await?,
-        None => state.service.get(&module, &id).await?,
-    };
-    Ok(Json(json!({ "record": record })))
+    let options = GetOptions::from_params(query.pairs())?;
+    let view = state.service.get_with(&module, &id, &options).await?;
+    Ok(Json(json!(view)))
 }
 
 #[utoipa::path(patch, path = "/v1/modules/{module}/records/{id}", tag = "records",
@@ -169,19 +176,55 @@ async fn delete_record(
 }
 
 #[utoipa::path(post, path = "/v1/modules/{module}/records/{id}/restore", tag = "trash",
-    summary = "Restore a record from the trash",
+    summary = "Restore a record from the trash; with {version}, put a live record's values back as they were at that version (a new version)",
     params(RecordPath),
+    request_body(content = Object, description = "Optional: {version, expectedVersion?} (spec 004)"),
     responses((status = 200, description = "{record}", body = Object),
-        (status = 404, description = "Not in the trash", body = Object),
-        (status = 409, description = "A unique value was taken meanwhile", body = Object)),
+        (status = 404, description = "Not in the trash, or no such version", body = Object),
+        (status = 409, description = "A unique value was taken meanwhile, or expectedVersion is stale", body = Object)),
     security(("bearer" = ["records:write"])))]
 async fn restore_record(
     auth: Authorized<RecordsWrite>,
     State(state): State<AppState>,
     Path(RecordPath { module, id }): Path<RecordPath>,
+    body: Bytes,
 ) -> ApiResult<Json<Value>> {
-    let record = state.service.restore(&module, &id, &auth.actor()).await?;
+    let actor = auth.actor();
+    let record = match VersionRestore::from_body(&body)? {
+        Some(VersionRestore {
+            version,
+            expected_version,
+        }) => {
+            let restore =
+                state
+                    .service
+                    .restore_version(&module, &id, version, expected_version, &actor);
+            restore.await?
+        }
+        None => state.service.restore(&module, &id, &actor).await?,
+    };
     Ok(Json(json!({ "record": record })))
+}
+
+/// The body of a restore to a past version (spec 004); no body restores from the trash.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct VersionRestore {
+    version: i64,
+    /// The record's current version as the caller last saw it (optimistic locking).
+    #[serde(default)]
+    expected_version: Option<i64>,
+}
+
+impl VersionRestore {
+    fn from_body(body: &[u8]) -> Result<Option<VersionRestore>, Error> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(None);
+        }
+        serde_json::from_slice(body)
+            .map(Some)
+            .map_err(|e| Error::json("the restore body", e))
+    }
 }
 
 #[utoipa::path(delete, path = "/v1/modules/{module}/records/{id}/purge", tag = "trash",
@@ -212,6 +255,42 @@ async fn record_versions(
 ) -> ApiResult<Json<Value>> {
     let versions = state.service.history(&module, &id).await?;
     Ok(Json(json!({ "versions": versions })))
+}
+
+#[utoipa::path(get, path = "/v1/modules/{module}/records/{id}/history", tag = "records",
+    summary = "A record's versions in spec 004's shape, newest first: the values it had and what changed",
+    params(RecordPath),
+    responses((status = 200, description = "{versions: [{version, data, updatedAt | createdAt, updatedBy, changes}]}", body = Object),
+        (status = 404, description = "Record not found", body = Object)),
+    security(("bearer" = ["records:read"])))]
+async fn record_history(
+    _auth: Authorized<RecordsRead>,
+    State(state): State<AppState>,
+    Path(RecordPath { module, id }): Path<RecordPath>,
+) -> ApiResult<Json<Value>> {
+    let versions = state.service.history_versions(&module, &id).await?;
+    Ok(Json(json!({ "versions": versions })))
+}
+
+#[utoipa::path(get, path = "/v1/modules/{module}/records/{id}/changelog", tag = "records",
+    summary = "Who changed what and when, newest first (spec 004)",
+    params(RecordPath,
+        ("limit" = Option<u32>, Query, description = "At most this many entries (default 50, at most 1,000)"),
+        ("startDate" = Option<String>, Query, description = "From this date (2024-01-15) or time (RFC 3339), inclusive"),
+        ("endDate" = Option<String>, Query, description = "Up to this date or time, inclusive")),
+    responses((status = 200, description = "{entries: [{id, recordId, action, userId, userName, timestamp, changes, metadata}]}", body = Object),
+        (status = 400, description = "Invalid parameter", body = Object),
+        (status = 404, description = "Record not found", body = Object)),
+    security(("bearer" = ["records:read"])))]
+async fn record_changelog(
+    _auth: Authorized<RecordsRead>,
+    State(state): State<AppState>,
+    Path(RecordPath { module, id }): Path<RecordPath>,
+    query: QueryParams,
+) -> ApiResult<Json<Value>> {
+    let query = ChangelogQuery::from_params(query.pairs())?;
+    let entries = state.service.changelog(&module, &id, &query).await?;
+    Ok(Json(json!({ "entries": entries })))
 }
 
 #[derive(serde::Deserialize)]

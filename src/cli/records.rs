@@ -12,8 +12,8 @@ use super::{ModuleArg, Output, read_arg_text, table};
 use crate::error::{Error, Result};
 use crate::records::query::parse_direction;
 use crate::records::{
-    Actor, BulkCreate, BulkPatch, BulkUpdate, ListQuery, ListResult, MatchUpsert, Record,
-    RecordInput, RecordService,
+    Actor, BulkCreate, BulkPatch, BulkUpdate, ChangelogQuery, GetOptions, ListQuery, ListResult,
+    MatchUpsert, Record, RecordInput, RecordService,
 };
 use crate::schema::Module;
 use crate::schema::value::display_text;
@@ -37,6 +37,15 @@ pub enum RecordsCommand {
         /// Show the record as it was at this version.
         #[arg(long)]
         version: Option<i64>,
+        /// Reference fields whose records are embedded in place of their ids, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        expand: Vec<String>,
+        /// Also show the version history (spec 004's shape).
+        #[arg(long)]
+        include_history: bool,
+        /// Also show the changelog (who changed what, when).
+        #[arg(long)]
+        include_changelog: bool,
     },
     /// Create a record from a spec 000 request body.
     Create {
@@ -99,6 +108,25 @@ pub enum RecordsCommand {
         #[command(flatten)]
         module: ModuleArg,
         id: String,
+        /// Instead: put a live record's values back as they were at this version (a new
+        /// version).
+        #[arg(long)]
+        version: Option<i64>,
+    },
+    /// Who changed what and when, newest first (spec 004's changelog).
+    Changelog {
+        #[command(flatten)]
+        module: ModuleArg,
+        id: String,
+        /// At most this many entries (default 50, at most 1,000).
+        #[arg(long)]
+        limit: Option<u32>,
+        /// From this date (2024-01-15) or time (RFC 3339), inclusive.
+        #[arg(long)]
+        start_date: Option<String>,
+        /// Up to this date or time, inclusive.
+        #[arg(long)]
+        end_date: Option<String>,
     },
     /// A record's version history.
     History {
@@ -191,6 +219,9 @@ pub struct ListArgs {
     /// Cursor pagination: records per page.
     #[arg(long)]
     pub limit: Option<u32>,
+    /// Reference fields whose records are embedded in place of their ids, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub expand: Vec<String>,
 }
 
 pub async fn run(
@@ -211,12 +242,18 @@ pub async fn run(
             module,
             id,
             version,
+            expand,
+            include_history,
+            include_changelog,
         } => {
-            let record = match version {
-                Some(v) => service.get_version(&module.module, &id, v).await?,
-                None => service.get(&module.module, &id).await?,
+            let options = GetOptions {
+                version,
+                expand,
+                include_history,
+                include_changelog,
             };
-            out.print(&json!({ "record": record }), || record_table(&record))
+            let view = service.get_with(&module.module, &id, &options).await?;
+            out.print(&view, || record_table(&view.record))
         }
         RecordsCommand::Create { module, data } => {
             let input = RecordInput::from_json(read_data(&data.data)?, "--data")?;
@@ -290,7 +327,62 @@ pub async fn run(
                 format!("moved {id} to the trash")
             })
         }
-        RecordsCommand::Restore { module, id } => {
+        RecordsCommand::Restore {
+            module,
+            id,
+            version: Some(version),
+        } => {
+            let record = service
+                .restore_version(&module.module, &id, version, None, actor)
+                .await?;
+            out.print(&json!({ "record": record }), || {
+                format!(
+                    "restored {} to version {version}: now version {}",
+                    record.id, record.version
+                )
+            })
+        }
+        RecordsCommand::Changelog {
+            module,
+            id,
+            limit,
+            start_date,
+            end_date,
+        } => {
+            let mut params: Vec<(&str, String)> = Vec::new();
+            if let Some(limit) = limit {
+                params.push(("limit", limit.to_string()));
+            }
+            params.extend(start_date.map(|d| ("startDate", d)));
+            params.extend(end_date.map(|d| ("endDate", d)));
+            let query = ChangelogQuery::from_params(params.iter().map(|(k, v)| (*k, v.as_str())))?;
+            let entries = service.changelog(&module.module, &id, &query).await?;
+            out.print(&json!({ "entries": entries }), || {
+                let mut t = table(&["when", "action", "by", "changes"]);
+                for e in &entries {
+                    let changes = e
+                        .changes
+                        .iter()
+                        .map(|(k, c)| {
+                            format!("{k}: {} → {}", short(&c["oldValue"]), short(&c["newValue"]))
+                        })
+                        .collect::<Vec<_>>()
+                        .join("\n");
+                    t.add_row(vec![
+                        e.timestamp.clone(),
+                        e.action.clone(),
+                        e.user_name.clone().unwrap_or_default(),
+                        changes,
+                    ]);
+                }
+                t.to_string()
+            })
+        }
+        RecordsCommand::Restore {
+            module,
+            id,
+            version: None,
+        } => {
             let record = service.restore(&module.module, &id, actor).await?;
             out.print(&json!({ "record": record }), || {
                 format!("restored {}", record.id)
@@ -424,6 +516,7 @@ fn list_query(args: ListArgs) -> Result<ListQuery> {
         cursor: args.cursor,
         limit: args.limit,
         include_count: false,
+        expand: args.expand,
     })
 }
 

@@ -7,20 +7,26 @@
 //! a version row with the old and new values; multi-record operations run in one transaction.
 
 mod bulk;
+mod expand;
 mod history;
 mod lookup;
 pub(crate) mod model;
 pub mod query;
+mod versions;
 pub(crate) mod write;
 
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 pub use bulk::{BulkCreate, BulkPatch, RecordPatch};
+pub use expand::Expand;
 pub use history::VersionEntry;
 pub use lookup::{MatchUpsert, NAME_KEY};
 pub use model::{Actor, PRIVACY_LEVELS, Record, RecordInput};
 pub use query::{ListQuery, ListResult};
+pub use versions::{
+    ChangelogEntry, ChangelogQuery, GetOptions, HistoryVersion, MAX_CHANGELOG_ENTRIES, RecordView,
+};
 
 use crate::error::{Error, FieldError, Result};
 use crate::schema::registry::ModuleRegistry;
@@ -394,7 +400,12 @@ impl RecordService {
 
     pub async fn list(&self, module: &str, query: &ListQuery) -> Result<ListResult> {
         let module = self.modules.get(module).await?;
-        query::list(&self.store, &module, query, &self.value_options).await
+        let expand = Expand::parse(&module, &query.expand)?;
+        let mut result = query::list(&self.store, &module, query, &self.value_options).await?;
+        if !expand.is_empty() {
+            self.expand(&module, &mut result.records, &expand).await?;
+        }
+        Ok(result)
     }
 
     /// Trashed records of the module, most recently deleted first. Expired entries are purged

@@ -71,6 +71,8 @@ pub struct ListQuery {
     pub limit: Option<u32>,
     /// Cursor pagination: also count the matching records.
     pub include_count: bool,
+    /// Reference fields whose records are embedded in place of their ids (spec 004).
+    pub expand: Vec<String>,
 }
 
 impl ListQuery {
@@ -106,6 +108,7 @@ impl ListQuery {
                 "cursor" => q.cursor = Some(val.to_string()),
                 "limit" => q.limit = Some(number("limit")?),
                 "includeCount" => q.include_count = matches!(val, "true" | "1"),
+                "expand" => q.expand = list(),
                 _ => match key
                     .strip_prefix("filter[")
                     .and_then(|k| k.strip_suffix(']'))
