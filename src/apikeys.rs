@@ -12,6 +12,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
+use crate::records::Access;
 use crate::store::{Row, Sql, Store, format_micros, new_id, now_micros};
 
 /// Every key starts with this, so a leaked key is easy to recognise (and to scan for).
@@ -109,6 +110,10 @@ pub struct ApiKey {
     /// The first characters of the key, e.g. `rpk_3f9a1c0b`.
     pub key_prefix: String,
     pub scopes: Vec<Scope>,
+    /// The member the key acts for: it sees and changes what their privacy levels allow. None:
+    /// an administrator's key, which sees every record.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member_id: Option<String>,
     pub created_date_time: String,
     pub last_used_date_time: Option<String>,
     pub revoked_date_time: Option<String>,
@@ -117,6 +122,14 @@ pub struct ApiKey {
 impl ApiKey {
     pub fn allows(&self, scope: Scope) -> bool {
         self.scopes.contains(&scope)
+    }
+
+    /// Whose reads and changes the key's requests are.
+    pub fn access(&self) -> Access {
+        match &self.member_id {
+            Some(member) => Access::Member(member.clone()),
+            None => Access::Everything,
+        }
     }
 }
 
@@ -139,6 +152,21 @@ pub fn digest(secret: &str) -> String {
 
 /// Creates a key with these scopes; the returned secret is not stored anywhere.
 pub async fn create(store: &Store, name: &str, scopes: &[Scope]) -> Result<CreatedKey> {
+    create_for(store, name, scopes, None).await
+}
+
+/// Creates a key that acts for `member` (see [`ApiKey::member_id`]); `None` makes an
+/// administrator's key.
+pub async fn create_for(
+    store: &Store,
+    name: &str,
+    scopes: &[Scope],
+    member: Option<&str>,
+) -> Result<CreatedKey> {
+    let member = member.map(str::trim);
+    if member.is_some_and(str::is_empty) {
+        return Err(Error::invalid_field("member", "must not be empty", None));
+    }
     let name = name.trim();
     if name.is_empty() {
         return Err(Error::invalid_field("name", "must not be empty", None));
@@ -161,7 +189,8 @@ pub async fn create(store: &Store, name: &str, scopes: &[Scope]) -> Result<Creat
     );
     let id = new_id("key");
     let mut sql = Sql::new(
-        "INSERT INTO api_keys (id, name, key_hash, key_prefix, scopes, created_at) VALUES (",
+        "INSERT INTO api_keys (id, name, key_hash, key_prefix, scopes, member_id, created_at) \
+         VALUES (",
     );
     sql.bind_list([
         id.clone(),
@@ -170,6 +199,8 @@ pub async fn create(store: &Store, name: &str, scopes: &[Scope]) -> Result<Creat
         secret[..SHOWN_PREFIX_CHARS].to_string(),
         scopes_text(scopes),
     ])
+    .push(", ")
+    .bind(member.map(str::to_string))
     .push(", ")
     .bind(now_micros())
     .push(")");
@@ -191,7 +222,7 @@ pub fn scopes_text(scopes: &[Scope]) -> String {
 }
 
 const COLUMNS: &str =
-    "id, name, key_prefix, scopes, created_at, last_used_at, revoked_at FROM api_keys";
+    "id, name, key_prefix, scopes, member_id, created_at, last_used_at, revoked_at FROM api_keys";
 
 fn key_from_row(row: &Row) -> Result<ApiKey> {
     Ok(ApiKey {
@@ -199,6 +230,7 @@ fn key_from_row(row: &Row) -> Result<ApiKey> {
         name: row.text("name")?,
         key_prefix: row.text("key_prefix")?,
         scopes: Scope::parse_list(&row.text("scopes")?)?,
+        member_id: row.opt_text("member_id")?,
         created_date_time: format_micros(row.int("created_at")?),
         last_used_date_time: row.opt_int("last_used_at")?.map(format_micros),
         revoked_date_time: row.opt_int("revoked_at")?.map(format_micros),

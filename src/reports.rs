@@ -79,7 +79,11 @@ impl Report {
                 overrides.type_ids
             },
         };
-        ExportRequest { format, config }
+        ExportRequest {
+            format,
+            config,
+            member_id: None,
+        }
     }
 }
 
@@ -119,6 +123,7 @@ pub async fn create(
         &ExportRequest {
             format: ExportFormat::Csv,
             config: report.config.clone(),
+            member_id: None,
         },
     )
     .await?;

@@ -12,7 +12,7 @@ use axum::http::request::Parts;
 use super::AppState;
 use super::error::ApiError;
 use crate::apikeys::{self, ApiKey, Scope};
-use crate::records::Actor;
+use crate::records::{Actor, RecordService};
 
 /// A scope a route requires, as a type.
 pub trait RequiredScope: Send + Sync {
@@ -50,6 +50,12 @@ impl<S> Authorized<S> {
     /// Changes are recorded as made by the key: its id and name.
     pub fn actor(&self) -> Actor {
         Actor::new(self.key.id.clone(), self.key.name.clone())
+    }
+
+    /// The records service acting for the key's member: every read and change is limited to
+    /// what their privacy levels allow.
+    pub fn records(&self, state: &AppState) -> RecordService {
+        state.service.acting_for(self.key.access())
     }
 }
 

@@ -24,6 +24,7 @@ use super::AppState;
 use super::auth::{Authorized, ExportsRead, ExportsWrite};
 use super::error::{ApiError, ApiJson, ApiResult};
 use super::params::{ExportJobPath, ModulePath, QueryParams};
+use crate::apikeys::ApiKey;
 use crate::error::Error;
 use crate::export::{
     self, DEFAULT_PAGE_SIZE, Delivery, ExportFormat, ExportJob, ExportRequest, Prepared,
@@ -68,14 +69,7 @@ async fn export_module(
     query: QueryParams,
     ApiJson(request): ApiJson<ExportRequest>,
 ) -> ApiResult<Response> {
-    export_response(
-        &state,
-        &module,
-        request,
-        job_requested(&query),
-        &auth.key.id,
-    )
-    .await
+    export_response(&state, &module, request, job_requested(&query), &auth.key).await
 }
 
 /// Runs an API export: checks it, then streams the file or creates the job (see the module
@@ -85,9 +79,12 @@ pub(crate) async fn export_response(
     module: &str,
     request: ExportRequest,
     job_requested: bool,
-    user_id: &str,
+    key: &ApiKey,
 ) -> ApiResult<Response> {
-    let request = request.for_api()?;
+    let mut request = request.for_api()?;
+    // The export holds what the key's member may see; a body cannot say otherwise.
+    request.member_id = key.member_id.clone();
+    let user_id = key.id.as_str();
     let store = state.service.store();
     let prepared = export::prepare(store, module, &request).await?;
     match prepared.delivery(store, job_requested).await? {

@@ -19,6 +19,7 @@ pub mod error;
 pub mod exports;
 pub mod imports;
 pub mod limits;
+pub mod members;
 pub mod openapi;
 mod params;
 pub mod record_sync;
@@ -91,6 +92,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(records::routes())
         .merge(record_sync::routes())
+        .merge(members::routes())
         .merge(imports::routes())
         .merge(exports::routes())
         .merge(reports::routes())

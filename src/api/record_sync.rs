@@ -56,15 +56,15 @@ async fn bulk_create(
     if !body.contains_key("records") {
         let request: BulkUpdate = serde_json::from_value(Value::Object(body))
             .map_err(|e| Error::json("the bulk update", e))?;
-        let records = state
-            .service
+        let records = auth
+            .records(&state)
             .bulk_update(&module, &request, &auth.actor())
             .await?;
         return Ok((StatusCode::OK, Json(json!({ "records": records }))));
     }
     let request = BulkCreate::from_json(Value::Object(body))?;
-    let records = state
-        .service
+    let records = auth
+        .records(&state)
         .bulk_create(&module, request.records, &auth.actor())
         .await?;
     let mut out = json!({ "created": records.len() });
@@ -90,8 +90,8 @@ async fn bulk_update_fields(
     ApiJson(body): ApiJson<Value>,
 ) -> ApiResult<Json<Value>> {
     let request = BulkPatch::from_json(body)?;
-    let records = state
-        .service
+    let records = auth
+        .records(&state)
         .bulk_patch(&module, request, &auth.actor())
         .await?;
     Ok(Json(json!({ "records": records })))
@@ -110,7 +110,8 @@ async fn bulk_trash(
     ApiJson(RecordIds { record_ids }): ApiJson<RecordIds>,
 ) -> ApiResult<Json<Value>> {
     let actor = auth.actor();
-    let outcome = state.service.bulk_delete(&module, &record_ids, &actor);
+    let records = auth.records(&state);
+    let outcome = records.bulk_delete(&module, &record_ids, &actor);
     Ok(Json(json!(outcome.await?)))
 }
 
@@ -132,9 +133,8 @@ async fn upsert_by_external_id(
     ApiJson(input): ApiJson<RecordInput>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let actor = auth.actor();
-    let upsert = state
-        .service
-        .upsert_by_external_id(&module, &external_id, input, &actor);
+    let records = auth.records(&state);
+    let upsert = records.upsert_by_external_id(&module, &external_id, input, &actor);
     Ok(upserted(upsert.await?))
 }
 
@@ -148,7 +148,7 @@ async fn upsert_by_external_id(
         (status = 409, description = "Several records match", body = Object)),
     security(("bearer" = ["records:read"])))]
 async fn lookup(
-    _auth: Authorized<RecordsRead>,
+    auth: Authorized<RecordsRead>,
     State(state): State<AppState>,
     Path(ModulePath { module }): Path<ModulePath>,
     query: QueryParams,
@@ -161,7 +161,7 @@ async fn lookup(
         ))
         .into());
     };
-    let record = state.service.lookup(&module, field, value).await?;
+    let record = auth.records(&state).lookup(&module, field, value).await?;
     Ok(Json(json!({ "record": record })))
 }
 
@@ -182,6 +182,7 @@ async fn upsert_by_match(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let request = MatchUpsert::from_json(body)?;
     let actor = auth.actor();
-    let upsert = state.service.upsert_by_match(&module, request, &actor);
+    let records = auth.records(&state);
+    let upsert = records.upsert_by_match(&module, request, &actor);
     Ok(upserted(upsert.await?))
 }

@@ -66,13 +66,13 @@ pub fn routes() -> OpenApiRouter<AppState> {
         (status = 404, description = "Module not found", body = Object)),
     security(("bearer" = ["records:read"])))]
 async fn list_records(
-    _auth: Authorized<RecordsRead>,
+    auth: Authorized<RecordsRead>,
     State(state): State<AppState>,
     Path(ModulePath { module }): Path<ModulePath>,
     query: QueryParams,
 ) -> ApiResult<Json<Value>> {
     let query = ListQuery::from_params(query.pairs())?;
-    let result = state.service.list(&module, &query).await?;
+    let result = auth.records(&state).list(&module, &query).await?;
     Ok(Json(json!(result)))
 }
 
@@ -90,7 +90,10 @@ async fn create_record(
     Path(ModulePath { module }): Path<ModulePath>,
     ApiJson(input): ApiJson<RecordInput>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let record = state.service.create(&module, input, &auth.actor()).await?;
+    let record = auth
+        .records(&state)
+        .create(&module, input, &auth.actor())
+        .await?;
     Ok((StatusCode::CREATED, Json(json!({ "record": record }))))
 }
 
@@ -106,13 +109,16 @@ async fn create_record(
         (status = 404, description = "Record not found", body = Object)),
     security(("bearer" = ["records:read"])))]
 async fn get_record(
-    _auth: Authorized<RecordsRead>,
+    auth: Authorized<RecordsRead>,
     State(state): State<AppState>,
     Path(RecordPath { module, id }): Path<RecordPath>,
     query: QueryParams,
 ) -> ApiResult<Json<Value>> {
     let options = GetOptions::from_params(query.pairs())?;
-    let view = state.service.get_with(&module, &id, &options).await?;
+    let view = auth
+        .records(&state)
+        .get_with(&module, &id, &options)
+        .await?;
     Ok(Json(json!(view)))
 }
 
@@ -131,8 +137,8 @@ async fn update_record(
     Path(RecordPath { module, id }): Path<RecordPath>,
     ApiJson(input): ApiJson<RecordInput>,
 ) -> ApiResult<Json<Value>> {
-    let record = state
-        .service
+    let record = auth
+        .records(&state)
         .update(&module, &id, input, &auth.actor())
         .await?;
     Ok(Json(json!({ "record": record })))
@@ -153,8 +159,8 @@ async fn replace_record(
     Path(RecordPath { module, id }): Path<RecordPath>,
     ApiJson(input): ApiJson<RecordInput>,
 ) -> ApiResult<Json<Value>> {
-    let record = state
-        .service
+    let record = auth
+        .records(&state)
         .replace(&module, &id, input, &auth.actor())
         .await?;
     Ok(Json(json!({ "record": record })))
@@ -171,7 +177,9 @@ async fn delete_record(
     State(state): State<AppState>,
     Path(RecordPath { module, id }): Path<RecordPath>,
 ) -> ApiResult<Json<Value>> {
-    state.service.delete(&module, &id, &auth.actor()).await?;
+    auth.records(&state)
+        .delete(&module, &id, &auth.actor())
+        .await?;
     Ok(Json(json!({ "success": true })))
 }
 
@@ -195,13 +203,11 @@ async fn restore_record(
             version,
             expected_version,
         }) => {
-            let restore =
-                state
-                    .service
-                    .restore_version(&module, &id, version, expected_version, &actor);
+            let records = auth.records(&state);
+            let restore = records.restore_version(&module, &id, version, expected_version, &actor);
             restore.await?
         }
-        None => state.service.restore(&module, &id, &actor).await?,
+        None => auth.records(&state).restore(&module, &id, &actor).await?,
     };
     Ok(Json(json!({ "record": record })))
 }
@@ -234,11 +240,11 @@ impl VersionRestore {
         (status = 404, description = "Not in the trash", body = Object)),
     security(("bearer" = ["records:write"])))]
 async fn purge_record(
-    _auth: Authorized<RecordsWrite>,
+    auth: Authorized<RecordsWrite>,
     State(state): State<AppState>,
     Path(RecordPath { module, id }): Path<RecordPath>,
 ) -> ApiResult<Json<Value>> {
-    state.service.purge(&module, &id).await?;
+    auth.records(&state).purge(&module, &id).await?;
     Ok(Json(json!({ "success": true })))
 }
 
@@ -249,11 +255,11 @@ async fn purge_record(
         (status = 404, description = "Record not found", body = Object)),
     security(("bearer" = ["records:read"])))]
 async fn record_versions(
-    _auth: Authorized<RecordsRead>,
+    auth: Authorized<RecordsRead>,
     State(state): State<AppState>,
     Path(RecordPath { module, id }): Path<RecordPath>,
 ) -> ApiResult<Json<Value>> {
-    let versions = state.service.history(&module, &id).await?;
+    let versions = auth.records(&state).history(&module, &id).await?;
     Ok(Json(json!({ "versions": versions })))
 }
 
@@ -264,11 +270,11 @@ async fn record_versions(
         (status = 404, description = "Record not found", body = Object)),
     security(("bearer" = ["records:read"])))]
 async fn record_history(
-    _auth: Authorized<RecordsRead>,
+    auth: Authorized<RecordsRead>,
     State(state): State<AppState>,
     Path(RecordPath { module, id }): Path<RecordPath>,
 ) -> ApiResult<Json<Value>> {
-    let versions = state.service.history_versions(&module, &id).await?;
+    let versions = auth.records(&state).history_versions(&module, &id).await?;
     Ok(Json(json!({ "versions": versions })))
 }
 
@@ -283,13 +289,13 @@ async fn record_history(
         (status = 404, description = "Record not found", body = Object)),
     security(("bearer" = ["records:read"])))]
 async fn record_changelog(
-    _auth: Authorized<RecordsRead>,
+    auth: Authorized<RecordsRead>,
     State(state): State<AppState>,
     Path(RecordPath { module, id }): Path<RecordPath>,
     query: QueryParams,
 ) -> ApiResult<Json<Value>> {
     let query = ChangelogQuery::from_params(query.pairs())?;
-    let entries = state.service.changelog(&module, &id, &query).await?;
+    let entries = auth.records(&state).changelog(&module, &id, &query).await?;
     Ok(Json(json!({ "entries": entries })))
 }
 
@@ -312,10 +318,8 @@ async fn bulk_delete(
     Path(ModulePath { module }): Path<ModulePath>,
     ApiJson(RecordIds { record_ids: ids }): ApiJson<RecordIds>,
 ) -> ApiResult<Json<Value>> {
-    let outcome = state
-        .service
-        .bulk_delete(&module, &ids, &auth.actor())
-        .await?;
+    let records = auth.records(&state);
+    let outcome = records.bulk_delete(&module, &ids, &auth.actor()).await?;
     Ok(Json(json!(outcome)))
 }
 
@@ -332,10 +336,8 @@ async fn bulk_restore(
     Path(ModulePath { module }): Path<ModulePath>,
     ApiJson(RecordIds { record_ids: ids }): ApiJson<RecordIds>,
 ) -> ApiResult<Json<Value>> {
-    let outcome = state
-        .service
-        .bulk_restore(&module, &ids, &auth.actor())
-        .await?;
+    let records = auth.records(&state);
+    let outcome = records.bulk_restore(&module, &ids, &auth.actor()).await?;
     Ok(Json(json!(outcome)))
 }
 
@@ -347,14 +349,17 @@ async fn bulk_restore(
     responses((status = 200, description = "{records, total, page, pageSize}", body = Object)),
     security(("bearer" = ["records:read"])))]
 async fn list_trash(
-    _auth: Authorized<RecordsRead>,
+    auth: Authorized<RecordsRead>,
     State(state): State<AppState>,
     Path(ModulePath { module }): Path<ModulePath>,
     query: QueryParams,
 ) -> ApiResult<Json<Value>> {
     let page = query.number("page")?.unwrap_or(1);
     let page_size = query.number("pageSize")?.unwrap_or(DEFAULT_PAGE_SIZE);
-    let result = state.service.list_trash(&module, page, page_size).await?;
+    let result = auth
+        .records(&state)
+        .list_trash(&module, page, page_size)
+        .await?;
     Ok(Json(json!(result)))
 }
 
@@ -364,11 +369,11 @@ async fn list_trash(
     responses((status = 200, description = "{success: true, purged}", body = Object)),
     security(("bearer" = ["records:write"])))]
 async fn empty_trash(
-    _auth: Authorized<RecordsWrite>,
+    auth: Authorized<RecordsWrite>,
     State(state): State<AppState>,
     Path(ModulePath { module }): Path<ModulePath>,
 ) -> ApiResult<Json<Value>> {
-    let purged = state.service.empty_trash(&module).await?;
+    let purged = auth.records(&state).empty_trash(&module).await?;
     Ok(Json(json!({ "success": true, "purged": purged })))
 }
 
@@ -378,11 +383,11 @@ async fn empty_trash(
     responses((status = 200, description = "{references}", body = Object)),
     security(("bearer" = ["records:read"])))]
 async fn list_references(
-    _auth: Authorized<RecordsRead>,
+    auth: Authorized<RecordsRead>,
     State(state): State<AppState>,
     Path(ModulePath { module }): Path<ModulePath>,
 ) -> ApiResult<Json<Value>> {
-    let references = state.service.references(&module).await?;
+    let references = auth.records(&state).references(&module).await?;
     Ok(Json(json!({ "references": references })))
 }
 
@@ -394,7 +399,7 @@ async fn list_references(
         (status = 404, description = "Record not found", body = Object)),
     security(("bearer" = ["records:read"])))]
 async fn linked_records(
-    _auth: Authorized<RecordsRead>,
+    auth: Authorized<RecordsRead>,
     State(state): State<AppState>,
     Path(LinkedRecordsPath {
         module,
@@ -402,8 +407,8 @@ async fn linked_records(
         record_id: id,
     }): Path<LinkedRecordsPath>,
 ) -> ApiResult<Json<Value>> {
-    let records = state
-        .service
+    let records = auth
+        .records(&state)
         .linked_records(&module, &reference, &id)
         .await?;
     let ids: Vec<&str> = records.iter().map(|r| r.id.as_str()).collect();
@@ -420,7 +425,7 @@ async fn linked_records(
         (status = 400, description = "Not a reference field", body = Object)),
     security(("bearer" = ["records:read"])))]
 async fn reference_picker(
-    _auth: Authorized<RecordsRead>,
+    auth: Authorized<RecordsRead>,
     State(state): State<AppState>,
     Path(ReferencePath {
         module,
@@ -428,8 +433,8 @@ async fn reference_picker(
     }): Path<ReferencePath>,
     query: QueryParams,
 ) -> ApiResult<Json<Value>> {
-    let records = state
-        .service
+    let records = auth
+        .records(&state)
         .reference_picker(
             &module,
             &reference,

@@ -121,7 +121,7 @@ async fn export_report(
         &report.module_slug,
         request,
         job_requested(&query),
-        &auth.key.id,
+        &auth.key,
     )
     .await
 }

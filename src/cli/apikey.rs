@@ -7,6 +7,7 @@ use super::{Output, table};
 use crate::apikeys::{self, Scope, scopes_text};
 use crate::error::Result;
 use crate::records::RecordService;
+use crate::records::members;
 
 #[derive(Debug, Subcommand)]
 pub enum ApikeyCommand {
@@ -19,6 +20,14 @@ pub enum ApikeyCommand {
         /// exports:read, exports:write.
         #[arg(long)]
         scopes: String,
+        /// The member the key acts for: its requests see and change only what that member's
+        /// privacy levels allow, and records it creates are theirs. Without: an administrator's
+        /// key, which sees every record.
+        #[arg(long)]
+        member: Option<String>,
+        /// Teams the member belongs to (repeat the option); kept for the member, not the key.
+        #[arg(long = "team", requires = "member")]
+        teams: Vec<String>,
     },
     /// List the keys (never their secrets).
     List,
@@ -29,9 +38,19 @@ pub enum ApikeyCommand {
 pub async fn run(service: &RecordService, cmd: ApikeyCommand, out: &Output) -> Result<()> {
     let store = service.store();
     match cmd {
-        ApikeyCommand::Create { name, scopes } => {
+        ApikeyCommand::Create {
+            name,
+            scopes,
+            member,
+            teams,
+        } => {
             let scopes = Scope::parse_list(&scopes)?;
-            let created = apikeys::create(store, &name, &scopes).await?;
+            let created = apikeys::create_for(store, &name, &scopes, member.as_deref()).await?;
+            if let Some(member) = &member {
+                for team in &teams {
+                    members::join_team(store, member, team).await?;
+                }
+            }
             out.print(&created, || {
                 format!(
                     "{}\n\nkey {} ({}) with scopes {}\nThis is the only time the key is shown: keep it now.",

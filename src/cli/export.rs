@@ -170,7 +170,8 @@ async fn run_export(
     let store = service.store();
     let module = args.module.clone().unwrap_or_default();
     let format = ExportFormat::parse(args.format.as_deref().unwrap_or_default())?;
-    let request = request_of(&args, format)?;
+    let mut request = request_of(&args, format)?;
+    request.member_id = service.access().member_id().map(str::to_string);
     if args.background {
         let job = export::create_job(store, &module, &request, Some(&actor.user_id)).await?;
         return out.print(&json!({ "success": true, "data": job }), || {

@@ -9,6 +9,7 @@ mod apikey;
 mod bench;
 mod export;
 mod import;
+mod member;
 mod modules;
 mod records;
 mod serve;
@@ -21,7 +22,7 @@ use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::records::{Actor, RecordService};
+use crate::records::{Access, Actor, RecordService};
 use crate::store::{DEFAULT_DATABASE_URL, Store};
 
 #[derive(Debug, Parser)]
@@ -58,6 +59,15 @@ pub struct Cli {
         default_value = "Local user"
     )]
     pub user_name: String,
+    /// Act as this member: records you create are theirs, and you see and change only what
+    /// their privacy levels allow (as their API key would). Without: every record.
+    #[arg(
+        long,
+        global = true,
+        env = "RECORDPORT_MEMBER",
+        value_name = "MEMBER_ID"
+    )]
+    pub member: Option<String>,
     /// More log output (-v info, -vv debug); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -91,6 +101,9 @@ pub enum Command {
     Apikey(apikey::ApikeyCommand),
     /// Run queued import and export jobs until SIGINT or SIGTERM.
     Worker(worker::WorkerArgs),
+    /// Members' teams (for the team privacy level) and the records each member owns.
+    #[command(subcommand)]
+    Member(member::MemberCommand),
 }
 
 #[derive(Debug, Args)]
@@ -156,7 +169,11 @@ async fn execute(cli: Cli) -> Result<()> {
         },
     )
     .await?;
-    let service = RecordService::new(store.clone());
+    let access = match &cli.member {
+        Some(member) => Access::Member(member.clone()),
+        None => Access::Everything,
+    };
+    let service = RecordService::new(store.clone()).acting_for(access);
     let actor = Actor::new(cli.user_id.clone(), cli.user_name.clone());
     let out = Output { json: cli.json };
     let result = match cli.command {
@@ -167,6 +184,7 @@ async fn execute(cli: Cli) -> Result<()> {
         Command::Serve(args) => serve::run(&service, args).await,
         Command::Apikey(cmd) => apikey::run(&service, cmd, &out).await,
         Command::Worker(args) => worker::run(&service, args).await,
+        Command::Member(cmd) => member::run(&service, cmd, &out).await,
         Command::Bench(_) => unreachable!("handled before the database is opened"),
     };
     store.close().await;

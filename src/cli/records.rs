@@ -517,6 +517,7 @@ fn list_query(args: ListArgs) -> Result<ListQuery> {
         limit: args.limit,
         include_count: false,
         expand: args.expand,
+        access: Default::default(),
     })
 }
 

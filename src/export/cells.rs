@@ -696,6 +696,7 @@ mod tests {
             },
             description_html: None,
             external_id: (k % 2 == 1).then(|| format!("ext-{k}")),
+            owner_id: None,
             created_date_time: format_micros(micros),
             updated_date_time: format_micros(micros + 1),
             created_by_user_id: Some("usr_1".into()),

@@ -646,6 +646,7 @@ mod tests {
             privacy_level: "account".into(),
             description_html: None,
             external_id: None,
+            owner_id: None,
             created_date_time: "2024-01-15T10:30:00Z".into(),
             updated_date_time: "2024-01-15T10:30:00Z".into(),
             created_by_user_id: None,

@@ -102,7 +102,7 @@ pub struct ExportJob {
     pub request: ExportRequest,
 }
 
-const JOB_COLUMNS: &str = "j.id, j.module_id, m.slug AS module_slug, j.format, j.status, \
+const JOB_COLUMNS: &str = "j.id, j.module_id, m.slug AS module_slug, j.format, j.status, j.member_id, \
     j.options, j.total_records, j.processed_records, j.progress, j.file_name, j.file_path, \
     j.file_size_bytes, j.content_type, j.error, j.requested_at, j.completed_at, j.expires_at";
 
@@ -131,7 +131,11 @@ fn job_from_row(row: &Row) -> Result<ExportJob> {
         completed_date_time: row.opt_int("completed_at")?.map(format_micros),
         expires_date_time: row.opt_int("expires_at")?.map(format_micros),
         error: row.opt_text("error")?,
-        request: ExportRequest { format, config },
+        request: ExportRequest {
+            format,
+            config,
+            member_id: row.opt_text("member_id")?,
+        },
     })
 }
 
@@ -156,7 +160,7 @@ pub async fn create_job(
     );
     let mut sql = Sql::new(
         "INSERT INTO export_jobs (id, module_id, format, status, options, file_name, content_type, \
-         requested_by_user_id, requested_at) VALUES (",
+         requested_by_user_id, member_id, requested_at) VALUES (",
     );
     sql.bind_list([
         id.clone(),
@@ -169,6 +173,8 @@ pub async fn create_job(
     ])
     .push(", ")
     .bind(requested_by_user_id.map(str::to_string))
+    .push(", ")
+    .bind(request.member_id.clone())
     .push(", ")
     .bind(now)
     .push(")");

@@ -50,6 +50,7 @@ pub use rows::{CellRef, Rows};
 pub use sink::{DateFormat, Sink, SinkOptions};
 
 use crate::error::{Error, Result};
+use crate::records::Access;
 use crate::records::query::{ListPlan, ListQuery, SortDirection};
 use crate::schema::Module;
 use crate::schema::registry::ModuleRegistry;
@@ -123,6 +124,11 @@ pub struct ExportRequest {
     pub format: ExportFormat,
     #[serde(default)]
     pub config: ExportConfig,
+    /// The member the export is for: it holds only the records they may see. Set from the
+    /// caller (an API key's member, `--member`), never from a request body; kept with a queued
+    /// job so the worker exports what the requester could see.
+    #[serde(default, rename = "forMember", skip_serializing_if = "Option::is_none")]
+    pub member_id: Option<String>,
 }
 
 /// Spec 002's `config`, plus the Records list's filters (`filter`, `advancedFilter`, `search`,
@@ -169,6 +175,7 @@ impl ExportRequest {
         ExportRequest {
             format,
             config: ExportConfig::default(),
+            member_id: None,
         }
     }
 
@@ -227,6 +234,10 @@ impl ExportRequest {
             type_ids: config.type_ids.clone(),
             sort_field: config.sort_field.clone(),
             sort_direction: config.sort_direction,
+            access: match &self.member_id {
+                Some(member) => Access::Member(member.clone()),
+                None => Access::Everything,
+            },
             ..ListQuery::default()
         })
     }

@@ -37,6 +37,7 @@ use super::json_scan::{members, string};
 use super::rows::Rows;
 use super::stored::{StoredRecord, StoredRecords};
 use crate::error::{Error, Result};
+use crate::records::Access;
 use crate::records::query::{ListPlan, ListQuery, Window, no_extra};
 use crate::schema::Module;
 use crate::schema::value::ValueOptions;
@@ -214,7 +215,11 @@ impl CellStage {
 /// PostgreSQL: `, xN.display_name AS ref_N` and `LEFT JOIN records xN` for each reference
 /// whose target's name is wanted. (On SQLite the reader looks the names up itself: see
 /// [`NameLookup`].)
-fn postgres_reference_joins(sql: &mut Sql, references: &[String]) -> (String, String) {
+fn postgres_reference_joins(
+    sql: &mut Sql,
+    references: &[String],
+    access: &Access,
+) -> (String, String) {
     let mut columns = String::new();
     let mut joins = String::new();
     for (i, slug) in references.iter().enumerate() {
@@ -224,6 +229,10 @@ fn postgres_reference_joins(sql: &mut Sql, references: &[String]) -> (String, St
         );
         columns.push_str(&format!(", x{i}.display_name AS ref_{i}"));
         joins.push_str(&format!(" LEFT JOIN records x{i} ON x{i}.id = {target}"));
+        // A record the reader may not see has no name here.
+        if let Some(visible) = access.condition(sql, &format!("x{i}")) {
+            joins.push_str(&format!(" AND {visible}"));
+        }
     }
     (columns, joins)
 }
@@ -279,6 +288,8 @@ impl ReferenceIds {
 /// point at it.
 struct NameLookup<'c> {
     statement: rusqlite::Statement<'c>,
+    /// The member whose privacy the names hold to (bound as `?2`), if any.
+    member: Option<String>,
     names: HashMap<String, Option<String>>,
 }
 
@@ -287,9 +298,15 @@ struct NameLookup<'c> {
 const MAX_NAMES: usize = 65_536;
 
 impl<'c> NameLookup<'c> {
-    fn new(connection: &'c rusqlite::Connection) -> Result<NameLookup<'c>> {
+    fn new(connection: &'c rusqlite::Connection, access: &Access) -> Result<NameLookup<'c>> {
+        let mut text = "SELECT r.display_name FROM records r WHERE r.id = ?1".to_string();
+        if let Some(visible) = access.positional_condition("r", 2) {
+            text.push_str(" AND ");
+            text.push_str(&visible);
+        }
         Ok(NameLookup {
-            statement: connection.prepare("SELECT display_name FROM records WHERE id = ?1")?,
+            statement: connection.prepare(&text)?,
+            member: access.member_id().map(str::to_string),
             names: HashMap::new(),
         })
     }
@@ -302,11 +319,13 @@ impl<'c> NameLookup<'c> {
         if self.names.len() >= MAX_NAMES {
             self.names.clear();
         }
-        let name = self
-            .statement
-            .query_row([id], |row| row.get::<_, Option<String>>(0))
-            .optional()?
-            .flatten();
+        let read = |row: &rusqlite::Row<'_>| row.get::<_, Option<String>>(0);
+        let name = match &self.member {
+            Some(member) => self.statement.query_row([id, member.as_str()], read),
+            None => self.statement.query_row([id], read),
+        }
+        .optional()?
+        .flatten();
         self.names.insert(id.to_string(), name);
         Ok(())
     }
@@ -428,7 +447,7 @@ impl Reader {
         let select = self.plan.select_sql(&Window::first(self.rows), no_extra)?;
         let mut statement = sqlite_raw::prepare(connection, &select)?;
         let ids = ReferenceIds::new(&self.references);
-        let mut lookup = NameLookup::new(connection)?;
+        let mut lookup = NameLookup::new(connection, self.plan.access())?;
         let mut rows = statement.raw_query();
         let mut page = self.page();
         while let Some(row) = rows.next()? {
@@ -456,8 +475,9 @@ impl Reader {
     /// it fills; `false` when the walk was dropped before the end.
     async fn read_stream(mut self, tx: &mut Tx) -> Result<bool> {
         let references = self.references.clone();
+        let access = self.plan.access().clone();
         let select = self.plan.select_sql(&Window::first(self.rows), |sql| {
-            postgres_reference_joins(sql, &references)
+            postgres_reference_joins(sql, &references, &access)
         })?;
         let mut rows = tx.fetch(select);
         let mut page = self.page();

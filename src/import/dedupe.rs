@@ -294,6 +294,7 @@ impl RowDecider<'_> {
             privacy_level: "account".into(),
             description_html: None,
             external_id: None,
+            owner_id: None,
         };
         state.index.set_keys(&id, keys);
         state.order.push(id.clone());

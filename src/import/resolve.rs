@@ -226,6 +226,7 @@ impl ReferenceResolver<'_> {
             privacy_level: "account".into(),
             description_html: None,
             external_id: None,
+            owner_id: None,
         };
         let id = writer.insert(tx, &draft, self.actor).await?;
         if let Some(job_id) = &self.job_id {

@@ -11,7 +11,8 @@ use std::collections::BTreeSet;
 use serde_json::{Map, Value};
 
 use super::{
-    Actor, Liveness, MAX_BULK_CREATE, Record, RecordInput, RecordService, check_version, load,
+    Access, Actor, Liveness, MAX_BULK_CREATE, Record, RecordInput, RecordService, check_version,
+    load,
 };
 use crate::error::{Error, FieldError, Result};
 
@@ -159,7 +160,7 @@ impl RecordService {
         let mut ids = Vec::with_capacity(inputs.len());
         let mut errors = ElementErrors::new("records");
         for (i, input) in inputs.into_iter().enumerate() {
-            let inserted = match writer.draft_for_create(&mut tx, input).await {
+            let inserted = match self.new_draft(&writer, &mut tx, input).await {
                 Ok(draft) => writer.insert(&mut tx, &draft, actor).await,
                 Err(e) => Err(e),
             };
@@ -170,7 +171,7 @@ impl RecordService {
         errors.check("nothing was created")?;
         let mut records = Vec::with_capacity(ids.len());
         for id in &ids {
-            records.push(load(&mut tx, &module, id, Liveness::Live).await?);
+            records.push(load(&mut tx, &module, id, Liveness::Live, &Access::Everything).await?);
         }
         tx.commit().await?;
         Ok(records)
@@ -208,7 +209,8 @@ impl RecordService {
         let mut ids = Vec::with_capacity(request.updates.len());
         for (i, RecordPatch { id, input }) in request.updates.into_iter().enumerate() {
             let updated = async {
-                let current = load(&mut tx, &module, &id, Liveness::LiveForUpdate).await?;
+                let current =
+                    load(&mut tx, &module, &id, Liveness::LiveForUpdate, &self.access).await?;
                 check_version(&current, input.version)?;
                 let draft = writer.draft_for_update(&mut tx, &current, input).await?;
                 writer.update(&mut tx, &current, &draft, actor).await
@@ -221,7 +223,7 @@ impl RecordService {
         errors.check("nothing was changed")?;
         let mut records = Vec::with_capacity(ids.len());
         for id in &ids {
-            records.push(load(&mut tx, &module, id, Liveness::Live).await?);
+            records.push(load(&mut tx, &module, id, Liveness::Live, &Access::Everything).await?);
         }
         tx.commit().await?;
         Ok(records)
@@ -251,6 +253,7 @@ impl RecordService {
             privacy_level: Some(input.privacy_level.unwrap_or_else(|| "account".into())),
             description_html: Some(input.description_html.flatten()),
             external_id: input.external_id,
+            owner_id: input.owner_id,
             version: input.version,
         };
         self.update(module, id, replaced, actor).await

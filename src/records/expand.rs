@@ -98,6 +98,7 @@ impl RecordService {
                 sql.bind(id.to_string());
             }
             sql.push(")");
+            self.access.restrict(&mut sql, "r");
             let found: HashMap<String, Value> = self
                 .store
                 .fetch_mapped(sql, |row| {

@@ -73,6 +73,7 @@ fn undo(record: &mut Record, changes: &Map<String, Value>) {
             "privacyLevel" => record.privacy_level = as_text(&old).unwrap_or_default(),
             "descriptionHtml" => record.description_html = as_text(&old),
             "externalId" => record.external_id = as_text(&old),
+            "ownerId" => record.owner_id = as_text(&old),
             slug => {
                 if old.is_null() {
                     record.fields.remove(slug);

@@ -10,7 +10,7 @@
 use serde_json::{Value, json};
 
 use super::model::RecordInput;
-use super::{Actor, Liveness, Record, RecordService, load};
+use super::{Access, Actor, Liveness, Record, RecordService, load};
 use crate::error::{Error, Result};
 use crate::schema::value;
 use crate::schema::{FieldDef, Module};
@@ -130,6 +130,7 @@ impl<'m> Matcher<'m> {
                 sql
             }
         };
+        service.access.restrict(&mut sql, "r");
         sql.push(" ORDER BY id LIMIT 2");
         tx.fetch_all(sql)
             .await?
@@ -149,7 +150,7 @@ impl RecordService {
         let raw = Value::String(raw.to_string());
         let ids = matcher.find(self, &mut tx, &module, &raw).await?;
         let record = match ids.as_slice() {
-            [id] => load(&mut tx, &module, id, Liveness::Live).await?,
+            [id] => load(&mut tx, &module, id, Liveness::Live, &self.access).await?,
             [] => {
                 return Err(Error::not_found(
                     "record",
@@ -180,11 +181,12 @@ impl RecordService {
         let ids = matcher.find(self, &mut tx, &module, &raw).await?;
         let (id, created) = match ids.as_slice() {
             [] => {
-                let draft = writer.draft_for_create(&mut tx, upsert.record).await?;
+                let draft = self.new_draft(&writer, &mut tx, upsert.record).await?;
                 (writer.insert(&mut tx, &draft, actor).await?, true)
             }
             [id] => {
-                let current = load(&mut tx, &module, id, Liveness::LiveForUpdate).await?;
+                let current =
+                    load(&mut tx, &module, id, Liveness::LiveForUpdate, &self.access).await?;
                 super::check_version(&current, upsert.record.version)?;
                 let draft = writer
                     .draft_for_update(&mut tx, &current, upsert.record)
@@ -194,7 +196,7 @@ impl RecordService {
             }
             _ => return Err(ambiguous(field, &raw, &ids)),
         };
-        let record = load(&mut tx, &module, &id, Liveness::Live).await?;
+        let record = load(&mut tx, &module, &id, Liveness::Live, &Access::Everything).await?;
         tx.commit().await?;
         Ok((record, created))
     }

@@ -6,10 +6,12 @@
 //! fields hold at most one live record per normalised value; every change after creation leaves
 //! a version row with the old and new values; multi-record operations run in one transaction.
 
+mod access;
 mod bulk;
 mod expand;
 mod history;
 mod lookup;
+pub mod members;
 pub(crate) mod model;
 pub mod query;
 mod versions;
@@ -18,6 +20,7 @@ pub(crate) mod write;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
+pub use access::Access;
 pub use bulk::{BulkCreate, BulkPatch, RecordPatch};
 pub use expand::Expand;
 pub use history::VersionEntry;
@@ -117,6 +120,8 @@ pub struct RecordService {
     store: Store,
     modules: ModuleRegistry,
     value_options: ValueOptions,
+    /// Whose reads and changes these are: every query is restricted to what they may see.
+    access: Access,
 }
 
 impl RecordService {
@@ -129,7 +134,21 @@ impl RecordService {
             modules: ModuleRegistry::new(store.clone()),
             store,
             value_options,
+            access: Access::Everything,
         }
+    }
+
+    /// The same service acting for `access`: what it reads and changes is limited to what that
+    /// caller may see.
+    pub fn acting_for(&self, access: Access) -> RecordService {
+        RecordService {
+            access,
+            ..self.clone()
+        }
+    }
+
+    pub fn access(&self) -> &Access {
+        &self.access
     }
 
     pub fn store(&self) -> &Store {
@@ -148,13 +167,27 @@ impl RecordService {
         }
     }
 
+    /// A new record's draft; its owner is the member creating it unless the input names one.
+    async fn new_draft(
+        &self,
+        writer: &RecordWriter<'_>,
+        tx: &mut Tx,
+        input: RecordInput,
+    ) -> Result<Draft> {
+        let mut draft = writer.draft_for_create(tx, input).await?;
+        if draft.owner_id.is_none() {
+            draft.owner_id = self.access.member_id().map(str::to_string);
+        }
+        Ok(draft)
+    }
+
     pub async fn create(&self, module: &str, input: RecordInput, actor: &Actor) -> Result<Record> {
         let module = self.modules.get(module).await?;
         let writer = self.writer(&module);
         let mut tx = self.store.begin().await?;
-        let draft = writer.draft_for_create(&mut tx, input).await?;
+        let draft = self.new_draft(&writer, &mut tx, input).await?;
         let id = writer.insert(&mut tx, &draft, actor).await?;
-        let record = load(&mut tx, &module, &id, Liveness::Live).await?;
+        let record = load(&mut tx, &module, &id, Liveness::Live, &Access::Everything).await?;
         tx.commit().await?;
         Ok(record)
     }
@@ -163,7 +196,7 @@ impl RecordService {
     pub async fn get(&self, module: &str, id: &str) -> Result<Record> {
         let module = self.modules.get(module).await?;
         let mut tx = self.store.begin_read().await?;
-        let record = load(&mut tx, &module, id, Liveness::Live).await?;
+        let record = load(&mut tx, &module, id, Liveness::Live, &self.access).await?;
         tx.commit().await?;
         Ok(record)
     }
@@ -181,11 +214,11 @@ impl RecordService {
         let module = self.modules.get(module).await?;
         let writer = self.writer(&module);
         let mut tx = self.store.begin().await?;
-        let current = load(&mut tx, &module, id, Liveness::LiveForUpdate).await?;
+        let current = load(&mut tx, &module, id, Liveness::LiveForUpdate, &self.access).await?;
         check_version(&current, input.version)?;
         let draft = writer.draft_for_update(&mut tx, &current, input).await?;
         writer.update(&mut tx, &current, &draft, actor).await?;
-        let record = load(&mut tx, &module, id, Liveness::Live).await?;
+        let record = load(&mut tx, &module, id, Liveness::Live, &Access::Everything).await?;
         tx.commit().await?;
         Ok(record)
     }
@@ -238,7 +271,14 @@ impl RecordService {
     pub async fn delete(&self, module: &str, id: &str, actor: &Actor) -> Result<()> {
         let module = self.modules.get(module).await?;
         let mut tx = self.store.begin().await?;
-        let current = load(&mut tx, &module, id, TrashMove::ToTrash.lookup()).await?;
+        let current = load(
+            &mut tx,
+            &module,
+            id,
+            TrashMove::ToTrash.lookup(),
+            &self.access,
+        )
+        .await?;
         TrashMove::ToTrash
             .apply(&self.writer(&module), &mut tx, &current, actor)
             .await?;
@@ -271,11 +311,18 @@ impl RecordService {
     pub async fn restore(&self, module: &str, id: &str, actor: &Actor) -> Result<Record> {
         let module = self.modules.get(module).await?;
         let mut tx = self.store.begin().await?;
-        let current = load(&mut tx, &module, id, TrashMove::OutOfTrash.lookup()).await?;
+        let current = load(
+            &mut tx,
+            &module,
+            id,
+            TrashMove::OutOfTrash.lookup(),
+            &self.access,
+        )
+        .await?;
         TrashMove::OutOfTrash
             .apply(&self.writer(&module), &mut tx, &current, actor)
             .await?;
-        let record = load(&mut tx, &module, id, Liveness::Live).await?;
+        let record = load(&mut tx, &module, id, Liveness::Live, &Access::Everything).await?;
         tx.commit().await?;
         Ok(record)
     }
@@ -312,7 +359,7 @@ impl RecordService {
         let mut tx = self.store.begin().await?;
         let mut moved = 0;
         for id in unique_ids(ids) {
-            match load(&mut tx, &module, id, way.lookup()).await {
+            match load(&mut tx, &module, id, way.lookup(), &self.access).await {
                 Ok(current) => {
                     way.apply(&writer, &mut tx, &current, actor).await?;
                     moved += 1;
@@ -329,7 +376,14 @@ impl RecordService {
     pub async fn purge(&self, module: &str, id: &str) -> Result<()> {
         let module = self.modules.get(module).await?;
         let mut tx = self.store.begin().await?;
-        load(&mut tx, &module, id, Liveness::TrashedForUpdate).await?;
+        load(
+            &mut tx,
+            &module,
+            id,
+            Liveness::TrashedForUpdate,
+            &self.access,
+        )
+        .await?;
         let mut filter = Sql::new("id = ");
         filter.bind(id);
         write::purge_where(&mut tx, filter).await?;
@@ -344,6 +398,7 @@ impl RecordService {
         filter
             .bind(module.id.clone())
             .push(" AND deleted_at IS NOT NULL");
+        self.access.restrict(&mut filter, "records");
         let purged = write::purge_where(&mut tx, filter).await?;
         tx.commit().await?;
         Ok(purged)
@@ -374,7 +429,7 @@ impl RecordService {
         let mut tx = self.store.begin().await?;
         let mut out = Vec::with_capacity(request.record_ids.len());
         for id in unique_ids(&request.record_ids) {
-            let current = load(&mut tx, &module, id, Liveness::LiveForUpdate).await?;
+            let current = load(&mut tx, &module, id, Liveness::LiveForUpdate, &self.access).await?;
             let mut draft = Draft::from_record(&current);
             draft.label_ids = edit_ids(
                 &current.label_ids,
@@ -401,7 +456,11 @@ impl RecordService {
     pub async fn list(&self, module: &str, query: &ListQuery) -> Result<ListResult> {
         let module = self.modules.get(module).await?;
         let expand = Expand::parse(&module, &query.expand)?;
-        let mut result = query::list(&self.store, &module, query, &self.value_options).await?;
+        let query = ListQuery {
+            access: self.access.clone(),
+            ..query.clone()
+        };
+        let mut result = query::list(&self.store, &module, &query, &self.value_options).await?;
         if !expand.is_empty() {
             self.expand(&module, &mut result.records, &expand).await?;
         }
@@ -413,14 +472,14 @@ impl RecordService {
     pub async fn list_trash(&self, module: &str, page: u32, page_size: u32) -> Result<ListResult> {
         self.purge_expired_trash(now_micros()).await?;
         let module = self.modules.get(module).await?;
-        query::list_trash(&self.store, &module, page, page_size).await
+        query::list_trash(&self.store, &module, page, page_size, &self.access).await
     }
 
     /// The record's versions, newest first, each with its changes and the field values it had.
     pub async fn history(&self, module: &str, id: &str) -> Result<Vec<VersionEntry>> {
         let module = self.modules.get(module).await?;
         let mut tx = self.store.begin_read().await?;
-        let current = load(&mut tx, &module, id, Liveness::Any).await?;
+        let current = load(&mut tx, &module, id, Liveness::Any, &self.access).await?;
         let entries = history::history(&mut tx, &current).await?;
         tx.commit().await?;
         Ok(entries)
@@ -430,7 +489,7 @@ impl RecordService {
     pub async fn get_version(&self, module: &str, id: &str, version: i64) -> Result<Record> {
         let module = self.modules.get(module).await?;
         let mut tx = self.store.begin_read().await?;
-        let current = load(&mut tx, &module, id, Liveness::Any).await?;
+        let current = load(&mut tx, &module, id, Liveness::Any, &self.access).await?;
         let record = history::at_version(&mut tx, &current, version).await?;
         tx.commit().await?;
         Ok(record)
@@ -518,6 +577,7 @@ impl RecordService {
             sort_direction: Some(query::SortDirection::Asc),
             page: Some(1),
             page_size: Some(limit.unwrap_or(10).clamp(1, MAX_PICKER_ENTRIES)),
+            access: self.access.clone(),
             ..ListQuery::default()
         };
         let page = query::list(&self.store, &target, &query, &self.value_options).await?;
@@ -616,11 +676,15 @@ pub(crate) enum Liveness {
     Any,
 }
 
+/// A record of `module` by id, where `liveness` says, among those `access` may see. (A record
+/// just written is read back with [`Access::Everything`]: whoever wrote it may see the result,
+/// even when the change handed it to another owner.)
 pub(crate) async fn load(
     tx: &mut Tx,
     module: &Module,
     id: &str,
     liveness: Liveness,
+    access: &Access,
 ) -> Result<Record> {
     let dialect = tx.dialect();
     let mut sql = Sql::new(format!(
@@ -635,6 +699,7 @@ pub(crate) async fn load(
         Liveness::TrashedForUpdate => " AND r.deleted_at IS NOT NULL",
         Liveness::Any => "",
     });
+    access.restrict(&mut sql, "r");
     if matches!(
         liveness,
         Liveness::LiveForUpdate | Liveness::TrashedForUpdate

@@ -38,6 +38,9 @@ pub struct Record {
     pub description_html: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
+    /// The member who owns the record: its privacy level is about them (spec 003).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner_id: Option<String>,
     pub created_date_time: String,
     pub updated_date_time: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -75,6 +78,9 @@ pub struct RecordInput {
     pub description_html: Option<Option<String>>,
     #[serde(default)]
     pub external_id: Option<String>,
+    /// The member who owns the record (spec 003); by default whoever creates it.
+    #[serde(default)]
+    pub owner_id: Option<String>,
     #[serde(default)]
     pub version: Option<i64>,
 }
@@ -99,7 +105,7 @@ pub const PRIVACY_LEVELS: [&str; 3] = ["account", "team", "private"];
 pub(crate) fn record_columns(dialect: Dialect) -> String {
     format!(
         "r.id, r.module_id, r.display_name, {} AS fields, {} AS label_ids, {} AS type_ids, \
-         r.privacy_level, r.description_html, r.external_id, r.created_at, r.updated_at, \
+         r.privacy_level, r.description_html, r.external_id, r.owner_id, r.created_at, r.updated_at, \
          r.created_by_user_id, r.created_by_display_name, r.updated_by_user_id, \
          r.updated_by_display_name, r.version, r.deleted_at",
         dialect.json_column("r.fields"),
@@ -121,6 +127,7 @@ pub(crate) fn record_from_row(row: &Row, module_slug: &str) -> Result<Record> {
         privacy_level: row.text("privacy_level")?,
         description_html: row.opt_text("description_html")?,
         external_id: row.opt_text("external_id")?,
+        owner_id: row.opt_text("owner_id")?,
         created_date_time: format_micros(row.int("created_at")?),
         updated_date_time: format_micros(row.int("updated_at")?),
         created_by_user_id: row.opt_text("created_by_user_id")?,

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::error::{Error, Result};
+use crate::records::Access;
 use crate::records::model::{Record, record_columns, record_from_row};
 use crate::schema::Module;
 use crate::schema::value::ValueOptions;
@@ -73,6 +74,8 @@ pub struct ListQuery {
     pub include_count: bool,
     /// Reference fields whose records are embedded in place of their ids (spec 004).
     pub expand: Vec<String>,
+    /// Whose list it is: only the records they may see match.
+    pub access: Access,
 }
 
 impl ListQuery {
@@ -425,6 +428,7 @@ pub(crate) async fn list_trash(
     module: &Module,
     page: u32,
     page_size: u32,
+    access: &Access,
 ) -> Result<ListResult> {
     if page == 0 {
         return Err(Error::invalid_field("page", "starts at 1", Some(json!(0))));
@@ -434,6 +438,7 @@ pub(crate) async fn list_trash(
     filter
         .bind(module.id.clone())
         .push(" AND r.deleted_at IS NOT NULL");
+    access.restrict(&mut filter, "r");
     let mut sql = Sql {
         text: format!(
             "SELECT {} FROM records r WHERE {} ORDER BY r.deleted_at DESC, r.id DESC LIMIT ",
@@ -471,6 +476,8 @@ pub(crate) struct ListPlan {
     select_args: Vec<crate::store::Arg>,
     sort: Sort,
     module_slug: String,
+    /// Whose reads these are (the records matched are already limited to theirs).
+    access: Access,
 }
 
 /// Which matching rows a select of a [`ListPlan`] reads, in sort order.
@@ -513,6 +520,7 @@ impl ListPlan {
         filter
             .bind(module.id.clone())
             .push(" AND r.deleted_at IS NULL");
+        query.access.restrict(&mut filter, "r");
         where_clause(&mut filter, dialect, module, query, options)?;
         let mut select = Sql {
             text: String::new(),
@@ -525,7 +533,14 @@ impl ListPlan {
             select_args: select.args,
             sort,
             module_slug: module.slug().to_string(),
+            access: query.access.clone(),
         })
+    }
+
+    /// Whose reads the plan makes: joins and lookups beside it (referenced records' names)
+    /// must hold to the same privacy.
+    pub(crate) fn access(&self) -> &Access {
+        &self.access
     }
 
     /// `SELECT COUNT(*) AS n` over the matching records.

@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 
 use super::history::{self, VersionEntry};
 use super::write::Draft;
-use super::{Actor, Expand, Liveness, Record, RecordService, check_version, load};
+use super::{Access, Actor, Expand, Liveness, Record, RecordService, check_version, load};
 use crate::error::{Error, Result};
 
 /// Most changelog entries one request returns.
@@ -253,7 +253,7 @@ impl RecordService {
             Some(_) => Liveness::Any,
             None => Liveness::Live,
         };
-        let current = load(&mut tx, &module, id, liveness).await?;
+        let current = load(&mut tx, &module, id, liveness, &self.access).await?;
         let entries = if options.include_history || options.include_changelog {
             history::history(&mut tx, &current).await?
         } else {
@@ -326,12 +326,12 @@ impl RecordService {
         let module = self.modules.get(module).await?;
         let writer = self.writer(&module);
         let mut tx = self.store.begin().await?;
-        let current = load(&mut tx, &module, id, Liveness::LiveForUpdate).await?;
+        let current = load(&mut tx, &module, id, Liveness::LiveForUpdate, &self.access).await?;
         check_version(&current, expected)?;
         let past = history::at_version(&mut tx, &current, version).await?;
         let draft = Draft::from_record(&past);
         writer.update(&mut tx, &current, &draft, actor).await?;
-        let record = load(&mut tx, &module, id, Liveness::Live).await?;
+        let record = load(&mut tx, &module, id, Liveness::Live, &Access::Everything).await?;
         tx.commit().await?;
         Ok(record)
     }

@@ -23,6 +23,9 @@ pub(crate) struct Draft {
     pub privacy_level: String,
     pub description_html: Option<String>,
     pub external_id: Option<String>,
+    /// The member who owns the record (spec 003); absent in before-images older than owners.
+    #[serde(default)]
+    pub owner_id: Option<String>,
 }
 
 impl Draft {
@@ -35,11 +38,12 @@ impl Draft {
             privacy_level: r.privacy_level.clone(),
             description_html: r.description_html.clone(),
             external_id: r.external_id.clone(),
+            owner_id: r.owner_id.clone(),
         }
     }
 
     /// The core properties as (name, value) pairs, named as the record's JSON names them.
-    fn core(&self) -> [(&'static str, Value); 6] {
+    fn core(&self) -> [(&'static str, Value); 7] {
         [
             ("displayName", json!(self.display_name)),
             ("labelIds", json!(self.label_ids)),
@@ -47,6 +51,7 @@ impl Draft {
             ("privacyLevel", json!(self.privacy_level)),
             ("descriptionHtml", json!(self.description_html)),
             ("externalId", json!(self.external_id)),
+            ("ownerId", json!(self.owner_id)),
         ]
     }
 }
@@ -143,6 +148,7 @@ impl RecordWriter<'_> {
                 .external_id
                 .map(|e| e.trim().to_string())
                 .filter(|e| !e.is_empty()),
+            owner_id: input.owner_id.and_then(clean_owner),
         })
     }
 
@@ -190,6 +196,9 @@ impl RecordWriter<'_> {
         if let Some(external_id) = input.external_id {
             let external_id = external_id.trim().to_string();
             draft.external_id = (!external_id.is_empty()).then_some(external_id);
+        }
+        if let Some(owner) = input.owner_id {
+            draft.owner_id = clean_owner(owner);
         }
         Ok(draft)
     }
@@ -511,6 +520,8 @@ pub(crate) fn update_draft_sql(dialect: Dialect, module: &Module, draft: &Draft)
         .bind(draft.description_html.clone())
         .push(", external_id = ")
         .bind(draft.external_id.clone())
+        .push(", owner_id = ")
+        .bind(draft.owner_id.clone())
         .push(", search_text = ")
         .bind(search_text(module, &draft.display_name, &draft.fields));
     sql
@@ -518,7 +529,7 @@ pub(crate) fn update_draft_sql(dialect: Dialect, module: &Module, draft: &Draft)
 
 /// The head of a (multi-row) INSERT of records; [`push_record_values`] adds each row.
 pub(crate) const INSERT_RECORDS: &str = "INSERT INTO records (id, module_id, display_name, \
-     fields, label_ids, type_ids, privacy_level, description_html, external_id, search_text, \
+     fields, label_ids, type_ids, privacy_level, description_html, external_id, owner_id, search_text, \
      created_at, updated_at, created_by_user_id, created_by_display_name, updated_by_user_id, \
      updated_by_display_name, version) VALUES ";
 
@@ -567,12 +578,13 @@ pub(crate) fn push_draft_values(sql: &mut Sql, dialect: Dialect, module: &Module
         Some(draft.privacy_level.clone()),
         draft.description_html.clone(),
         draft.external_id.clone(),
+        draft.owner_id.clone(),
         Some(search_text(module, &draft.display_name, &draft.fields)),
     ]);
 }
 
 /// The record columns a [`Draft`] sets, in the order [`push_draft_values`] binds them.
-pub(crate) const DRAFT_COLUMNS: [&str; 8] = [
+pub(crate) const DRAFT_COLUMNS: [&str; 9] = [
     "display_name",
     "fields",
     "label_ids",
@@ -580,6 +592,7 @@ pub(crate) const DRAFT_COLUMNS: [&str; 8] = [
     "privacy_level",
     "description_html",
     "external_id",
+    "owner_id",
     "search_text",
 ];
 
@@ -682,4 +695,10 @@ fn check_privacy(level: &str) -> Result<String> {
             Some(Value::String(level.to_string())),
         ))
     }
+}
+
+/// An owner id as given: trimmed; empty means none.
+fn clean_owner(owner: String) -> Option<String> {
+    let owner = owner.trim();
+    (!owner.is_empty()).then(|| owner.to_string())
 }

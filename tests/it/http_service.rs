@@ -32,6 +32,7 @@ async fn openapi_document_validates_and_lists_every_route() {
         "/v1/modules/{module}/records/lookup",
         "/v1/modules/{module}/records/upsert",
         "/v1/modules/{module}/upsert/{externalId}",
+        "/v1/member-record-counts",
         "/v1/modules/{module}/import/parse",
         "/v1/modules/{module}/import/execute",
         "/v1/modules/{module}/import/jobs/{jobId}",
