@@ -321,7 +321,17 @@ fn kinds_of(v: &str, options: &ValueOptions) -> Vec<Kind> {
     if (2..=4).contains(&words.len()) && letter_words && capitalised && !company && digits == 0 {
         kinds.push(Kind::PersonName);
     }
-    if (1..=2).contains(&words.len()) && letter_words && digits == 0 && !v.contains(',') {
+    // A dot inside a word ("acme.example") is a domain or a code, not a place.
+    let inner_dot = v
+        .split_whitespace()
+        .any(|w| w.trim_end_matches('.').contains('.'));
+    if (1..=2).contains(&words.len())
+        && letter_words
+        && capitalised
+        && digits == 0
+        && !v.contains(',')
+        && !inner_dot
+    {
         kinds.push(Kind::Word);
     }
     let compact: String = v.chars().filter(|c| !" -".contains(*c)).collect();
