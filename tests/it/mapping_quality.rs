@@ -172,7 +172,7 @@ async fn learning_reaches_other_modules(db: TestDb) {
     };
     let columns = vec!["Quux".to_string(), "Zz Info".to_string()];
     let samples: Vec<Map<String, Value>> = vec![
-        json!({"Quux": "acme.example", "Zz Info": "Pays on time"})
+        json!({"Quux": "ask Bo", "Zz Info": "Pays on time"})
             .as_object()
             .unwrap()
             .clone(),

@@ -151,7 +151,6 @@ fn with_values(h: f64, field: &FieldDef, col: &Column) -> f64 {
                 Some("job_title") if p.share(Kind::Honorific) >= 0.5 => 0.0,
                 Some("first_name") | Some("last_name") if p.share(Kind::CompanyName) >= 0.4 => 0.0,
                 Some("first_name") if multiword_share(col) >= 0.6 => 0.0,
-                _ if field.slug == "name" || concept(field) == Some("full_name") => h,
                 _ => h,
             }
         }
@@ -308,7 +307,12 @@ fn value_candidates(module: &Module, i: usize, col: &Column, out: &mut Vec<Candi
 /// The phone kind a label column beside a phone column gives ("Phone 1 - Label": Mobile), when
 /// all its sample values name the same kind.
 fn kind_from_label(columns: &[Column], phone: usize, field: &FieldDef) -> Option<String> {
-    let own = &columns[phone].tokens;
+    // "Phone 1 - Value" and its "Phone 1 - Label".
+    let own: Vec<&String> = columns[phone]
+        .tokens
+        .iter()
+        .filter(|t| *t != "value")
+        .collect();
     let label = columns.iter().find(|c| {
         c.tokens.len() > own.len()
             && c.tokens
@@ -329,6 +333,19 @@ fn kind_from_label(columns: &[Column], phone: usize, field: &FieldDef) -> Option
             .find(|a| a.eq_ignore_ascii_case(first))
             .map(|a| a.to_string())
     })?
+}
+
+/// Whether most values of a column name a phone kind: a label column ("Phone 1 - Label",
+/// "Primary": Home, Work, Mobile).
+fn labels_kinds(col: &Column) -> bool {
+    let non_empty: Vec<&&str> = col.values.iter().filter(|v| !v.trim().is_empty()).collect();
+    !non_empty.is_empty()
+        && non_empty
+            .iter()
+            .filter(|v| phone_kind_of_label(v).is_some())
+            .count()
+            * 5
+            >= non_empty.len() * 4
 }
 
 /// Suggests a target for each column. `samples` are rows keyed by column name.
@@ -363,7 +380,9 @@ pub fn suggest(
                 continue;
             }
         }
-        if let Some(field) = address {
+        // A column of kinds ("Home", "Work", "Mobile") labels another column; it is no field.
+        let kinds_only = labels_kinds(col);
+        if let Some(field) = address.filter(|_| !kinds_only) {
             for (part, part_patterns) in ADDRESS_CONCEPTS {
                 let h = best_score(&col.tokens, &split_patterns(part_patterns));
                 if h >= MIN_CONFIDENCE && address_fits(part, col) {
@@ -380,7 +399,9 @@ pub fn suggest(
         }
         let mut contradicted_name = false;
         for field in &module.def.fields {
-            if field.field_type == FieldType::Address {
+            if field.field_type == FieldType::Address
+                || kinds_only && !matches!(field.field_type, FieldType::Select)
+            {
                 continue;
             }
             let h = header_score(&col.tokens, field);
@@ -398,7 +419,10 @@ pub fn suggest(
                     target: field.slug.clone(),
                     confidence,
                     value_type: (field.field_type == FieldType::Phone)
-                        .then(|| phone_kind(&col.tokens, field))
+                        .then(|| {
+                            phone_kind(&col.tokens, field)
+                                .or_else(|| kind_from_label(&cols, i, field))
+                        })
                         .flatten(),
                     address_part: None,
                     joins: false,
@@ -431,12 +455,6 @@ pub fn suggest(
         .map(|(i, (column, c))| match c {
             Some(c) if !c.target.is_empty() => {
                 let field = module.field(&c.target);
-                let value_type = match (&c.value_type, field) {
-                    (None, Some(f)) if f.field_type == FieldType::Phone => {
-                        kind_from_label(&cols, i, f)
-                    }
-                    (vt, _) => vt.clone(),
-                };
                 let value_map = field
                     .filter(|f| matches!(f.field_type, FieldType::Select | FieldType::MultiSelect))
                     .map(|f| {
@@ -448,7 +466,7 @@ pub fn suggest(
                     source_column: column.clone(),
                     target_field_slug: Some(c.target),
                     confidence: (c.confidence.min(1.0) * 100.0).round() / 100.0,
-                    value_type,
+                    value_type: c.value_type,
                     address_part: c.address_part,
                     value_map,
                 }
@@ -529,7 +547,7 @@ fn name_candidates(
     out: &mut Vec<Candidate>,
 ) {
     let target = name_target(module);
-    let name_field_scored = module.field("name").is_some();
+    let has_name_field = module.field("name").is_some();
     let h = best_score(&col.tokens, &patterns("full_name"));
     let p = &col.profile;
     let mut push = |target: String, confidence: f64| {
@@ -551,7 +569,7 @@ fn name_candidates(
         }
         return;
     }
-    if h >= 0.9 && !name_field_scored {
+    if h >= 0.9 && !has_name_field {
         push(target.clone(), h * 0.97);
     }
     // "Nome" read as a first name over full names is the full name.

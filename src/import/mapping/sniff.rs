@@ -41,6 +41,9 @@ pub(super) enum Kind {
 
 const KINDS: usize = 14;
 
+/// The most characters of a value that are sniffed.
+const MAX_SNIFFED_CHARS: usize = 256;
+
 /// What the sample values of a column look like.
 #[derive(Debug, Clone, Default)]
 pub(super) struct ValueProfile {
@@ -166,6 +169,11 @@ impl ValueProfile {
             if v.is_empty() {
                 continue;
             }
+            // What a value is shows in its first characters; a hostile cell costs no more.
+            let v = match v.char_indices().nth(MAX_SNIFFED_CHARS) {
+                Some((end, _)) => &v[..end],
+                None => v,
+            };
             p.non_empty += 1;
             if p.distinct.len() < super::value_map::MAX_DISTINCT
                 && !p.distinct.iter().any(|d| d == v)
@@ -257,10 +265,19 @@ fn kinds_of(v: &str, options: &ValueOptions) -> Vec<Kind> {
     {
         kinds.push(Kind::Phone);
     }
-    if lower.starts_with("http") || lower.starts_with("www.") {
+    // A bare domain ("acme.com") is how many exports write a website.
+    let bare_domain = !v.contains(['@', ' ', '/'])
+        && v.rsplit_once('.').is_some_and(|(name, tld)| {
+            !name.is_empty()
+                && (2..=12).contains(&tld.len())
+                && tld.chars().all(|c| c.is_ascii_lowercase())
+        })
+        && v.chars().any(|c| c.is_ascii_alphabetic())
+        && !v.ends_with('.');
+    if lower.starts_with("http") || lower.starts_with("www.") || bare_domain {
         if SOCIAL_HOSTS.iter().any(|h| lower.contains(h)) {
             kinds.push(Kind::SocialUrl);
-        } else if probe(FieldType::Url, v, options) {
+        } else if bare_domain || probe(FieldType::Url, v, options) {
             kinds.push(Kind::Url);
         }
     }
@@ -281,18 +298,12 @@ fn kinds_of(v: &str, options: &ValueOptions) -> Vec<Kind> {
         kinds.push(Kind::Money);
     }
     let words: Vec<&str> = v.split_whitespace().collect();
+    // One word of letters with digits, or joined by "_", that is nothing else: a record id or
+    // a code ("cus_PqR8", "CRM-000481", "zcrm_4876").
     if words.len() == 1
-        && digits > 0
-        && v.chars().any(|c| c.is_ascii_alphabetic())
         && kinds.is_empty()
-    {
-        kinds.push(Kind::Identifier);
-    }
-    if words.len() == 1
         && v.chars().any(|c| c.is_ascii_alphabetic())
-        && (v.contains('_') || (v.contains('-') && digits >= 3))
-        && kinds.is_empty()
-        && !kinds.contains(&Kind::Identifier)
+        && (digits > 0 || v.contains('_'))
     {
         kinds.push(Kind::Identifier);
     }

@@ -187,6 +187,16 @@ const LEXICON: &[(&str, &str)] = &[
     ("alternate", "secondary"),
     ("alt", "secondary"),
     ("additional", "secondary"),
+    ("opt out", "consent"),
+    ("optout", "consent"),
+    ("unsubscribe", "consent"),
+    ("do not", "consent"),
+    ("dnc", "consent"),
+    ("gdpr", "consent"),
+    ("biz", "work"),
+    ("direct dial", "phone work"),
+    ("cp", "zip"),
+    ("dept", "department"),
     ("opt in", "consent"),
     ("optin", "consent"),
     ("subscribed", "consent"),
@@ -220,7 +230,6 @@ const LEXICON: &[(&str, &str)] = &[
     ("firma", "company"),
     ("firmenname", "company"),
     ("unternehmen", "company"),
-    ("organisation", "company"),
     ("berufsbezeichnung", "position"),
     ("funktion", "position"),
     ("stelle", "position"),
@@ -257,6 +266,7 @@ const LEXICON: &[(&str, &str)] = &[
     ("bundesland", "state"),
     ("land", "country"),
     ("anrede", "prefix"),
+    ("abteilung", "department"),
     ("geburtstag", "birth"),
     ("geburtsdatum", "birth"),
     ("kundennummer", "id"),
@@ -359,6 +369,8 @@ const LEXICON: &[(&str, &str)] = &[
     ("pais", "country"),
     ("fecha", "date"),
     ("nif", "tax"),
+    ("fijo", "phone"),
+    ("departamento", "department"),
     ("cif", "tax"),
     ("rfc", "tax"),
     // Italian.
@@ -381,7 +393,6 @@ const LEXICON: &[(&str, &str)] = &[
     ("qualifica", "position"),
     ("sito", "website"),
     ("sito web", "website"),
-    ("note", "notes"),
     ("commenti", "notes"),
     ("stato", "status"),
     ("fase", "status"),
@@ -400,6 +411,10 @@ const LEXICON: &[(&str, &str)] = &[
     ("paese", "country"),
     ("nazione", "country"),
     ("partita iva", "tax"),
+    ("fisso", "phone"),
+    ("regione", "state"),
+    ("reparto", "department"),
+    ("data di nascita", "birth"),
     ("codice fiscale", "tax"),
     ("iva", "tax"),
     // Portuguese.
@@ -407,12 +422,10 @@ const LEXICON: &[(&str, &str)] = &[
     ("sobrenome", "last name"),
     ("apelido", "last name"),
     ("primeiro nome", "first name"),
-    ("celular", "mobile"),
     ("telemovel", "mobile"),
     ("telefone", "phone"),
     ("comercial", "work"),
     ("residencial", "home"),
-    ("empresa", "company"),
     ("organizacao", "company"),
     ("funcao", "position"),
     ("observacoes", "notes"),
@@ -430,9 +443,10 @@ const LEXICON: &[(&str, &str)] = &[
     ("bairro", "address 2"),
     ("cep", "zip"),
     ("cidade", "city"),
-    ("municipio", "city"),
     ("uf", "state"),
     ("cpf", "tax"),
+    ("fixo", "phone"),
+    ("data de nascimento", "birth"),
     ("cnpj", "tax"),
     ("data", "date"),
     // Dutch.
@@ -471,9 +485,11 @@ const LEXICON: &[(&str, &str)] = &[
     ("stad", "city"),
     ("provincie", "state"),
     ("kvk", "tax"),
+    ("geboortedatum", "birth"),
+    ("aanhef", "prefix"),
+    ("afdeling", "department"),
     ("btw", "tax"),
     ("nummer", "number"),
-    ("datum", "date"),
     // Polish.
     ("imie", "first name"),
     ("nazwisko", "last name"),
@@ -509,6 +525,11 @@ const LEXICON: &[(&str, &str)] = &[
     ("klienta", "customer"),
     ("klient", "customer"),
     ("nip", "tax"),
+    ("numer domu", "house"),
+    ("nr domu", "house"),
+    ("data urodzenia", "birth"),
+    ("plec", "gender"),
+    ("dzial", "department"),
     ("regon", "tax"),
     ("pesel", "tax"),
 ];
@@ -569,15 +590,20 @@ static LEXICON_TABLE: LazyLock<HashMap<String, Vec<String>>> = LazyLock::new(|| 
         .collect()
 });
 
+/// The most words of a header that are read.
+const MAX_HEADER_WORDS: usize = 16;
+
 /// The longest phrase in [`LEXICON`], in words.
 const MAX_PHRASE: usize = 4;
 
 /// The canonical tokens of a normalised header: lexicon phrases (longest first) replaced, digits
 /// split from letters ("address1" → `address 1`), other words kept or read as abbreviations.
 pub(super) fn canonical_tokens(normalised: &str) -> Vec<String> {
+    // A header is a few words; a hostile one is read no further than that.
     let words: Vec<String> = normalised
         .split(' ')
         .filter(|w| !w.is_empty())
+        .take(MAX_HEADER_WORDS)
         .flat_map(split_digits)
         .collect();
     let mut out = Vec::new();
