@@ -6,12 +6,15 @@
 //! row is then pure and cheap, so the pipeline runs it in parallel. Several columns may feed one
 //! field: phone columns each with their `valueType`, address columns each with their
 //! `addressPart`, multi-select columns as one list, and any other field as the non-empty cells
-//! joined by a space (e.g. "First" + "Last" into `displayName`).
+//! joined by a space (e.g. "First" + "Last" into `displayName`). A select or multi-select
+//! column may carry a `valueMap` from the file's own words to the field's options ("Closed Won"
+//! → customer); a cell it does not name is read as it is, so a value outside the map and the
+//! options stays a row error.
 
 use serde_json::{Map, Value};
 
 use crate::error::{FieldError, Result};
-use crate::import::mapping::{ColumnMapping, DISPLAY_NAME};
+use crate::import::mapping::{ColumnMapping, DISPLAY_NAME, normalize_header};
 use crate::import::report::{RowError, RowErrorCode};
 use crate::import::source::SourceRow;
 use crate::schema::value::{self, ValueOptions};
@@ -47,6 +50,8 @@ struct ColumnSource {
     name: String,
     value_type: Option<String>,
     address_part: Option<String>,
+    /// Source words (folded as headers are) → the option they stand for.
+    value_map: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone)]
@@ -178,11 +183,37 @@ impl MappingPlan {
                     continue;
                 }
             };
+            let value_map = match (&mapping.value_map, field_def) {
+                (None, _) => Vec::new(),
+                (Some(map), _) if map.is_empty() => Vec::new(),
+                (Some(map), Some(def))
+                    if matches!(def.field_type, FieldType::Select | FieldType::MultiSelect) =>
+                {
+                    match checked_value_map(map, def, &at) {
+                        Ok(checked) => checked,
+                        Err(mut bad) => {
+                            errors.append(&mut bad);
+                            continue;
+                        }
+                    }
+                }
+                (Some(_), _) => {
+                    errors.push(FieldError {
+                        field: format!("{at}.valueMap"),
+                        message: format!(
+                            "valueMap applies to select and multi-select fields only, not '{slug}'"
+                        ),
+                        value: None,
+                    });
+                    continue;
+                }
+            };
             let source = ColumnSource {
                 index,
                 name: mapping.source_column.clone(),
                 value_type,
                 address_part,
+                value_map,
             };
             match targets.iter_mut().find(|t| t.slug == slug) {
                 Some(target) => target.columns.push(source),
@@ -273,13 +304,14 @@ impl MappingPlan {
             });
         }
         for target in &self.targets {
-            let cell = |source: &ColumnSource| {
+            let raw_cell = |source: &ColumnSource| {
                 row.cells
                     .get(source.index)
                     .map_or("", |c| unneutralised(c.trim()))
             };
+            let cell = |source| through_value_map(source, raw_cell(source));
             let Some(position) = target.field else {
-                let name = joined_cells(target, &cell);
+                let name = joined_cells(target, &raw_cell);
                 if !name.is_empty() {
                     mapped.display_name = Some(name);
                 }
@@ -310,14 +342,17 @@ impl MappingPlan {
                 (columns, FieldType::MultiSelect) => {
                     let items = columns
                         .iter()
-                        .map(&cell)
-                        .filter(|text| !text.is_empty())
-                        .flat_map(|text| text.split([',', ';']))
-                        .map(|item| Value::String(item.trim().to_string()))
+                        .flat_map(|c| {
+                            raw_cell(c)
+                                .split([',', ';'])
+                                .map(|item| through_value_map(c, item.trim()))
+                                .filter(|item| !item.is_empty())
+                        })
+                        .map(|item| Value::String(item.to_string()))
                         .collect();
                     value::parse_json(def, &Value::Array(items), &self.options)
                 }
-                _ => value::parse_text(def, &joined_cells(target, &cell), &self.options),
+                _ => value::parse_text(def, &joined_cells(target, &raw_cell), &self.options),
             };
             match parsed {
                 Ok(Some(v)) => {
@@ -328,7 +363,7 @@ impl MappingPlan {
                     let bad: Vec<&ColumnSource> = target
                         .columns
                         .iter()
-                        .filter(|c| !cell(c).is_empty())
+                        .filter(|c| !raw_cell(c).is_empty())
                         .collect();
                     mapped.errors.push(RowError {
                         row: row.row_number,
@@ -340,7 +375,12 @@ impl MappingPlan {
                                 .collect::<Vec<_>>()
                                 .join(", "),
                         ),
-                        value: Some(bad.iter().map(|c| cell(c)).collect::<Vec<_>>().join(" | ")),
+                        value: Some(
+                            bad.iter()
+                                .map(|c| raw_cell(c))
+                                .collect::<Vec<_>>()
+                                .join(" | "),
+                        ),
                         error: e.0,
                     });
                 }
@@ -400,6 +440,57 @@ fn unneutralised(cell: &str) -> &str {
     match cell.strip_prefix('\'') {
         Some(rest) if rest.starts_with(['=', '+', '-', '@', '\t', '\r']) => rest,
         _ => cell,
+    }
+}
+
+/// The option a value map names for a cell (exactly, else with case and accents folded), or the
+/// cell as it is.
+fn through_value_map<'a>(source: &'a ColumnSource, text: &'a str) -> &'a str {
+    if source.value_map.is_empty() || text.is_empty() {
+        return text;
+    }
+    if let Some((_, option)) = source.value_map.iter().find(|(from, _)| from == text) {
+        return option;
+    }
+    let folded = normalize_header(text);
+    source
+        .value_map
+        .iter()
+        .find(|(from, _)| normalize_header(from) == folded)
+        .map_or(text, |(_, option)| option.as_str())
+}
+
+/// A value map checked against the field's options: every target must be one (its spelling in
+/// the module is kept).
+fn checked_value_map(
+    map: &std::collections::BTreeMap<String, String>,
+    def: &crate::schema::FieldDef,
+    at: &str,
+) -> std::result::Result<Vec<(String, String)>, Vec<FieldError>> {
+    let mut checked = Vec::with_capacity(map.len());
+    let mut errors = Vec::new();
+    for (from, to) in map {
+        match def
+            .options
+            .iter()
+            .find(|o| o.trim().eq_ignore_ascii_case(to.trim()))
+        {
+            Some(option) => checked.push((from.trim().to_string(), option.clone())),
+            None => errors.push(FieldError {
+                field: format!("{at}.valueMap.{from}"),
+                message: format!(
+                    "'{to}' is not an option of {} (expected one of: {})",
+                    def.label,
+                    def.options.join(", ")
+                ),
+                value: Some(Value::String(to.clone())),
+            }),
+        }
+    }
+    if errors.is_empty() {
+        Ok(checked)
+    } else {
+        Err(errors)
     }
 }
 

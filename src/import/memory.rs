@@ -3,7 +3,8 @@
 //!
 //! In: a module and a file (or its columns and sample rows). Out: spec 002's suggestions, and
 //! [`suggested_request`], the execute request an import without a mapping runs with (the CLI,
-//! the benches and the tests all build it here). Remembered mappings are trusted before guesses.
+//! the benches and the tests all build it here). Remembered mappings are trusted before guesses;
+//! those of other modules are hints for a field of the same slug and type.
 
 use crate::error::Result;
 use crate::import::execute::ImportRequest;
@@ -71,22 +72,73 @@ pub async fn recall(store: &Store, module: &Module) -> Result<Vec<RememberedMapp
     );
     sql.bind(module.id.clone()).push(" ORDER BY header");
     let rows = store.fetch_all(sql).await?;
-    rows.iter()
-        .map(|row| {
-            let source_column = row.text("source_column")?;
-            let target_field_slug = row.opt_text("target_field_slug")?;
-            Ok(RememberedMapping {
-                header: source_column.clone(),
-                mapping: ColumnMapping {
-                    source_column,
-                    ignored: target_field_slug.is_none(),
-                    target_field_slug,
-                    value_type: row.opt_text("value_type")?,
-                    address_part: row.opt_text("address_part")?,
-                },
-            })
-        })
-        .collect()
+    rows.iter().map(|row| remembered_from(row, None)).collect()
+}
+
+/// The mappings other modules confirmed for the given headers, each with the type of the field
+/// it went to there (a hint for a field of the same slug and type in this module).
+pub async fn recall_elsewhere(
+    store: &Store,
+    module: &Module,
+    columns: &[String],
+) -> Result<Vec<RememberedMapping>> {
+    let headers: Vec<String> = columns.iter().map(|c| normalize_header(c)).collect();
+    if headers.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = Sql::new(
+        "SELECT module_id, source_column, target_field_slug, value_type, address_part \
+         FROM import_mappings WHERE target_field_slug IS NOT NULL AND module_id <> ",
+    );
+    sql.bind(module.id.clone()).push(" AND header IN (");
+    for (i, h) in headers.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.bind(h.clone());
+    }
+    sql.push(") ORDER BY updated_at DESC");
+    let rows = store.fetch_all(sql).await?;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let modules = crate::schema::registry::ModuleRegistry::new(store.clone())
+        .list()
+        .await?;
+    let mut out = Vec::new();
+    for row in &rows {
+        let module_id = row.text("module_id")?;
+        let slug = row.opt_text("target_field_slug")?;
+        let field_type = modules
+            .iter()
+            .find(|m| m.id == module_id)
+            .and_then(|m| m.field(slug.as_deref()?))
+            .map(|f| f.field_type);
+        if let Some(field_type) = field_type {
+            out.push(remembered_from(row, Some(field_type))?);
+        }
+    }
+    Ok(out)
+}
+
+fn remembered_from(
+    row: &crate::store::Row,
+    elsewhere: Option<crate::schema::FieldType>,
+) -> Result<RememberedMapping> {
+    let source_column = row.text("source_column")?;
+    let target_field_slug = row.opt_text("target_field_slug")?;
+    Ok(RememberedMapping {
+        header: source_column.clone(),
+        mapping: ColumnMapping {
+            source_column,
+            ignored: target_field_slug.is_none(),
+            target_field_slug,
+            value_type: row.opt_text("value_type")?,
+            address_part: row.opt_text("address_part")?,
+            value_map: None,
+        },
+        elsewhere,
+    })
 }
 
 /// Step 2 of spec 002 as the API takes it: column names and a few sample rows (spec 002's
@@ -97,7 +149,8 @@ pub async fn suggest_for_columns(
     columns: &[String],
     samples: &[serde_json::Map<String, serde_json::Value>],
 ) -> Result<crate::import::mapping::SuggestResult> {
-    let remembered = recall(store, module).await?;
+    let mut remembered = recall(store, module).await?;
+    remembered.extend(recall_elsewhere(store, module, columns).await?);
     Ok(crate::import::mapping::suggest(
         module,
         columns,

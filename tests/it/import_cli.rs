@@ -277,7 +277,7 @@ async fn dry_run_and_errors_out(db: TestDb) {
         dir.path(),
         "mixed.csv",
         "First Name,Email,Status\nAnn,ann@example.com,lead\nBob,bob(at)example.com,active\n\
-         Cy,cy@example.com,prospect\n",
+         Cy,cy@example.com,dormant\n",
     );
     let file = file.display().to_string();
     let dry = import_ok(&db, &["run", &file, "--module", "contacts", "--dry-run"]);
@@ -319,15 +319,15 @@ async fn dry_run_and_errors_out(db: TestDb) {
             {"row": 3, "code": "invalid_email", "field": "email", "column": "Email",
              "value": "bob(at)example.com", "error": "Invalid email format"},
             {"row": 4, "code": "not_an_option", "field": "status", "column": "Status",
-             "value": "prospect",
-             "error": "Value 'prospect' is not an option (expected one of: lead, active, customer, churned)"}
+             "value": "dormant",
+             "error": "Value 'dormant' is not an option (expected one of: lead, active, customer, churned)"}
         ])
     );
     assert_eq!(
         std::fs::read_to_string(&out).unwrap(),
         "First Name,Email,Status,Import Row,Import Errors,Import Error Codes\n\
          Bob,bob(at)example.com,active,3,email (Email): Invalid email format,invalid_email\n\
-         Cy,cy@example.com,prospect,4,\"status (Status): Value 'prospect' is not an option \
+         Cy,cy@example.com,dormant,4,\"status (Status): Value 'dormant' is not an option \
          (expected one of: lead, active, customer, churned)\",not_an_option\n"
     );
     assert_eq!(contacts(&db).await.len(), 1);

@@ -26,6 +26,7 @@ use crate::common::{TestDb, actor, pipeline, sample_dir};
 
 fn col(source: &str, target: &str) -> ColumnMapping {
     ColumnMapping {
+        value_map: None,
         source_column: source.to_string(),
         target_field_slug: Some(target.to_string()),
         ignored: false,

@@ -167,6 +167,7 @@ fn request(case: &Case) -> ImportRequest {
     ]
     .iter()
     .map(|(column, field)| ColumnMapping {
+        value_map: None,
         source_column: column.to_string(),
         target_field_slug: Some(field.to_string()),
         ignored: false,

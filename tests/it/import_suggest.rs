@@ -236,8 +236,10 @@ fn name_maps_to_the_name_field_where_there_is_one() {
 #[test]
 fn remembered_mappings_win() {
     let remembered = vec![RememberedMapping {
+        elsewhere: None,
         header: "Col_7".into(),
         mapping: ColumnMapping {
+            value_map: None,
             source_column: "Col_7".into(),
             target_field_slug: Some("source".into()),
             ignored: false,
@@ -292,6 +294,7 @@ async fn mappings_are_remembered_per_module(db: crate::common::TestDb) {
     let contacts = db.service.modules().get("contacts").await.unwrap();
     let accounts = db.service.modules().get("accounts").await.unwrap();
     let mapping = |col: &str, target: Option<&str>| ColumnMapping {
+        value_map: None,
         source_column: col.into(),
         target_field_slug: target.map(Into::into),
         ignored: target.is_none(),

@@ -24,6 +24,8 @@ mod import_parse;
 mod import_props;
 mod import_sources;
 mod import_suggest;
+mod import_value_map;
+mod mapping_quality;
 mod records_api;
 mod store;
 mod worker;

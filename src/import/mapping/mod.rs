@@ -1,34 +1,38 @@
 //! Column mapping: the spec's `columnMapping` entries, and suggestions for them.
 //!
 //! In: a module, the file's column headers, some sample rows and the mappings confirmed in earlier
-//! imports of the module. Out: one suggestion per column, with a confidence in 0..1. Evidence, in
-//! order of trust: a mapping confirmed before for the same header; an exact header match (field
-//! slug, label or a synonym that CRM exports and a few languages use); the sample values (an email
-//! column is an email column whatever its header); fuzzy header similarity. A column without good
-//! evidence stays unmapped rather than guessed, and each field is suggested for one column only
-//! (phones once per kind, addresses once per part).
+//! imports (of this module first, then of others). Out: one suggestion per column, with a
+//! confidence in 0..1 and, for a select field, a value map from the column's own words to the
+//! field's options. Evidence: a mapping confirmed before for the same header; the header read as
+//! canonical words (`synonyms`: eight languages, abbreviations, typos) and matched against the
+//! concepts of the module's fields (`concepts`); the sample values (`sniff`), which confirm a
+//! header, contradict it (dates are never a phone, Mr/Ms is not a job title) or decide alone
+//! where a header says nothing. The whole file is then assigned at once (`assign`): each field
+//! takes one column, except phones of distinct kinds, address parts of one address and name or
+//! street parts that join. Confidence is calibrated: 0.9 and above only when a header names the
+//! field outright and the values agree; a column below 0.5 stays unmapped rather than guessed.
 //!
-//! Here: the types and [`suggest`], which weighs the evidence; `synonyms` holds the header
-//! synonym table, `sniff` what sample values look like.
+//! Here: the types, header normalisation and [`suggest`].
 
+mod assign;
+mod concepts;
 mod sniff;
 mod synonyms;
+pub mod value_map;
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 
-use crate::schema::value::ValueOptions;
-use crate::schema::{FieldDef, FieldType, Module};
-use sniff::ValueProfile;
-use synonyms::{
-    ADDRESS_PREFIXES, ADDRESS_TABLE, SYNONYM_TABLE, concept, names_other_concept, phone_kind,
-};
+use crate::schema::FieldType;
+
+pub use assign::suggest;
 
 /// The core field a column can map to besides the module's own fields.
 pub const DISPLAY_NAME: &str = "displayName";
 
 /// Suggestions below this confidence are left unmapped.
-const MIN_CONFIDENCE: f64 = 0.75;
+const MIN_CONFIDENCE: f64 = 0.5;
 
 /// One entry of spec 002's `columnMapping`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -42,6 +46,10 @@ pub struct ColumnMapping {
     pub value_type: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address_part: Option<String>,
+    /// For a select or multi-select field: the option each of the column's own words stands for
+    /// (`{"Closed Won": "customer"}`); a cell the map does not name is read as it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value_map: Option<BTreeMap<String, String>>,
 }
 
 impl From<MappingSuggestion> for ColumnMapping {
@@ -53,6 +61,11 @@ impl From<MappingSuggestion> for ColumnMapping {
             ignored: false,
             value_type: s.value_type,
             address_part: s.address_part,
+            value_map: s.value_map.map(|map| {
+                map.into_iter()
+                    .filter_map(|(source, option)| option.map(|o| (source, o)))
+                    .collect()
+            }),
         }
     }
 }
@@ -68,6 +81,10 @@ pub struct MappingSuggestion {
     pub value_type: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub address_part: Option<String>,
+    /// For a select column: its distinct sample values (at most [`value_map::MAX_DISTINCT`]),
+    /// each with the option it seems to name, or null when unsure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value_map: Option<BTreeMap<String, Option<String>>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -92,15 +109,20 @@ pub struct SuggestResult {
 pub fn normalize_header(header: &str) -> String {
     let mut out = String::with_capacity(header.len());
     let mut prev_lower = false;
-    for c in header.trim().chars() {
-        if c.is_uppercase() && prev_lower {
+    let chars: Vec<char> = header.trim().chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        // A capital after a small letter starts a word ("emailAddress", "contactID"), unless
+        // it is one capital alone at the end of a word, as in an acronym ("KvK").
+        let next = chars.get(i + 1);
+        let lone_capital = !next.is_some_and(|n| n.is_alphabetic());
+        if c.is_uppercase() && prev_lower && !lone_capital {
             out.push(' ');
         }
         prev_lower = c.is_lowercase() || c.is_ascii_digit();
         for lc in c.to_lowercase() {
             match fold_accent(lc) {
                 Some(folded) => out.push_str(folded),
-                None if lc.is_alphanumeric() => out.push(lc),
+                None if lc.is_alphanumeric() => out.push(base_letter(lc)),
                 None => out.push(' '),
             }
         }
@@ -110,255 +132,33 @@ pub fn normalize_header(header: &str) -> String {
 
 fn fold_accent(c: char) -> Option<&'static str> {
     Some(match c {
-        'à' | 'á' | 'â' | 'ã' | 'å' => "a",
-        'ä' => "ae",
-        'ç' => "c",
-        'è' | 'é' | 'ê' | 'ë' => "e",
-        'ì' | 'í' | 'î' | 'ï' => "i",
-        'ñ' => "n",
-        'ò' | 'ó' | 'ô' | 'õ' => "o",
-        'ö' => "oe",
-        'ù' | 'ú' | 'û' => "u",
+        'ä' | 'æ' => "ae",
+        'ö' | 'ø' | 'œ' => "oe",
         'ü' => "ue",
         'ß' => "ss",
+        'ł' => "l",
+        'đ' => "d",
+        'ı' => "i",
         _ => return None,
     })
 }
 
-/// A mapping confirmed in an earlier import of the module.
+/// A letter without its accents ("ę" → e, "ñ" → n), by Unicode decomposition.
+fn base_letter(c: char) -> char {
+    use unicode_normalization::UnicodeNormalization;
+    std::iter::once(c)
+        .nfd()
+        .next()
+        .filter(char::is_ascii_alphabetic)
+        .unwrap_or(c)
+}
+
+/// A mapping confirmed in an earlier import: of this module, or of another one (then a hint for
+/// a field of the same slug and type).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RememberedMapping {
     pub header: String,
     pub mapping: ColumnMapping,
-}
-
-/// A candidate target for one column.
-#[derive(Debug, Clone)]
-struct Candidate {
-    column: usize,
-    target: String,
-    confidence: f64,
-    value_type: Option<String>,
-    address_part: Option<String>,
-}
-
-/// How similar a normalised header is to a normalised name: 1 when equal; high when one's words
-/// contain the other's; else Jaro-Winkler, which rewards shared prefixes such as "email" and
-/// "emailaddr".
-fn similarity(header: &str, name: &str) -> f64 {
-    if header == name {
-        return 1.0;
-    }
-    let squash = |s: &str| s.replace(' ', "");
-    if squash(header) == squash(name) {
-        return 0.98;
-    }
-    let h_words: Vec<&str> = header.split(' ').collect();
-    let n_words: Vec<&str> = name.split(' ').collect();
-    if n_words.len() > 1 && n_words.iter().all(|w| h_words.contains(w)) {
-        return 0.85;
-    }
-    strsim::jaro_winkler(header, name) * 0.9
-}
-
-/// Suggests a target for each column. `samples` are rows keyed by column name.
-pub fn suggest(
-    module: &Module,
-    columns: &[String],
-    samples: &[Map<String, Value>],
-    remembered: &[RememberedMapping],
-    options: &ValueOptions,
-) -> SuggestResult {
-    let has_name_field = module.field("name").is_some();
-    let address_fields: Vec<&FieldDef> = module
-        .def
-        .fields
-        .iter()
-        .filter(|f| f.field_type == FieldType::Address)
-        .collect();
-    let mut candidates: Vec<Candidate> = Vec::new();
-    for (i, column) in columns.iter().enumerate() {
-        let header = normalize_header(column);
-        let values: Vec<&str> = samples
-            .iter()
-            .filter_map(|row| row.get(column).and_then(Value::as_str))
-            .collect();
-        let profile = ValueProfile::of(&values, options);
-
-        if let Some(r) = remembered
-            .iter()
-            .find(|r| normalize_header(&r.header) == header)
-        {
-            let known = match &r.mapping.target_field_slug {
-                Some(t) => t == DISPLAY_NAME || module.field(t).is_some(),
-                None => true,
-            };
-            if known {
-                candidates.push(Candidate {
-                    column: i,
-                    target: r.mapping.target_field_slug.clone().unwrap_or_default(),
-                    confidence: 0.99,
-                    value_type: r.mapping.value_type.clone(),
-                    address_part: r.mapping.address_part.clone(),
-                });
-                continue;
-            }
-        }
-
-        // Address parts: "City", "Billing City", "Address 1 - Postal Code", "PLZ"...
-        if let Some(field) = address_fields.first() {
-            let stripped = ADDRESS_PREFIXES
-                .iter()
-                .find_map(|p| header.strip_prefix(&format!("{p} ")))
-                .unwrap_or(&header);
-            for (part, words) in ADDRESS_TABLE.iter() {
-                if words.iter().any(|w| w == &header || w == stripped) {
-                    candidates.push(Candidate {
-                        column: i,
-                        target: field.slug.clone(),
-                        confidence: if words.iter().any(|w| w == &header) {
-                            0.95
-                        } else {
-                            0.9
-                        },
-                        value_type: None,
-                        address_part: Some(part.to_string()),
-                    });
-                }
-            }
-        }
-
-        for field in &module.def.fields {
-            let mut names = vec![
-                normalize_header(&field.slug),
-                normalize_header(&field.label),
-            ];
-            if let Some(c) = concept(field) {
-                names.extend(SYNONYM_TABLE[c].iter().cloned());
-            }
-            let mut score = names
-                .iter()
-                .map(|n| similarity(&header, n))
-                .fold(0.0, f64::max);
-            // "Primary Email" is fuzzily close to "Primary Phone", but its word "email" names
-            // another concept outright: a near miss is not evidence then.
-            if score < 0.95 && names_other_concept(&header, concept(field)) {
-                score *= 0.7;
-            }
-            // Values confirm or contradict what the header says.
-            // Emails, phones and URLs are recognisable by value alone; numbers and dates only
-            // confirm a header, since ids, zips and amounts all look alike.
-            let telling = matches!(
-                field.field_type,
-                FieldType::Email | FieldType::Phone | FieldType::Url
-            );
-            match profile.fit(field.field_type) {
-                Some(fit) if fit >= 0.8 && telling => score = (score + 0.1).min(1.0).max(0.9 * fit),
-                Some(fit) if fit >= 0.8 => score = (score + 0.05).min(1.0),
-                // One email among phone numbers is a contradiction; for other types, a few
-                // odd values are not.
-                Some(fit) if fit < 0.3 && (telling || profile.non_empty >= 3) => score *= 0.5,
-                _ => {}
-            }
-            if field.field_type == FieldType::Address {
-                // Whole-address columns map by part above; a bare "Address" header is a street.
-                continue;
-            }
-            if score >= MIN_CONFIDENCE {
-                let value_type = (field.field_type == FieldType::Phone)
-                    .then(|| phone_kind(&header, field))
-                    .flatten();
-                candidates.push(Candidate {
-                    column: i,
-                    target: field.slug.clone(),
-                    confidence: score,
-                    value_type,
-                    address_part: None,
-                });
-            }
-        }
-
-        // "Name" / "Full name" fills the display name when the module has no name field.
-        if !has_name_field {
-            let score = SYNONYM_TABLE["full_name"]
-                .iter()
-                .map(|n| similarity(&header, n))
-                .fold(0.0, f64::max);
-            if score >= 0.9 {
-                candidates.push(Candidate {
-                    column: i,
-                    target: DISPLAY_NAME.to_string(),
-                    confidence: score * 0.95,
-                    value_type: None,
-                    address_part: None,
-                });
-            }
-        }
-    }
-
-    // Greedy: the strongest evidence first; each column gets one target, each target (or phone
-    // kind, or address part) one column.
-    candidates.sort_by(|a, b| {
-        b.confidence
-            .total_cmp(&a.confidence)
-            .then(a.column.cmp(&b.column))
-    });
-    let mut chosen: Vec<Option<Candidate>> = vec![None; columns.len()];
-    let mut taken: Vec<(String, Option<String>, Option<String>)> = Vec::new();
-    for c in candidates {
-        if chosen[c.column].is_some() {
-            continue;
-        }
-        let key = (
-            c.target.clone(),
-            c.value_type.clone(),
-            c.address_part.clone(),
-        );
-        if !c.target.is_empty() && taken.contains(&key) {
-            continue;
-        }
-        taken.push(key);
-        let column = c.column;
-        chosen[column] = Some(c);
-    }
-
-    let suggestions = columns
-        .iter()
-        .zip(chosen)
-        .map(|(column, c)| match c {
-            Some(c) if !c.target.is_empty() => MappingSuggestion {
-                source_column: column.clone(),
-                target_field_slug: Some(c.target),
-                confidence: (c.confidence * 100.0).round() / 100.0,
-                value_type: c.value_type,
-                address_part: c.address_part,
-            },
-            _ => MappingSuggestion {
-                source_column: column.clone(),
-                target_field_slug: None,
-                confidence: 0.0,
-                value_type: None,
-                address_part: None,
-            },
-        })
-        .collect();
-
-    let mut target_fields = Vec::with_capacity(module.def.fields.len() + 1);
-    if !has_name_field {
-        target_fields.push(TargetField {
-            field_slug: DISPLAY_NAME.to_string(),
-            label: "Name".to_string(),
-            data_type: "text".to_string(),
-        });
-    }
-    target_fields.extend(module.def.fields.iter().map(|f| TargetField {
-        field_slug: f.slug.clone(),
-        label: f.label.clone(),
-        data_type: f.field_type.as_str().to_string(),
-    }));
-    SuggestResult {
-        suggestions,
-        ai_used: false,
-        target_fields,
-    }
+    /// `None` when confirmed for this module; else the other module's field type of the target.
+    pub elsewhere: Option<FieldType>,
 }
