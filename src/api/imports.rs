@@ -192,6 +192,7 @@ async fn parse_upload(
         }
     };
     let mut data = json!(parsed);
+    data["fileName"] = json!(state.uploads.display_name(&file_id)?);
     data["fileId"] = json!(file_id);
     Ok(success(&data))
 }
@@ -404,6 +405,10 @@ async fn execute(
     Path(ModulePath { module }): Path<ModulePath>,
     ApiJson(body): ApiJson<ExecuteBody>,
 ) -> ApiResult<Response> {
+    let display_name = match &body.file_id {
+        Some(file_id) => Some(state.uploads.display_name(file_id)?),
+        None => None,
+    };
     let source = step_source(&state, body.file_id, body.rows).await?;
     let options = RunOptions {
         source: source.options.clone(),
@@ -428,7 +433,11 @@ async fn execute(
             source.options.clone(),
             options.value_options.clone(),
         )
-        .await?
+        .await
+        .map(|prepared| match display_name {
+            Some(name) => prepared.with_file_name(name),
+            None => prepared,
+        })?
         .start(&service, &options, queue)
         .await
     });
@@ -450,7 +459,7 @@ async fn import_jobs(
     Path(ModulePath { module }): Path<ModulePath>,
     query: QueryParams,
 ) -> ApiResult<Json<Value>> {
-    let limit = query.number::<i64>("limit")?;
+    let limit = query.count("limit", 1, 100)?.map(i64::from);
     let jobs = list_jobs(
         state.service.store(),
         state.service.modules(),

@@ -200,6 +200,13 @@ impl PreparedImport {
         &self.info
     }
 
+    /// The name the job shows for its file, when it is not the file's own (an upload stored
+    /// under another name).
+    pub fn with_file_name(mut self, name: String) -> PreparedImport {
+        self.info.file_name = name;
+        self
+    }
+
     /// Spec 002's processing mode for this file's size.
     pub fn processing_mode(&self) -> ProcessingMode {
         ProcessingMode::for_rows(self.total_rows)

@@ -1,12 +1,16 @@
-//! Issue 17's findings, each through the CLI on both stores: what hostile or odd input does.
+//! Issue 17's findings, each through the CLI or a real server on both stores: what hostile or
+//! odd input does.
 
 use std::path::Path;
 
 use recordport::records::ListQuery;
+use reqwest::Method;
+use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 
 use crate::both;
 use crate::common::{TestDb, recordport_process};
+use crate::http_support::{Server, assert_error, json_of};
 
 /// `recordport --db URL --json ARGS…`: exit code and the JSON printed.
 fn run_json(db: &TestDb, args: &[&str]) -> (i32, Value) {
@@ -84,4 +88,157 @@ async fn line_ends(db: TestDb) {
         ]
         .map(|(a, b)| (a.to_string(), b.to_string()))
     );
+}
+
+both!(
+    files_that_are_not_csv_are_refused_naming_what_they_are,
+    not_files
+);
+/// Findings: a FIFO hung or said "Illegal seek", a directory gave `internal_error`, a gzip file
+/// named .csv only said "no column is mapped". Each is the caller's error (exit 2), said plainly,
+/// and nothing is read from a FIFO or device.
+async fn not_files(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let refused = |path: &str, says: &str| {
+        for step in [
+            vec!["import", "parse", path],
+            vec!["import", "run", path, "-m", "contacts"],
+        ] {
+            let (code, body) = run_json(&db, &step);
+            assert_eq!(code, 2, "{step:?}: {body}");
+            assert_eq!(body["error"]["code"], "invalid_file", "{step:?}: {body}");
+            let message = body["error"]["message"].as_str().unwrap_or("");
+            assert!(message.contains(says), "{step:?}: {body}");
+        }
+    };
+    let folder = dir.path().join("folder.csv");
+    std::fs::create_dir(&folder).unwrap();
+    refused(folder.to_str().unwrap(), "a directory, not a file");
+    let fifo = dir.path().join("pipe.csv");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    // A FIFO without a writer: opening it would wait forever, so the refusal must come first.
+    let started = std::time::Instant::now();
+    refused(fifo.to_str().unwrap(), "a FIFO");
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    let device = dir.path().join("zero.csv");
+    std::os::unix::fs::symlink("/dev/zero", &device).unwrap();
+    refused(device.to_str().unwrap(), "a device");
+
+    // The first bytes of `gzip contacts.csv`: the magic, deflate, no flags, a time, the OS.
+    let gzip = b"\x1f\x8b\x08\x00\x5c\x3a\x6e\x67\x00\x03\xcb\x4b\xcc\x4d\xe5\x02\x00";
+    refused(
+        &write(dir.path(), "packed.csv", gzip),
+        "this is a gzip file, not CSV",
+    );
+    refused(
+        &write(
+            dir.path(),
+            "book.csv",
+            b"PK\x03\x04\x14\x00\x00\x00rest of a zip",
+        ),
+        "zip archive",
+    );
+    refused(
+        &write(dir.path(), "report.xlsx", b"%PDF-1.7\nnot a workbook"),
+        "a PDF document, not XLSX",
+    );
+}
+
+both!(odd_request_values_are_4xx_with_clear_messages, odd_requests);
+/// Findings: an upload name over 255 bytes, a long `fileId` (the message showed the server's
+/// path) and a search of 1,000 words each gave a 500; `page=10^12` said "must be a whole number",
+/// `pageSize=0` became 1 silently, `import/jobs?limit=-1` was accepted.
+async fn odd_requests(db: TestDb) {
+    let server = Server::start(&db, &[]).await;
+    let import = "/v1/modules/contacts/import";
+    // A long name is kept to show, and the file stored under another.
+    let long_name = format!("{}.csv", "Quarterly leads ".repeat(30));
+    let form = Form::new().part(
+        "file",
+        Part::bytes(b"First Name,Email\nAnn,ann@example.com\n".to_vec())
+            .file_name(long_name.clone()),
+    );
+    let response = server
+        .request(Method::POST, &format!("{import}/parse"))
+        .multipart(form)
+        .send()
+        .await
+        .expect("upload");
+    let (status, parsed) = json_of(response).await;
+    assert_eq!(status, 200, "{parsed}");
+    assert_eq!(parsed["data"]["fileName"], json!(long_name.trim()));
+    let file_id = parsed["data"]["fileId"].as_str().unwrap().to_string();
+    let mapping = json!([
+        {"sourceColumn": "First Name", "targetFieldSlug": "first_name"},
+        {"sourceColumn": "Email", "targetFieldSlug": "email"}
+    ]);
+    let (status, done) = server
+        .post(
+            &format!("{import}/execute"),
+            json!({"fileId": file_id, "columnMapping": mapping}),
+        )
+        .await;
+    assert_eq!(status, 200, "{done}");
+    let job_id = done["data"]["importJobId"].as_str().unwrap();
+    let (_, job) = server.get(&format!("{import}/jobs/{job_id}")).await;
+    assert_eq!(job["data"]["fileName"], json!(long_name.trim()), "{job}");
+
+    // A long or odd file id is the caller's error, and says nothing of the server's paths.
+    for id in ["upl_".to_string() + &"a".repeat(5_000), "upl_%2e%2e".into()] {
+        let (status, body) = server
+            .post(
+                &format!("{import}/validate"),
+                json!({"fileId": id, "columnMapping": mapping}),
+            )
+            .await;
+        assert_error(status, &body, 400, "validation_error");
+        let text = body.to_string();
+        assert!(
+            !text.contains(server.dir.path().to_str().unwrap()),
+            "{text}"
+        );
+        assert!(text.len() < 2_000, "{text}");
+    }
+
+    // A search of many words: a limit, said.
+    let words = vec!["acme"; 1_000].join("+");
+    let (status, body) = server
+        .get(&format!("/v1/modules/contacts/records?search={words}"))
+        .await;
+    assert_error(status, &body, 400, "validation_error");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("at most 32"),
+        "{body}"
+    );
+    let (status, _) = server
+        .get("/v1/modules/contacts/records?search=ann+example")
+        .await;
+    assert_eq!(status, 200);
+
+    // Paging values out of range are refused with the range.
+    for (query, says) in [
+        ("records?page=1000000000000", "page: must be between 1 and"),
+        ("records?pageSize=0", "pageSize: must be between 1 and"),
+        ("records?page=-1", "page: must be between 1 and"),
+        ("records?page=two", "page: must be a whole number"),
+        ("records?limit=0", "limit: must be between 1 and"),
+        ("import/jobs?limit=-1", "limit: must be between 1 and 100"),
+        ("import/jobs?limit=101", "limit: must be between 1 and 100"),
+    ] {
+        let (status, body) = server.get(&format!("/v1/modules/contacts/{query}")).await;
+        assert_error(status, &body, 400, "validation_error");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{query}: {body}");
+    }
+    let (status, body) = server
+        .get("/v1/modules/contacts/import/jobs?limit=100")
+        .await;
+    assert_eq!(status, 200, "{body}");
 }

@@ -14,6 +14,7 @@
 
 mod csv;
 mod excel;
+mod kind;
 mod parquet;
 mod text;
 
@@ -199,7 +200,7 @@ const COUNT_CHUNK_ROWS: usize = 10_000;
 /// checked here, from metadata, before any byte is read.
 pub fn open(path: &Path, options: &SourceOptions) -> Result<Box<dyn Source>> {
     let file_type = FileType::from_path(path)?;
-    check_file_size(path, &options.limits)?;
+    check_file_size(path, file_type, &options.limits)?;
     match file_type {
         FileType::Csv => Ok(Box::new(CsvSource::open(path, options)?)),
         FileType::Xlsx | FileType::Xls | FileType::Ods => {
@@ -209,12 +210,10 @@ pub fn open(path: &Path, options: &SourceOptions) -> Result<Box<dyn Source>> {
     }
 }
 
-fn check_file_size(path: &Path, limits: &SourceLimits) -> Result<()> {
-    // The file is the user's input: a missing or unreadable one is their error to fix (exit 2,
-    // HTTP 400), not the server's.
-    let size = std::fs::metadata(path)
-        .map_err(|e| source_error(path, format!("cannot read {}: {e}", path.display())))?
-        .len();
+fn check_file_size(path: &Path, file_type: FileType, limits: &SourceLimits) -> Result<()> {
+    // The file is the user's input: a missing or unreadable one, a directory or a FIFO, is their
+    // error to fix (exit 2, HTTP 400), not the server's.
+    let size = kind::check(path, file_type)?;
     if size > limits.max_file_bytes {
         return Err(Error::TooLarge {
             file: file_name(path),
