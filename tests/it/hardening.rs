@@ -242,3 +242,56 @@ async fn odd_requests(db: TestDb) {
         .await;
     assert_eq!(status, 200, "{body}");
 }
+
+both!(
+    column_names_are_capped_and_suggestions_stay_quick,
+    long_column_names
+);
+/// Finding: two 0.9 MB column names made `suggest-mapping` take 9 s of CPU and stall the
+/// server. Names over 1 KiB are refused, from a file (CLI) and from `sourceColumns` (HTTP),
+/// and a suggestion for names at the cap is quick.
+async fn long_column_names(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let huge = "Name".repeat(230_000);
+    let file = write(
+        dir.path(),
+        "wide.csv",
+        format!("{huge},{huge}x\nAnn,ann@example.com\n").as_bytes(),
+    );
+    let started = std::time::Instant::now();
+    let (code, body) = run_json(&db, &["import", "suggest", &file, "-m", "contacts"]);
+    assert_eq!(
+        code,
+        2,
+        "{}",
+        &body.to_string()[..500.min(body.to_string().len())]
+    );
+    assert_eq!(body["error"]["code"], "invalid_file");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("over the limit of 1 KiB for a column name"),
+        "{message:.300}"
+    );
+    assert!(message.len() < 1_000, "{message:.300}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+
+    let server = Server::start(&db, &[]).await;
+    let suggest = "/v1/modules/contacts/import/suggest-mapping";
+    let (status, body) = server
+        .post(suggest, json!({"sourceColumns": [huge, "Email"]}))
+        .await;
+    assert_error(status, &body, 400, "validation_error");
+    assert!(body.to_string().len() < 2_000);
+    // At the cap, suggestions come back at once.
+    let at_cap: Vec<String> = (0..50)
+        .map(|i| format!("{i}{}", "e-mail adresse ".repeat(70))[..1000].to_string())
+        .collect();
+    let started = std::time::Instant::now();
+    let (status, body) = server.post(suggest, json!({"sourceColumns": at_cap})).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+}

@@ -124,7 +124,7 @@ impl CsvSource {
                 }
             })
             .collect();
-        source.columns = distinct_names(names);
+        source.columns = distinct_names(&source.info.file_name, names)?;
         source.record_budget = record_budget(&source.limits, source.columns.len());
         Ok(source)
     }

@@ -248,13 +248,14 @@ impl Table {
             names[index] = text.into_owned();
         }
         self.check_width(row, width)?;
-        Ok(distinct_names(
+        distinct_names(
+            &self.file,
             names
                 .iter()
                 .enumerate()
                 .map(|(i, name)| header_name(name, i))
                 .collect(),
-        ))
+        )
     }
 
     /// A row's cells up to the column limit, as (table column, text), left to right; `width`

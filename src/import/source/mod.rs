@@ -262,12 +262,43 @@ pub(crate) fn header_name(raw: &str, index: usize) -> String {
     }
 }
 
-/// Column names made distinct: the second "Email" becomes "Email (2)", skipping any name that
-/// the header already has, so every column keeps a key of its own in sample rows and mappings.
-pub(crate) fn distinct_names(names: Vec<String>) -> Vec<String> {
+/// The longest column name accepted. Names feed the mapping suggestions, whose similarity
+/// measures take time in the product of two names' lengths: a cap keeps that time per column
+/// bounded, whatever a header holds.
+pub const MAX_COLUMN_NAME_BYTES: usize = 1024;
+
+/// Refuses a column name over [`MAX_COLUMN_NAME_BYTES`], naming the column by its position and
+/// the start of its name.
+pub fn check_column_names(file: &str, names: &[String]) -> Result<()> {
+    match names
+        .iter()
+        .enumerate()
+        .find(|(_, name)| name.len() > MAX_COLUMN_NAME_BYTES)
+    {
+        None => Ok(()),
+        Some((index, name)) => Err(Error::Source {
+            file: file.to_string(),
+            row: None,
+            column: Some(format!("Column {}", index + 1)),
+            message: format!(
+                "the name of column {} ('{}') is {}, over the limit of {} for a column name",
+                index + 1,
+                crate::error::excerpt(name),
+                human_bytes(name.len() as u64),
+                human_bytes(MAX_COLUMN_NAME_BYTES as u64)
+            ),
+        }),
+    }
+}
+
+/// Column names checked ([`check_column_names`]) and made distinct: the second "Email" becomes
+/// "Email (2)", skipping any name that the header already has, so every column keeps a key of
+/// its own in sample rows and mappings.
+pub(crate) fn distinct_names(file: &str, names: Vec<String>) -> Result<Vec<String>> {
+    check_column_names(file, &names)?;
     let mut taken: HashSet<String> = names.iter().cloned().collect();
     let mut seen = HashSet::new();
-    names
+    Ok(names
         .into_iter()
         .map(|name| {
             if seen.insert(name.clone()) {
@@ -278,7 +309,7 @@ pub(crate) fn distinct_names(names: Vec<String>) -> Vec<String> {
                 .find(|candidate| taken.insert(candidate.clone()))
                 .expect("an unbounded range always yields a free name")
         })
-        .collect()
+        .collect())
 }
 
 /// The defect of a row wider or narrower than the header, worded the same for every format.
