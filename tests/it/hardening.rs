@@ -295,3 +295,46 @@ async fn long_column_names(db: TestDb) {
         started.elapsed()
     );
 }
+
+both!(
+    failed_authentication_is_rate_limited_per_address,
+    failed_auth
+);
+/// Finding: failed authentication was never rate-limited. An address that keeps sending bad
+/// keys gets 429 with Retry-After once its budget is used up, even with a good key then (its
+/// key is not looked up); a budget of 0 turns the limit off.
+async fn failed_auth(db: TestDb) {
+    let server = Server::start(&db, &["--failed-auth-per-minute", "5"]).await;
+    let records = server.url("/v1/modules/contacts/records");
+    let with_key = |key: &str| server.client.get(&records).bearer_auth(key).send();
+    for attempt in 0..5 {
+        let response = with_key("rp_wrong").await.unwrap();
+        assert_eq!(response.status(), 401, "attempt {attempt}");
+    }
+    let response = with_key("rp_wrong").await.unwrap();
+    assert_eq!(response.status(), 429);
+    let retry_after: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    let (status, body) = json_of(with_key(&server.key).await.unwrap()).await;
+    assert_error(status, &body, 429, "rate_limited");
+    drop(server);
+
+    let server = Server::start(&db, &["--failed-auth-per-minute", "0"]).await;
+    let records = server.url("/v1/modules/contacts/records");
+    for _ in 0..30 {
+        let response = server
+            .client
+            .get(&records)
+            .bearer_auth("rp_wrong")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401);
+    }
+    let (status, _) = server.get("/v1/modules/contacts/records").await;
+    assert_eq!(status, 200);
+}
