@@ -17,6 +17,7 @@ mod excel;
 mod kind;
 mod parquet;
 mod text;
+mod zip_guard;
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -50,6 +51,15 @@ pub struct SourceLimits {
     pub max_columns: usize,
     /// Bytes of one cell after decoding to UTF-8.
     pub max_cell_bytes: usize,
+    /// Zipped workbooks (XLSX, ODS): bytes all parts may expand to, counted while they are
+    /// decompressed (a zip bomb is stopped here, whatever sizes the zip declares).
+    pub max_uncompressed_bytes: u64,
+    /// XLSX: shared strings (calamine holds them all from the start).
+    pub max_shared_strings: u64,
+    /// XLSX: bytes of the shared-strings part.
+    pub max_shared_strings_bytes: u64,
+    /// Zipped workbooks: cells in all sheets.
+    pub max_cells: u64,
 }
 
 impl Default for SourceLimits {
@@ -59,6 +69,14 @@ impl Default for SourceLimits {
             max_file_bytes: 100 * 1024 * 1024,
             max_columns: 1_000,
             max_cell_bytes: 1024 * 1024,
+            // A 100 MB workbook of text rarely expands past 1 GiB; decompressing that much
+            // takes a few seconds at most and no memory beyond a buffer.
+            max_uncompressed_bytes: 1024 * 1024 * 1024,
+            // calamine keeps each shared string as its own `String`: a million of them, and
+            // 64 MiB of their XML, stay within a couple of hundred MiB.
+            max_shared_strings: 1_000_000,
+            max_shared_strings_bytes: 64 * 1024 * 1024,
+            max_cells: 10_000_000,
         }
     }
 }
