@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::both;
 use crate::common::{TestDb, recordport_process};
-use crate::http_support::{Server, assert_error, json_of};
+use crate::http_support::{Server, assert_error, json_of, retry_after_secs};
 
 /// `recordport --db URL --json ARGS…`: exit code and the JSON printed.
 fn run_json(db: &TestDb, args: &[&str]) -> (i32, Value) {
@@ -313,12 +313,7 @@ async fn failed_auth(db: TestDb) {
     }
     let response = with_key("rp_wrong").await.unwrap();
     assert_eq!(response.status(), 429);
-    let retry_after: u64 = response.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    retry_after_secs(&response);
     let (status, body) = json_of(with_key(&server.key).await.unwrap()).await;
     assert_error(status, &body, 429, "rate_limited");
     drop(server);
