@@ -228,3 +228,13 @@ impl Error {
         json!({ "error": { "code": self.code(), "message": self.to_string(), "details": details } })
     }
 }
+
+/// A caller's value as an error shows it: at most 80 characters (a hostile value must not fill
+/// the response or the log), with `…` where it was cut.
+pub fn excerpt(value: &str) -> String {
+    const MAX_CHARS: usize = 80;
+    match value.char_indices().nth(MAX_CHARS) {
+        Some((end, _)) => format!("{}…", &value[..end]),
+        None => value.to_string(),
+    }
+}

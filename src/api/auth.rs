@@ -1,11 +1,14 @@
 //! Authentication and scopes: `Authorization: Bearer <key>` on every route but the OpenAPI
 //! document. A handler states the scope it needs in its signature (`Authorized<RecordsWrite>`),
-//! so no route can forget its check. Order: no or unknown key → 401; over the key's rate →
-//! 429; key without the scope → 403.
+//! so no route can forget its check. Order: an address that failed authentication too often →
+//! 429 (before its key is looked up); no or unknown key → 401 (429 once the address has no
+//! failures left); over the key's rate → 429; key without the scope → 403.
 
 use std::marker::PhantomData;
 
-use axum::extract::FromRequestParts;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
@@ -63,35 +66,52 @@ impl<S: RequiredScope> FromRequestParts<AppState> for Authorized<S> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts
-            .headers
-            .get(AUTHORIZATION)
-            .ok_or_else(|| {
-                ApiError::Unauthorized(
-                    "missing API key: send 'Authorization: Bearer <key>'".to_string(),
-                )
-            })?
-            .to_str()
-            .map_err(|_| ApiError::Unauthorized("malformed Authorization header".to_string()))?;
-        let secret = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-            .map(str::trim)
-            .ok_or_else(|| {
-                ApiError::Unauthorized(
-                    "the Authorization header must be 'Bearer <key>'".to_string(),
-                )
-            })?;
-        let key = apikeys::authenticate(state.service.store(), secret)
-            .await?
-            .ok_or_else(|| ApiError::Unauthorized("unknown or revoked API key".to_string()))?;
-        state.rate_limits.check(&key.id)?;
-        if !key.allows(S::SCOPE) {
-            return Err(ApiError::Forbidden { required: S::SCOPE });
+        // Without connect info (a router served another way) all callers share one budget.
+        let address = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED), |info| info.0.ip());
+        state.failed_auth.check(address)?;
+        match authenticate(parts, state).await {
+            Ok(key) => {
+                state.rate_limits.check(&key.id)?;
+                if !key.allows(S::SCOPE) {
+                    return Err(ApiError::Forbidden { required: S::SCOPE });
+                }
+                Ok(Authorized {
+                    key,
+                    scope: PhantomData,
+                })
+            }
+            Err(rejection @ ApiError::Unauthorized(_)) => {
+                Err(state.failed_auth.failed(address, rejection))
+            }
+            Err(other) => Err(other),
         }
-        Ok(Authorized {
-            key,
-            scope: PhantomData,
-        })
     }
+}
+
+/// The key the request's `Authorization` header names; a 401 when there is none or it is
+/// unknown.
+async fn authenticate(parts: &Parts, state: &AppState) -> Result<ApiKey, ApiError> {
+    let header = parts
+        .headers
+        .get(AUTHORIZATION)
+        .ok_or_else(|| {
+            ApiError::Unauthorized(
+                "missing API key: send 'Authorization: Bearer <key>'".to_string(),
+            )
+        })?
+        .to_str()
+        .map_err(|_| ApiError::Unauthorized("malformed Authorization header".to_string()))?;
+    let secret = header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))
+        .map(str::trim)
+        .ok_or_else(|| {
+            ApiError::Unauthorized("the Authorization header must be 'Bearer <key>'".to_string())
+        })?;
+    apikeys::authenticate(state.service.store(), secret)
+        .await?
+        .ok_or_else(|| ApiError::Unauthorized("unknown or revoked API key".to_string()))
 }

@@ -212,7 +212,7 @@ async fn export_jobs(
     State(state): State<AppState>,
     query: QueryParams,
 ) -> ApiResult<Json<Value>> {
-    let limit = query.number::<u32>("limit")?.unwrap_or(25);
+    let limit = query.count("limit", 1, 100)?.unwrap_or(25);
     let jobs = export::list_jobs(state.service.store(), limit).await?;
     Ok(Json(
         json!({ "jobs": jobs.iter().map(job_json).collect::<Vec<_>>() }),

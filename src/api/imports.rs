@@ -25,6 +25,7 @@ use super::params::{ImportJobPath, ModulePath, QueryParams};
 use crate::error::Error;
 use crate::import::mapping::ColumnMapping;
 use crate::import::memory::suggest_for_columns;
+use crate::import::source::MAX_COLUMN_NAME_BYTES;
 use crate::import::uploads::ReadOptions;
 use crate::import::{
     ImportRequest, PipelineOptions, PreparedImport, QueueOptions, RunOptions, SourceLimits,
@@ -105,10 +106,21 @@ fn success(data: &impl Serialize) -> Json<Value> {
     Json(json!({ "success": true, "data": data }))
 }
 
-/// Runs blocking file work off the async threads.
+/// Runs CPU-heavy or blocking work of a request (reading a file, suggesting a mapping) off the
+/// async threads, and at most one such task per core at a time: requests beyond that wait for a
+/// permit instead of taking the cores every other request needs.
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> crate::Result<T> + Send + 'static,
 ) -> ApiResult<T> {
+    static PERMITS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    let permits = PERMITS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        tokio::sync::Semaphore::new(cores)
+    });
+    let _permit = permits
+        .acquire()
+        .await
+        .map_err(|e| ApiError::Library(Error::internal(format!("work permits: {e}"))))?;
     Ok(tokio::task::spawn_blocking(work)
         .await
         .map_err(task_failed)??)
@@ -192,6 +204,7 @@ async fn parse_upload(
         }
     };
     let mut data = json!(parsed);
+    data["fileName"] = json!(state.uploads.display_name(&file_id)?);
     data["fileId"] = json!(file_id);
     Ok(success(&data))
 }
@@ -326,7 +339,10 @@ async fn suggest_mapping(
             let parsed = blocking(move || parse_file(&path, &options)).await?;
             (parsed.source_columns, parsed.sample_rows)
         }
-        (None, Some(columns)) => (columns, body.sample_data),
+        (None, Some(columns)) => {
+            check_source_columns(&columns, SourceLimits::default().max_columns)?;
+            (columns, body.sample_data)
+        }
         _ => {
             return Err(Error::invalid_field(
                 "sourceColumns",
@@ -336,8 +352,49 @@ async fn suggest_mapping(
             .into());
         }
     };
-    let result = suggest_for_columns(state.service.store(), &module, &columns, &samples).await?;
+    // Similarity measures over every column and field are CPU work: off the request threads.
+    let store = state.service.store().clone();
+    let runtime = tokio::runtime::Handle::current();
+    let result = blocking(move || {
+        runtime.block_on(suggest_for_columns(&store, &module, &columns, &samples))
+    })
+    .await?;
     Ok(success(&result))
+}
+
+/// `sourceColumns` as a request gives them: no more columns than a file may have, and no name
+/// over [`MAX_COLUMN_NAME_BYTES`] (suggestion time grows with the names' lengths).
+fn check_source_columns(columns: &[String], max_columns: usize) -> ApiResult<()> {
+    if columns.len() > max_columns {
+        return Err(Error::invalid_field(
+            "sourceColumns",
+            format!(
+                "has {} columns, over the limit of {max_columns}",
+                columns.len()
+            ),
+            None,
+        )
+        .into());
+    }
+    if let Some((index, name)) = columns
+        .iter()
+        .enumerate()
+        .find(|(_, name)| name.len() > MAX_COLUMN_NAME_BYTES)
+    {
+        return Err(Error::invalid_field(
+            "sourceColumns",
+            format!(
+                "column {} ('{}') is {} bytes long, over the limit of {MAX_COLUMN_NAME_BYTES} \
+                 bytes for a column name",
+                index + 1,
+                crate::error::excerpt(name),
+                name.len()
+            ),
+            None,
+        )
+        .into());
+    }
+    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -404,6 +461,10 @@ async fn execute(
     Path(ModulePath { module }): Path<ModulePath>,
     ApiJson(body): ApiJson<ExecuteBody>,
 ) -> ApiResult<Response> {
+    let display_name = match &body.file_id {
+        Some(file_id) => Some(state.uploads.display_name(file_id)?),
+        None => None,
+    };
     let source = step_source(&state, body.file_id, body.rows).await?;
     let options = RunOptions {
         source: source.options.clone(),
@@ -428,7 +489,11 @@ async fn execute(
             source.options.clone(),
             options.value_options.clone(),
         )
-        .await?
+        .await
+        .map(|prepared| match display_name {
+            Some(name) => prepared.with_file_name(name),
+            None => prepared,
+        })?
         .start(&service, &options, queue)
         .await
     });
@@ -450,7 +515,7 @@ async fn import_jobs(
     Path(ModulePath { module }): Path<ModulePath>,
     query: QueryParams,
 ) -> ApiResult<Json<Value>> {
-    let limit = query.number::<i64>("limit")?;
+    let limit = query.count("limit", 1, 100)?.map(i64::from);
     let jobs = list_jobs(
         state.service.store(),
         state.service.modules(),

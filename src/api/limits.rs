@@ -1,7 +1,13 @@
 //! Request limits: a request rate per API key (GCRA via `governor`: a burst of the per-minute
-//! quota, then one request every `60 s / quota`) and the largest body the server reads.
+//! quota, then one request every `60 s / quota`), failed authentications per client address
+//! (the same kind of budget; an address over it is refused before its key is even looked up,
+//! until the budget refills), and the largest body the server reads.
 
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::num::NonZeroU32;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -12,6 +18,12 @@ use super::error::{ApiError, ApiResult};
 pub const DEFAULT_MAX_UPLOAD_MB: u64 = 100;
 /// Requests per minute and key unless `--rate-limit-per-minute` says otherwise.
 pub const DEFAULT_RATE_LIMIT_PER_MINUTE: u32 = 600;
+/// Failed authentications per minute and client address unless `--failed-auth-per-minute`
+/// says otherwise: plenty for a mistyped key, far too few to guess one.
+pub const DEFAULT_FAILED_AUTH_PER_MINUTE: u32 = 20;
+/// Addresses tracked at most before expired entries are dropped (many addresses must not grow
+/// the tables without bound).
+const MAX_TRACKED_ADDRESSES: usize = 10_000;
 
 /// Requests per minute per API key; `None` turns limiting off.
 pub struct RateLimits {
@@ -40,6 +52,65 @@ impl RateLimits {
                 Err(ApiError::RateLimited {
                     retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
                 })
+            }
+        }
+    }
+}
+
+/// Failed authentications per client address (see the module note).
+pub struct FailedAuthLimits {
+    limits: RateLimits,
+    /// Addresses over their budget, and when they may try again.
+    blocked: Mutex<HashMap<IpAddr, Instant>>,
+}
+
+impl FailedAuthLimits {
+    pub fn per_minute(failures: u32) -> FailedAuthLimits {
+        FailedAuthLimits {
+            limits: RateLimits::per_minute(failures),
+            blocked: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// A 429 when `address` used up its failures and must wait.
+    pub fn check(&self, address: IpAddr) -> ApiResult<()> {
+        let blocked = self.blocked.lock().unwrap_or_else(|e| e.into_inner());
+        match blocked.get(&address) {
+            Some(until) if *until > Instant::now() => Err(ApiError::RateLimited {
+                retry_after_secs: until
+                    .saturating_duration_since(Instant::now())
+                    .as_secs_f64()
+                    .ceil()
+                    .max(1.0) as u64,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Counts a failed authentication from `address`: `rejection` (the 401) while it has
+    /// failures left, a 429 once it has none (and it is blocked until one is back).
+    pub fn failed(&self, address: IpAddr, rejection: ApiError) -> ApiError {
+        let Some(limiter) = &self.limits.limiter else {
+            return rejection;
+        };
+        if limiter.len() > MAX_TRACKED_ADDRESSES {
+            limiter.retain_recent();
+        }
+        match self.limits.check(&address.to_string()) {
+            Ok(()) => rejection,
+            Err(error) => {
+                if let ApiError::RateLimited { retry_after_secs } = &error {
+                    let mut blocked = self.blocked.lock().unwrap_or_else(|e| e.into_inner());
+                    if blocked.len() > MAX_TRACKED_ADDRESSES {
+                        let now = Instant::now();
+                        blocked.retain(|_, until| *until > now);
+                    }
+                    blocked.insert(
+                        address,
+                        Instant::now() + Duration::from_secs(*retry_after_secs),
+                    );
+                }
+                error
             }
         }
     }

@@ -41,7 +41,7 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::import::uploads::Uploads;
 use crate::records::RecordService;
 use error::ApiError;
-use limits::RateLimits;
+use limits::{FailedAuthLimits, RateLimits};
 
 /// How a server behaves; the defaults are those of `recordport serve`.
 #[derive(Debug, Clone)]
@@ -50,6 +50,8 @@ pub struct ApiSettings {
     pub max_upload_bytes: u64,
     /// Requests per minute per API key; 0 turns the limit off.
     pub rate_limit_per_minute: u32,
+    /// Failed authentications per minute per client address; 0 turns the limit off.
+    pub failed_auth_per_minute: u32,
     /// Where uploaded files wait between the import steps.
     pub uploads_dir: PathBuf,
     /// Where background import jobs keep their copy of the file until a worker has run them.
@@ -61,6 +63,7 @@ impl Default for ApiSettings {
         ApiSettings {
             max_upload_bytes: limits::DEFAULT_MAX_UPLOAD_MB * 1024 * 1024,
             rate_limit_per_minute: limits::DEFAULT_RATE_LIMIT_PER_MINUTE,
+            failed_auth_per_minute: limits::DEFAULT_FAILED_AUTH_PER_MINUTE,
             uploads_dir: PathBuf::from("uploads"),
             jobs_dir: PathBuf::from("jobs"),
         }
@@ -74,6 +77,7 @@ pub struct AppState {
     pub uploads: Uploads,
     pub settings: Arc<ApiSettings>,
     pub rate_limits: Arc<RateLimits>,
+    pub failed_auth: Arc<FailedAuthLimits>,
 }
 
 impl AppState {
@@ -81,6 +85,9 @@ impl AppState {
         AppState {
             uploads: Uploads::new(settings.uploads_dir.clone()),
             rate_limits: Arc::new(RateLimits::per_minute(settings.rate_limit_per_minute)),
+            failed_auth: Arc::new(FailedAuthLimits::per_minute(
+                settings.failed_auth_per_minute,
+            )),
             settings: Arc::new(settings),
             service,
         }
@@ -145,7 +152,10 @@ pub async fn serve(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
+    // The client's address reaches the handlers: failed authentications are limited per
+    // address.
+    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
         .await
 }

@@ -12,12 +12,10 @@
 //! differ per route).
 
 use std::convert::Infallible;
-use std::str::FromStr;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use serde::Deserialize;
-use serde_json::json;
 use utoipa::IntoParams;
 
 use crate::error::Error;
@@ -57,15 +55,14 @@ impl QueryParams {
             .map(|(_, v)| v.as_str())
     }
 
-    /// A whole-number parameter.
-    pub(crate) fn number<T: FromStr>(&self, name: &str) -> Result<Option<T>, Error> {
-        match self.text(name) {
-            None => Ok(None),
-            Some(value) => value.parse().map(Some).map_err(|_| {
-                Error::invalid_field(name, "must be a whole number", Some(json!(value)))
-            }),
-        }
+    /// A whole-number parameter in `min..=max` (a count, a page): out of range is refused with
+    /// the range, never taken as some other number.
+    pub(crate) fn count(&self, name: &str, min: u32, max: u32) -> Result<Option<u32>, Error> {
+        self.text(name)
+            .map(|value| crate::records::query::whole_number(name, value, min, max))
+            .transpose()
     }
+
 }
 
 /// `/v1/modules/{module}/…`

@@ -354,12 +354,11 @@ async fn list_trash(
     Path(ModulePath { module }): Path<ModulePath>,
     query: QueryParams,
 ) -> ApiResult<Json<Value>> {
-    let page = query.number("page")?.unwrap_or(1);
-    let page_size = query.number("pageSize")?.unwrap_or(DEFAULT_PAGE_SIZE);
-    let result = auth
-        .records(&state)
-        .list_trash(&module, page, page_size)
-        .await?;
+    let page = query.count("page", 1, u32::MAX)?.unwrap_or(1);
+    let page_size = query
+        .count("pageSize", 1, u32::MAX)?
+        .unwrap_or(DEFAULT_PAGE_SIZE);
+    let result = auth.records(&state).list_trash(&module, page, page_size).await?;
     Ok(Json(json!(result)))
 }
 
@@ -439,7 +438,7 @@ async fn reference_picker(
             &module,
             &reference,
             query.text("search"),
-            query.number("limit")?,
+            query.count("limit", 1, u32::MAX)?,
         )
         .await?;
     Ok(Json(json!({ "records": records })))

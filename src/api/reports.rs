@@ -52,7 +52,7 @@ async fn list_reports(
     State(state): State<AppState>,
     query: QueryParams,
 ) -> ApiResult<Json<Value>> {
-    let limit = query.number::<u32>("limit")?.unwrap_or(50);
+    let limit = query.count("limit", 1, 100)?.unwrap_or(50);
     let reports = reports::list(state.service.store(), limit).await?;
     Ok(Json(json!({ "reports": reports })))
 }

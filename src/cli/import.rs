@@ -455,6 +455,11 @@ pub async fn run(
                 if let Some(failure) = &job.failure {
                     text.push_str(&format!("\nfailed: {failure}"));
                 }
+                if job.undo_pending {
+                    text.push_str(
+                        "\nwhat the job wrote is being undone; it ends once that is done",
+                    );
+                }
                 if !job.errors.is_empty() {
                     text.push('\n');
                     text.push_str(&errors_table(&job.errors));

@@ -26,6 +26,10 @@ pub struct ServeArgs {
     /// Requests per minute per API key (0: no limit).
     #[arg(long, default_value_t = limits::DEFAULT_RATE_LIMIT_PER_MINUTE)]
     pub rate_limit_per_minute: u32,
+    /// Failed authentications per minute per client address, then 429 until one is back
+    /// (0: no limit).
+    #[arg(long, default_value_t = limits::DEFAULT_FAILED_AUTH_PER_MINUTE)]
+    pub failed_auth_per_minute: u32,
     /// Where uploaded files wait between the import steps.
     #[arg(long, env = "RECORDPORT_UPLOADS_DIR", default_value = "uploads")]
     pub uploads_dir: PathBuf,
@@ -58,6 +62,7 @@ pub async fn run(service: &RecordService, args: ServeArgs) -> Result<()> {
     let settings = ApiSettings {
         max_upload_bytes: args.max_upload_mb.saturating_mul(1024 * 1024),
         rate_limit_per_minute: args.rate_limit_per_minute,
+        failed_auth_per_minute: args.failed_auth_per_minute,
         uploads_dir: args.uploads_dir.clone(),
         jobs_dir: args.jobs_dir.clone(),
     };

@@ -22,7 +22,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 use crate::import::dedupe::match_fields;
-use crate::import::job::{self, ImportJob, JobStatus, NewJob, ProcessingMode, insert_job};
+use crate::import::job::{ImportJob, JobStatus, NewJob, ProcessingMode, insert_job};
 use crate::import::map::MappingPlan;
 use crate::import::mapping::ColumnMapping;
 use crate::import::memory;
@@ -30,8 +30,8 @@ use crate::import::merge::{DuplicateStrategy, MergeMode};
 use crate::import::pipeline::PipelineOptions;
 use crate::import::queue::{self, QueueOptions};
 use crate::import::report::{ErrorsCsv, ImportResult, ReferenceWarning, RowError};
-use crate::import::rollback;
 use crate::import::source::{self, SourceInfo, SourceOptions};
+use crate::import::undo;
 use crate::import::writer::{Importer, Resume, RunControl, RunEnd};
 use crate::jobs::{self, JobTable, Lease};
 use crate::records::{Actor, RecordService};
@@ -200,6 +200,13 @@ impl PreparedImport {
         &self.info
     }
 
+    /// The name the job shows for its file, when it is not the file's own (an upload stored
+    /// under another name).
+    pub fn with_file_name(mut self, name: String) -> PreparedImport {
+        self.info.file_name = name;
+        self
+    }
+
     /// Spec 002's processing mode for this file's size.
     pub fn processing_mode(&self) -> ProcessingMode {
         ProcessingMode::for_rows(self.total_rows)
@@ -285,9 +292,9 @@ impl PreparedImport {
             importer.errors_out = Some(ErrorsCsv::create(out, &self.columns)?);
         }
         let source = source::open(&self.input.path, &self.input.source)?;
-        let lease = job_id.is_some().then_some(&lease);
+        let held = job_id.is_some().then_some(&lease);
         let (outcome, _) =
-            run_leased(&mut importer, source, options, total_rows, 0, lease, None).await;
+            run_leased(&mut importer, source, options, total_rows, 0, held, None).await;
         if let Some(errors_out) = importer.errors_out.take() {
             errors_out.finish()?;
         }
@@ -296,7 +303,7 @@ impl PreparedImport {
                 outcome?;
                 JobStatus::Completed
             }
-            Some(id) => match importer.settle(id, outcome).await? {
+            Some(id) => match importer.settle(id, &lease, outcome).await? {
                 Settled::Completed => JobStatus::Completed,
                 Settled::Cancelled => JobStatus::Cancelled,
                 Settled::Failed(error) => return Err(error),
@@ -383,36 +390,38 @@ pub(crate) async fn run_leased(
     )
 }
 
-/// Marks the job failed, then undoes what its committed batches wrote, so a failed job leaves
-/// nothing behind. The status comes first: a process that dies during the undo must not leave a
-/// processing job that a worker would resume on top of a half-undone ledger; a later rollback
-/// finishes the undo from what is left in the ledger. An undo that fails is said in the failure.
+/// Fails the job and undoes what its committed batches wrote, so a failed job leaves nothing
+/// behind: the job stays `processing` with its undo pending until the ledger is empty (see
+/// [`undo`]), so a process that dies during the undo leaves a job the next worker finishes.
+/// An undo that stops is left to that worker.
 pub(crate) async fn fail_job(
     service: &RecordService,
     job_id: &str,
     actor: &Actor,
+    lease: &Lease,
     error: &Error,
     errors: &[RowError],
     reference_warnings: &[ReferenceWarning],
 ) -> Result<()> {
-    let store = service.store();
-    let failed = |failure: String| {
-        job::finish_job(
-            store,
-            job_id,
-            JobStatus::Failed,
-            errors,
-            reference_warnings,
-            Some(failure),
-        )
+    let ending = undo::Ending::Failed {
+        failure: error.to_string(),
+        errors,
+        reference_warnings,
     };
-    failed(error.to_string()).await?;
-    if let Err(undo_error) = rollback::undo_ledger(store, service.modules(), job_id, actor).await {
-        failed(format!(
-            "{error}; undoing the committed batches failed too ({undo_error}): roll the job back \
-             again"
-        ))
-        .await?;
+    if let Err(undo_error) = undo::undo_job(
+        service.store(),
+        service.modules(),
+        job_id,
+        ending,
+        actor,
+        Some(lease),
+    )
+    .await
+    {
+        tracing::error!(
+            job_id,
+            "{error}; undoing the committed batches stopped: {undo_error}"
+        );
     }
     Ok(())
 }

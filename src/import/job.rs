@@ -92,6 +92,11 @@ pub struct ImportJob {
     /// A cancel was asked for; a running job stops at its next batch and is rolled back.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub cancel_requested: bool,
+    /// The job failed or was cancelled and what it wrote is being undone: it stays `processing`
+    /// (and claimable by a worker should its runner die) until its ledger is empty, then becomes
+    /// `failed` or `cancelled`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub undo_pending: bool,
     pub ai_mapping_used: bool,
     pub duplicate_strategy: DuplicateStrategy,
     pub merge_mode: MergeMode,
@@ -306,7 +311,7 @@ fn job_columns(dialect: Dialect) -> String {
          processed_rows, created_rows, updated_rows, unchanged_rows, skipped_rows, error_rows, \
          {} AS errors, {} AS reference_warnings, failure, rollback, created_at, started_at, \
          completed_at, expires_at, created_by_user_id, created_by_display_name, file_path, \
-         source_options, worker_id, attempts, cancel_requested",
+         source_options, worker_id, attempts, cancel_requested, undo_pending",
         dialect.json_column("options"),
         dialect.json_column("errors"),
         dialect.json_column("reference_warnings"),
@@ -353,6 +358,7 @@ fn job_from_row(row: &Row) -> Result<ImportJob> {
         worker_id: row.opt_text("worker_id")?,
         attempts: row.int("attempts")? as u64,
         cancel_requested: row.int("cancel_requested")? != 0,
+        undo_pending: row.opt_text("undo_pending")?.is_some(),
         ai_mapping_used: options.ai_mapping_used,
         duplicate_strategy: options.duplicate_strategy,
         merge_mode: options.merge_mode,
@@ -506,25 +512,4 @@ pub async fn cancel(
             return get_job(store, modules, module, job_id).await;
         }
     }
-}
-
-/// Marks a job cancelled after its worker rolled it back.
-pub(crate) async fn finish_cancelled(
-    store: &Store,
-    job_id: &str,
-    outcome: &RollbackOutcome,
-) -> Result<()> {
-    let mut sql = Sql::new("UPDATE import_jobs SET status = ");
-    sql.bind(JobStatus::Cancelled.as_str())
-        .push(", completed_at = ")
-        .bind(now_micros())
-        .push(", rollback = ")
-        .bind(
-            serde_json::to_string(outcome)
-                .map_err(|e| Error::internal(format!("rollback outcome as JSON: {e}")))?,
-        )
-        .push(" WHERE id = ")
-        .bind(job_id);
-    store.execute(sql).await?;
-    Ok(())
 }

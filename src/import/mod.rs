@@ -26,6 +26,7 @@
 //! | [`writer`] | the one writer: chunks in file order through resolve ─> dedupe ─> merge ─> write, batch transactions, checkpoints |
 //! | [`ledger`] | what rollback needs, written with each batch |
 //! | [`rollback`] | undo a job from its ledger, exactly |
+//! | `undo` | a failed or cancelled job undone so that a crash cannot cut the undo short |
 //! | [`report`] | counters, row errors, reference warnings, the result, the errors CSV |
 //! | [`execute`] | step 4, the one driver: [`PreparedImport`] checks once, then runs in the foreground or queues |
 //! | [`job`] | the job row: insert, checkpoint, finish, list, cancel |
@@ -48,6 +49,7 @@ pub mod report;
 pub(crate) mod resolve;
 pub mod rollback;
 pub mod source;
+mod undo;
 pub mod uploads;
 pub mod validate;
 mod write;

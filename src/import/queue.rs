@@ -24,8 +24,8 @@ use crate::import::execute::{
 use crate::import::job::{self, ImportJob, JobStatus, NewJob, ProcessingMode};
 use crate::import::memory;
 use crate::import::pipeline::PipelineOptions;
-use crate::import::rollback;
 use crate::import::source::{self, SourceLimits, SourceOptions};
+use crate::import::undo;
 use crate::import::writer::{Importer, Resume};
 use crate::jobs::{self, Claimed, JobTable, Lease};
 use crate::records::{Actor, RecordService};
@@ -228,12 +228,30 @@ pub(crate) async fn run_claimed(
     let file_path = queued.file_path.as_deref().map(PathBuf::from);
     let actor = queued.actor.clone();
     let warnings = queued.job.reference_warnings.clone();
+    let lease = settings.lease;
     let fail_early = |error: Error| async move {
-        fail_job(service, job_id, &actor, &error, &[], &warnings).await
+        fail_job(service, job_id, &actor, lease, &error, &[], &warnings).await
     };
+    // A job whose undo a crash cut short is finished first, whatever its attempts: the undo is
+    // what makes the store whole again.
+    if queued.job.undo_pending {
+        undo::finish_pending(store, service.modules(), job_id, &queued.actor, Some(lease)).await?;
+        if let Some(path) = &file_path {
+            remove_job_copy(path, job_id);
+        }
+        return reload().await;
+    }
     if queued.job.cancel_requested {
-        let undone = rollback::undo_ledger(store, service.modules(), job_id, &queued.actor).await?;
-        job::finish_cancelled(store, job_id, &undone).await?;
+        let ending = undo::Ending::Cancelled;
+        undo::undo_job(
+            store,
+            service.modules(),
+            job_id,
+            ending,
+            &queued.actor,
+            Some(lease),
+        )
+        .await?;
         if let Some(path) = &file_path {
             remove_job_copy(path, job_id);
         }
@@ -242,7 +260,7 @@ pub(crate) async fn run_claimed(
     let Some(path) = file_path else {
         fail_early(Error::validation(format!(
             "import job {job_id} was run by a process that stopped before the end (it is not a \
-             queued job, so no worker can go on with it): what it wrote is undone"
+             queued job, so no worker can go on with it)"
         )))
         .await?;
         return reload().await;
@@ -321,7 +339,7 @@ pub(crate) async fn run_claimed(
         Some(settings.shutdown),
     )
     .await;
-    let finished = match importer.settle(job_id, outcome).await? {
+    let finished = match importer.settle(job_id, settings.lease, outcome).await? {
         Settled::Completed | Settled::Cancelled => true,
         Settled::Failed(error) => {
             tracing::error!(job_id, "import job failed: {error}");

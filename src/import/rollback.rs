@@ -14,8 +14,9 @@ use serde_json::{Map, Value, json};
 
 use crate::error::{Error, Result};
 use crate::import::dedupe::KeyIndex;
-use crate::import::job::{JobStatus, finish_cancelled, get_job};
+use crate::import::job::{JobStatus, get_job};
 use crate::import::ledger::LedgerAction;
+use crate::import::undo::{self, Ending};
 use crate::import::write::{self as batch_write, Written};
 use crate::records::model::{parse_stored_json, record_columns, record_from_row};
 use crate::records::write::{Draft, MatchKey, diff, match_keys, purge_where};
@@ -67,10 +68,20 @@ pub async fn rollback(
         return undo_ledger(store, modules, job_id, actor).await;
     }
     if job.status == JobStatus::Processing && abandoned(store, job_id).await? {
-        // The process running it died (its lease ran out): undo it like a failed job.
-        let outcome = undo_ledger(store, modules, job_id, actor).await?;
-        finish_cancelled(store, job_id, &outcome).await?;
-        return Ok(outcome);
+        // The process running it died (its lease ran out): undo it like a failed job, marked
+        // as being undone so that a crash of this undo leaves it to a worker.
+        let outcome = if job.undo_pending {
+            undo::finish_pending(store, modules, job_id, actor, None).await?
+        } else {
+            undo::undo_job(store, modules, job_id, Ending::Cancelled, actor, None).await?
+        };
+        return Ok(outcome.unwrap_or_default());
+    }
+    if job.undo_pending {
+        return Err(Error::Conflict {
+            message: format!("import job {job_id} is being undone; it ends once that is done"),
+            details: json!({ "importJobId": job_id, "status": job.status, "undoPending": true }),
+        });
     }
     if matches!(job.status, JobStatus::Pending | JobStatus::Processing) {
         return Err(Error::Conflict {

@@ -4,8 +4,10 @@
 //!
 //! In: a client's file name ([`Uploads::reserve`]), a file id ([`Uploads::path`]). Out: paths in
 //! the uploads directory. Guarantees: a file id names exactly one directory of the uploads
-//! directory (ids are checked, so no id reaches outside it); uploads older than the retention
-//! are deleted whenever a new one is reserved.
+//! directory (ids are checked, so no id reaches outside it, and a malformed one is the caller's
+//! error); a name too long for the file system is stored as `upload.EXT` and still shown as
+//! given ([`Uploads::display_name`]); uploads older than the retention are deleted whenever a
+//! new one is reserved.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -23,6 +25,16 @@ const ID_PREFIX: &str = "upl_";
 /// Beside the file in its directory; uploaded names never start with a dot
 /// ([`safe_file_name`]), so it cannot be taken for the file.
 const READ_OPTIONS_FILE: &str = ".read-options.json";
+/// Beside the file when its name was too long to store: the name to show.
+const DISPLAY_NAME_FILE: &str = ".file-name";
+/// Names longer than this are shown as given but stored as `upload.EXT`: file systems refuse
+/// names over 255 bytes, and the directory adds its own.
+const MAX_STORED_NAME_BYTES: usize = 120;
+/// The most of a client's file name kept to show.
+const MAX_DISPLAY_NAME_BYTES: usize = 1024;
+/// File ids are `upl_` and a UUID; anything much longer is not one (and would make a path the
+/// file system refuses).
+const MAX_FILE_ID_BYTES: usize = 64;
 
 /// How an upload is read, as its parse step was told, so the later steps read it the same way.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,19 +80,40 @@ impl Uploads {
         let id = new_id(ID_PREFIX.trim_end_matches('_'));
         let dir = self.dir.join(&id);
         std::fs::create_dir_all(&dir).map_err(|source| io(&dir, source))?;
-        Ok((id, dir.join(safe_file_name(file_name))))
+        let name = safe_file_name(file_name);
+        if name.len() <= MAX_STORED_NAME_BYTES {
+            return Ok((id, dir.join(name)));
+        }
+        let shown = dir.join(DISPLAY_NAME_FILE);
+        std::fs::write(&shown, truncate(&name, MAX_DISPLAY_NAME_BYTES))
+            .map_err(|source| io(&shown, source))?;
+        Ok((id, dir.join(stored_name(&name))))
+    }
+
+    /// The name the upload is shown under: the client's name, even where it was too long to
+    /// store.
+    pub fn display_name(&self, file_id: &str) -> Result<String> {
+        let path = self.path(file_id)?;
+        match std::fs::read_to_string(path.with_file_name(DISPLAY_NAME_FILE)) {
+            Ok(name) => Ok(name),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Ok(crate::import::source::file_name(&path))
+            }
+            Err(source) => Err(io(&path, source)),
+        }
     }
 
     /// The file kept under `file_id`.
     pub fn path(&self, file_id: &str) -> Result<PathBuf> {
-        let valid = file_id.strip_prefix(ID_PREFIX).is_some_and(|rest| {
-            !rest.is_empty() && rest.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
-        });
+        let valid = file_id.len() <= MAX_FILE_ID_BYTES
+            && file_id.strip_prefix(ID_PREFIX).is_some_and(|rest| {
+                !rest.is_empty() && rest.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+            });
         if !valid {
             return Err(Error::invalid_field(
                 "fileId",
                 "is not a file id returned by the parse step",
-                Some(serde_json::Value::String(file_id.to_string())),
+                Some(serde_json::Value::String(truncate(file_id, 80).to_string())),
             ));
         }
         let dir = self.dir.join(file_id);
@@ -95,7 +128,8 @@ impl Uploads {
             match entries.next() {
                 Some(entry) => {
                     let entry = entry.map_err(|source| io(&dir, source))?;
-                    if entry.file_name() != READ_OPTIONS_FILE {
+                    // Uploaded names never start with a dot: dot files are the upload's notes.
+                    if !entry.file_name().to_string_lossy().starts_with('.') {
                         return Ok(entry.path());
                     }
                 }
@@ -180,6 +214,25 @@ pub fn safe_file_name(name: &str) -> String {
     } else {
         cleaned
     }
+}
+
+/// `upload.EXT`, keeping a short plain extension (it tells the format).
+fn stored_name(name: &str) -> String {
+    match Path::new(name).extension().and_then(|e| e.to_str()) {
+        Some(ext) if ext.len() <= 10 && ext.chars().all(|c| c.is_ascii_alphanumeric()) => {
+            format!("upload.{}", ext.to_ascii_lowercase())
+        }
+        _ => "upload".to_string(),
+    }
+}
+
+/// At most `max` bytes of `text`, cut at a character boundary.
+fn truncate(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 fn io(path: &Path, source: std::io::Error) -> Error {

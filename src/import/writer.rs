@@ -40,8 +40,8 @@ use crate::import::report::{
     ReferenceWarning, RowError,
 };
 use crate::import::resolve::{ReferenceResolver, ResolutionCache};
-use crate::import::rollback;
 use crate::import::source;
+use crate::import::undo;
 use crate::import::write::write_batch;
 use crate::jobs::Lease;
 use crate::records::write::match_keys;
@@ -226,10 +226,15 @@ impl<'a> Importer<'a> {
         self.service.store()
     }
 
-    /// Ends job `job_id` as the run's `outcome` says: completed with its report; cancelled with
-    /// what it wrote undone; failed with what it wrote undone (see [`fail_job`]); or left for
-    /// later (stopped, lease lost).
-    pub(crate) async fn settle(&self, job_id: &str, outcome: Result<RunEnd>) -> Result<Settled> {
+    /// Ends job `job_id`, held under `lease`, as the run's `outcome` says: completed with its
+    /// report; cancelled with what it wrote undone; failed with what it wrote undone (see
+    /// [`fail_job`]); or left for later (stopped, lease lost).
+    pub(crate) async fn settle(
+        &self,
+        job_id: &str,
+        lease: &Lease,
+        outcome: Result<RunEnd>,
+    ) -> Result<Settled> {
         let store = self.service.store();
         match outcome {
             Ok(RunEnd::Finished) => {
@@ -245,10 +250,15 @@ impl<'a> Importer<'a> {
                 Ok(Settled::Completed)
             }
             Ok(RunEnd::Cancelled) => {
-                let undone =
-                    rollback::undo_ledger(store, self.service.modules(), job_id, self.actor)
-                        .await?;
-                job::finish_cancelled(store, job_id, &undone).await?;
+                undo::undo_job(
+                    store,
+                    self.service.modules(),
+                    job_id,
+                    undo::Ending::Cancelled,
+                    self.actor,
+                    Some(lease),
+                )
+                .await?;
                 Ok(Settled::Cancelled)
             }
             Ok(RunEnd::Stopped) | Err(Error::LeaseLost { .. }) => Ok(Settled::Interrupted),
@@ -257,6 +267,7 @@ impl<'a> Importer<'a> {
                     self.service,
                     job_id,
                     self.actor,
+                    lease,
                     &error,
                     &self.errors,
                     &self.resolver.warnings,

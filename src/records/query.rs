@@ -83,11 +83,7 @@ impl ListQuery {
     pub fn from_params<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Self> {
         let mut q = ListQuery::default();
         for (key, val) in params {
-            let number = |name: &str| -> Result<u32> {
-                val.parse().map_err(|_| {
-                    Error::invalid_field(name, "must be a whole number", Some(json!(val)))
-                })
-            };
+            let number = |name: &str| whole_number(name, val, 1, u32::MAX);
             let list = || -> Vec<String> {
                 val.split(',')
                     .map(|s| s.trim().to_string())
@@ -130,6 +126,27 @@ impl ListQuery {
 
     fn uses_cursor(&self) -> bool {
         self.cursor.is_some() || self.limit.is_some()
+    }
+}
+
+/// A whole number in `min..=max` from a query parameter: a value that is no number, and one
+/// out of range (however many digits it has), each get their own message.
+pub fn whole_number(name: &str, value: &str, min: u32, max: u32) -> Result<u32> {
+    let digits = value.strip_prefix('-').unwrap_or(value);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Error::invalid_field(
+            name,
+            "must be a whole number",
+            Some(json!(crate::error::excerpt(value))),
+        ));
+    }
+    match value.parse::<i64>() {
+        Ok(n) if n >= i64::from(min) && n <= i64::from(max) => Ok(n as u32),
+        _ => Err(Error::invalid_field(
+            name,
+            format!("must be between {min} and {max}"),
+            Some(json!(crate::error::excerpt(value))),
+        )),
     }
 }
 

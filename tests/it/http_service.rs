@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::both;
 use crate::common::TestDb;
-use crate::http_support::{Server, assert_error, json_of, key_with};
+use crate::http_support::{Server, assert_error, json_of, key_with, retry_after_secs};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openapi_document_validates_and_lists_every_route() {
@@ -88,12 +88,7 @@ async fn rate_limit(db: TestDb) {
         .send()
         .await
         .unwrap();
-    let retry_after: u64 = response.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    retry_after_secs(&response);
     let (status, body) = json_of(response).await;
     assert_error(status, &body, 429, "rate_limited");
     // Each key has its own budget.

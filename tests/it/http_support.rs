@@ -139,6 +139,17 @@ pub async fn json_of(response: reqwest::Response) -> (StatusCode, Value) {
     (status, value)
 }
 
+/// The `Retry-After` of a 429, in seconds; checked to be a sane wait (1 s to a minute).
+pub fn retry_after_secs(response: &reqwest::Response) -> u64 {
+    let secs: u64 = response.headers()["retry-after"]
+        .to_str()
+        .expect("Retry-After is text")
+        .parse()
+        .expect("Retry-After in seconds");
+    assert!((1..=60).contains(&secs), "Retry-After: {secs}");
+    secs
+}
+
 /// Asserts spec 000's error body with this status and code.
 pub fn assert_error(status: StatusCode, body: &Value, want_status: u16, want_code: &str) {
     assert_eq!(status.as_u16(), want_status, "body: {body}");

@@ -574,3 +574,107 @@ fn split_file(dir: &Path, rows: u64, parts: u64) -> Vec<PathBuf> {
         })
         .collect()
 }
+
+both!(kill_9_during_an_undo_leaves_the_store_as_before, crash_undo);
+/// Issue 17: an import that updates and creates records fails on a worker (`--max-attempts 1`
+/// after a crash), and the workers undoing it are killed at random points of the undo. The job
+/// stays claimable with its undo pending until its ledger is empty, says it was undone only then,
+/// and the store ends exactly as it was before the import.
+async fn crash_undo(db: TestDb) {
+    const ROWS: u64 = 40_000;
+    let dir = tempfile::tempdir().unwrap();
+    // The store before: the first half of a file's contacts.
+    let parts = split_file(dir.path(), ROWS, 2);
+    let mut cmd = recordport(&db);
+    cmd.args(["import", "run"])
+        .arg(&parts[0])
+        .args(["-m", "contacts", "--max-file-mb", "500"]);
+    run_ok(cmd);
+    let before = contacts_table(&db, dir.path(), "before");
+    let live = "SELECT COUNT(*) FROM records WHERE deleted_at IS NULL";
+    let live_before = scalar(&db, live).await;
+    // The import: every contact, with another job title: half of it updates, half creates.
+    let changed = dir.path().join("changed.csv");
+    let mut reader = csv::Reader::from_path(dir.path().join("whole.csv")).unwrap();
+    let headers = reader.headers().unwrap().clone();
+    let title = headers
+        .iter()
+        .position(|h| h == "Job Title")
+        .expect("Job Title column");
+    let mut writer = csv::Writer::from_path(&changed).unwrap();
+    writer.write_record(&headers).unwrap();
+    for record in reader.records() {
+        let mut row: Vec<String> = record.unwrap().iter().map(str::to_string).collect();
+        row[title] = format!("{} (changed)", row[title]);
+        writer.write_record(&row).unwrap();
+    }
+    writer.flush().unwrap();
+    drop(writer);
+    let id = enqueue(
+        &db,
+        &changed,
+        &["--strategy", "update", "--merge", "overwrite"],
+    );
+    let worker_args = ["--chunk-rows", "500", "--max-attempts", "1"];
+    // Killed while importing; the next claim is past --max-attempts, so the job fails and is
+    // undone.
+    let mut worker = spawn_worker(&db, &worker_args);
+    wait_for(&db, &id, Duration::from_secs(300), |j| {
+        j.processed_rows >= ROWS * 9 / 10
+            || j.status != JobStatus::Processing && j.status != JobStatus::Pending
+    })
+    .await;
+    worker.kill().unwrap();
+    worker.wait().unwrap();
+    let written = ledger_rows(&db, &id).await;
+    assert!(written > 0 && job(&db, &id).await.status == JobStatus::Processing);
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+
+    let seed: u64 = rand::rng().random();
+    eprintln!("kill schedule seed: {seed}");
+    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed);
+    let mut kills = 0;
+    let mut left = written;
+    for _ in 0..8 {
+        let mut worker = spawn_worker(&db, &worker_args);
+        // Wait for the undo to make progress, then kill it a random moment later.
+        let start = Instant::now();
+        loop {
+            let now = ledger_rows(&db, &id).await;
+            let undone = job(&db, &id).await.status != JobStatus::Processing;
+            if now < left || undone || start.elapsed() > Duration::from_secs(120) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(rng.random_range(0..150))).await;
+        worker.kill().unwrap(); // SIGKILL
+        worker.wait().unwrap();
+        let now = job(&db, &id).await;
+        left = ledger_rows(&db, &id).await;
+        if now.status != JobStatus::Processing {
+            break;
+        }
+        // Killed during the undo: the job says so, and is not called undone.
+        assert!(now.undo_pending, "{now:?}");
+        kills += 1;
+        tokio::time::sleep(Duration::from_millis(1_100)).await;
+    }
+    assert!(kills >= 2, "only {kills} kills hit the undo");
+    drain(&db, &worker_args);
+    let failed = job(&db, &id).await;
+    assert_eq!(failed.status, JobStatus::Failed, "{failed:?}");
+    assert!(!failed.undo_pending, "{failed:?}");
+    assert!(
+        failed
+            .failure
+            .as_deref()
+            .unwrap_or("")
+            .contains("interrupted 1 times"),
+        "{failed:?}"
+    );
+    assert_eq!(ledger_rows(&db, &id).await, 0);
+    assert_eq!(duplicate_emails(&db).await, 0);
+    assert_eq!(scalar(&db, live).await, live_before);
+    assert_eq!(contacts_table(&db, dir.path(), "after"), before);
+}

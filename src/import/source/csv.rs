@@ -14,8 +14,8 @@ use ::csv::{ByteRecord, ErrorKind, Reader, ReaderBuilder, Terminator};
 use encoding_rs::UTF_8;
 
 use super::text::{
-    BUFFER_BYTES, MalformedInput, PREFIX_BYTES, RecordTooLong, Utf8Input, detect_encoding,
-    forced_encoding, read_full,
+    BUFFER_BYTES, LineEnds, MalformedInput, PREFIX_BYTES, RecordTooLong, Utf8Input,
+    detect_encoding, forced_encoding, read_full,
 };
 use super::{
     FileType, Source, SourceInfo, SourceLimits, SourceOptions, SourceRow, distinct_names,
@@ -64,12 +64,8 @@ impl CsvSource {
             Some(label) => forced_encoding(label, &prefix)?,
             None => detect_encoding(&prefix, whole_file),
         };
-        // Lossy is fine here: the text only feeds the delimiter and line-ending guesses.
+        // Lossy is fine here: the text only feeds the delimiter guess.
         let (text, _) = encoding.decode_without_bom_handling(&prefix[bom_len..]);
-        // Files from classic Mac software end lines with a lone CR. The csv reader is told that
-        // only LF ends a record (see `terminator` below), so such files get their CRs turned into
-        // LFs on the way in.
-        let cr_only = text.contains('\r') && !text.contains('\n');
         let delimiter = match options.delimiter {
             Some(forced) => forced_delimiter(forced)?,
             None => sniff_delimiter(&text, !whole_file),
@@ -78,7 +74,9 @@ impl CsvSource {
         file.seek(SeekFrom::Start(bom_len as u64))
             .map_err(|e| io_error(path, e))?;
         let decoder = (encoding != UTF_8).then(|| encoding.new_decoder_without_bom_handling());
-        let input = Utf8Input::new(file, decoder, cr_only, bom_len as u64);
+        // CR, LF and CRLF outside quotes all reach the reader as one LF (see `LineEnds`).
+        let line_ends = LineEnds::new(delimiter);
+        let input = Utf8Input::new(file, decoder, Some(line_ends), bom_len as u64);
         let reader = ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
@@ -87,8 +85,7 @@ impl CsvSource {
             .delimiter(delimiter)
             // LF only, not CRLF: with CRLF the reader consumes the LF of a record's CRLF while
             // reading the *next* record, which makes line counts ambiguous, and row numbers are
-            // computed from them. The CR then ends the last cell and is dropped in `field`; a
-            // blank CRLF line arrives as a record with one empty cell and is skipped as blank.
+            // computed from them. `LineEnds` turns every row end (CR, LF, CRLF) into one LF.
             .terminator(Terminator::Any(b'\n'))
             .buffer_capacity(BUFFER_BYTES)
             .from_reader(input);
@@ -127,7 +124,7 @@ impl CsvSource {
                 }
             })
             .collect();
-        source.columns = distinct_names(names);
+        source.columns = distinct_names(&source.info.file_name, names)?;
         source.record_budget = record_budget(&source.limits, source.columns.len());
         Ok(source)
     }
@@ -183,14 +180,9 @@ impl CsvSource {
         end - own_lf - self.lines_inside_cells
     }
 
-    /// Cell `i` of the current record, without the CR of a CRLF line end.
+    /// Cell `i` of the current record.
     fn field(&self, i: usize) -> &[u8] {
-        let field = &self.record[i];
-        if i + 1 == self.record.len() {
-            field.strip_suffix(b"\r").unwrap_or(field)
-        } else {
-            field
-        }
+        &self.record[i]
     }
 
     fn check(&self, row: u64) -> Result<()> {
@@ -269,15 +261,7 @@ impl CsvSource {
         let cells = (0..self.columns.len())
             .map(|i| match (text, self.record.range(i)) {
                 _ if i >= width => String::new(),
-                (Some(text), Some(range)) => {
-                    let cell = &text[range];
-                    let cell = if i + 1 == width {
-                        cell.strip_suffix('\r').unwrap_or(cell)
-                    } else {
-                        cell
-                    };
-                    cell.to_owned()
-                }
+                (Some(text), Some(range)) => text[range].to_owned(),
                 _ => String::from_utf8_lossy(self.field(i)).into_owned(),
             })
             .collect();
@@ -587,6 +571,31 @@ mod tests {
             rows_of(b"h,i\n\"x\ny\",\"\n\"\nb,c"),
             vec![(2, cells(&["x\ny", "\n"])), (3, cells(&["b", "c"]))]
         );
+    }
+
+    #[test]
+    fn cr_lf_and_crlf_mixed_in_one_file_each_end_a_row() {
+        // Outside quotes each of CR, LF and CRLF ends a row; inside quotes they are data.
+        assert_eq!(
+            rows_of(b"h,i\na,1\rb,2\r\nc,\"x\ry\"\r\"d\r\n\",4\n\re,5"),
+            vec![
+                (2, cells(&["a", "1"])),
+                (3, cells(&["b", "2"])),
+                (4, cells(&["c", "x\ry"])),
+                (5, cells(&["d\r\n", "4"])),
+                (7, cells(&["e", "5"])),
+            ]
+        );
+        // A CRLF split across two reads of the input is still one row end.
+        let long = format!("h\n{}\r\nb\r", "a".repeat(64 * 1024 - 3));
+        let rows = rows_of(long.as_bytes());
+        assert_eq!(
+            rows.len(),
+            2,
+            "{:?}",
+            rows.iter().map(|r| r.0).collect::<Vec<_>>()
+        );
+        assert_eq!(rows[1], (3, cells(&["b"])));
     }
 
     #[test]

@@ -8,7 +8,9 @@
 //! XFD1048576 would ask for 17 billion of them. Either way the cells stay typed until their row
 //! is handed out by [`Source::next_chunk`]; only then do they become strings.
 //!
-//! Hostile files: calamine caps an ODS sheet at 100 million cells, but its XLS reader builds the
+//! Hostile files: a zipped workbook (XLSX, ODS) is scanned by `zip_guard` before calamine
+//! opens it, within budgets of uncompressed bytes, shared strings, cells and cell size.
+//! calamine caps an ODS sheet at 100 million cells, but its XLS reader builds the
 //! dense range of every sheet while opening the workbook, without checking cell positions, so
 //! a damaged or crafted .xls of a few KiB can make it allocate gigabytes (found by fuzzing; it
 //! happens before this source sees a cell). Panics inside calamine on malformed files are caught
@@ -171,6 +173,11 @@ impl ExcelSource {
         file_type: FileType,
         options: &SourceOptions,
     ) -> Result<ExcelSource> {
+        // calamine reads the shared strings whole on opening and a cell's text whole when it
+        // reads it: a zipped workbook is scanned with budgets first (see `zip_guard`).
+        if matches!(file_type, FileType::Xlsx | FileType::Ods) {
+            super::zip_guard::check(path, &file_name(path), &options.limits)?;
+        }
         // calamine panics on some malformed files (fuzzing found an XLS record read past its
         // end); the workbook is dropped on any error anyway, so a panic becomes a file error
         // instead of taking the worker or server down with it.
@@ -248,13 +255,14 @@ impl Table {
             names[index] = text.into_owned();
         }
         self.check_width(row, width)?;
-        Ok(distinct_names(
+        distinct_names(
+            &self.file,
             names
                 .iter()
                 .enumerate()
                 .map(|(i, name)| header_name(name, i))
                 .collect(),
-        ))
+        )
     }
 
     /// A row's cells up to the column limit, as (table column, text), left to right; `width`

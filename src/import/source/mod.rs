@@ -14,8 +14,10 @@
 
 mod csv;
 mod excel;
+mod kind;
 mod parquet;
 mod text;
+mod zip_guard;
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -49,6 +51,15 @@ pub struct SourceLimits {
     pub max_columns: usize,
     /// Bytes of one cell after decoding to UTF-8.
     pub max_cell_bytes: usize,
+    /// Zipped workbooks (XLSX, ODS): bytes all parts may expand to, counted while they are
+    /// decompressed (a zip bomb is stopped here, whatever sizes the zip declares).
+    pub max_uncompressed_bytes: u64,
+    /// XLSX: shared strings (calamine holds them all from the start).
+    pub max_shared_strings: u64,
+    /// XLSX: bytes of the shared-strings part.
+    pub max_shared_strings_bytes: u64,
+    /// Zipped workbooks: cells in all sheets.
+    pub max_cells: u64,
 }
 
 impl Default for SourceLimits {
@@ -58,6 +69,14 @@ impl Default for SourceLimits {
             max_file_bytes: 100 * 1024 * 1024,
             max_columns: 1_000,
             max_cell_bytes: 1024 * 1024,
+            // A 100 MB workbook of text rarely expands past 1 GiB; decompressing that much
+            // takes a few seconds at most and no memory beyond a buffer.
+            max_uncompressed_bytes: 1024 * 1024 * 1024,
+            // calamine keeps each shared string as its own `String`: a million of them, and
+            // 64 MiB of their XML, stay within a couple of hundred MiB.
+            max_shared_strings: 1_000_000,
+            max_shared_strings_bytes: 64 * 1024 * 1024,
+            max_cells: 10_000_000,
         }
     }
 }
@@ -199,7 +218,7 @@ const COUNT_CHUNK_ROWS: usize = 10_000;
 /// checked here, from metadata, before any byte is read.
 pub fn open(path: &Path, options: &SourceOptions) -> Result<Box<dyn Source>> {
     let file_type = FileType::from_path(path)?;
-    check_file_size(path, &options.limits)?;
+    check_file_size(path, file_type, &options.limits)?;
     match file_type {
         FileType::Csv => Ok(Box::new(CsvSource::open(path, options)?)),
         FileType::Xlsx | FileType::Xls | FileType::Ods => {
@@ -209,12 +228,10 @@ pub fn open(path: &Path, options: &SourceOptions) -> Result<Box<dyn Source>> {
     }
 }
 
-fn check_file_size(path: &Path, limits: &SourceLimits) -> Result<()> {
-    // The file is the user's input: a missing or unreadable one is their error to fix (exit 2,
-    // HTTP 400), not the server's.
-    let size = std::fs::metadata(path)
-        .map_err(|e| source_error(path, format!("cannot read {}: {e}", path.display())))?
-        .len();
+fn check_file_size(path: &Path, file_type: FileType, limits: &SourceLimits) -> Result<()> {
+    // The file is the user's input: a missing or unreadable one, a directory or a FIFO, is their
+    // error to fix (exit 2, HTTP 400), not the server's.
+    let size = kind::check(path, file_type)?;
     if size > limits.max_file_bytes {
         return Err(Error::TooLarge {
             file: file_name(path),
@@ -263,12 +280,43 @@ pub(crate) fn header_name(raw: &str, index: usize) -> String {
     }
 }
 
-/// Column names made distinct: the second "Email" becomes "Email (2)", skipping any name that
-/// the header already has, so every column keeps a key of its own in sample rows and mappings.
-pub(crate) fn distinct_names(names: Vec<String>) -> Vec<String> {
+/// The longest column name accepted. Names feed the mapping suggestions, whose similarity
+/// measures take time in the product of two names' lengths: a cap keeps that time per column
+/// bounded, whatever a header holds.
+pub const MAX_COLUMN_NAME_BYTES: usize = 1024;
+
+/// Refuses a column name over [`MAX_COLUMN_NAME_BYTES`], naming the column by its position and
+/// the start of its name.
+pub fn check_column_names(file: &str, names: &[String]) -> Result<()> {
+    match names
+        .iter()
+        .enumerate()
+        .find(|(_, name)| name.len() > MAX_COLUMN_NAME_BYTES)
+    {
+        None => Ok(()),
+        Some((index, name)) => Err(Error::Source {
+            file: file.to_string(),
+            row: None,
+            column: Some(format!("Column {}", index + 1)),
+            message: format!(
+                "the name of column {} ('{}') is {}, over the limit of {} for a column name",
+                index + 1,
+                crate::error::excerpt(name),
+                human_bytes(name.len() as u64),
+                human_bytes(MAX_COLUMN_NAME_BYTES as u64)
+            ),
+        }),
+    }
+}
+
+/// Column names checked ([`check_column_names`]) and made distinct: the second "Email" becomes
+/// "Email (2)", skipping any name that the header already has, so every column keeps a key of
+/// its own in sample rows and mappings.
+pub(crate) fn distinct_names(file: &str, names: Vec<String>) -> Result<Vec<String>> {
+    check_column_names(file, &names)?;
     let mut taken: HashSet<String> = names.iter().cloned().collect();
     let mut seen = HashSet::new();
-    names
+    Ok(names
         .into_iter()
         .map(|name| {
             if seen.insert(name.clone()) {
@@ -279,7 +327,7 @@ pub(crate) fn distinct_names(names: Vec<String>) -> Vec<String> {
                 .find(|candidate| taken.insert(candidate.clone()))
                 .expect("an unbounded range always yields a free name")
         })
-        .collect()
+        .collect())
 }
 
 /// The defect of a row wider or narrower than the header, worded the same for every format.

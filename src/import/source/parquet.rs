@@ -120,7 +120,7 @@ impl ParquetSource {
             batch: None,
             offset: 0,
             next_row: 2,
-            columns: distinct_names(names),
+            columns: distinct_names(&file_name(path), names)?,
             info: SourceInfo {
                 file_type: FileType::Parquet,
                 file_name: file_name(path),

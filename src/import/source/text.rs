@@ -137,7 +137,7 @@ impl std::error::Error for RecordTooLong {}
 pub(super) struct Utf8Input<R> {
     inner: R,
     decoder: Option<Decoder>,
-    cr_to_lf: bool,
+    line_ends: Option<LineEnds>,
     raw: Box<[u8]>,
     raw_pos: usize,
     raw_len: usize,
@@ -160,7 +160,7 @@ impl<R: Read> Utf8Input<R> {
     pub(super) fn new(
         inner: R,
         decoder: Option<Decoder>,
-        cr_to_lf: bool,
+        line_ends: Option<LineEnds>,
         start_offset: u64,
     ) -> Self {
         let buffer = |size| vec![0; size].into_boxed_slice();
@@ -168,7 +168,7 @@ impl<R: Read> Utf8Input<R> {
         Utf8Input {
             inner,
             decoder,
-            cr_to_lf,
+            line_ends,
             raw: buffer(size),
             raw_pos: 0,
             raw_len: 0,
@@ -259,27 +259,104 @@ impl<R: Read> Read for Utf8Input<R> {
                 },
             ));
         }
-        let n = if self.decoder.is_none() {
-            read_some(&mut self.inner, buf)?
-        } else {
-            if self.out_pos == self.out_len {
-                self.fill()?;
-            }
-            let n = buf.len().min(self.out_len - self.out_pos);
-            buf[..n].copy_from_slice(&self.out[self.out_pos..self.out_pos + n]);
-            self.out_pos += n;
-            n
-        };
-        if self.cr_to_lf {
-            for byte in &mut buf[..n] {
-                if *byte == b'\r' {
-                    *byte = b'\n';
+        let n = loop {
+            let n = if self.decoder.is_none() {
+                read_some(&mut self.inner, buf)?
+            } else {
+                if self.out_pos == self.out_len {
+                    self.fill()?;
                 }
+                let n = buf.len().min(self.out_len - self.out_pos);
+                buf[..n].copy_from_slice(&self.out[self.out_pos..self.out_pos + n]);
+                self.out_pos += n;
+                n
+            };
+            let kept = match &mut self.line_ends {
+                Some(line_ends) => line_ends.normalise(&mut buf[..n]),
+                None => n,
+            };
+            // A read whose only byte was the LF of a CRLF must not look like the end.
+            if kept > 0 || n == 0 {
+                break kept;
             }
-        }
+        };
         self.produced += n as u64;
         self.eof = n == 0;
         Ok(n)
+    }
+}
+
+/// Where a CSV parse stands, as far as line breaks care: inside a quoted cell a line break is
+/// data; outside one it ends the row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CsvState {
+    FieldStart,
+    Unquoted,
+    Quoted,
+    /// A quote inside a quoted cell: it closes the cell, or a second one follows (`""`).
+    QuoteInQuoted,
+}
+
+/// Line breaks as Python's csv module and spreadsheets read them: outside quoted cells a CR, an
+/// LF and a CRLF each end a row, mixed freely in one file; inside quoted cells they are data and
+/// stay as they are. The csv reader is given a single LF for each row end (it is told only LF
+/// ends a record, which keeps its line count a row count). The state follows `csv_core`'s
+/// (quotes open a cell only at its start; `""` inside one is a quote), so it agrees with the
+/// reader on where the quoted cells are.
+#[derive(Debug)]
+pub(super) struct LineEnds {
+    delimiter: u8,
+    state: CsvState,
+    /// The last byte was a row-ending CR: an LF right after it belongs to it.
+    after_cr: bool,
+}
+
+impl LineEnds {
+    pub(super) fn new(delimiter: u8) -> LineEnds {
+        LineEnds {
+            delimiter,
+            state: CsvState::FieldStart,
+            after_cr: false,
+        }
+    }
+
+    /// Rewrites `buf` in place; returns how many bytes of it are kept.
+    fn normalise(&mut self, buf: &mut [u8]) -> usize {
+        let mut kept = 0;
+        for i in 0..buf.len() {
+            let byte = buf[i];
+            if std::mem::take(&mut self.after_cr) && byte == b'\n' {
+                continue;
+            }
+            let out = match self.state {
+                CsvState::Quoted => {
+                    if byte == b'"' {
+                        self.state = CsvState::QuoteInQuoted;
+                    }
+                    byte
+                }
+                _ if byte == b'\r' || byte == b'\n' => {
+                    self.state = CsvState::FieldStart;
+                    self.after_cr = byte == b'\r';
+                    b'\n'
+                }
+                CsvState::FieldStart | CsvState::QuoteInQuoted if byte == b'"' => {
+                    self.state = CsvState::Quoted;
+                    byte
+                }
+                _ if byte == self.delimiter => {
+                    self.state = CsvState::FieldStart;
+                    byte
+                }
+                _ => {
+                    self.state = CsvState::Unquoted;
+                    byte
+                }
+            };
+            buf[kept] = out;
+            kept += 1;
+        }
+        kept
     }
 }
 
@@ -359,7 +436,7 @@ mod tests {
         let mut input = Utf8Input::new(
             Trickle(&bytes),
             Some(UTF_16LE.new_decoder_without_bom_handling()),
-            false,
+            None,
             0,
         );
         let mut out = Vec::new();

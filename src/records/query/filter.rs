@@ -15,6 +15,10 @@ use crate::schema::value::{self, ValueOptions};
 use crate::schema::{ADDRESS_PARTS, FieldDef, FieldType, Module};
 use crate::store::{Dialect, Sql};
 
+/// Words a search matches at most: each is one `LIKE` over the record's search text, and
+/// databases refuse (or take long over) expressions of thousands of terms.
+pub const MAX_SEARCH_WORDS: usize = 32;
+
 const MAX_FILTER_DEPTH: usize = 8;
 const MAX_FILTER_CONDITIONS: usize = 100;
 
@@ -559,6 +563,17 @@ pub(super) fn where_clause(
         sql.push(" AND ").push(&c);
     }
     if let Some(search) = &query.search {
+        let words = search.split_whitespace().count();
+        if words > MAX_SEARCH_WORDS {
+            return Err(Error::invalid_field(
+                "search",
+                format!(
+                    "has {words} words; a search takes at most {MAX_SEARCH_WORDS} (every word \
+                     must match)"
+                ),
+                None,
+            ));
+        }
         for word in search.split_whitespace() {
             let pattern = format!("%{}%", like_escape(&word.to_lowercase()));
             sql.push(" AND r.search_text LIKE ")
