@@ -231,36 +231,26 @@ async fn value_map_over_http(db: TestDb) {
         .await;
     assert_eq!(record["record"]["fields"]["status"], "customer");
 
-    // A map to a word that is not an option is the request's fault, named where it is.
-    let bad = json!([
-        {"sourceColumn": "Stage", "targetFieldSlug": "status", "valueMap": {"Qualified": "hot"}}
-    ]);
-    let (status, body) = server
-        .post(
-            &format!("{import}/validate"),
-            json!({"rows": rows, "columnMapping": bad}),
-        )
-        .await;
-    assert_eq!(status, 400, "{body}");
-    assert!(
-        body.to_string()
-            .contains("columnMapping[0].valueMap.Qualified"),
-        "{body}"
-    );
-    // And a map on a field without options.
-    let bad = json!([
-        {"sourceColumn": "Name", "targetFieldSlug": "displayName", "valueMap": {"a": "b"}}
-    ]);
-    let (status, body) = server
-        .post(
-            &format!("{import}/validate"),
-            json!({"rows": rows, "columnMapping": bad}),
-        )
-        .await;
-    assert_eq!(status, 400, "{body}");
-    assert!(
-        body.to_string().contains("valueMap applies to select"),
-        "{body}"
-    );
+    // A map to a word that is not an option, or a map on a field without options, is the
+    // request's fault, named where it is.
+    for (bad, says) in [
+        (
+            json!({"sourceColumn": "Stage", "targetFieldSlug": "status", "valueMap": {"Qualified": "hot"}}),
+            "columnMapping[0].valueMap.Qualified",
+        ),
+        (
+            json!({"sourceColumn": "Name", "targetFieldSlug": "displayName", "valueMap": {"a": "b"}}),
+            "valueMap applies to select",
+        ),
+    ] {
+        let (status, body) = server
+            .post(
+                &format!("{import}/validate"),
+                json!({"rows": rows, "columnMapping": [bad]}),
+            )
+            .await;
+        assert_eq!(status, 400, "{body}");
+        assert!(body.to_string().contains(says), "{body}");
+    }
 }
 both!(value_map_over_http, value_map_over_http);
