@@ -28,6 +28,21 @@ fn cli(db: &TestDb, args: &[&str]) -> Value {
     body["data"].clone()
 }
 
+/// `import validate|run FILE --module contacts --mapping JSON`.
+fn with_mapping(db: &TestDb, step: &str, file: &str, mapping: &Value) -> Value {
+    cli(
+        db,
+        &[
+            step,
+            file,
+            "--module",
+            "contacts",
+            "--mapping",
+            &mapping.to_string(),
+        ],
+    )
+}
+
 fn write(dir: &Path, name: &str, text: &str) -> String {
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
@@ -76,17 +91,7 @@ async fn suggested_value_map_imports_every_row(db: TestDb) {
         {"sourceColumn": "Email", "targetFieldSlug": "email"},
         {"sourceColumn": "Lead Status", "targetFieldSlug": "status"}
     ]);
-    let report = cli(
-        &db,
-        &[
-            "validate",
-            &file,
-            "--module",
-            "contacts",
-            "--mapping",
-            &plain.to_string(),
-        ],
-    );
+    let report = with_mapping(&db, "validate", &file, &plain);
     assert_eq!(
         codes(&report),
         [2, 3, 4, 6]
@@ -98,29 +103,9 @@ async fn suggested_value_map_imports_every_row(db: TestDb) {
     // With the suggested map, none is; the run stores the options.
     let mut mapped = plain.clone();
     mapped[2]["valueMap"] = status["valueMap"].clone();
-    let report = cli(
-        &db,
-        &[
-            "validate",
-            &file,
-            "--module",
-            "contacts",
-            "--mapping",
-            &mapped.to_string(),
-        ],
-    );
+    let report = with_mapping(&db, "validate", &file, &mapped);
     assert_eq!(report["isValid"], true, "{report}");
-    let result = cli(
-        &db,
-        &[
-            "run",
-            &file,
-            "--module",
-            "contacts",
-            "--mapping",
-            &mapped.to_string(),
-        ],
-    );
+    let result = with_mapping(&db, "run", &file, &mapped);
     assert_eq!(
         (&result["successRows"], &result["errorRows"]),
         (&json!(5), &json!(0))
@@ -160,17 +145,7 @@ async fn suggested_value_map_imports_every_row(db: TestDb) {
         "more.csv",
         "Name,Email,Lead Status\nFay Ito,fay@example.com,On Hold\nGus Li,gus@example.com,contacted\n",
     );
-    let report = cli(
-        &db,
-        &[
-            "validate",
-            &other,
-            "--module",
-            "contacts",
-            "--mapping",
-            &mapped.to_string(),
-        ],
-    );
+    let report = with_mapping(&db, "validate", &other, &mapped);
     assert_eq!(
         codes(&report),
         vec![(2, "not_an_option".to_string())],
