@@ -319,7 +319,10 @@ struct SuggestBody {
 #[utoipa::path(post, path = "/v1/modules/{module}/import/suggest-mapping", tag = "imports",
     summary = "Step 2: suggest a column-to-field mapping",
     description = "From `sourceColumns` (and `sampleData`) as the spec shows, or from an uploaded \
-        file's `fileId`. Mappings confirmed by earlier imports of the module come first.",
+        file's `fileId`. Mappings confirmed by earlier imports of the module come first, then \
+        those other modules confirmed for a field of the same slug and type. A select column's \
+        suggestion carries `valueMap`: each distinct sample value (at most 50) with the option \
+        it seems to name, or null when unsure.",
     params(ModulePath),
     request_body(content = Object, description = "{sourceColumns, sampleData?} or {fileId}"),
     responses((status = 200, description = "{success, data: {suggestions, aiUsed, targetFields}}", body = Object),
@@ -410,7 +413,7 @@ struct ValidateBody {
 #[utoipa::path(post, path = "/v1/modules/{module}/import/validate", tag = "imports",
     summary = "Step 3: check every row against a mapping, writing nothing",
     params(ModulePath),
-    request_body(content = Object, description = "{rows | fileId, columnMapping, staticValues?}"),
+    request_body(content = Object, description = "{rows | fileId, columnMapping, staticValues?}; a columnMapping entry of a select field may carry valueMap {sourceValue: option}"),
     responses((status = 200, description = "{success, data: {isValid, totalRows, validRows, errorRows, errors, warnings}}", body = Object),
         (status = 400, description = "Invalid request or mapping", body = Object)),
     security(("bearer" = ["imports:write"])))]
@@ -450,7 +453,7 @@ struct ExecuteBody {
         sync). Larger imports return the job at once (`stream` up to 50,000 rows, `background` \
         above); poll `GET …/import/jobs/{jobId}`.",
     params(ModulePath),
-    request_body(content = Object, description = "{rows | fileId, columnMapping, duplicateStrategy?, duplicateMatchFields?, mergeMode?, aiMappingUsed?, skipValidation?, createMissingReferences?, staticValues?}"),
+    request_body(content = Object, description = "{rows | fileId, columnMapping (entries of select fields may carry valueMap {sourceValue: option}), duplicateStrategy?, duplicateMatchFields?, mergeMode?, aiMappingUsed?, skipValidation?, createMissingReferences?, staticValues?}"),
     responses((status = 200, description = "{success, data: {importJobId, status, processingMode, successRows, errorRows, skippedRows, createdRecordIds, errors, referenceWarnings}}", body = Object),
         (status = 202, description = "{success, data: job} for a stream or background import", body = Object),
         (status = 400, description = "Invalid request, mapping or file", body = Object)),

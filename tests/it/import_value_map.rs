@@ -28,6 +28,21 @@ fn cli(db: &TestDb, args: &[&str]) -> Value {
     body["data"].clone()
 }
 
+/// `import validate|run FILE --module contacts --mapping JSON`.
+fn with_mapping(db: &TestDb, step: &str, file: &str, mapping: &Value) -> Value {
+    cli(
+        db,
+        &[
+            step,
+            file,
+            "--module",
+            "contacts",
+            "--mapping",
+            &mapping.to_string(),
+        ],
+    )
+}
+
 fn write(dir: &Path, name: &str, text: &str) -> String {
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
@@ -76,17 +91,7 @@ async fn suggested_value_map_imports_every_row(db: TestDb) {
         {"sourceColumn": "Email", "targetFieldSlug": "email"},
         {"sourceColumn": "Lead Status", "targetFieldSlug": "status"}
     ]);
-    let report = cli(
-        &db,
-        &[
-            "validate",
-            &file,
-            "--module",
-            "contacts",
-            "--mapping",
-            &plain.to_string(),
-        ],
-    );
+    let report = with_mapping(&db, "validate", &file, &plain);
     assert_eq!(
         codes(&report),
         [2, 3, 4, 6]
@@ -98,29 +103,9 @@ async fn suggested_value_map_imports_every_row(db: TestDb) {
     // With the suggested map, none is; the run stores the options.
     let mut mapped = plain.clone();
     mapped[2]["valueMap"] = status["valueMap"].clone();
-    let report = cli(
-        &db,
-        &[
-            "validate",
-            &file,
-            "--module",
-            "contacts",
-            "--mapping",
-            &mapped.to_string(),
-        ],
-    );
+    let report = with_mapping(&db, "validate", &file, &mapped);
     assert_eq!(report["isValid"], true, "{report}");
-    let result = cli(
-        &db,
-        &[
-            "run",
-            &file,
-            "--module",
-            "contacts",
-            "--mapping",
-            &mapped.to_string(),
-        ],
-    );
+    let result = with_mapping(&db, "run", &file, &mapped);
     assert_eq!(
         (&result["successRows"], &result["errorRows"]),
         (&json!(5), &json!(0))
@@ -160,17 +145,7 @@ async fn suggested_value_map_imports_every_row(db: TestDb) {
         "more.csv",
         "Name,Email,Lead Status\nFay Ito,fay@example.com,On Hold\nGus Li,gus@example.com,contacted\n",
     );
-    let report = cli(
-        &db,
-        &[
-            "validate",
-            &other,
-            "--module",
-            "contacts",
-            "--mapping",
-            &mapped.to_string(),
-        ],
-    );
+    let report = with_mapping(&db, "validate", &other, &mapped);
     assert_eq!(
         codes(&report),
         vec![(2, "not_an_option".to_string())],
@@ -231,36 +206,26 @@ async fn value_map_over_http(db: TestDb) {
         .await;
     assert_eq!(record["record"]["fields"]["status"], "customer");
 
-    // A map to a word that is not an option is the request's fault, named where it is.
-    let bad = json!([
-        {"sourceColumn": "Stage", "targetFieldSlug": "status", "valueMap": {"Qualified": "hot"}}
-    ]);
-    let (status, body) = server
-        .post(
-            &format!("{import}/validate"),
-            json!({"rows": rows, "columnMapping": bad}),
-        )
-        .await;
-    assert_eq!(status, 400, "{body}");
-    assert!(
-        body.to_string()
-            .contains("columnMapping[0].valueMap.Qualified"),
-        "{body}"
-    );
-    // And a map on a field without options.
-    let bad = json!([
-        {"sourceColumn": "Name", "targetFieldSlug": "displayName", "valueMap": {"a": "b"}}
-    ]);
-    let (status, body) = server
-        .post(
-            &format!("{import}/validate"),
-            json!({"rows": rows, "columnMapping": bad}),
-        )
-        .await;
-    assert_eq!(status, 400, "{body}");
-    assert!(
-        body.to_string().contains("valueMap applies to select"),
-        "{body}"
-    );
+    // A map to a word that is not an option, or a map on a field without options, is the
+    // request's fault, named where it is.
+    for (bad, says) in [
+        (
+            json!({"sourceColumn": "Stage", "targetFieldSlug": "status", "valueMap": {"Qualified": "hot"}}),
+            "columnMapping[0].valueMap.Qualified",
+        ),
+        (
+            json!({"sourceColumn": "Name", "targetFieldSlug": "displayName", "valueMap": {"a": "b"}}),
+            "valueMap applies to select",
+        ),
+    ] {
+        let (status, body) = server
+            .post(
+                &format!("{import}/validate"),
+                json!({"rows": rows, "columnMapping": [bad]}),
+            )
+            .await;
+        assert_eq!(status, 400, "{body}");
+        assert!(body.to_string().contains(says), "{body}");
+    }
 }
 both!(value_map_over_http, value_map_over_http);
