@@ -37,7 +37,7 @@ rp import run "$here/import/contacts.xlsx" --module contacts --strategy update -
 
 step "A file with in-file duplicates, as an update (prefer the file's values)"
 rp import run "$here/import/contacts-duplicates.csv" --module contacts --strategy update \
-  --merge prefer-import --errors-out demo-errors.csv
+  --merge prefer_import --errors-out demo-errors.csv
 
 step "Import jobs"
 rp import jobs --module contacts

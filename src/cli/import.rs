@@ -164,17 +164,28 @@ pub struct RunArgs {
     pipeline: PipelineArgs,
 }
 
+/// Spec 002's `duplicateStrategy` values.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum StrategyArg {
+    /// Leave the matching record alone; the row counts as skipped.
     Skip,
+    /// Merge the row into the matching record (see --merge).
     Update,
+    /// Create a new record anyway.
     Create,
 }
 
+/// Spec 002's `mergeMode` values, spelled as the spec does; the kebab-case spelling is an alias
+/// (the one this CLI used first).
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum MergeArg {
+    /// Only fields empty on the record take the file's value.
+    #[value(name = "fill_empty", alias = "fill-empty")]
     FillEmpty,
+    /// Every mapped field takes the file's value; an empty cell clears it.
     Overwrite,
+    /// The file's values win; an empty cell keeps the record's value.
+    #[value(name = "prefer_import", alias = "prefer-import")]
     PreferImport,
 }
 
@@ -189,16 +200,20 @@ pub struct SourceArgs {
     /// Delimiter of a CSV file (default: detected among , ; tab |).
     #[arg(long)]
     pub delimiter: Option<char>,
-    /// Largest file accepted, in MiB.
-    #[arg(long, default_value_t = 100)]
-    pub max_file_mb: u64,
+    /// Largest file accepted, in MiB (default and 0: no cap; a local file is the user's own, the
+    /// HTTP upload limit of `serve` is separate).
+    #[arg(long, value_name = "MIB")]
+    pub max_file_mb: Option<u64>,
 }
 
 impl SourceArgs {
     fn options(&self) -> SourceOptions {
         SourceOptions {
             limits: SourceLimits {
-                max_file_bytes: self.max_file_mb * 1024 * 1024,
+                max_file_bytes: match self.max_file_mb {
+                    None | Some(0) => SourceLimits::NO_FILE_CAP,
+                    Some(mib) => mib.saturating_mul(1024 * 1024),
+                },
                 ..SourceLimits::default()
             },
             sheet: self.sheet.clone(),

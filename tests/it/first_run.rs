@@ -1,0 +1,191 @@
+//! Issue 18, first run and everyday use, through the real binary: no size cap on local files,
+//! the spec's spellings, the demo script, help, progress, the error budget, the data directory,
+//! rollback reports.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use crate::both;
+use crate::common::{TestDb, recordport_process, sample_dir};
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", self.stdout))
+    }
+
+    fn ok(self, what: &str) -> Run {
+        assert_eq!(
+            self.code, 0,
+            "{what} failed: {} {}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+/// `recordport ARGS…` as a process (blocking only this test's runtime worker).
+fn recordport(args: &[&str], dir: Option<&Path>) -> Run {
+    let mut cmd = recordport_process();
+    cmd.args(args);
+    if let Some(dir) = dir {
+        cmd.current_dir(dir);
+    }
+    let out = tokio::task::block_in_place(|| cmd.output()).expect("run recordport");
+    Run {
+        code: out.status.code().expect("exit code"),
+        stdout: String::from_utf8(out.stdout).expect("utf-8 stdout"),
+        stderr: String::from_utf8(out.stderr).expect("utf-8 stderr"),
+    }
+}
+
+/// `recordport --db DB ARGS…`.
+fn on_db(db: &TestDb, args: &[&str]) -> Run {
+    recordport(&[&["--db", db.url.as_str()], args].concat(), None)
+}
+
+fn sample(name: &str) -> String {
+    sample_dir().join("import").join(name).display().to_string()
+}
+
+fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write test file");
+    path
+}
+
+/// A CSV of `rows` contacts, about 100 bytes a row.
+fn contacts_csv(rows: usize) -> String {
+    let mut text = String::from("First Name,Last Name,Email,Notes\n");
+    for i in 0..rows {
+        text.push_str(&format!(
+            "Person{i},Tester,person{i}@example.com,{}\n",
+            "x".repeat(60)
+        ));
+    }
+    text
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_files_have_no_size_cap_unless_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("t.db").display());
+    // About 2 MiB: over a 1 MiB cap, under none.
+    let file = write_file(dir.path(), "two-mib.csv", &contacts_csv(22_000));
+    let file = file.display().to_string();
+    let capped = recordport(
+        &[
+            "--db",
+            &db,
+            "--json",
+            "import",
+            "parse",
+            &file,
+            "--max-file-mb",
+            "1",
+        ],
+        None,
+    );
+    assert_eq!(capped.code, 2, "{} {}", capped.stdout, capped.stderr);
+    let error = &capped.json()["error"];
+    assert_eq!(error["code"], "file_too_large", "{error}");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("over the limit of 1 MiB"),
+        "{error}"
+    );
+    // 0 is no cap, not zero bytes.
+    let parsed = recordport(
+        &[
+            "--db",
+            &db,
+            "--json",
+            "import",
+            "parse",
+            &file,
+            "--max-file-mb",
+            "0",
+        ],
+        None,
+    )
+    .ok("parse --max-file-mb 0");
+    assert_eq!(parsed.json()["data"]["totalRows"], json!(22_000));
+
+    // Over spec 002's 100 MB upload limit, by default: the file is read (a sparse file, so its
+    // tail of zero bytes is refused as a row, not for its size).
+    let big = write_file(dir.path(), "big.csv", "name,email\nA,a@example.com\n");
+    std::fs::File::options()
+        .write(true)
+        .open(&big)
+        .unwrap()
+        .set_len(101 * 1024 * 1024)
+        .unwrap();
+    let read = recordport(
+        &[
+            "--db",
+            &db,
+            "--json",
+            "import",
+            "parse",
+            &big.display().to_string(),
+        ],
+        None,
+    );
+    let error = &read.json()["error"];
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.contains("row after row 2") && !message.contains("the file is"),
+        "{error}"
+    );
+}
+
+async fn spec_spellings_of_merge_modes(db: TestDb) {
+    let file = sample("contacts-duplicates.csv");
+    on_db(&db, &["import", "run", &file, "--module", "contacts"]).ok("first import");
+    for (given, stored) in [
+        ("prefer_import", "prefer_import"),
+        ("prefer-import", "prefer_import"),
+        ("fill_empty", "fill_empty"),
+        ("fill-empty", "fill_empty"),
+        ("overwrite", "overwrite"),
+    ] {
+        let run = on_db(
+            &db,
+            &[
+                "--json",
+                "import",
+                "run",
+                &file,
+                "--module",
+                "contacts",
+                "--strategy",
+                "update",
+                "--merge",
+                given,
+            ],
+        )
+        .ok(given);
+        let job_id = run.json()["data"]["importJobId"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let job = on_db(
+            &db,
+            &["--json", "import", "job", &job_id, "--module", "contacts"],
+        )
+        .ok("import job");
+        assert_eq!(job.json()["data"]["mergeMode"], json!(stored), "{given}");
+    }
+    let help = recordport(&["import", "run", "--help"], None).ok("help");
+    assert!(help.stdout.contains("prefer_import"), "{}", help.stdout);
+}
+both!(spec_spellings, spec_spellings_of_merge_modes);
