@@ -3,12 +3,14 @@
 # contacts through the four steps of spec 002 (parse, suggest a mapping, validate, execute), import
 # the same contacts from a spreadsheet (every row matches: nothing changes), import a file with
 # in-file duplicates as an update, list the import jobs, roll the last one back, and query the
-# records. Uses a fresh demo.db in the working directory (or RECORDPORT_DATABASE_URL).
+# records. Uses a fresh demo.db in the repository's root (or RECORDPORT_DATABASE_URL).
+#
+# The binary comes through `cargo run --release`: cargo builds what changed (nothing, after the
+# first step) and finds it wherever CARGO_TARGET_DIR puts it.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here/.."
-cargo build --release --quiet
-rp() { target/release/recordport "$@"; }
+rp() { cargo run --release --quiet -- "$@"; }
 if [ -z "${RECORDPORT_DATABASE_URL:-}" ]; then
   rm -f demo.db demo.db-wal demo.db-shm
   export RECORDPORT_DATABASE_URL=sqlite://demo.db

@@ -189,3 +189,71 @@ async fn spec_spellings_of_merge_modes(db: TestDb) {
     assert!(help.stdout.contains("prefer_import"), "{}", help.stdout);
 }
 both!(spec_spellings, spec_spellings_of_merge_modes);
+
+/// `sample-data/demo.sh` from a copy of the repository without a `target/`, under another
+/// CARGO_TARGET_DIR: it must reach the binary through cargo, not a path of its own. A `cargo`
+/// first on PATH stands in for the real one: it runs this test's binary for `cargo run --`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_script_runs_from_a_fresh_clone_under_any_target_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let clone = dir.path().join("clone");
+    copy_dir(&sample_dir(), &clone.join("sample-data"));
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let calls = dir.path().join("cargo-calls.txt");
+    let shim = write_file(
+        &bin,
+        "cargo",
+        "#!/bin/sh\n\
+         echo \"$*\" >> \"$CARGO_CALLS\"\n\
+         [ \"$1\" = run ] || { echo \"only cargo run is expected: $*\" >&2; exit 101; }\n\
+         while [ \"$#\" -gt 0 ] && [ \"$1\" != -- ]; do shift; done\n\
+         shift\n\
+         exec \"$RECORDPORT_BIN\" \"$@\"\n",
+    );
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // A clean environment: no database URL, author or log settings from outside.
+    let mut cmd = std::process::Command::new("bash");
+    cmd.arg(clone.join("sample-data/demo.sh"))
+        .env_clear()
+        .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+        .env("HOME", dir.path())
+        .env("CARGO_TARGET_DIR", dir.path().join("elsewhere"))
+        .env("CARGO_CALLS", &calls)
+        .env("RECORDPORT_BIN", env!("CARGO_BIN_EXE_recordport"));
+    let out = tokio::task::block_in_place(|| cmd.output()).unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "demo.sh failed: {stdout}\n{stderr}");
+    for step in [
+        "1. Parse",
+        "4. Execute",
+        "Roll back the last import",
+        "rolled back job_",
+    ] {
+        assert!(stdout.contains(step), "{step} missing in {stdout}");
+    }
+    assert!(
+        clone.join("demo.db").exists(),
+        "the demo's database is in the clone's root"
+    );
+    let calls = std::fs::read_to_string(&calls).unwrap();
+    assert!(
+        calls.lines().all(|l| l.starts_with("run --release")),
+        "{calls}"
+    );
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
