@@ -32,13 +32,18 @@ pub struct ExportCommand {
 #[derive(Debug, Subcommand)]
 pub enum JobsCommand {
     /// List export jobs, newest first.
+    #[command(after_help = "Examples:\n  recordport export jobs --limit 10")]
     Jobs {
         /// At most this many (1-100).
         #[arg(long, default_value_t = 25)]
         limit: u32,
     },
     /// Show one export job.
-    Job { id: String },
+    #[command(after_help = "Examples:\n  recordport export job exp_0190c3b1-…")]
+    Job {
+        /// The export job's id (exp_…).
+        id: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -64,6 +69,7 @@ pub struct ExportArgs {
     #[arg(long, value_name = "JSON")]
     pub filter: Option<String>,
     /// Only records matching these words.
+    /// Only records matching these words (in any text field).
     #[arg(long)]
     pub search: Option<String>,
     /// field:asc or field:desc (default: newest first).

@@ -22,13 +22,19 @@ use crate::records::{Actor, RecordService};
 #[derive(Debug, Subcommand)]
 pub enum ImportCommand {
     /// Step 1: read a file's columns, a sample of its rows and its row count.
+    #[command(
+        after_help = "Examples:\n  recordport import parse contacts.csv\n  recordport import parse workbook.xlsx --sheet Leads"
+    )]
     Parse {
+        /// The file: CSV, XLSX/XLSM, XLS, ODS or Parquet.
         file: PathBuf,
         #[command(flatten)]
         source: SourceArgs,
     },
     /// Step 2: suggest a column-to-field mapping for a file.
+    #[command(after_help = "Examples:\n  recordport import suggest contacts.csv --module contacts")]
     Suggest {
+        /// The file: CSV, XLSX/XLSM, XLS, ODS or Parquet.
         file: PathBuf,
         #[command(flatten)]
         module: ModuleArg,
@@ -36,7 +42,11 @@ pub enum ImportCommand {
         source: SourceArgs,
     },
     /// Step 3: check every row of a file against a mapping, writing nothing.
+    #[command(
+        after_help = "Examples:\n  recordport import validate contacts.csv --module contacts\n  recordport import validate contacts.csv --module contacts --mapping @mapping.json"
+    )]
     Validate {
+        /// The file: CSV, XLSX/XLSM, XLS, ODS or Parquet.
         file: PathBuf,
         #[command(flatten)]
         module: ModuleArg,
@@ -48,8 +58,12 @@ pub enum ImportCommand {
         pipeline: PipelineArgs,
     },
     /// Step 4: import a file as a job (created, updated, skipped and failed rows are reported).
+    #[command(
+        after_help = "Examples:\n  recordport import run contacts.csv --module contacts\n  recordport import run contacts.xlsx --module contacts --strategy update --match email --merge prefer_import\n  recordport import run big.csv --module contacts --max-errors 5% --errors-out failed.csv"
+    )]
     Run(Box<RunArgs>),
     /// List a module's import jobs, newest first.
+    #[command(after_help = "Examples:\n  recordport import jobs --module contacts --limit 10")]
     Jobs {
         #[command(flatten)]
         module: ModuleArg,
@@ -58,22 +72,32 @@ pub enum ImportCommand {
         limit: i64,
     },
     /// Show one import job.
+    #[command(after_help = "Examples:\n  recordport import job --module contacts job_0190c3b1-…")]
     Job {
         #[command(flatten)]
         module: ModuleArg,
+        /// The import job's id (job_…).
         id: String,
     },
     /// Cancel a pending or running job (a running job stops at its next batch and is rolled
     /// back).
+    #[command(
+        after_help = "Examples:\n  recordport import cancel --module contacts job_0190c3b1-…"
+    )]
     Cancel {
         #[command(flatten)]
         module: ModuleArg,
+        /// The import job's id (job_…).
         id: String,
     },
     /// Undo an import: delete the records it created, restore the records it updated.
+    #[command(
+        after_help = "Examples:\n  recordport import rollback --module contacts job_0190c3b1-…"
+    )]
     Rollback {
         #[command(flatten)]
         module: ModuleArg,
+        /// The import job's id (job_…).
         id: String,
     },
 }
@@ -121,6 +145,7 @@ impl PipelineArgs {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
+    /// The file to import: CSV, XLSX/XLSM, XLS, ODS or Parquet.
     file: PathBuf,
     #[command(flatten)]
     module: ModuleArg,

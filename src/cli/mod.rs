@@ -11,6 +11,7 @@ mod export;
 mod import;
 mod modules;
 mod records;
+mod scope;
 mod serve;
 mod worker;
 
@@ -28,24 +29,30 @@ use crate::store::{DEFAULT_DATABASE_URL, Store};
 #[command(
     name = "recordport",
     version,
-    about = "A records store with a streaming import/export engine"
+    about = "A records store with a streaming import/export engine",
+    after_help = "Examples:
+  recordport module apply sample-data/modules/*.json
+  recordport import run contacts.csv --module contacts
+  recordport --db postgres://localhost/crm export --module contacts --format csv -o contacts.csv
+  recordport serve --bind 0.0.0.0:8080"
 )]
 pub struct Cli {
     /// Database URL: postgres://…, sqlite://PATH or a file path (SQLite).
-    #[arg(long, global = true, env = "RECORDPORT_DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    #[arg(long, global = true, help_heading = scope::GLOBAL_OPTIONS, env = "RECORDPORT_DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
     pub db: String,
     /// Print the spec's JSON instead of tables.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = scope::GLOBAL_OPTIONS)]
     pub json: bool,
     /// SQLite's page cache per connection, in MiB (more: fewer reads from the OS during large
     /// imports, more memory).
-    #[arg(long, global = true, env = "RECORDPORT_CACHE_MIB", value_name = "MIB",
+    #[arg(long, global = true, help_heading = scope::GLOBAL_OPTIONS, env = "RECORDPORT_CACHE_MIB", value_name = "MIB",
           default_value_t = crate::store::StoreOptions::DEFAULT_SQLITE_CACHE_MIB)]
     pub cache_mib: u32,
     /// User id recorded as the author of changes.
     #[arg(
         long,
         global = true,
+        help_heading = scope::GLOBAL_OPTIONS,
         env = "RECORDPORT_USER_ID",
         default_value = "usr_local"
     )]
@@ -54,15 +61,16 @@ pub struct Cli {
     #[arg(
         long,
         global = true,
+        help_heading = scope::GLOBAL_OPTIONS,
         env = "RECORDPORT_USER_NAME",
         default_value = "Local user"
     )]
     pub user_name: String,
     /// More log output (-v info, -vv debug); RUST_LOG overrides.
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, help_heading = scope::GLOBAL_OPTIONS, action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// Log as JSON lines (one object per event, for log collectors) instead of text.
-    #[arg(long, global = true, env = "RECORDPORT_LOG_JSON")]
+    #[arg(long, global = true, help_heading = scope::GLOBAL_OPTIONS, env = "RECORDPORT_LOG_JSON")]
     pub log_json: bool,
     #[command(subcommand)]
     pub command: Command,
@@ -71,25 +79,46 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Define modules (schemas) from JSON files.
-    #[command(subcommand)]
-    Module(modules::ModuleCommand),
+    #[command(
+        after_help = "Examples:\n  recordport module apply sample-data/modules/*.json\n  recordport module show contacts"
+    )]
+    Module(modules::ModuleArgs),
     /// Create, read, update, delete, list and restore records.
     #[command(subcommand)]
+    #[command(
+        after_help = "Examples:\n  recordport records list --module contacts --filter status=active\n  recordport records get --module contacts rec_0190c3b1-…"
+    )]
     Records(records::RecordsCommand),
     /// Import files: parse, suggest a mapping, validate, run, list jobs, roll back.
     #[command(subcommand)]
+    #[command(
+        after_help = "Examples:\n  recordport import parse contacts.csv\n  recordport import run contacts.csv --module contacts --strategy update --match email"
+    )]
     Import(import::ImportCommand),
     /// Export records to CSV, PDF or Parquet; list and show export jobs.
+    #[command(
+        after_help = "Examples:\n  recordport export --module contacts --format csv -o contacts.csv\n  recordport export --module contacts --format pdf --columns displayName,email,phone --title Contacts\n  recordport export jobs"
+    )]
     Export(export::ExportCommand),
-    /// Benchmark helpers: generate large realistic files.
-    #[command(subcommand)]
-    Bench(bench::BenchCommand),
+    /// Benchmark helpers: generate large realistic files, time every step beside peer tools.
+    #[command(
+        after_help = "Examples:\n  recordport bench gen --rows 1000000 -o contacts-1m.csv\n  recordport bench run --rows 100000 --skip-alternatives"
+    )]
+    Bench(bench::BenchArgs),
     /// Serve the HTTP API (specs 000 and 002) until SIGINT or SIGTERM.
+    #[command(
+        after_help = "Examples:\n  recordport serve\n  recordport --db postgres://localhost/crm serve --bind 0.0.0.0:8080 --no-worker"
+    )]
     Serve(serve::ServeArgs),
     /// Create, list and revoke the HTTP API's keys.
-    #[command(subcommand)]
-    Apikey(apikey::ApikeyCommand),
+    #[command(
+        after_help = "Examples:\n  recordport apikey create --name crm-sync --scopes records:read,records:write\n  recordport apikey list"
+    )]
+    Apikey(apikey::ApikeyArgs),
     /// Run queued import and export jobs until SIGINT or SIGTERM.
+    #[command(
+        after_help = "Examples:\n  recordport --db postgres://localhost/crm worker --concurrency 4\n  recordport worker --exit-when-idle"
+    )]
     Worker(worker::WorkerArgs),
 }
 
@@ -147,8 +176,8 @@ pub async fn run(cli: Cli) -> i32 {
 
 async fn execute(cli: Cli) -> Result<()> {
     // Generating files needs no database.
-    if let Command::Bench(cmd) = cli.command {
-        return bench::run(cmd);
+    if let Command::Bench(args) = cli.command {
+        return bench::run(args.command);
     }
     let store = Store::open_with(
         &cli.db,
@@ -161,12 +190,12 @@ async fn execute(cli: Cli) -> Result<()> {
     let actor = Actor::new(cli.user_id.clone(), cli.user_name.clone());
     let out = Output { json: cli.json };
     let result = match cli.command {
-        Command::Module(cmd) => modules::run(&service, cmd, &out).await,
+        Command::Module(args) => modules::run(&service, args.command, &out).await,
         Command::Records(cmd) => records::run(&service, cmd, &actor, &out).await,
         Command::Import(cmd) => import::run(&service, cmd, &actor, &out).await,
         Command::Export(cmd) => export::run(&service, cmd, &actor, &out).await,
         Command::Serve(args) => serve::run(&service, args).await,
-        Command::Apikey(cmd) => apikey::run(&service, cmd, &out).await,
+        Command::Apikey(args) => apikey::run(&service, args.command, &out).await,
         Command::Worker(args) => worker::run(&service, args).await,
         Command::Bench(_) => unreachable!("handled before the database is opened"),
     };

@@ -27,17 +27,27 @@ pub struct DataArg {
 #[derive(Debug, Subcommand)]
 pub enum RecordsCommand {
     /// List records with filters, search, sort and pages.
+    #[command(
+        after_help = "Examples:\n  recordport records list --module contacts --filter status=active --sort deal_value:desc\n  recordport records list --module contacts --search acme --fields email,company --page 2 --page-size 50"
+    )]
     List(Box<ListArgs>),
     /// Show one record (or one of its past versions).
+    #[command(
+        after_help = "Examples:\n  recordport records get --module contacts rec_0190c3b1-…\n  recordport records get --module contacts rec_0190c3b1-… --version 2"
+    )]
     Get {
         #[command(flatten)]
         module: ModuleArg,
+        /// The record's id (rec_…).
         id: String,
         /// Show the record as it was at this version.
         #[arg(long)]
         version: Option<i64>,
     },
     /// Create a record from a spec 000 request body.
+    #[command(
+        after_help = "Examples:\n  recordport records create --module contacts --data '{\"fields\":{\"email\":\"ada@acme.com\"}}'\n  recordport records create --module contacts --data @contact.json"
+    )]
     Create {
         #[command(flatten)]
         module: ModuleArg,
@@ -45,61 +55,94 @@ pub enum RecordsCommand {
         data: DataArg,
     },
     /// Update a record (PATCH); a "version" in the body must be the current one.
+    #[command(
+        after_help = "Examples:\n  recordport records update --module contacts rec_0190c3b1-… --data '{\"fields\":{\"status\":\"customer\"}}'"
+    )]
     Update {
         #[command(flatten)]
         module: ModuleArg,
+        /// The record's id (rec_…).
         id: String,
         #[command(flatten)]
         data: DataArg,
     },
     /// Create or update the record with this external id.
+    #[command(
+        after_help = "Examples:\n  recordport records upsert --module contacts --external-id crm-1042 --data @contact.json"
+    )]
     Upsert {
         #[command(flatten)]
         module: ModuleArg,
+        /// The id the record has in the system it comes from.
         #[arg(long)]
         external_id: String,
         #[command(flatten)]
         data: DataArg,
     },
     /// Move a record to the trash.
+    #[command(
+        after_help = "Examples:\n  recordport records delete --module contacts rec_0190c3b1-…"
+    )]
     Delete {
         #[command(flatten)]
         module: ModuleArg,
+        /// The record's id (rec_…).
         id: String,
     },
     /// Bring a record back from the trash.
+    #[command(
+        after_help = "Examples:\n  recordport records restore --module contacts rec_0190c3b1-…"
+    )]
     Restore {
         #[command(flatten)]
         module: ModuleArg,
+        /// The record's id (rec_…).
         id: String,
     },
     /// A record's version history.
+    #[command(
+        after_help = "Examples:\n  recordport records history --module contacts rec_0190c3b1-…"
+    )]
     History {
         #[command(flatten)]
         module: ModuleArg,
+        /// The record's id (rec_…).
         id: String,
     },
     /// List the trash.
+    #[command(
+        after_help = "Examples:\n  recordport records trash --module contacts --page-size 100"
+    )]
     Trash {
         #[command(flatten)]
         module: ModuleArg,
+        /// Page number, from 1.
         #[arg(long, default_value_t = 1)]
         page: u32,
+        /// Records per page.
         #[arg(long, default_value_t = 25)]
         page_size: u32,
     },
     /// Delete a trashed record for good.
+    #[command(
+        after_help = "Examples:\n  recordport records purge --module contacts rec_0190c3b1-…"
+    )]
     Purge {
         #[command(flatten)]
         module: ModuleArg,
+        /// The record's id (rec_…).
         id: String,
     },
     /// Delete every trashed record of the module for good.
+    #[command(after_help = "Examples:\n  recordport records empty-trash --module contacts")]
     EmptyTrash {
         #[command(flatten)]
         module: ModuleArg,
     },
     /// Create many records in one transaction: a JSON array of bodies or {"records": [...]}.
+    #[command(
+        after_help = "Examples:\n  recordport records bulk-create --module accounts --data @sample-data/records/accounts.json"
+    )]
     BulkCreate {
         #[command(flatten)]
         module: ModuleArg,
@@ -107,6 +150,9 @@ pub enum RecordsCommand {
         data: DataArg,
     },
     /// Add/remove labels and types on up to 100 records (spec 000 bulk update body).
+    #[command(
+        after_help = "Examples:\n  recordport records bulk-update --module contacts --data @bulk-update.json"
+    )]
     BulkUpdate {
         #[command(flatten)]
         module: ModuleArg,
@@ -114,16 +160,24 @@ pub enum RecordsCommand {
         data: DataArg,
     },
     /// Move up to 100 records to the trash.
+    #[command(
+        after_help = "Examples:\n  recordport records bulk-delete --module contacts rec_0190c3b1-… rec_0190c3b2-…"
+    )]
     BulkDelete {
         #[command(flatten)]
         module: ModuleArg,
+        /// Record ids (rec_…), up to 100.
         #[arg(required = true)]
         ids: Vec<String>,
     },
     /// Restore up to 100 trashed records.
+    #[command(
+        after_help = "Examples:\n  recordport records bulk-restore --module contacts rec_0190c3b1-… rec_0190c3b2-…"
+    )]
     BulkRestore {
         #[command(flatten)]
         module: ModuleArg,
+        /// Record ids (rec_…), up to 100.
         #[arg(required = true)]
         ids: Vec<String>,
     },
@@ -139,13 +193,16 @@ pub struct ListArgs {
     /// The advancedFilter JSON of spec 000.
     #[arg(long)]
     pub advanced_filter: Option<String>,
+    /// Only records matching these words (in any text field).
     #[arg(long)]
     pub search: Option<String>,
     /// field:asc or field:desc (default: newest first).
     #[arg(long)]
     pub sort: Option<String>,
+    /// Page number, from 1 (default 1).
     #[arg(long)]
     pub page: Option<u32>,
+    /// Records per page (default 25).
     #[arg(long)]
     pub page_size: Option<u32>,
     /// Field slugs to show, comma-separated.

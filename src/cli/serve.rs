@@ -17,6 +17,8 @@ use crate::worker::{Worker, WorkerOptions};
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
+    #[command(flatten)]
+    scope: super::scope::ServiceScope,
     /// Address to listen on; port 0 picks a free port (the first line printed names it).
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub bind: String,

@@ -14,6 +14,8 @@ use crate::worker::{Worker, WorkerOptions};
 
 #[derive(Debug, Args)]
 pub struct WorkerArgs {
+    #[command(flatten)]
+    scope: super::scope::ServiceScope,
     /// Jobs run at once.
     #[arg(long, default_value_t = 1)]
     pub concurrency: usize,

@@ -257,3 +257,121 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// Every command of `recordport` and its path, e.g. `import run`.
+fn every_command() -> Vec<(String, clap::Command)> {
+    use clap::CommandFactory;
+    fn walk(prefix: &str, command: &clap::Command, out: &mut Vec<(String, clap::Command)>) {
+        for sub in command.get_subcommands() {
+            let path = format!("{prefix} {}", sub.get_name()).trim().to_string();
+            out.push((path.clone(), sub.clone()));
+            walk(&path, sub, out);
+        }
+    }
+    let mut cli = recordport::cli::Cli::command();
+    cli.build();
+    let mut out = Vec::new();
+    walk("", &cli, &mut out);
+    out.retain(|(path, _)| !path.split(' ').any(|p| p == "help"));
+    out
+}
+
+#[test]
+fn help_describes_every_command_and_argument_with_examples() {
+    let mut missing = Vec::new();
+    for (path, command) in every_command() {
+        if command.get_about().is_none() {
+            missing.push(format!("{path}: no one-line purpose"));
+        }
+        let after = command
+            .get_after_help()
+            .map(|h| h.to_string())
+            .unwrap_or_default();
+        if !after.contains("Examples:\n  recordport ") {
+            missing.push(format!("{path}: no Examples: section"));
+        }
+        for arg in command.get_arguments().filter(|a| !a.is_hide_set()) {
+            if arg.get_help().is_none() && !["help", "version"].contains(&arg.get_id().as_str()) {
+                missing.push(format!("{path}: {} has no description", arg.get_id()));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "{}", missing.join("\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn help_lists_global_options_apart_and_only_where_they_apply() {
+    let help = recordport(&["import", "run", "--help"], None).ok("help");
+    let (own, global) = help
+        .stdout
+        .split_once("Global options:")
+        .unwrap_or_else(|| panic!("no Global options heading: {}", help.stdout));
+    for option in ["--db", "--json", "--user-id", "--user-name", "--log-json"] {
+        assert!(
+            !own.contains(option),
+            "{option} among the command's own: {own}"
+        );
+        assert!(global.contains(option), "{option} not under Global options");
+    }
+    assert!(own.contains("--strategy"), "{own}");
+    assert!(
+        help.stdout.contains("Examples:\n  recordport import run"),
+        "{}",
+        help.stdout
+    );
+
+    for (args, refused) in [
+        (vec!["serve", "--json"], "--json"),
+        (vec!["worker", "--json", "--exit-when-idle"], "--json"),
+        (
+            vec!["bench", "gen", "--db", "sqlite://x.db", "-o", "x.csv"],
+            "--db",
+        ),
+        (vec!["module", "list", "--user-id", "u1"], "--user-id"),
+    ] {
+        let run = recordport(&args, None);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains(refused), "{args:?}: {}", run.stderr);
+        let help = recordport(&[&args[..args.len().min(2)], &["--help"]].concat(), None);
+        assert!(
+            !help.stdout.contains(&format!("{refused} ")),
+            "{args:?}: {}",
+            help.stdout
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bench_gen_says_what_it_wrote() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("gen.csv");
+    let run = recordport(
+        &[
+            "bench",
+            "gen",
+            "--rows",
+            "250",
+            "-o",
+            &out.display().to_string(),
+        ],
+        None,
+    )
+    .ok("bench gen");
+    let size = std::fs::metadata(&out).unwrap().len();
+    assert!(
+        run.stdout.starts_with("wrote 250 contacts rows ("),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains(&out.display().to_string()),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains(&format!("{:.1} KiB", size as f64 / 1024.0)),
+        "{size}: {}",
+        run.stdout
+    );
+}
