@@ -172,6 +172,10 @@ pub struct RunArgs {
     /// Write the failed rows, with their errors, to this CSV file.
     #[arg(long, value_name = "FILE.csv")]
     errors_out: Option<PathBuf>,
+    /// The error budget: more failed rows than N, or than N% of the file's rows, stop the import,
+    /// which then fails and undoes what it wrote (default: no budget, every row is tried).
+    #[arg(long, value_name = "N|N%")]
+    max_errors: Option<crate::import::ErrorBudget>,
     /// Seconds after this process dies (stops renewing its lease) that the job counts as
     /// abandoned, so that a worker or `import rollback` may undo it.
     #[arg(long, default_value_t = 60.0)]
@@ -592,6 +596,9 @@ async fn run_request(
     }
     if !args.match_fields.is_empty() {
         request.duplicate_match_fields = args.match_fields.clone();
+    }
+    if let Some(budget) = args.max_errors {
+        request.max_errors = Some(budget);
     }
     request.create_missing_references |= args.create_missing_references;
     request.skip_validation |= args.skip_validation;

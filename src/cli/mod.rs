@@ -142,8 +142,9 @@ fn seconds_arg(flag: &str, seconds: f64) -> Result<std::time::Duration> {
 /// The exit status for an error: scripts can tell bad input, absence and conflicts apart.
 pub fn exit_code(error: &Error) -> i32 {
     match error.http_status() {
-        // A file over the set cap is bad input too (HTTP says 413 only to name the reason).
-        400 | 413 => 2,
+        // A file over the set cap, or with more bad rows than the error budget, is bad input too
+        // (HTTP's 413 and 422 only name the reason).
+        400 | 413 | 422 => 2,
         404 => 3,
         409 => 4,
         _ => 1,

@@ -66,6 +66,9 @@ pub struct ImportRequest {
     /// Field values for every record, used where the row leaves the field empty.
     #[serde(default)]
     pub static_values: Map<String, Value>,
+    /// The error budget: over it the import stops, fails and is undone. None: no budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_errors: Option<crate::import::ErrorBudget>,
 }
 
 /// How to run an import (as opposed to what to import).

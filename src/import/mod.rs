@@ -32,6 +32,7 @@
 //! | [`queue`] | submitted jobs run by workers under a lease, resumed after a crash |
 //! | [`uploads`], [`inline`] | files kept between HTTP steps; rows given inline |
 
+pub mod budget;
 pub mod dedupe;
 pub mod execute;
 pub mod inline;
@@ -53,6 +54,7 @@ pub mod validate;
 mod write;
 pub(crate) mod writer;
 
+pub use budget::ErrorBudget;
 pub use execute::{ImportRequest, PreparedImport, RunOptions, Started, execute_file};
 pub use job::{ImportJob, JobStatus, ProcessingMode, cancel, get_job, list_jobs};
 pub use map::{MappedRow, MappingPlan};

@@ -338,6 +338,7 @@ impl<'a> Importer<'a> {
                 },
             };
             let rows = chunk.rows.len();
+            let last_row = chunk.rows.last().map_or(0, |row| row.row_number);
             let ending_after = |importer: &Importer| {
                 importer.cancel_seen || control.stop.iter().any(|stop| stop.load(Ordering::Relaxed))
             };
@@ -397,6 +398,7 @@ impl<'a> Importer<'a> {
                     due
                 }
             };
+            self.check_error_budget(last_row, total_rows)?;
             if reached_store {
                 self.report_progress(options, total_rows);
             }
@@ -478,6 +480,23 @@ impl<'a> Importer<'a> {
                 "conflicts": conflicts,
                 "cause": last.to_string(),
             }),
+        }
+    }
+
+    /// Over its error budget the run stops as a failure (which undoes what it wrote).
+    fn check_error_budget(&self, last_row: u64, total_rows: u64) -> Result<()> {
+        match self.request.max_errors {
+            Some(budget) if budget.exceeded(self.counters.error_rows, total_rows) => {
+                Err(Error::ErrorBudgetExceeded {
+                    job_id: self.job_id.clone(),
+                    row: last_row,
+                    error_rows: self.counters.error_rows,
+                    budget: budget.to_string(),
+                    limit: budget.limit(total_rows),
+                    total_rows,
+                })
+            }
+            _ => Ok(()),
         }
     }
 

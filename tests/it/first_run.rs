@@ -375,3 +375,161 @@ async fn bench_gen_says_what_it_wrote() {
         run.stdout
     );
 }
+
+/// 10 good contacts, then 40 with a bad email.
+fn mostly_bad_contacts(dir: &Path) -> String {
+    let mut text = String::from("First Name,Email\n");
+    for i in 0..50 {
+        let email = if i < 10 {
+            format!("good{i}@example.com")
+        } else {
+            format!("not an email {i}")
+        };
+        text.push_str(&format!("Person{i},{email}\n"));
+    }
+    write_file(dir, "mostly-bad.csv", &text)
+        .display()
+        .to_string()
+}
+
+async fn contact_count(db: &TestDb) -> usize {
+    db.service
+        .list("contacts", &recordport::records::ListQuery::default())
+        .await
+        .unwrap()
+        .records
+        .len()
+}
+
+async fn error_budget_stops_fails_and_undoes(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = mostly_bad_contacts(dir.path());
+    let mapping = json!([
+        {"sourceColumn": "First Name", "targetFieldSlug": "first_name"},
+        {"sourceColumn": "Email", "targetFieldSlug": "email"}
+    ])
+    .to_string();
+    let small_batches = [
+        "--chunk-rows",
+        "10",
+        "--commit-rows",
+        "10",
+        "--mapping",
+        &mapping,
+    ];
+    // The first batch (10 good rows) commits before the budget of 5 is passed in the second.
+    let run = on_db(
+        &db,
+        &[
+            &[
+                "--json",
+                "import",
+                "run",
+                &file,
+                "--module",
+                "contacts",
+                "--max-errors",
+                "5",
+            ][..],
+            &small_batches,
+        ]
+        .concat(),
+    );
+    assert_eq!(run.code, 2, "{} {}", run.stdout, run.stderr);
+    let error = run.json()["error"].clone();
+    assert_eq!(error["code"], "error_budget_exceeded", "{error}");
+    assert_eq!(error["details"]["errorRows"], json!(10), "{error}");
+    assert_eq!(error["details"]["row"], json!(21), "{error}");
+    let message = error["message"].as_str().unwrap();
+    assert!(message.contains("over the error budget of 5"), "{message}");
+    assert!(message.contains("undone"), "{message}");
+    assert_eq!(contact_count(&db).await, 0, "what the job wrote is undone");
+    let job_id = error["details"]["jobId"].as_str().unwrap().to_string();
+    let job = on_db(
+        &db,
+        &["--json", "import", "job", &job_id, "--module", "contacts"],
+    )
+    .ok("job")
+    .json()["data"]
+        .clone();
+    assert_eq!(job["status"], "failed", "{job}");
+    assert!(
+        job["failure"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("error budget"),
+        "{job}"
+    );
+
+    // A share of the rows, in the execute body: 80% of 50 rows allows the 40 bad ones.
+    let body = format!(r#"{{"columnMapping": {mapping}, "maxErrors": "80%"}}"#);
+    let within = on_db(
+        &db,
+        &[
+            &["--json", "import", "run", &file, "--module", "contacts"][..],
+            &small_batches[..4],
+            &["--mapping", &body],
+        ]
+        .concat(),
+    )
+    .ok("within budget");
+    assert_eq!(within.json()["data"]["errorRows"], json!(40));
+    assert_eq!(contact_count(&db).await, 10);
+    let body = body.replace("80%", "10%");
+    let over = on_db(
+        &db,
+        &[
+            &[
+                "--json",
+                "import",
+                "run",
+                &file,
+                "--module",
+                "contacts",
+                "--strategy",
+                "create",
+            ][..],
+            &["--mapping", &body],
+            &small_batches[..4],
+        ]
+        .concat(),
+    );
+    assert_eq!(over.code, 2, "{}", over.stdout);
+    assert_eq!(over.json()["error"]["details"]["limit"], json!(5));
+    assert_eq!(
+        contact_count(&db).await,
+        10,
+        "only the over-budget job is undone"
+    );
+
+    // Without a budget every row is tried.
+    let text = on_db(
+        &db,
+        &[
+            "import",
+            "run",
+            &file,
+            "--module",
+            "contacts",
+            "--mapping",
+            &mapping,
+        ],
+    )
+    .ok("no budget");
+    assert!(text.stdout.contains("40 failed"), "{}", text.stdout);
+    let bad = on_db(
+        &db,
+        &[
+            "import",
+            "run",
+            &file,
+            "--module",
+            "contacts",
+            "--max-errors",
+            "x",
+        ],
+    );
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("not an error budget"), "{}", bad.stderr);
+}
+both!(error_budget, error_budget_stops_fails_and_undoes);
