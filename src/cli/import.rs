@@ -1,9 +1,7 @@
 //! `recordport import …`: the steps of spec 002 on files.
 
 use crate::import::{JobStatus, Submission, cancel, submit};
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
@@ -180,6 +178,9 @@ pub struct RunArgs {
     /// abandoned, so that a worker or `import rollback` may undo it.
     #[arg(long, default_value_t = 60.0)]
     lease_secs: f64,
+    /// Seconds between the progress events `--log-json` adds to the log.
+    #[arg(long, default_value_t = 5.0)]
+    progress_secs: f64,
     /// Queue the import for a worker (`recordport worker`) and print the job id at once.
     #[arg(long, conflicts_with_all = ["dry_run", "errors_out"])]
     background: bool,
@@ -363,7 +364,7 @@ pub async fn run(
                     report.valid_rows,
                     report.error_rows
                 );
-                text.push_str(&errors_table(&report.errors));
+                text.push_str(&errors_table(&report.errors, report.error_rows, None));
                 for w in &report.warnings {
                     text.push_str(&format!(
                         "\nwarning (row {}, {}): {}",
@@ -411,9 +412,10 @@ pub async fn run(
             })
         }
         ImportCommand::Run(args) => {
-            let result = run_import(service, *args, actor).await?;
+            let errors_out = args.errors_out.clone();
+            let result = run_import(service, *args, actor, out.log_json).await?;
             out.print(&json!({ "success": true, "data": result }), || {
-                run_summary(&result)
+                run_summary(&result, errors_out.as_deref())
             })
         }
         ImportCommand::Jobs { module, limit } => {
@@ -501,7 +503,7 @@ pub async fn run(
                 }
                 if !job.errors.is_empty() {
                     text.push('\n');
-                    text.push_str(&errors_table(&job.errors));
+                    text.push_str(&errors_table(&job.errors, job.error_rows, None));
                 }
                 text
             })
@@ -605,7 +607,12 @@ async fn run_request(
     Ok((request, source))
 }
 
-async fn run_import(service: &RecordService, args: RunArgs, actor: &Actor) -> Result<ImportResult> {
+async fn run_import(
+    service: &RecordService,
+    args: RunArgs,
+    actor: &Actor,
+    log_json: bool,
+) -> Result<ImportResult> {
     let (request, source) = run_request(service, &args).await?;
     let mut options = RunOptions::new(actor.clone());
     options.source = source;
@@ -613,38 +620,17 @@ async fn run_import(service: &RecordService, args: RunArgs, actor: &Actor) -> Re
     options.dry_run = args.dry_run;
     options.errors_out = args.errors_out.clone();
     options.lease = super::seconds_arg("--lease-secs", args.lease_secs)?;
-    let bar = progress_bar();
-    if let Some(bar) = &bar {
-        let bar = bar.clone();
-        options.progress = Some(Arc::new(move |p: &crate::import::Progress| {
-            bar.set_length(p.total_rows);
-            bar.set_position(p.counters.processed_rows);
-        }));
-    }
+    let interval = super::seconds_arg("--progress-secs", args.progress_secs)?;
+    let reporter = super::progress::ProgressReporter::start(log_json, interval);
+    options.progress = Some(reporter.callback());
     let result = execute_file(service, &args.module.module, &args.file, &request, &options).await;
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
+    reporter.finish();
     result
 }
 
-/// A progress bar on stderr, only when a person is watching.
-fn progress_bar() -> Option<indicatif::ProgressBar> {
-    if !std::io::stderr().is_terminal() {
-        return None;
-    }
-    let bar = indicatif::ProgressBar::new(0);
-    if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} rows ({per_sec}, {eta} left)",
-    ) {
-        bar.set_style(style);
-    }
-    Some(bar)
-}
-
-fn run_summary(result: &ImportResult) -> String {
+fn run_summary(result: &ImportResult, errors_out: Option<&Path>) -> String {
     let mut text = format!(
-        "{}{} rows: {} created, {} updated, {} unchanged, {} skipped, {} failed ({} mode){}\n",
+        "{}{} rows: {} created, {} updated, {} unchanged, {} skipped, {} failed{}{}\n",
         if result.dry_run {
             "dry run, nothing written: "
         } else {
@@ -656,7 +642,13 @@ fn run_summary(result: &ImportResult) -> String {
         result.unchanged_rows,
         result.skipped_rows,
         result.error_rows,
-        result.processing_mode.as_str(),
+        // Spec 002's mode says where a run of this size goes through the API; this run was here,
+        // so only `sync` (run at once, in the caller) is true of it.
+        if result.processing_mode == crate::import::ProcessingMode::Sync {
+            " (sync mode)"
+        } else {
+            ""
+        },
         result
             .import_job_id
             .as_deref()
@@ -669,7 +661,11 @@ fn run_summary(result: &ImportResult) -> String {
             result.created_reference_count
         ));
     }
-    text.push_str(&errors_table(&result.errors));
+    text.push_str(&errors_table(
+        &result.errors,
+        result.error_rows,
+        Some(errors_out.map_or(FullList::Hint, FullList::File)),
+    ));
     for w in &result.reference_warnings {
         text.push_str(&format!(
             "\nwarning: {} values match no {} record and were left empty: {}",
@@ -690,13 +686,29 @@ fn clip(value: &str) -> String {
     }
 }
 
-/// Row errors as a table (the first 20; the JSON output has them all).
-fn errors_table(errors: &[crate::import::RowError]) -> String {
-    if errors.is_empty() {
+/// Where every failed row can be found, for the line under a cut error table.
+enum FullList<'a> {
+    /// `--errors-out` wrote them to this file.
+    File(&'a Path),
+    /// Nothing wrote them: say how to get them.
+    Hint,
+}
+
+/// The rows shown in an error table; the JSON output lists more, `--errors-out` all.
+const TABLE_ERRORS: usize = 20;
+
+/// Row errors as a table (the first 20), then how many rows failed in all and where the full
+/// list is (`full_list`: None for a validation, which writes no file).
+fn errors_table(
+    errors: &[crate::import::RowError],
+    error_rows: u64,
+    full_list: Option<FullList<'_>>,
+) -> String {
+    if errors.is_empty() && error_rows == 0 {
         return String::new();
     }
     let mut t = table(&["row", "code", "field", "column", "value", "error"]);
-    for e in errors.iter().take(20) {
+    for e in errors.iter().take(TABLE_ERRORS) {
         t.add_row(vec![
             e.row.to_string(),
             e.code.as_str().to_string(),
@@ -707,8 +719,24 @@ fn errors_table(errors: &[crate::import::RowError]) -> String {
         ]);
     }
     let mut text = t.to_string();
-    if errors.len() > 20 {
-        text.push_str(&format!("\n… and {} more", errors.len() - 20));
+    let shown = errors.len().min(TABLE_ERRORS);
+    if shown < errors.len() || (error_rows as usize) > shown {
+        text.push_str(&format!(
+            "\n{shown} of the errors shown; {error_rows} rows failed in all"
+        ));
+        match full_list {
+            Some(FullList::File(path)) => text.push_str(&format!(
+                "; every failed row, with its errors, is in {}",
+                path.display()
+            )),
+            Some(FullList::Hint) => text.push_str(
+                "; --errors-out FILE.csv writes every failed row with its errors (--json lists \
+                 the first 1000)",
+            ),
+            None => text.push_str(
+                "; --json lists the first 1000, `import run --errors-out FILE.csv` writes them all",
+            ),
+        }
     }
     text
 }

@@ -10,6 +10,7 @@ mod bench;
 mod export;
 mod import;
 mod modules;
+mod progress;
 mod records;
 mod scope;
 mod serve;
@@ -24,6 +25,8 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::records::{Actor, RecordService};
 use crate::store::{DEFAULT_DATABASE_URL, Store};
+
+pub use progress::PROGRESS_TARGET;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -189,7 +192,10 @@ async fn execute(cli: Cli) -> Result<()> {
     .await?;
     let service = RecordService::new(store.clone());
     let actor = Actor::new(cli.user_id.clone(), cli.user_name.clone());
-    let out = Output { json: cli.json };
+    let out = Output {
+        json: cli.json,
+        log_json: cli.log_json,
+    };
     let result = match cli.command {
         Command::Module(args) => modules::run(&service, args.command, &out).await,
         Command::Records(cmd) => records::run(&service, cmd, &actor, &out).await,
@@ -207,6 +213,8 @@ async fn execute(cli: Cli) -> Result<()> {
 /// Prints JSON in `--json` mode, the rendered text otherwise.
 struct Output {
     json: bool,
+    /// Logs are JSON lines: long runs add progress events to them.
+    log_json: bool,
 }
 
 impl Output {

@@ -29,7 +29,9 @@ use crate::import::memory;
 use crate::import::merge::{DuplicateStrategy, MergeMode};
 use crate::import::pipeline::PipelineOptions;
 use crate::import::queue::{self, QueueOptions};
-use crate::import::report::{ErrorsCsv, ImportResult, ReferenceWarning, RowError};
+use crate::import::report::{
+    Counters, ErrorsCsv, ImportResult, Phase, Progress, ReferenceWarning, RowError,
+};
 use crate::import::rollback;
 use crate::import::source::{self, SourceInfo, SourceOptions};
 use crate::import::writer::{Importer, Resume, RunControl, RunEnd};
@@ -291,6 +293,18 @@ impl PreparedImport {
         let lease = job_id.is_some().then_some(&lease);
         let (outcome, _) =
             run_leased(&mut importer, source, options, total_rows, 0, lease, None).await;
+        // A failed or cancelled job is undone next (in `settle`): say so while it happens.
+        if let Some(progress) = &options.progress
+            && job_id.is_some()
+            && matches!(&outcome, Ok(RunEnd::Cancelled))
+                | matches!(&outcome, Err(error) if !matches!(error, Error::LeaseLost { .. }))
+        {
+            progress(&Progress {
+                total_rows,
+                counters: importer.counters(),
+                phase: Phase::Undoing,
+            });
+        }
         if let Some(errors_out) = importer.errors_out.take() {
             errors_out.finish()?;
         }
@@ -321,6 +335,13 @@ pub async fn execute_file(
     request: &ImportRequest,
     options: &RunOptions,
 ) -> Result<ImportResult> {
+    if let Some(progress) = &options.progress {
+        progress(&Progress {
+            total_rows: 0,
+            counters: Counters::default(),
+            phase: Phase::Counting,
+        });
+    }
     PreparedImport::prepare(
         service,
         module,

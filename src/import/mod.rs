@@ -62,7 +62,9 @@ pub use merge::{DuplicateStrategy, MergeMode};
 pub use parse::{ParseResult, RowDefect, parse_file};
 pub use pipeline::{CommitPolicy, PipelineOptions};
 pub use queue::{QueueOptions, Submission, submit};
-pub use report::{Counters, ImportResult, Progress, ReferenceWarning, RowError, RowErrorCode};
+pub use report::{
+    Counters, ImportResult, Phase, Progress, ReferenceWarning, RowError, RowErrorCode,
+};
 pub use rollback::{RollbackOutcome, rollback};
 pub use source::{FileType, Source, SourceInfo, SourceLimits, SourceOptions, SourceRow, open};
 pub use validate::{ValidationReport, Warning, validate_file};

@@ -186,6 +186,26 @@ pub type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
 pub struct Progress {
     pub total_rows: u64,
     pub counters: Counters,
+    pub phase: Phase,
+}
+
+/// What a foreground import is doing: reading the file once to check and count it, importing
+/// its rows, or undoing what it wrote (a failed or cancelled job).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Counting,
+    Importing,
+    Undoing,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Counting => "counting",
+            Phase::Importing => "importing",
+            Phase::Undoing => "undoing",
+        }
+    }
 }
 
 /// Spec 002's `referenceWarnings` entry.

@@ -36,7 +36,7 @@ use crate::import::map::MappingPlan;
 use crate::import::merge::DuplicateStrategy;
 use crate::import::pipeline::{MappedChunk, Pipeline};
 use crate::import::report::{
-    Counters, ErrorsCsv, ImportResult, MAX_LISTED_RECORD_IDS, MAX_REPORTED_ERRORS, Progress,
+    Counters, ErrorsCsv, ImportResult, MAX_LISTED_RECORD_IDS, MAX_REPORTED_ERRORS, Phase, Progress,
     ReferenceWarning, RowError,
 };
 use crate::import::resolve::{ReferenceResolver, ResolutionCache};
@@ -419,6 +419,11 @@ impl<'a> Importer<'a> {
         Ok(RunEnd::Finished)
     }
 
+    /// The rows counted so far.
+    pub(crate) fn counters(&self) -> Counters {
+        self.counters
+    }
+
     /// Where the run stands at a commit.
     fn committed(&self) -> Committed {
         Committed {
@@ -505,6 +510,7 @@ impl<'a> Importer<'a> {
             progress(&Progress {
                 total_rows,
                 counters: self.counters,
+                phase: Phase::Importing,
             });
         }
     }

@@ -306,12 +306,20 @@ async fn help_lists_global_options_apart_and_only_where_they_apply() {
         .stdout
         .split_once("Global options:")
         .unwrap_or_else(|| panic!("no Global options heading: {}", help.stdout));
+    // The lines that introduce an option (its description may name others).
+    let lists = |text: &str, option: &str| {
+        text.lines().any(|line| {
+            let line = line.trim_start();
+            line.strip_prefix(option)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(' '))
+        })
+    };
     for option in ["--db", "--json", "--user-id", "--user-name", "--log-json"] {
         assert!(
-            !own.contains(option),
+            !lists(own, option),
             "{option} among the command's own: {own}"
         );
-        assert!(global.contains(option), "{option} not under Global options");
+        assert!(lists(global, option), "{option} not under Global options");
     }
     assert!(own.contains("--strategy"), "{own}");
     assert!(
@@ -533,3 +541,148 @@ async fn error_budget_stops_fails_and_undoes(db: TestDb) {
     assert!(bad.stderr.contains("not an error budget"), "{}", bad.stderr);
 }
 both!(error_budget, error_budget_stops_fails_and_undoes);
+
+/// `rows` contacts, every `bad_every`-th with a bad email, and the mapping for them.
+fn contacts_with_bad_emails(dir: &Path, rows: usize, bad_every: usize) -> (String, String) {
+    let mut text = String::from("First Name,Email\n");
+    for i in 0..rows {
+        if i % bad_every == 0 {
+            text.push_str(&format!("Person{i},not an email {i}\n"));
+        } else {
+            text.push_str(&format!("Person{i},p{i}@example.com\n"));
+        }
+    }
+    let file = write_file(dir, "with-bad.csv", &text);
+    let mapping = json!([
+        {"sourceColumn": "First Name", "targetFieldSlug": "first_name"},
+        {"sourceColumn": "Email", "targetFieldSlug": "email"}
+    ]);
+    (file.display().to_string(), mapping.to_string())
+}
+
+/// The `progress` events among `--log-json` lines: their fields.
+fn progress_events(stderr: &str) -> Vec<Value> {
+    stderr
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|event| event["target"] == "recordport::progress")
+        .map(|event| event["fields"].clone())
+        .collect()
+}
+
+async fn progress_tells_the_truth(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let (file, mapping) = contacts_with_bad_emails(dir.path(), 2_000, 7);
+    let errors_out = dir.path().join("failed.csv").display().to_string();
+    let run = on_db(
+        &db,
+        &[
+            "--log-json",
+            "import",
+            "run",
+            &file,
+            "--module",
+            "contacts",
+            "--mapping",
+            &mapping,
+            "--chunk-rows",
+            "50",
+            "--commit-rows",
+            "50",
+            "--progress-secs",
+            "0.02",
+            "--errors-out",
+            &errors_out,
+        ],
+    )
+    .ok("import with progress events");
+    let events = progress_events(&run.stderr);
+    assert!(events.len() >= 2, "{}", run.stderr);
+    for event in &events {
+        assert!(event["rows_per_second"].is_u64(), "{event}");
+        assert!(
+            ["counting", "importing"].contains(&event["phase"].as_str().unwrap()),
+            "{event}"
+        );
+        assert!(
+            event["rows"].is_u64() && event["total_rows"].is_u64(),
+            "{event}"
+        );
+    }
+    let last = events.last().unwrap();
+    assert_eq!(last["phase"], "importing", "{last}");
+    assert_eq!(last["rows"], json!(2_000), "{last}");
+    assert_eq!(last["total_rows"], json!(2_000), "{last}");
+    assert!(
+        events.iter().any(|e| e.get("eta_seconds").is_some()),
+        "{events:?}"
+    );
+
+    // The summary matches the result; the error table says how many rows failed and where
+    // they all are.
+    let summary = run.stdout;
+    let failed = 2_000usize.div_ceil(7);
+    assert!(
+        summary.starts_with(&format!(
+            "2000 rows: {} created, 0 updated, 0 unchanged, 0 skipped, {failed} failed (sync mode), job job_",
+            2_000 - failed
+        )),
+        "{summary}"
+    );
+    assert!(
+        summary.contains(&format!(
+            "20 of the errors shown; {failed} rows failed in all; every failed row, with its \
+             errors, is in {errors_out}"
+        )),
+        "{summary}"
+    );
+    let validated = on_db(
+        &db,
+        &[
+            "import",
+            "validate",
+            &file,
+            "--module",
+            "contacts",
+            "--mapping",
+            &mapping,
+        ],
+    )
+    .ok("validate");
+    assert!(
+        validated.stdout.contains(&format!(
+            "{failed} rows failed in all; --json lists the first 1000"
+        )),
+        "{}",
+        validated.stdout
+    );
+
+    // Over an error budget the last phase is the undo.
+    let run = on_db(
+        &db,
+        &[
+            "--log-json",
+            "import",
+            "run",
+            &file,
+            "--module",
+            "contacts",
+            "--mapping",
+            &mapping,
+            "--strategy",
+            "create",
+            "--chunk-rows",
+            "50",
+            "--commit-rows",
+            "50",
+            "--progress-secs",
+            "0.02",
+            "--max-errors",
+            "30",
+        ],
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    let events = progress_events(&run.stderr);
+    assert_eq!(events.last().unwrap()["phase"], "undoing", "{events:?}");
+}
+both!(progress, progress_tells_the_truth);
