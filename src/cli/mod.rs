@@ -125,6 +125,28 @@ pub enum Command {
     Worker(worker::WorkerArgs),
 }
 
+/// The data directory of the commands that keep working files (uploads, export files, queued
+/// import copies).
+#[derive(Debug, Args)]
+pub struct DataDirArgs {
+    /// Directory of the working files: uploads/, exports/ and jobs/ inside it [default: beside
+    /// the SQLite file, NAME-data/ for NAME.db; for PostgreSQL
+    /// ~/.local/share/recordport/DATABASE]
+    #[arg(long, env = "RECORDPORT_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<std::path::PathBuf>,
+}
+
+impl DataDirArgs {
+    /// `folder` inside the data directory: the one given, else the database's default.
+    pub fn folder(&self, database_url: &str, folder: &str) -> Result<std::path::PathBuf> {
+        let dir = match &self.data_dir {
+            Some(dir) => dir.clone(),
+            None => crate::store::data_dir::default_data_dir(database_url)?,
+        };
+        Ok(dir.join(folder))
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct ModuleArg {
     /// Module slug, e.g. contacts.
@@ -200,10 +222,10 @@ async fn execute(cli: Cli) -> Result<()> {
         Command::Module(args) => modules::run(&service, args.command, &out).await,
         Command::Records(cmd) => records::run(&service, cmd, &actor, &out).await,
         Command::Import(cmd) => import::run(&service, cmd, &actor, &out).await,
-        Command::Export(cmd) => export::run(&service, cmd, &actor, &out).await,
-        Command::Serve(args) => serve::run(&service, args).await,
+        Command::Export(cmd) => export::run(&service, cmd, &actor, &out, &cli.db).await,
+        Command::Serve(args) => serve::run(&service, args, &cli.db).await,
         Command::Apikey(args) => apikey::run(&service, args.command, &out).await,
-        Command::Worker(args) => worker::run(&service, args).await,
+        Command::Worker(args) => worker::run(&service, args, &cli.db).await,
         Command::Bench(_) => unreachable!("handled before the database is opened"),
     };
     store.close().await;

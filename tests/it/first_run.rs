@@ -686,3 +686,89 @@ async fn progress_tells_the_truth(db: TestDb) {
     assert_eq!(events.last().unwrap()["phase"], "undoing", "{events:?}");
 }
 both!(progress, progress_tells_the_truth);
+
+/// The names in a directory (none when it does not exist).
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+async fn working_files_in_one_data_directory(db: TestDb) {
+    let home = tempfile::tempdir().unwrap();
+    let cwd = tempfile::tempdir().unwrap();
+    // The documented defaults: beside a SQLite file; under the data home for PostgreSQL.
+    let expected = match db.url.strip_prefix("sqlite://") {
+        Some(path) => Path::new(path).with_file_name("test-data"),
+        None => {
+            let database = db.url.rsplit('/').next().unwrap();
+            let database = database.split('?').next().unwrap();
+            home.path().join(".local/share/recordport").join(database)
+        }
+    };
+    let export = |extra: &[&str]| {
+        let mut cmd = recordport_process();
+        cmd.current_dir(cwd.path())
+            .env("HOME", home.path())
+            .env_remove("XDG_DATA_HOME")
+            .env_remove("RECORDPORT_DATA_DIR")
+            .args([
+                "--db", &db.url, "export", "--module", "contacts", "--format", "csv",
+            ])
+            .args(["--job", "-o", "mine.csv"])
+            .args(extra);
+        let out = tokio::task::block_in_place(|| cmd.output()).unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    export(&[]);
+    let exports = names_in(&expected.join("exports"));
+    assert_eq!(exports.len(), 1, "{}: {exports:?}", expected.display());
+    assert!(exports[0].starts_with("exp_"), "{exports:?}");
+    assert_eq!(
+        names_in(cwd.path()),
+        ["mine.csv"],
+        "only the asked-for output is here"
+    );
+
+    let given = home.path().join("given");
+    export(&["--data-dir", &given.display().to_string()]);
+    assert_eq!(names_in(&given.join("exports")).len(), 1);
+    let own = home.path().join("own-exports");
+    export(&["--export-dir", &own.display().to_string()]);
+    assert_eq!(names_in(&own).len(), 1);
+
+    // The server's uploads go there too, not into the directory it was started from.
+    if db.url.starts_with("sqlite://") {
+        let started_in = tempfile::tempdir().unwrap();
+        let server = crate::http_support::Server::start_in(&db, started_in.path(), &[]).await;
+        let bytes = std::fs::read(sample("contacts.csv")).unwrap();
+        let form = reqwest::multipart::Form::new().part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes).file_name("contacts.csv"),
+        );
+        let response = server
+            .request(reqwest::Method::POST, "/v1/modules/contacts/import/parse")
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success(), "{}", response.status());
+        assert!(!names_in(&expected.join("uploads")).is_empty());
+        assert!(
+            names_in(started_in.path()).is_empty(),
+            "{:?}",
+            names_in(started_in.path())
+        );
+    }
+}
+both!(data_directory, working_files_in_one_data_directory);
