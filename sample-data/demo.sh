@@ -45,7 +45,7 @@ step "Import jobs"
 rp import jobs --module contacts
 last_job=$(rp --json import jobs --module contacts --limit 1 | sed -n 's/.*"importJobId": "\(job_[^"]*\)".*/\1/p' | head -n 1)
 
-step "Roll back the last import (created records deleted, updated ones restored)"
+step "Roll back the last import (created records deleted, updated ones restored; the report says why its counts differ from the job's rows)"
 rp import rollback --module contacts "$last_job"
 
 step "Active contacts, or any worth 50,000 or more, biggest first"

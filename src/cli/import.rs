@@ -517,11 +517,18 @@ pub async fn run(
                 actor,
             )
             .await?;
+            // The job's row counters, to explain the record counts: rows and records differ.
+            let job = get_job(service.store(), service.modules(), &module.module, &id).await?;
             out.print(&json!({ "success": true, "data": outcome }), || {
                 let mut text = format!(
                     "rolled back {id}: {} created records deleted, {} updated records restored",
                     outcome.deleted_count, outcome.restored_count
                 );
+                text.push_str(&rollback_explained(
+                    job.created_rows,
+                    job.updated_rows,
+                    &outcome,
+                ));
                 for c in &outcome.conflicts {
                     text.push_str(&format!("\nleft alone {}: {}", c.record_id, c.reason));
                 }
@@ -529,6 +536,28 @@ pub async fn run(
             })
         }
     }
+}
+
+/// Why a rollback's record counts differ from the job's row counts: an update of a record the
+/// same import had created leaves nothing to restore (the record is deleted, counted as
+/// created), and rows that update one record again restore it once.
+fn rollback_explained(
+    created_rows: u64,
+    updated_rows: u64,
+    outcome: &crate::import::RollbackOutcome,
+) -> String {
+    let accounted = outcome.restored_count + outcome.conflicts.len() as u64;
+    let other = updated_rows.saturating_sub(accounted);
+    if other == 0 {
+        return String::new();
+    }
+    format!(
+        "\n  the job had {created_rows} created and {updated_rows} updated rows: {} of the updated \
+         rows changed records that existed before it (restored); the other {other} changed \
+         records this import had created (counted as created: deleted) or a record an earlier \
+         row had already changed (restored once)",
+        outcome.restored_count
+    )
 }
 
 impl MappingArgs {

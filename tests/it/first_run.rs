@@ -772,3 +772,57 @@ async fn working_files_in_one_data_directory(db: TestDb) {
     }
 }
 both!(data_directory, working_files_in_one_data_directory);
+
+async fn rollback_report_explains_itself(db: TestDb) {
+    on_db(
+        &db,
+        &[
+            "import",
+            "run",
+            &sample("contacts.csv"),
+            "--module",
+            "contacts",
+        ],
+    )
+    .ok("contacts");
+    let run = on_db(
+        &db,
+        &[
+            "--json",
+            "import",
+            "run",
+            &sample("contacts-duplicates.csv"),
+            "--module",
+            "contacts",
+            "--strategy",
+            "update",
+            "--merge",
+            "prefer_import",
+        ],
+    )
+    .ok("duplicates");
+    let data = run.json()["data"].clone();
+    assert_eq!(
+        (data["createdRows"].clone(), data["updatedRows"].clone()),
+        (json!(10), json!(10))
+    );
+    let job_id = data["importJobId"].as_str().unwrap().to_string();
+    let text = on_db(
+        &db,
+        &["import", "rollback", &job_id, "--module", "contacts"],
+    )
+    .ok("rollback")
+    .stdout;
+    // sample-data/import/README.md: 4 rows update contacts.csv's records, 6 repeat rows of the
+    // same file.
+    assert!(
+        text.contains(&format!(
+            "rolled back {job_id}: 10 created records deleted, 4 updated records restored\n  \
+             the job had 10 created and 10 updated rows: 4 of the updated rows changed records \
+             that existed before it (restored); the other 6 changed records this import had \
+             created (counted as created: deleted)"
+        )),
+        "{text}"
+    );
+}
+both!(rollback_report, rollback_report_explains_itself);
