@@ -826,3 +826,127 @@ async fn rollback_report_explains_itself(db: TestDb) {
     );
 }
 both!(rollback_report, rollback_report_explains_itself);
+
+/// `pdfinfo` and `pdftotext -layout` of a PDF file.
+fn pdf_info_and_text(path: &Path) -> (String, String) {
+    let run = |cmd: &mut std::process::Command| {
+        let out = cmd.output().expect("poppler tool");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let info = run(std::process::Command::new("pdfinfo").arg(path));
+    let text = run(std::process::Command::new("pdftotext")
+        .args(["-layout", "-enc", "UTF-8"])
+        .arg(path)
+        .arg("-"));
+    (info, text)
+}
+
+async fn pdf_columns_sized_from_content(db: TestDb) {
+    if std::process::Command::new("pdftotext")
+        .arg("-v")
+        .output()
+        .is_err()
+    {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let note: Vec<String> = (0..90).map(|i| format!("word{i:02}")).collect();
+    let records: Vec<Value> = (0..12)
+        .map(|i| {
+            json!({"fields": {
+                "first_name": format!("Alexandra{i}"),
+                "last_name": "Konstantinopoulou",
+                "email": format!("alexandra.konstantinopoulou{i}@enterprise-solutions.example.com"),
+                "phone": [{"value": format!("+1 212 555 01{i:02}"), "type": "Work"}],
+                "job_title": "Head of International Partnerships",
+                "company": "Konstantinopoulou Enterprise Solutions",
+                "notes": note.join(" "),
+            }})
+        })
+        .collect();
+    on_db(
+        &db,
+        &[
+            "records",
+            "bulk-create",
+            "--module",
+            "contacts",
+            "--data",
+            &json!(records).to_string(),
+        ],
+    )
+    .ok("bulk-create");
+    let export = |columns: &str, name: &str| -> PathBuf {
+        let path = dir.path().join(name);
+        on_db(
+            &db,
+            &[
+                "export",
+                "--module",
+                "contacts",
+                "--format",
+                "pdf",
+                "--columns",
+                columns,
+                "-o",
+                &path.display().to_string(),
+            ],
+        )
+        .ok("export pdf");
+        path
+    };
+    // Emails and phones whole, as a CSV export writes them; the long note wrapped, not cut at
+    // its first words; a wide table on landscape pages.
+    let wide = "displayName,email,phone,company,job_title,notes";
+    let (info, text) = pdf_info_and_text(&export(wide, "wide.pdf"));
+    assert!(info.contains("841.89 x 595.28"), "landscape: {info}");
+    let csv_path = dir.path().join("same.csv");
+    on_db(
+        &db,
+        &[
+            "export",
+            "--module",
+            "contacts",
+            "--format",
+            "csv",
+            "--columns",
+            "email,phone",
+            "-o",
+            &csv_path.display().to_string(),
+        ],
+    )
+    .ok("export csv");
+    let mut reader = csv::Reader::from_path(&csv_path).unwrap();
+    for row in reader.records() {
+        let row = row.unwrap();
+        for value in row.iter() {
+            assert!(text.contains(value), "{value} is cut in: {text}");
+        }
+    }
+    let continued = |word: &str| {
+        text.lines()
+            .any(|l| l.trim_start().starts_with(word) && !l.contains("Alexandra"))
+    };
+    assert!(
+        continued("word"),
+        "the note continues on the record's next line: {text}"
+    );
+    assert!(
+        text.contains('…'),
+        "the rest of a very long note is cut: {text}"
+    );
+
+    // A narrow table stays on portrait pages.
+    let (info, text) = pdf_info_and_text(&export("displayName,email", "narrow.pdf"));
+    assert!(info.contains("595.28 x 841.89"), "portrait: {info}");
+    assert!(
+        text.contains("alexandra.konstantinopoulou11@enterprise-solutions.example.com"),
+        "{text}"
+    );
+}
+both!(pdf_columns, pdf_columns_sized_from_content);
