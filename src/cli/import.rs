@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::{ModuleArg, Output, read_arg_text, table};
 use crate::error::{Error, Result};
+use crate::import::locale::value_options_for;
 use crate::import::memory::{suggest_for_file, suggested_request};
 use crate::import::{
     CommitPolicy, DuplicateStrategy, ImportRequest, ImportResult, MergeMode, PipelineOptions,
@@ -41,7 +42,7 @@ pub enum ImportCommand {
     },
     /// Step 3: check every row of a file against a mapping, writing nothing.
     #[command(
-        after_help = "Examples:\n  recordport import validate contacts.csv --module contacts\n  recordport import validate contacts.csv --module contacts --mapping @mapping.json"
+        after_help = "Examples:\n  recordport import validate contacts.csv --module contacts\n  recordport import validate contacts.csv --module contacts --mapping @mapping.json --locale de-DE"
     )]
     Validate {
         /// The file: CSV, XLSX/XLSM, XLS, ODS or Parquet.
@@ -109,6 +110,11 @@ pub struct MappingArgs {
     /// A value for every record, FIELD=VALUE (used where the row leaves the field empty).
     #[arg(long = "static", value_name = "FIELD=VALUE")]
     pub static_values: Vec<String>,
+    /// How values are read, e.g. en-US, en-GB, de-DE, fr-FR: the day/month order of dates and
+    /// the region of phone numbers without a country code (default: the dates of the file
+    /// decide the order; where none does, a warning `ambiguous_date`).
+    #[arg(long, value_name = "LOCALE")]
+    pub locale: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -346,16 +352,24 @@ pub async fn run(
                 .request(service, &module.module, &file, &options)
                 .await?;
             let module = service.modules().get(&module.module).await?;
-            let report = validate_file(
+            let (value_options, value_warnings) = value_options_for(
+                &module,
+                &file,
+                &options,
+                &request.column_mapping,
+                request.locale.as_deref(),
+            )?;
+            let mut report = validate_file(
                 &module,
                 &file,
                 &options,
                 &request.column_mapping,
                 &request.static_values,
-                &Default::default(),
+                &value_options,
                 pipeline.options(),
             )
             .await?;
+            report.warnings.splice(0..0, value_warnings);
             out.print(&json!({ "success": true, "data": report }), || {
                 let mut text = format!(
                     "{}: {} rows, {} valid, {} with errors\n",
@@ -589,6 +603,9 @@ impl MappingArgs {
                 suggested_request(service.store(), &module, file, options).await?
             }
         };
+        if let Some(locale) = &self.locale {
+            request.locale = Some(locale.clone());
+        }
         for pair in &self.static_values {
             let (field, value) = pair.split_once('=').ok_or_else(|| {
                 Error::invalid_field("--static", "expected FIELD=VALUE", Some(json!(pair)))
@@ -643,7 +660,20 @@ async fn run_import(
     log_json: bool,
 ) -> Result<ImportResult> {
     let (request, source) = run_request(service, &args).await?;
+    let module = service.modules().get(&args.module.module).await?;
+    let (value_options, value_warnings) = value_options_for(
+        &module,
+        &args.file,
+        &source,
+        &request.column_mapping,
+        request.locale.as_deref(),
+    )?;
+    // Said before anything is written (the JSON answer is the spec's and has no room for them).
+    for w in &value_warnings {
+        tracing::warn!(code = w.code.as_str(), field = %w.field, row = w.row, "{}", w.message);
+    }
     let mut options = RunOptions::new(actor.clone());
+    options.value_options = value_options;
     options.source = source;
     options.pipeline = args.pipeline.options();
     options.dry_run = args.dry_run;

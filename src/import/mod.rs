@@ -38,6 +38,7 @@ pub mod execute;
 pub mod inline;
 pub mod job;
 pub(crate) mod ledger;
+pub mod locale;
 pub mod map;
 pub mod mapping;
 pub mod memory;

@@ -53,6 +53,9 @@ pub enum RowErrorCode {
     ReferenceNotFound,
     /// A required field no column or static value fills (a warning about the whole mapping).
     RequiredNotMapped,
+    /// A date column no value of which decides between day-first and month-first (a warning
+    /// about the whole column: give a locale), or one whose values need both orders.
+    AmbiguousDate,
     /// A value that does not fit its field, from a job stored before codes were kept.
     #[default]
     InvalidValue,
@@ -60,7 +63,7 @@ pub enum RowErrorCode {
 
 impl RowErrorCode {
     /// Every code, in the order of the table.
-    pub const ALL: [RowErrorCode; 16] = [
+    pub const ALL: [RowErrorCode; 17] = [
         RowErrorCode::MalformedRow,
         RowErrorCode::RequiredMissing,
         RowErrorCode::InvalidEmail,
@@ -76,6 +79,7 @@ impl RowErrorCode {
         RowErrorCode::ReferenceAmbiguous,
         RowErrorCode::ReferenceNotFound,
         RowErrorCode::RequiredNotMapped,
+        RowErrorCode::AmbiguousDate,
         RowErrorCode::InvalidValue,
     ];
 
@@ -96,6 +100,7 @@ impl RowErrorCode {
             RowErrorCode::ReferenceAmbiguous => "reference_ambiguous",
             RowErrorCode::ReferenceNotFound => "reference_not_found",
             RowErrorCode::RequiredNotMapped => "required_not_mapped",
+            RowErrorCode::AmbiguousDate => "ambiguous_date",
             RowErrorCode::InvalidValue => "invalid_value",
         }
     }
@@ -118,6 +123,7 @@ impl RowErrorCode {
             RowErrorCode::ReferenceAmbiguous => "the reference names several records",
             RowErrorCode::ReferenceNotFound => "the reference names no record",
             RowErrorCode::RequiredNotMapped => "a required field no column fills",
+            RowErrorCode::AmbiguousDate => "dates that read both day-first and month-first",
             RowErrorCode::InvalidValue => "a value that does not fit its field",
         }
     }
