@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::import::report::ProgressFn;
-use crate::import::{Phase, Progress};
+use crate::import::{Counters, Phase, Progress};
 
 /// The tracing target of progress events (let through at info by `--log-json`).
 pub const PROGRESS_TARGET: &str = "recordport::progress";
@@ -64,11 +64,22 @@ pub struct ProgressReporter {
 impl ProgressReporter {
     /// A bar when stderr is a terminal; events every `interval` when `events` is set.
     pub fn start(events: bool, interval: Duration) -> ProgressReporter {
+        // The import first reads the whole file to check and count it; its first callback comes
+        // after the first commit.
+        let counting = Progress {
+            total_rows: 0,
+            counters: Counters::default(),
+            phase: Phase::Counting,
+        };
         let seen = Arc::new(Mutex::new(Seen {
-            progress: None,
+            progress: Some(counting),
             started: Instant::now(),
         }));
-        let bar = std::io::stderr().is_terminal().then(progress_bar);
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = progress_bar();
+            bar.set_message(Phase::Counting.as_str());
+            bar
+        });
         let ticker = events.then(|| {
             let seen = Arc::clone(&seen);
             tokio::spawn(async move {

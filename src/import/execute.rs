@@ -29,9 +29,7 @@ use crate::import::memory;
 use crate::import::merge::{DuplicateStrategy, MergeMode};
 use crate::import::pipeline::PipelineOptions;
 use crate::import::queue::{self, QueueOptions};
-use crate::import::report::{
-    Counters, ErrorsCsv, ImportResult, Phase, Progress, ReferenceWarning, RowError,
-};
+use crate::import::report::{ErrorsCsv, ImportResult, Phase, Progress, ReferenceWarning, RowError};
 use crate::import::rollback;
 use crate::import::source::{self, SourceInfo, SourceOptions};
 use crate::import::writer::{Importer, Resume, RunControl, RunEnd};
@@ -346,13 +344,6 @@ pub async fn execute_file(
     request: &ImportRequest,
     options: &RunOptions,
 ) -> Result<ImportResult> {
-    if let Some(progress) = &options.progress {
-        progress(&Progress {
-            total_rows: 0,
-            counters: Counters::default(),
-            phase: Phase::Counting,
-        });
-    }
     PreparedImport::prepare(
         service,
         module,

@@ -185,7 +185,8 @@ impl Counters {
     }
 }
 
-/// Called after every commit (every batch in a dry run).
+/// Called after every commit (every batch in a dry run), and once more before a failed or
+/// cancelled job is undone.
 pub type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,8 +196,9 @@ pub struct Progress {
     pub phase: Phase,
 }
 
-/// What a foreground import is doing: reading the file once to check and count it, importing
-/// its rows, or undoing what it wrote (a failed or cancelled job).
+/// What a foreground import is doing: reading the file once to check and count it (before the
+/// first callback: a caller shows it until then), importing its rows, or undoing what it wrote
+/// (a failed or cancelled job).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
     Counting,

@@ -7,43 +7,17 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use crate::both;
-use crate::common::{TestDb, recordport_process, sample_dir};
+use crate::common::{Run, TestDb, recordport_process, sample_dir};
+use crate::import_cli::{sample, write_file};
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", self.stdout))
-    }
-
-    fn ok(self, what: &str) -> Run {
-        assert_eq!(
-            self.code, 0,
-            "{what} failed: {} {}",
-            self.stdout, self.stderr
-        );
-        self
-    }
-}
-
-/// `recordport ARGS…` as a process (blocking only this test's runtime worker).
+/// `recordport ARGS…` as a process, in `dir` when given.
 fn recordport(args: &[&str], dir: Option<&Path>) -> Run {
     let mut cmd = recordport_process();
     cmd.args(args);
     if let Some(dir) = dir {
         cmd.current_dir(dir);
     }
-    let out = tokio::task::block_in_place(|| cmd.output()).expect("run recordport");
-    Run {
-        code: out.status.code().expect("exit code"),
-        stdout: String::from_utf8(out.stdout).expect("utf-8 stdout"),
-        stderr: String::from_utf8(out.stderr).expect("utf-8 stderr"),
-    }
+    Run::of(cmd)
 }
 
 /// `recordport --db DB ARGS…`.
@@ -51,14 +25,10 @@ fn on_db(db: &TestDb, args: &[&str]) -> Run {
     recordport(&[&["--db", db.url.as_str()], args].concat(), None)
 }
 
-fn sample(name: &str) -> String {
-    sample_dir().join("import").join(name).display().to_string()
-}
-
-fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, text).expect("write test file");
-    path
+/// `recordport --db DB --json import run FILE --module contacts EXTRA…`.
+fn run_contacts(db: &TestDb, file: &str, extra: &[&str]) -> Run {
+    let args = ["--json", "import", "run", file, "--module", "contacts"];
+    on_db(db, &[&args[..], extra].concat())
 }
 
 /// A CSV of `rows` contacts, about 100 bytes a row.
@@ -80,19 +50,11 @@ async fn local_files_have_no_size_cap_unless_asked() {
     // About 2 MiB: over a 1 MiB cap, under none.
     let file = write_file(dir.path(), "two-mib.csv", &contacts_csv(22_000));
     let file = file.display().to_string();
-    let capped = recordport(
-        &[
-            "--db",
-            &db,
-            "--json",
-            "import",
-            "parse",
-            &file,
-            "--max-file-mb",
-            "1",
-        ],
-        None,
-    );
+    let parse = |file: &str, extra: &[&str]| {
+        let args = ["--db", db.as_str(), "--json", "import", "parse", file];
+        recordport(&[&args[..], extra].concat(), None)
+    };
+    let capped = parse(&file, &["--max-file-mb", "1"]);
     assert_eq!(capped.code, 2, "{} {}", capped.stdout, capped.stderr);
     let error = &capped.json()["error"];
     assert_eq!(error["code"], "file_too_large", "{error}");
@@ -104,20 +66,7 @@ async fn local_files_have_no_size_cap_unless_asked() {
         "{error}"
     );
     // 0 is no cap, not zero bytes.
-    let parsed = recordport(
-        &[
-            "--db",
-            &db,
-            "--json",
-            "import",
-            "parse",
-            &file,
-            "--max-file-mb",
-            "0",
-        ],
-        None,
-    )
-    .ok("parse --max-file-mb 0");
+    let parsed = parse(&file, &["--max-file-mb", "0"]).ok("parse --max-file-mb 0");
     assert_eq!(parsed.json()["data"]["totalRows"], json!(22_000));
 
     // Over spec 002's 100 MB upload limit, by default: the file is read (a sparse file, so its
@@ -129,17 +78,7 @@ async fn local_files_have_no_size_cap_unless_asked() {
         .unwrap()
         .set_len(101 * 1024 * 1024)
         .unwrap();
-    let read = recordport(
-        &[
-            "--db",
-            &db,
-            "--json",
-            "import",
-            "parse",
-            &big.display().to_string(),
-        ],
-        None,
-    );
+    let read = parse(&big.display().to_string(), &[]);
     let error = &read.json()["error"];
     let message = error["message"].as_str().unwrap();
     assert!(
@@ -158,22 +97,7 @@ async fn spec_spellings_of_merge_modes(db: TestDb) {
         ("fill-empty", "fill_empty"),
         ("overwrite", "overwrite"),
     ] {
-        let run = on_db(
-            &db,
-            &[
-                "--json",
-                "import",
-                "run",
-                &file,
-                "--module",
-                "contacts",
-                "--strategy",
-                "update",
-                "--merge",
-                given,
-            ],
-        )
-        .ok(given);
+        let run = run_contacts(&db, &file, &["--strategy", "update", "--merge", given]).ok(given);
         let job_id = run.json()["data"]["importJobId"]
             .as_str()
             .unwrap()
@@ -426,22 +350,10 @@ async fn error_budget_stops_fails_and_undoes(db: TestDb) {
         &mapping,
     ];
     // The first batch (10 good rows) commits before the budget of 5 is passed in the second.
-    let run = on_db(
+    let run = run_contacts(
         &db,
-        &[
-            &[
-                "--json",
-                "import",
-                "run",
-                &file,
-                "--module",
-                "contacts",
-                "--max-errors",
-                "5",
-            ][..],
-            &small_batches,
-        ]
-        .concat(),
+        &file,
+        &[&["--max-errors", "5"][..], &small_batches].concat(),
     );
     assert_eq!(run.code, 2, "{} {}", run.stdout, run.stderr);
     let error = run.json()["error"].clone();
@@ -471,32 +383,20 @@ async fn error_budget_stops_fails_and_undoes(db: TestDb) {
 
     // A share of the rows, in the execute body: 80% of 50 rows allows the 40 bad ones.
     let body = format!(r#"{{"columnMapping": {mapping}, "maxErrors": "80%"}}"#);
-    let within = on_db(
+    let within = run_contacts(
         &db,
-        &[
-            &["--json", "import", "run", &file, "--module", "contacts"][..],
-            &small_batches[..4],
-            &["--mapping", &body],
-        ]
-        .concat(),
+        &file,
+        &[&small_batches[..4], &["--mapping", &body]].concat(),
     )
     .ok("within budget");
     assert_eq!(within.json()["data"]["errorRows"], json!(40));
     assert_eq!(contact_count(&db).await, 10);
     let body = body.replace("80%", "10%");
-    let over = on_db(
+    let over = run_contacts(
         &db,
+        &file,
         &[
-            &[
-                "--json",
-                "import",
-                "run",
-                &file,
-                "--module",
-                "contacts",
-                "--strategy",
-                "create",
-            ][..],
+            &["--strategy", "create"][..],
             &["--mapping", &body],
             &small_batches[..4],
         ]
@@ -574,9 +474,9 @@ async fn progress_tells_the_truth(db: TestDb) {
     let dir = tempfile::tempdir().unwrap();
     let (file, mapping) = contacts_with_bad_emails(dir.path(), 2_000, 7);
     let errors_out = dir.path().join("failed.csv").display().to_string();
-    let run = on_db(
-        &db,
-        &[
+    // Small batches and a short interval, so that even a small file reports several times.
+    let import = |extra: &[&str]| {
+        let args = [
             "--log-json",
             "import",
             "run",
@@ -591,11 +491,10 @@ async fn progress_tells_the_truth(db: TestDb) {
             "50",
             "--progress-secs",
             "0.02",
-            "--errors-out",
-            &errors_out,
-        ],
-    )
-    .ok("import with progress events");
+        ];
+        on_db(&db, &[&args[..], extra].concat())
+    };
+    let run = import(&["--errors-out", &errors_out]).ok("import with progress events");
     let events = progress_events(&run.stderr);
     assert!(events.len() >= 2, "{}", run.stderr);
     for event in &events {
@@ -658,29 +557,7 @@ async fn progress_tells_the_truth(db: TestDb) {
     );
 
     // Over an error budget the last phase is the undo.
-    let run = on_db(
-        &db,
-        &[
-            "--log-json",
-            "import",
-            "run",
-            &file,
-            "--module",
-            "contacts",
-            "--mapping",
-            &mapping,
-            "--strategy",
-            "create",
-            "--chunk-rows",
-            "50",
-            "--commit-rows",
-            "50",
-            "--progress-secs",
-            "0.02",
-            "--max-errors",
-            "30",
-        ],
-    );
+    let run = import(&["--strategy", "create", "--max-errors", "30"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
     let events = progress_events(&run.stderr);
     assert_eq!(events.last().unwrap()["phase"], "undoing", "{events:?}");
@@ -785,20 +662,10 @@ async fn rollback_report_explains_itself(db: TestDb) {
         ],
     )
     .ok("contacts");
-    let run = on_db(
+    let run = run_contacts(
         &db,
-        &[
-            "--json",
-            "import",
-            "run",
-            &sample("contacts-duplicates.csv"),
-            "--module",
-            "contacts",
-            "--strategy",
-            "update",
-            "--merge",
-            "prefer_import",
-        ],
+        &sample("contacts-duplicates.csv"),
+        &["--strategy", "update", "--merge", "prefer_import"],
     )
     .ok("duplicates");
     let data = run.json()["data"].clone();
@@ -1000,6 +867,13 @@ async fn last_contacted_of(db: &TestDb) -> Vec<(String, Value, Value)> {
     records
 }
 
+/// The one warning of a validation, which must be `ambiguous_date`.
+fn the_ambiguous_date_warning(warnings: Vec<Value>) -> Value {
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(warnings[0]["code"], "ambiguous_date", "{warnings:?}");
+    warnings[0].clone()
+}
+
 async fn locale_aware_values(db: TestDb) {
     let dir = tempfile::tempdir().unwrap();
     // A 13 in the first place decides day-first for the whole column.
@@ -1042,12 +916,10 @@ async fn locale_aware_values(db: TestDb) {
         "open.csv",
         &[("2024-01-05", ""), ("05/06/2024", "")],
     );
-    let warnings = validate_warnings(&db, &open, &[]);
-    assert_eq!(warnings.len(), 1, "{warnings:?}");
-    assert_eq!(warnings[0]["code"], "ambiguous_date");
-    assert_eq!(warnings[0]["field"], "last_contacted");
-    assert_eq!(warnings[0]["row"], json!(3));
-    let message = warnings[0]["message"].as_str().unwrap();
+    let warning = the_ambiguous_date_warning(validate_warnings(&db, &open, &[]));
+    assert_eq!(warning["field"], "last_contacted");
+    assert_eq!(warning["row"], json!(3));
+    let message = warning["message"].as_str().unwrap();
     assert!(
         message.contains("'Last Contacted'") && message.contains("locale"),
         "{message}"
@@ -1076,12 +948,10 @@ async fn locale_aware_values(db: TestDb) {
         "mixed.csv",
         &[("13/02/2024", ""), ("02/13/2024", "")],
     );
-    let warnings = validate_warnings(&db, &mixed, &[]);
-    assert_eq!(warnings.len(), 1, "{warnings:?}");
-    assert_eq!(warnings[0]["code"], "ambiguous_date");
+    let warning = the_ambiguous_date_warning(validate_warnings(&db, &mixed, &[]));
     assert!(
-        warnings[0]["message"].as_str().unwrap().contains("mixes"),
-        "{warnings:?}"
+        warning["message"].as_str().unwrap().contains("mixes"),
+        "{warning}"
     );
 
     // The locale also gives phones without a country code their region; in the execute body too.
