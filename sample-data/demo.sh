@@ -3,12 +3,14 @@
 # contacts through the four steps of spec 002 (parse, suggest a mapping, validate, execute), import
 # the same contacts from a spreadsheet (every row matches: nothing changes), import a file with
 # in-file duplicates as an update, list the import jobs, roll the last one back, and query the
-# records. Uses a fresh demo.db in the working directory (or RECORDPORT_DATABASE_URL).
+# records. Uses a fresh demo.db in the repository's root (or RECORDPORT_DATABASE_URL).
+#
+# The binary comes through `cargo run --release`: cargo builds what changed (nothing, after the
+# first step) and finds it wherever CARGO_TARGET_DIR puts it.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here/.."
-cargo build --release --quiet
-rp() { target/release/recordport "$@"; }
+rp() { cargo run --release --quiet -- "$@"; }
 if [ -z "${RECORDPORT_DATABASE_URL:-}" ]; then
   rm -f demo.db demo.db-wal demo.db-shm
   export RECORDPORT_DATABASE_URL=sqlite://demo.db
@@ -37,13 +39,13 @@ rp import run "$here/import/contacts.xlsx" --module contacts --strategy update -
 
 step "A file with in-file duplicates, as an update (prefer the file's values)"
 rp import run "$here/import/contacts-duplicates.csv" --module contacts --strategy update \
-  --merge prefer-import --errors-out demo-errors.csv
+  --merge prefer_import --errors-out demo-errors.csv
 
 step "Import jobs"
 rp import jobs --module contacts
 last_job=$(rp --json import jobs --module contacts --limit 1 | sed -n 's/.*"importJobId": "\(job_[^"]*\)".*/\1/p' | head -n 1)
 
-step "Roll back the last import (created records deleted, updated ones restored)"
+step "Roll back the last import (created records deleted, updated ones restored; the report says why its counts differ from the job's rows)"
 rp import rollback --module contacts "$last_job"
 
 step "Active contacts, or any worth 50,000 or more, biggest first"

@@ -42,6 +42,20 @@ pub enum Error {
     /// An input over a configured limit (file size, columns, cell size).
     #[error("{file}: {message}")]
     TooLarge { file: String, message: String },
+    /// An import over its error budget (`maxErrors`): stopped, failed and undone.
+    #[error(
+        "{} stopped at row {row}: {error_rows} rows failed, over the error budget of {budget} \
+         ({limit} rows of {total_rows}); everything it wrote was undone",
+        job_id.as_deref().map_or("the import".to_string(), |id| format!("import job {id}"))
+    )]
+    ErrorBudgetExceeded {
+        job_id: Option<String>,
+        row: u64,
+        error_rows: u64,
+        budget: String,
+        limit: u64,
+        total_rows: u64,
+    },
     #[error("invalid database URL '{url}': {reason}")]
     DatabaseUrl { url: String, reason: String },
     #[error("database error: {0}")]
@@ -173,6 +187,7 @@ impl Error {
             Error::Validation { .. } | Error::Json { .. } => "validation_error",
             Error::Source { .. } => "invalid_file",
             Error::TooLarge { .. } => "file_too_large",
+            Error::ErrorBudgetExceeded { .. } => "error_budget_exceeded",
             Error::NotFound { .. } => "not_found",
             Error::Conflict { .. } | Error::ConcurrentChange { .. } | Error::LeaseLost { .. } => {
                 "conflict"
@@ -192,6 +207,8 @@ impl Error {
         match self {
             Error::Validation { .. } | Error::Json { .. } | Error::Source { .. } => 400,
             Error::TooLarge { .. } => 413,
+            // The file is the caller's, and so are its bad rows.
+            Error::ErrorBudgetExceeded { .. } => 422,
             Error::NotFound { .. } => 404,
             Error::Conflict { .. } | Error::ConcurrentChange { .. } | Error::LeaseLost { .. } => {
                 409
@@ -223,6 +240,17 @@ impl Error {
             Error::Source {
                 file, row, column, ..
             } => json!({ "file": file, "row": row, "column": column }),
+            Error::ErrorBudgetExceeded {
+                job_id,
+                row,
+                error_rows,
+                budget,
+                limit,
+                total_rows,
+            } => json!({
+                "jobId": job_id, "row": row, "errorRows": error_rows, "maxErrors": budget,
+                "limit": limit, "totalRows": total_rows,
+            }),
             _ => json!({}),
         };
         json!({ "error": { "code": self.code(), "message": self.to_string(), "details": details } })

@@ -4,7 +4,7 @@ use clap::Parser;
 // thread-local free lists make that markedly cheaper than glibc's malloc (see BENCHMARKS.md).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use recordport::cli::{Cli, Command, run};
+use recordport::cli::{Cli, Command, PROGRESS_TARGET, run};
 use tracing_subscriber::EnvFilter;
 
 fn main() {
@@ -17,8 +17,14 @@ fn main() {
         1 => "info",
         _ => "debug",
     };
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        let filter = EnvFilter::new(default_level);
+        // Log collectors get the progress of long runs with the rest (RUST_LOG decides alone).
+        match format!("{PROGRESS_TARGET}=info").parse() {
+            Ok(progress) if cli.log_json => filter.add_directive(progress),
+            _ => filter,
+        }
+    });
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

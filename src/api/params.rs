@@ -62,7 +62,6 @@ impl QueryParams {
             .map(|value| crate::records::query::whole_number(name, value, min, max))
             .transpose()
     }
-
 }
 
 /// `/v1/modules/{module}/…`

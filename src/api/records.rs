@@ -358,7 +358,10 @@ async fn list_trash(
     let page_size = query
         .count("pageSize", 1, u32::MAX)?
         .unwrap_or(DEFAULT_PAGE_SIZE);
-    let result = auth.records(&state).list_trash(&module, page, page_size).await?;
+    let result = auth
+        .records(&state)
+        .list_trash(&module, page, page_size)
+        .await?;
     Ok(Json(json!(result)))
 }
 

@@ -203,7 +203,7 @@ impl Harness {
             .map(String::from)
             .to_vec();
             if strategy == "update" {
-                args.extend(["--merge".into(), "prefer-import".into()]);
+                args.extend(["--merge".into(), "prefer_import".into()]);
             }
             args
         };

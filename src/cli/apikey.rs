@@ -1,6 +1,6 @@
 //! `recordport apikey …`: create (the key is printed once), list and revoke API keys.
 
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use serde_json::json;
 
 use super::{Output, table};
@@ -9,9 +9,20 @@ use crate::error::Result;
 use crate::records::RecordService;
 use crate::records::members;
 
+#[derive(Debug, Args)]
+pub struct ApikeyArgs {
+    #[command(flatten)]
+    scope: super::scope::NoAuthor,
+    #[command(subcommand)]
+    pub command: ApikeyCommand,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum ApikeyCommand {
     /// Create a key; it is printed once and only its SHA-256 digest is stored.
+    #[command(
+        after_help = "Examples:\n  recordport apikey create --name crm-sync --scopes records:read,records:write"
+    )]
     Create {
         /// A name that says who or what uses the key.
         #[arg(long)]
@@ -30,9 +41,14 @@ pub enum ApikeyCommand {
         teams: Vec<String>,
     },
     /// List the keys (never their secrets).
+    #[command(after_help = "Examples:\n  recordport apikey list")]
     List,
     /// Revoke a key by id; requests with it get 401 from then on.
-    Revoke { id: String },
+    #[command(after_help = "Examples:\n  recordport apikey revoke key_0190c3b1-…")]
+    Revoke {
+        /// The key's id (key_…), as `apikey list` shows it.
+        id: String,
+    },
 }
 
 pub async fn run(service: &RecordService, cmd: ApikeyCommand, out: &Output) -> Result<()> {

@@ -4,20 +4,32 @@ use std::path::PathBuf;
 
 use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 
 use crate::bench::generate::{GenerateOptions, OutputFormat, write_csv};
 use crate::bench::harness::{self, HarnessOptions, Report};
 use crate::error::{Error, Result};
 
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    scope: super::scope::NoStoreScope,
+    #[command(subcommand)]
+    pub command: BenchCommand,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
     /// Write N generated contacts rows as CSV, XLSX or Parquet (seeded: the same arguments give
     /// the same file).
+    #[command(
+        after_help = "Examples:\n  recordport bench gen --rows 1000000 -o contacts-1m.csv\n  recordport bench gen --rows 100000 --update-of 42 --seed 7 -o update.xlsx"
+    )]
     Gen {
         /// Number of data rows.
         #[arg(long, default_value_t = 1_000_000)]
         rows: u64,
+        /// Seed of the generator: the same seed and options give the same file.
         #[arg(long, default_value_t = 42)]
         seed: u64,
         /// Share of rows repeating an earlier row's email (half in other letter case).
@@ -39,6 +51,9 @@ pub enum BenchCommand {
     },
     /// Time every import and export step and the alternatives (sqlite3, DuckDB, psql) on the
     /// same generated file; print the table and write bench-results.{md,json}.
+    #[command(
+        after_help = "Examples:\n  recordport bench run --rows 1000000\n  recordport bench run --rows 100000 --postgres-url postgres://localhost/bench --out-dir /tmp/bench"
+    )]
     Run {
         /// Rows of the generated file.
         #[arg(long, default_value_t = 1_000_000)]
@@ -84,7 +99,15 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
                 }
                 return write_csv(std::io::stdout().lock(), &options);
             }
-            harness::generate(&output, format, &options)
+            harness::generate(&output, format, &options)?;
+            // Say what was written: a silent success leaves the user to go and look.
+            let bytes = std::fs::metadata(&output).map(|m| m.len()).unwrap_or(0);
+            println!(
+                "wrote {rows} contacts rows ({}, seed {seed}) to {}",
+                crate::import::source::human_bytes(bytes),
+                output.display()
+            );
+            Ok(())
         }
         BenchCommand::Run {
             rows,

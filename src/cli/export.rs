@@ -32,13 +32,18 @@ pub struct ExportCommand {
 #[derive(Debug, Subcommand)]
 pub enum JobsCommand {
     /// List export jobs, newest first.
+    #[command(after_help = "Examples:\n  recordport export jobs --limit 10")]
     Jobs {
         /// At most this many (1-100).
         #[arg(long, default_value_t = 25)]
         limit: u32,
     },
     /// Show one export job.
-    Job { id: String },
+    #[command(after_help = "Examples:\n  recordport export job exp_0190c3b1-…")]
+    Job {
+        /// The export job's id (exp_…).
+        id: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -64,6 +69,7 @@ pub struct ExportArgs {
     #[arg(long, value_name = "JSON")]
     pub filter: Option<String>,
     /// Only records matching these words.
+    /// Only records matching these words (in any text field).
     #[arg(long)]
     pub search: Option<String>,
     /// field:asc or field:desc (default: newest first).
@@ -91,9 +97,11 @@ pub struct ExportArgs {
     /// is then fetched with `export job ID`.
     #[arg(long, conflicts_with = "output")]
     pub background: bool,
-    /// Where export jobs keep their files.
-    #[arg(long, env = "RECORDPORT_EXPORT_DIR", default_value = export::job::DEFAULT_EXPORT_DIR)]
-    pub export_dir: PathBuf,
+    #[command(flatten)]
+    pub data: super::DataDirArgs,
+    /// Where export jobs keep their files [default: DATA_DIR/exports].
+    #[arg(long, env = "RECORDPORT_EXPORT_DIR", value_name = "DIR")]
+    pub export_dir: Option<PathBuf>,
 }
 
 pub async fn run(
@@ -101,6 +109,7 @@ pub async fn run(
     cmd: ExportCommand,
     actor: &Actor,
     out: &Output,
+    database_url: &str,
 ) -> Result<()> {
     let store = service.store();
     match cmd.jobs {
@@ -112,7 +121,7 @@ pub async fn run(
             let job = export::get_job(store, &id).await?;
             out.print(&job, || job_text(&job))
         }
-        None => run_export(service, cmd.args, actor, out).await,
+        None => run_export(service, cmd.args, actor, out, database_url).await,
     }
 }
 
@@ -166,6 +175,7 @@ async fn run_export(
     args: ExportArgs,
     actor: &Actor,
     out: &Output,
+    database_url: &str,
 ) -> Result<()> {
     let store = service.store();
     let module = args.module.clone().unwrap_or_default();
@@ -199,7 +209,13 @@ async fn run_export(
             .await
             .map(Done::Direct),
         Delivery::Job => {
-            let settings = ExportSettings::new(args.export_dir.clone());
+            let export_dir = match &args.export_dir {
+                Some(dir) => dir.clone(),
+                None => args
+                    .data
+                    .folder(database_url, crate::store::data_dir::EXPORTS)?,
+            };
+            let settings = ExportSettings::new(export_dir);
             as_job(
                 store,
                 &settings,

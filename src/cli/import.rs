@@ -1,9 +1,7 @@
 //! `recordport import …`: the steps of spec 002 on files.
 
 use crate::import::{JobStatus, Submission, cancel, submit};
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
@@ -11,6 +9,7 @@ use serde_json::{Value, json};
 
 use super::{ModuleArg, Output, read_arg_text, table};
 use crate::error::{Error, Result};
+use crate::import::locale::value_options_for;
 use crate::import::memory::{suggest_for_file, suggested_request};
 use crate::import::{
     CommitPolicy, DuplicateStrategy, ImportRequest, ImportResult, MergeMode, PipelineOptions,
@@ -22,13 +21,19 @@ use crate::records::{Actor, RecordService};
 #[derive(Debug, Subcommand)]
 pub enum ImportCommand {
     /// Step 1: read a file's columns, a sample of its rows and its row count.
+    #[command(
+        after_help = "Examples:\n  recordport import parse contacts.csv\n  recordport import parse workbook.xlsx --sheet Leads"
+    )]
     Parse {
+        /// The file: CSV, XLSX/XLSM, XLS, ODS or Parquet.
         file: PathBuf,
         #[command(flatten)]
         source: SourceArgs,
     },
     /// Step 2: suggest a column-to-field mapping for a file.
+    #[command(after_help = "Examples:\n  recordport import suggest contacts.csv --module contacts")]
     Suggest {
+        /// The file: CSV, XLSX/XLSM, XLS, ODS or Parquet.
         file: PathBuf,
         #[command(flatten)]
         module: ModuleArg,
@@ -36,7 +41,11 @@ pub enum ImportCommand {
         source: SourceArgs,
     },
     /// Step 3: check every row of a file against a mapping, writing nothing.
+    #[command(
+        after_help = "Examples:\n  recordport import validate contacts.csv --module contacts\n  recordport import validate contacts.csv --module contacts --mapping @mapping.json --locale de-DE"
+    )]
     Validate {
+        /// The file: CSV, XLSX/XLSM, XLS, ODS or Parquet.
         file: PathBuf,
         #[command(flatten)]
         module: ModuleArg,
@@ -48,8 +57,12 @@ pub enum ImportCommand {
         pipeline: PipelineArgs,
     },
     /// Step 4: import a file as a job (created, updated, skipped and failed rows are reported).
+    #[command(
+        after_help = "Examples:\n  recordport import run contacts.csv --module contacts\n  recordport import run contacts.xlsx --module contacts --strategy update --match email --merge prefer_import\n  recordport import run big.csv --module contacts --max-errors 5% --errors-out failed.csv"
+    )]
     Run(Box<RunArgs>),
     /// List a module's import jobs, newest first.
+    #[command(after_help = "Examples:\n  recordport import jobs --module contacts --limit 10")]
     Jobs {
         #[command(flatten)]
         module: ModuleArg,
@@ -58,22 +71,32 @@ pub enum ImportCommand {
         limit: i64,
     },
     /// Show one import job.
+    #[command(after_help = "Examples:\n  recordport import job --module contacts job_0190c3b1-…")]
     Job {
         #[command(flatten)]
         module: ModuleArg,
+        /// The import job's id (job_…).
         id: String,
     },
     /// Cancel a pending or running job (a running job stops at its next batch and is rolled
     /// back).
+    #[command(
+        after_help = "Examples:\n  recordport import cancel --module contacts job_0190c3b1-…"
+    )]
     Cancel {
         #[command(flatten)]
         module: ModuleArg,
+        /// The import job's id (job_…).
         id: String,
     },
     /// Undo an import: delete the records it created, restore the records it updated.
+    #[command(
+        after_help = "Examples:\n  recordport import rollback --module contacts job_0190c3b1-…"
+    )]
     Rollback {
         #[command(flatten)]
         module: ModuleArg,
+        /// The import job's id (job_…).
         id: String,
     },
 }
@@ -87,6 +110,11 @@ pub struct MappingArgs {
     /// A value for every record, FIELD=VALUE (used where the row leaves the field empty).
     #[arg(long = "static", value_name = "FIELD=VALUE")]
     pub static_values: Vec<String>,
+    /// How values are read, e.g. en-US, en-GB, de-DE, fr-FR: the day/month order of dates and
+    /// the region of phone numbers without a country code (default: the dates of the file
+    /// decide the order; where none does, a warning `ambiguous_date`).
+    #[arg(long, value_name = "LOCALE")]
+    pub locale: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -121,6 +149,7 @@ impl PipelineArgs {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
+    /// The file to import: CSV, XLSX/XLSM, XLS, ODS or Parquet.
     file: PathBuf,
     #[command(flatten)]
     module: ModuleArg,
@@ -147,10 +176,17 @@ pub struct RunArgs {
     /// Write the failed rows, with their errors, to this CSV file.
     #[arg(long, value_name = "FILE.csv")]
     errors_out: Option<PathBuf>,
+    /// The error budget: more failed rows than N, or than N% of the file's rows, stop the import,
+    /// which then fails and undoes what it wrote (default: no budget, every row is tried).
+    #[arg(long, value_name = "N|N%")]
+    max_errors: Option<crate::import::ErrorBudget>,
     /// Seconds after this process dies (stops renewing its lease) that the job counts as
     /// abandoned, so that a worker or `import rollback` may undo it.
     #[arg(long, default_value_t = 60.0)]
     lease_secs: f64,
+    /// Seconds between the progress events `--log-json` adds to the log.
+    #[arg(long, default_value_t = 5.0)]
+    progress_secs: f64,
     /// Queue the import for a worker (`recordport worker`) and print the job id at once.
     #[arg(long, conflicts_with_all = ["dry_run", "errors_out"])]
     background: bool,
@@ -164,17 +200,28 @@ pub struct RunArgs {
     pipeline: PipelineArgs,
 }
 
+/// Spec 002's `duplicateStrategy` values.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum StrategyArg {
+    /// Leave the matching record alone; the row counts as skipped.
     Skip,
+    /// Merge the row into the matching record (see --merge).
     Update,
+    /// Create a new record anyway.
     Create,
 }
 
+/// Spec 002's `mergeMode` values, spelled as the spec does; the kebab-case spelling is an alias
+/// (the one this CLI used first).
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum MergeArg {
+    /// Only fields empty on the record take the file's value.
+    #[value(name = "fill_empty", alias = "fill-empty")]
     FillEmpty,
+    /// Every mapped field takes the file's value; an empty cell clears it.
     Overwrite,
+    /// The file's values win; an empty cell keeps the record's value.
+    #[value(name = "prefer_import", alias = "prefer-import")]
     PreferImport,
 }
 
@@ -189,16 +236,20 @@ pub struct SourceArgs {
     /// Delimiter of a CSV file (default: detected among , ; tab |).
     #[arg(long)]
     pub delimiter: Option<char>,
-    /// Largest file accepted, in MiB.
-    #[arg(long, default_value_t = 100)]
-    pub max_file_mb: u64,
+    /// Largest file accepted, in MiB (default and 0: no cap; a local file is the user's own, the
+    /// HTTP upload limit of `serve` is separate).
+    #[arg(long, value_name = "MIB")]
+    pub max_file_mb: Option<u64>,
 }
 
 impl SourceArgs {
     fn options(&self) -> SourceOptions {
         SourceOptions {
             limits: SourceLimits {
-                max_file_bytes: self.max_file_mb * 1024 * 1024,
+                max_file_bytes: match self.max_file_mb {
+                    None | Some(0) => SourceLimits::NO_FILE_CAP,
+                    Some(mib) => mib.saturating_mul(1024 * 1024),
+                },
                 ..SourceLimits::default()
             },
             sheet: self.sheet.clone(),
@@ -301,16 +352,24 @@ pub async fn run(
                 .request(service, &module.module, &file, &options)
                 .await?;
             let module = service.modules().get(&module.module).await?;
-            let report = validate_file(
+            let (value_options, value_warnings) = value_options_for(
+                &module,
+                &file,
+                &options,
+                &request.column_mapping,
+                request.locale.as_deref(),
+            )?;
+            let mut report = validate_file(
                 &module,
                 &file,
                 &options,
                 &request.column_mapping,
                 &request.static_values,
-                &Default::default(),
+                &value_options,
                 pipeline.options(),
             )
             .await?;
+            report.warnings.splice(0..0, value_warnings);
             out.print(&json!({ "success": true, "data": report }), || {
                 let mut text = format!(
                     "{}: {} rows, {} valid, {} with errors\n",
@@ -319,7 +378,7 @@ pub async fn run(
                     report.valid_rows,
                     report.error_rows
                 );
-                text.push_str(&errors_table(&report.errors));
+                text.push_str(&errors_table(&report.errors, report.error_rows, None));
                 for w in &report.warnings {
                     text.push_str(&format!(
                         "\nwarning (row {}, {}): {}",
@@ -367,9 +426,10 @@ pub async fn run(
             })
         }
         ImportCommand::Run(args) => {
-            let result = run_import(service, *args, actor).await?;
+            let errors_out = args.errors_out.clone();
+            let result = run_import(service, *args, actor, out.log_json).await?;
             out.print(&json!({ "success": true, "data": result }), || {
-                run_summary(&result)
+                run_summary(&result, errors_out.as_deref())
             })
         }
         ImportCommand::Jobs { module, limit } => {
@@ -462,7 +522,7 @@ pub async fn run(
                 }
                 if !job.errors.is_empty() {
                     text.push('\n');
-                    text.push_str(&errors_table(&job.errors));
+                    text.push_str(&errors_table(&job.errors, job.error_rows, None));
                 }
                 text
             })
@@ -476,11 +536,18 @@ pub async fn run(
                 actor,
             )
             .await?;
+            // The job's row counters, to explain the record counts: rows and records differ.
+            let job = get_job(service.store(), service.modules(), &module.module, &id).await?;
             out.print(&json!({ "success": true, "data": outcome }), || {
                 let mut text = format!(
                     "rolled back {id}: {} created records deleted, {} updated records restored",
                     outcome.deleted_count, outcome.restored_count
                 );
+                text.push_str(&rollback_explained(
+                    job.created_rows,
+                    job.updated_rows,
+                    &outcome,
+                ));
                 for c in &outcome.conflicts {
                     text.push_str(&format!("\nleft alone {}: {}", c.record_id, c.reason));
                 }
@@ -488,6 +555,28 @@ pub async fn run(
             })
         }
     }
+}
+
+/// Why a rollback's record counts differ from the job's row counts: an update of a record the
+/// same import had created leaves nothing to restore (the record is deleted, counted as
+/// created), and rows that update one record again restore it once.
+fn rollback_explained(
+    created_rows: u64,
+    updated_rows: u64,
+    outcome: &crate::import::RollbackOutcome,
+) -> String {
+    let accounted = outcome.restored_count + outcome.conflicts.len() as u64;
+    let other = updated_rows.saturating_sub(accounted);
+    if other == 0 {
+        return String::new();
+    }
+    format!(
+        "\n  the job had {created_rows} created and {updated_rows} updated rows: {} of the updated \
+         rows changed records that existed before it (restored); the other {other} changed \
+         records this import had created (counted as created: deleted) or a record an earlier \
+         row had already changed (restored once)",
+        outcome.restored_count
+    )
 }
 
 impl MappingArgs {
@@ -519,6 +608,9 @@ impl MappingArgs {
                 suggested_request(service.store(), &module, file, options).await?
             }
         };
+        if let Some(locale) = &self.locale {
+            request.locale = Some(locale.clone());
+        }
         for pair in &self.static_values {
             let (field, value) = pair.split_once('=').ok_or_else(|| {
                 Error::invalid_field("--static", "expected FIELD=VALUE", Some(json!(pair)))
@@ -558,51 +650,51 @@ async fn run_request(
     if !args.match_fields.is_empty() {
         request.duplicate_match_fields = args.match_fields.clone();
     }
+    if let Some(budget) = args.max_errors {
+        request.max_errors = Some(budget);
+    }
     request.create_missing_references |= args.create_missing_references;
     request.skip_validation |= args.skip_validation;
     Ok((request, source))
 }
 
-async fn run_import(service: &RecordService, args: RunArgs, actor: &Actor) -> Result<ImportResult> {
+async fn run_import(
+    service: &RecordService,
+    args: RunArgs,
+    actor: &Actor,
+    log_json: bool,
+) -> Result<ImportResult> {
     let (request, source) = run_request(service, &args).await?;
+    let module = service.modules().get(&args.module.module).await?;
+    let (value_options, value_warnings) = value_options_for(
+        &module,
+        &args.file,
+        &source,
+        &request.column_mapping,
+        request.locale.as_deref(),
+    )?;
+    // Said before anything is written (the JSON answer is the spec's and has no room for them).
+    for w in &value_warnings {
+        tracing::warn!(code = w.code.as_str(), field = %w.field, row = w.row, "{}", w.message);
+    }
     let mut options = RunOptions::new(actor.clone());
+    options.value_options = value_options;
     options.source = source;
     options.pipeline = args.pipeline.options();
     options.dry_run = args.dry_run;
     options.errors_out = args.errors_out.clone();
     options.lease = super::seconds_arg("--lease-secs", args.lease_secs)?;
-    let bar = progress_bar();
-    if let Some(bar) = &bar {
-        let bar = bar.clone();
-        options.progress = Some(Arc::new(move |p: &crate::import::Progress| {
-            bar.set_length(p.total_rows);
-            bar.set_position(p.counters.processed_rows);
-        }));
-    }
+    let interval = super::seconds_arg("--progress-secs", args.progress_secs)?;
+    let reporter = super::progress::ProgressReporter::start(log_json, interval);
+    options.progress = Some(reporter.callback());
     let result = execute_file(service, &args.module.module, &args.file, &request, &options).await;
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
+    reporter.finish();
     result
 }
 
-/// A progress bar on stderr, only when a person is watching.
-fn progress_bar() -> Option<indicatif::ProgressBar> {
-    if !std::io::stderr().is_terminal() {
-        return None;
-    }
-    let bar = indicatif::ProgressBar::new(0);
-    if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} rows ({per_sec}, {eta} left)",
-    ) {
-        bar.set_style(style);
-    }
-    Some(bar)
-}
-
-fn run_summary(result: &ImportResult) -> String {
+fn run_summary(result: &ImportResult, errors_out: Option<&Path>) -> String {
     let mut text = format!(
-        "{}{} rows: {} created, {} updated, {} unchanged, {} skipped, {} failed ({} mode){}\n",
+        "{}{} rows: {} created, {} updated, {} unchanged, {} skipped, {} failed{}{}\n",
         if result.dry_run {
             "dry run, nothing written: "
         } else {
@@ -614,7 +706,13 @@ fn run_summary(result: &ImportResult) -> String {
         result.unchanged_rows,
         result.skipped_rows,
         result.error_rows,
-        result.processing_mode.as_str(),
+        // Spec 002's mode says where a run of this size goes through the API; this run was here,
+        // so only `sync` (run at once, in the caller) is true of it.
+        if result.processing_mode == crate::import::ProcessingMode::Sync {
+            " (sync mode)"
+        } else {
+            ""
+        },
         result
             .import_job_id
             .as_deref()
@@ -627,7 +725,11 @@ fn run_summary(result: &ImportResult) -> String {
             result.created_reference_count
         ));
     }
-    text.push_str(&errors_table(&result.errors));
+    text.push_str(&errors_table(
+        &result.errors,
+        result.error_rows,
+        Some(errors_out.map_or(FullList::Hint, FullList::File)),
+    ));
     for w in &result.reference_warnings {
         text.push_str(&format!(
             "\nwarning: {} values match no {} record and were left empty: {}",
@@ -648,13 +750,29 @@ fn clip(value: &str) -> String {
     }
 }
 
-/// Row errors as a table (the first 20; the JSON output has them all).
-fn errors_table(errors: &[crate::import::RowError]) -> String {
-    if errors.is_empty() {
+/// Where every failed row can be found, for the line under a cut error table.
+enum FullList<'a> {
+    /// `--errors-out` wrote them to this file.
+    File(&'a Path),
+    /// Nothing wrote them: say how to get them.
+    Hint,
+}
+
+/// The rows shown in an error table; the JSON output lists more, `--errors-out` all.
+const TABLE_ERRORS: usize = 20;
+
+/// Row errors as a table (the first 20), then how many rows failed in all and where the full
+/// list is (`full_list`: None for a validation, which writes no file).
+fn errors_table(
+    errors: &[crate::import::RowError],
+    error_rows: u64,
+    full_list: Option<FullList<'_>>,
+) -> String {
+    if errors.is_empty() && error_rows == 0 {
         return String::new();
     }
     let mut t = table(&["row", "code", "field", "column", "value", "error"]);
-    for e in errors.iter().take(20) {
+    for e in errors.iter().take(TABLE_ERRORS) {
         t.add_row(vec![
             e.row.to_string(),
             e.code.as_str().to_string(),
@@ -665,8 +783,24 @@ fn errors_table(errors: &[crate::import::RowError]) -> String {
         ]);
     }
     let mut text = t.to_string();
-    if errors.len() > 20 {
-        text.push_str(&format!("\n… and {} more", errors.len() - 20));
+    let shown = errors.len().min(TABLE_ERRORS);
+    if shown < errors.len() || (error_rows as usize) > shown {
+        text.push_str(&format!(
+            "\n{shown} of the errors shown; {error_rows} rows failed in all"
+        ));
+        match full_list {
+            Some(FullList::File(path)) => text.push_str(&format!(
+                "; every failed row, with its errors, is in {}",
+                path.display()
+            )),
+            Some(FullList::Hint) => text.push_str(
+                "; --errors-out FILE.csv writes every failed row with its errors (--json lists \
+                 the first 1000)",
+            ),
+            None => text.push_str(
+                "; --json lists the first 1000, `import run --errors-out FILE.csv` writes them all",
+            ),
+        }
     }
     text
 }

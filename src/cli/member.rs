@@ -13,21 +13,37 @@ use crate::records::members;
 pub enum MemberCommand {
     /// Put a member in a team: records the member owns at the team level become visible to
     /// the team's other members.
+    #[command(after_help = "Examples:\n  recordport member join alice --team sales")]
     Join {
+        /// The member's id (as API keys name it with --member).
         member: String,
+        /// The team's id.
         #[arg(long)]
         team: String,
     },
     /// Take a member out of a team.
+    #[command(after_help = "Examples:\n  recordport member leave alice --team sales")]
     Leave {
+        /// The member's id.
         member: String,
+        /// The team's id.
         #[arg(long)]
         team: String,
     },
     /// The teams of a member.
-    Teams { member: String },
+    #[command(after_help = "Examples:\n  recordport member teams alice")]
+    Teams {
+        /// The member's id.
+        member: String,
+    },
     /// How many records of each module a member owns (only what you may see: see --member).
-    Counts { member: String },
+    #[command(
+        after_help = "Examples:\n  recordport member counts alice\n  recordport --member bob member counts alice"
+    )]
+    Counts {
+        /// The member whose records are counted.
+        member: String,
+    },
 }
 
 pub async fn run(service: &RecordService, cmd: MemberCommand, out: &Output) -> Result<()> {

@@ -11,7 +11,9 @@ mod export;
 mod import;
 mod member;
 mod modules;
+mod progress;
 mod records;
+mod scope;
 mod serve;
 mod worker;
 
@@ -25,28 +27,36 @@ use crate::error::{Error, Result};
 use crate::records::{Access, Actor, RecordService};
 use crate::store::{DEFAULT_DATABASE_URL, Store};
 
+pub use progress::PROGRESS_TARGET;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "recordport",
     version,
-    about = "A records store with a streaming import/export engine"
+    about = "A records store with a streaming import/export engine",
+    after_help = "Examples:
+  recordport module apply sample-data/modules/*.json
+  recordport import run contacts.csv --module contacts
+  recordport --db postgres://localhost/crm export --module contacts --format csv -o contacts.csv
+  recordport serve --bind 0.0.0.0:8080"
 )]
 pub struct Cli {
     /// Database URL: postgres://…, sqlite://PATH or a file path (SQLite).
-    #[arg(long, global = true, env = "RECORDPORT_DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    #[arg(long, global = true, help_heading = scope::GLOBAL_OPTIONS, env = "RECORDPORT_DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
     pub db: String,
     /// Print the spec's JSON instead of tables.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = scope::GLOBAL_OPTIONS)]
     pub json: bool,
     /// SQLite's page cache per connection, in MiB (more: fewer reads from the OS during large
     /// imports, more memory).
-    #[arg(long, global = true, env = "RECORDPORT_CACHE_MIB", value_name = "MIB",
+    #[arg(long, global = true, help_heading = scope::GLOBAL_OPTIONS, env = "RECORDPORT_CACHE_MIB", value_name = "MIB",
           default_value_t = crate::store::StoreOptions::DEFAULT_SQLITE_CACHE_MIB)]
     pub cache_mib: u32,
     /// User id recorded as the author of changes.
     #[arg(
         long,
         global = true,
+        help_heading = scope::GLOBAL_OPTIONS,
         env = "RECORDPORT_USER_ID",
         default_value = "usr_local"
     )]
@@ -55,6 +65,7 @@ pub struct Cli {
     #[arg(
         long,
         global = true,
+        help_heading = scope::GLOBAL_OPTIONS,
         env = "RECORDPORT_USER_NAME",
         default_value = "Local user"
     )]
@@ -69,10 +80,10 @@ pub struct Cli {
     )]
     pub member: Option<String>,
     /// More log output (-v info, -vv debug); RUST_LOG overrides.
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, help_heading = scope::GLOBAL_OPTIONS, action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// Log as JSON lines (one object per event, for log collectors) instead of text.
-    #[arg(long, global = true, env = "RECORDPORT_LOG_JSON")]
+    #[arg(long, global = true, help_heading = scope::GLOBAL_OPTIONS, env = "RECORDPORT_LOG_JSON")]
     pub log_json: bool,
     #[command(subcommand)]
     pub command: Command,
@@ -81,29 +92,75 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Define modules (schemas) from JSON files.
-    #[command(subcommand)]
-    Module(modules::ModuleCommand),
+    #[command(
+        after_help = "Examples:\n  recordport module apply sample-data/modules/*.json\n  recordport module show contacts"
+    )]
+    Module(modules::ModuleArgs),
     /// Create, read, update, delete, list and restore records.
     #[command(subcommand)]
+    #[command(
+        after_help = "Examples:\n  recordport records list --module contacts --filter status=active\n  recordport records get --module contacts rec_0190c3b1-…"
+    )]
     Records(records::RecordsCommand),
     /// Import files: parse, suggest a mapping, validate, run, list jobs, roll back.
     #[command(subcommand)]
+    #[command(
+        after_help = "Examples:\n  recordport import parse contacts.csv\n  recordport import run contacts.csv --module contacts --strategy update --match email"
+    )]
     Import(import::ImportCommand),
     /// Export records to CSV, PDF or Parquet; list and show export jobs.
+    #[command(
+        after_help = "Examples:\n  recordport export --module contacts --format csv -o contacts.csv\n  recordport export --module contacts --format pdf --columns displayName,email,phone --title Contacts\n  recordport export jobs"
+    )]
     Export(export::ExportCommand),
-    /// Benchmark helpers: generate large realistic files.
-    #[command(subcommand)]
-    Bench(bench::BenchCommand),
+    /// Benchmark helpers: generate large realistic files, time every step beside peer tools.
+    #[command(
+        after_help = "Examples:\n  recordport bench gen --rows 1000000 -o contacts-1m.csv\n  recordport bench run --rows 100000 --skip-alternatives"
+    )]
+    Bench(bench::BenchArgs),
     /// Serve the HTTP API (specs 000 and 002) until SIGINT or SIGTERM.
+    #[command(
+        after_help = "Examples:\n  recordport serve\n  recordport --db postgres://localhost/crm serve --bind 0.0.0.0:8080 --no-worker"
+    )]
     Serve(serve::ServeArgs),
     /// Create, list and revoke the HTTP API's keys.
-    #[command(subcommand)]
-    Apikey(apikey::ApikeyCommand),
+    #[command(
+        after_help = "Examples:\n  recordport apikey create --name crm-sync --scopes records:read,records:write\n  recordport apikey list"
+    )]
+    Apikey(apikey::ApikeyArgs),
     /// Run queued import and export jobs until SIGINT or SIGTERM.
+    #[command(
+        after_help = "Examples:\n  recordport --db postgres://localhost/crm worker --concurrency 4\n  recordport worker --exit-when-idle"
+    )]
     Worker(worker::WorkerArgs),
     /// Members' teams (for the team privacy level) and the records each member owns.
     #[command(subcommand)]
+    #[command(
+        after_help = "Examples:\n  recordport member join alice --team sales\n  recordport member teams alice\n  recordport --member bob member counts alice"
+    )]
     Member(member::MemberCommand),
+}
+
+/// The data directory of the commands that keep working files (uploads, export files, queued
+/// import copies).
+#[derive(Debug, Args)]
+pub struct DataDirArgs {
+    /// Directory of the working files: uploads/, exports/ and jobs/ inside it [default: beside
+    /// the SQLite file, NAME-data/ for NAME.db; for PostgreSQL
+    /// ~/.local/share/recordport/DATABASE]
+    #[arg(long, env = "RECORDPORT_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<std::path::PathBuf>,
+}
+
+impl DataDirArgs {
+    /// `folder` inside the data directory: the one given, else the database's default.
+    pub fn folder(&self, database_url: &str, folder: &str) -> Result<std::path::PathBuf> {
+        let dir = match &self.data_dir {
+            Some(dir) => dir.clone(),
+            None => crate::store::data_dir::default_data_dir(database_url)?,
+        };
+        Ok(dir.join(folder))
+    }
 }
 
 #[derive(Debug, Args)]
@@ -126,7 +183,9 @@ fn seconds_arg(flag: &str, seconds: f64) -> Result<std::time::Duration> {
 /// The exit status for an error: scripts can tell bad input, absence and conflicts apart.
 pub fn exit_code(error: &Error) -> i32 {
     match error.http_status() {
-        400 => 2,
+        // A file over the set cap, or with more bad rows than the error budget, is bad input too
+        // (HTTP's 413 and 422 only name the reason).
+        400 | 413 | 422 => 2,
         404 => 3,
         409 => 4,
         _ => 1,
@@ -159,8 +218,8 @@ pub async fn run(cli: Cli) -> i32 {
 
 async fn execute(cli: Cli) -> Result<()> {
     // Generating files needs no database.
-    if let Command::Bench(cmd) = cli.command {
-        return bench::run(cmd);
+    if let Command::Bench(args) = cli.command {
+        return bench::run(args.command);
     }
     let store = Store::open_with(
         &cli.db,
@@ -175,15 +234,18 @@ async fn execute(cli: Cli) -> Result<()> {
     };
     let service = RecordService::new(store.clone()).acting_for(access);
     let actor = Actor::new(cli.user_id.clone(), cli.user_name.clone());
-    let out = Output { json: cli.json };
+    let out = Output {
+        json: cli.json,
+        log_json: cli.log_json,
+    };
     let result = match cli.command {
-        Command::Module(cmd) => modules::run(&service, cmd, &out).await,
+        Command::Module(args) => modules::run(&service, args.command, &out).await,
         Command::Records(cmd) => records::run(&service, cmd, &actor, &out).await,
         Command::Import(cmd) => import::run(&service, cmd, &actor, &out).await,
-        Command::Export(cmd) => export::run(&service, cmd, &actor, &out).await,
-        Command::Serve(args) => serve::run(&service, args).await,
-        Command::Apikey(cmd) => apikey::run(&service, cmd, &out).await,
-        Command::Worker(args) => worker::run(&service, args).await,
+        Command::Export(cmd) => export::run(&service, cmd, &actor, &out, &cli.db).await,
+        Command::Serve(args) => serve::run(&service, args, &cli.db).await,
+        Command::Apikey(args) => apikey::run(&service, args.command, &out).await,
+        Command::Worker(args) => worker::run(&service, args, &cli.db).await,
         Command::Member(cmd) => member::run(&service, cmd, &out).await,
         Command::Bench(_) => unreachable!("handled before the database is opened"),
     };
@@ -194,6 +256,8 @@ async fn execute(cli: Cli) -> Result<()> {
 /// Prints JSON in `--json` mode, the rendered text otherwise.
 struct Output {
     json: bool,
+    /// Logs are JSON lines: long runs add progress events to them.
+    log_json: bool,
 }
 
 impl Output {

@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use serde_json::json;
 
 use super::{Output, read_file, table};
@@ -14,17 +14,32 @@ use crate::error::{Error, Result};
 use crate::records::RecordService;
 use crate::schema::{Module, ModuleDef};
 
+#[derive(Debug, Args)]
+pub struct ModuleArgs {
+    #[command(flatten)]
+    scope: super::scope::NoAuthor,
+    #[command(subcommand)]
+    pub command: ModuleCommand,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum ModuleCommand {
     /// Create or update modules from definition files (idempotent).
+    #[command(after_help = "Examples:\n  recordport module apply sample-data/modules/*.json")]
     Apply {
+        /// Module definition files (JSON), one module each.
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
     /// List the modules.
+    #[command(after_help = "Examples:\n  recordport module list")]
     List,
     /// Show one module's fields.
-    Show { slug: String },
+    #[command(after_help = "Examples:\n  recordport module show contacts")]
+    Show {
+        /// The module's slug, e.g. contacts.
+        slug: String,
+    },
 }
 
 pub async fn run(service: &RecordService, cmd: ModuleCommand, out: &Output) -> Result<()> {

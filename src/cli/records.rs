@@ -28,11 +28,18 @@ pub struct DataArg {
 #[derive(Debug, Subcommand)]
 pub enum RecordsCommand {
     /// List records with filters, search, sort and pages.
+    #[command(
+        after_help = "Examples:\n  recordport records list --module contacts --filter status=active --sort deal_value:desc\n  recordport records list --module contacts --search acme --fields email,company --page 2 --page-size 50"
+    )]
     List(Box<ListArgs>),
     /// Show one record (or one of its past versions).
+    #[command(
+        after_help = "Examples:\n  recordport records get --module contacts rec_0190c3b1-…\n  recordport records get --module contacts rec_0190c3b1-… --version 2"
+    )]
     Get {
         #[command(flatten)]
         module: ModuleArg,
+        /// The record's id (rec_…).
         id: String,
         /// Show the record as it was at this version.
         #[arg(long)]
@@ -48,6 +55,9 @@ pub enum RecordsCommand {
         include_changelog: bool,
     },
     /// Create a record from a spec 000 request body.
+    #[command(
+        after_help = "Examples:\n  recordport records create --module contacts --data '{\"fields\":{\"email\":\"ada@acme.com\"}}'\n  recordport records create --module contacts --data @contact.json"
+    )]
     Create {
         #[command(flatten)]
         module: ModuleArg,
@@ -55,23 +65,34 @@ pub enum RecordsCommand {
         data: DataArg,
     },
     /// Update a record (PATCH); a "version" in the body must be the current one.
+    #[command(
+        after_help = "Examples:\n  recordport records update --module contacts rec_0190c3b1-… --data '{\"fields\":{\"status\":\"customer\"}}'"
+    )]
     Update {
         #[command(flatten)]
         module: ModuleArg,
+        /// The record's id (rec_…).
         id: String,
         #[command(flatten)]
         data: DataArg,
     },
     /// Create or update the record with this external id.
+    #[command(
+        after_help = "Examples:\n  recordport records upsert --module contacts --external-id crm-1042 --data @contact.json"
+    )]
     Upsert {
         #[command(flatten)]
         module: ModuleArg,
+        /// The id the record has in the system it comes from.
         #[arg(long)]
         external_id: String,
         #[command(flatten)]
         data: DataArg,
     },
     /// Create or update the record whose --match field holds the body's value (spec 001).
+    #[command(
+        after_help = "Examples:\n  recordport records upsert-by --module contacts --match email --data '{\"fields\":{\"email\":\"ada@acme.com\",\"status\":\"lead\"}}'"
+    )]
     UpsertBy {
         #[command(flatten)]
         module: ModuleArg,
@@ -82,6 +103,9 @@ pub enum RecordsCommand {
         data: DataArg,
     },
     /// Find the one record whose field matches a value, normalised as imports match it.
+    #[command(
+        after_help = "Examples:\n  recordport records lookup --module contacts email=Ada@Acme.com\n  recordport records lookup --module accounts name=acme"
+    )]
     Lookup {
         #[command(flatten)]
         module: ModuleArg,
@@ -90,23 +114,35 @@ pub enum RecordsCommand {
         query: String,
     },
     /// Replace a record (PUT): what the body leaves out is cleared.
+    #[command(
+        after_help = "Examples:\n  recordport records replace --module contacts rec_0190c3b1-… --data @contact.json"
+    )]
     Replace {
         #[command(flatten)]
         module: ModuleArg,
+        /// The record's id (rec_…).
         id: String,
         #[command(flatten)]
         data: DataArg,
     },
     /// Move a record to the trash.
+    #[command(
+        after_help = "Examples:\n  recordport records delete --module contacts rec_0190c3b1-…"
+    )]
     Delete {
         #[command(flatten)]
         module: ModuleArg,
+        /// The record's id (rec_…).
         id: String,
     },
     /// Bring a record back from the trash.
+    #[command(
+        after_help = "Examples:\n  recordport records restore --module contacts rec_0190c3b1-…"
+    )]
     Restore {
         #[command(flatten)]
         module: ModuleArg,
+        /// The record's id (rec_…).
         id: String,
         /// Instead: put a live record's values back as they were at this version (a new
         /// version).
@@ -114,9 +150,13 @@ pub enum RecordsCommand {
         version: Option<i64>,
     },
     /// Who changed what and when, newest first (spec 004's changelog).
+    #[command(
+        after_help = "Examples:\n  recordport records changelog --module contacts rec_0190c3b1-… --limit 20 --start-date 2026-01-01"
+    )]
     Changelog {
         #[command(flatten)]
         module: ModuleArg,
+        /// The record's id (rec_…).
         id: String,
         /// At most this many entries (default 50, at most 1,000).
         #[arg(long)]
@@ -129,32 +169,49 @@ pub enum RecordsCommand {
         end_date: Option<String>,
     },
     /// A record's version history.
+    #[command(
+        after_help = "Examples:\n  recordport records history --module contacts rec_0190c3b1-…"
+    )]
     History {
         #[command(flatten)]
         module: ModuleArg,
+        /// The record's id (rec_…).
         id: String,
     },
     /// List the trash.
+    #[command(
+        after_help = "Examples:\n  recordport records trash --module contacts --page-size 100"
+    )]
     Trash {
         #[command(flatten)]
         module: ModuleArg,
+        /// Page number, from 1.
         #[arg(long, default_value_t = 1)]
         page: u32,
+        /// Records per page.
         #[arg(long, default_value_t = 25)]
         page_size: u32,
     },
     /// Delete a trashed record for good.
+    #[command(
+        after_help = "Examples:\n  recordport records purge --module contacts rec_0190c3b1-…"
+    )]
     Purge {
         #[command(flatten)]
         module: ModuleArg,
+        /// The record's id (rec_…).
         id: String,
     },
     /// Delete every trashed record of the module for good.
+    #[command(after_help = "Examples:\n  recordport records empty-trash --module contacts")]
     EmptyTrash {
         #[command(flatten)]
         module: ModuleArg,
     },
     /// Create many records in one transaction: a JSON array of bodies or {"records": [...]}.
+    #[command(
+        after_help = "Examples:\n  recordport records bulk-create --module accounts --data @sample-data/records/accounts.json"
+    )]
     BulkCreate {
         #[command(flatten)]
         module: ModuleArg,
@@ -163,6 +220,9 @@ pub enum RecordsCommand {
     },
     /// Update many records in one transaction: {"updates": [{"id", "fields", "version"?}]} (spec
     /// 004, up to 1,000), or add/remove labels and types on up to 100 (spec 000's body).
+    #[command(
+        after_help = "Examples:\n  recordport records bulk-update --module contacts --data '{\"updates\":[{\"id\":\"rec_…\",\"fields\":{\"status\":\"customer\"}}]}'\n  recordport records bulk-update --module contacts --data @bulk-update.json"
+    )]
     BulkUpdate {
         #[command(flatten)]
         module: ModuleArg,
@@ -170,16 +230,24 @@ pub enum RecordsCommand {
         data: DataArg,
     },
     /// Move up to 100 records to the trash.
+    #[command(
+        after_help = "Examples:\n  recordport records bulk-delete --module contacts rec_0190c3b1-… rec_0190c3b2-…"
+    )]
     BulkDelete {
         #[command(flatten)]
         module: ModuleArg,
+        /// Record ids (rec_…), up to 100.
         #[arg(required = true)]
         ids: Vec<String>,
     },
     /// Restore up to 100 trashed records.
+    #[command(
+        after_help = "Examples:\n  recordport records bulk-restore --module contacts rec_0190c3b1-… rec_0190c3b2-…"
+    )]
     BulkRestore {
         #[command(flatten)]
         module: ModuleArg,
+        /// Record ids (rec_…), up to 100.
         #[arg(required = true)]
         ids: Vec<String>,
     },
@@ -195,13 +263,16 @@ pub struct ListArgs {
     /// The advancedFilter JSON of spec 000.
     #[arg(long)]
     pub advanced_filter: Option<String>,
+    /// Only records matching these words (in any text field).
     #[arg(long)]
     pub search: Option<String>,
     /// field:asc or field:desc (default: newest first).
     #[arg(long)]
     pub sort: Option<String>,
+    /// Page number, from 1 (default 1).
     #[arg(long)]
     pub page: Option<u32>,
+    /// Records per page (default 25).
     #[arg(long)]
     pub page_size: Option<u32>,
     /// Field slugs to show, comma-separated.

@@ -11,12 +11,15 @@ use tokio::sync::watch;
 
 use crate::api::{self, ApiSettings, limits};
 use crate::error::{Error, Result};
-use crate::export::{ExportSettings, job::DEFAULT_EXPORT_DIR};
+use crate::export::ExportSettings;
 use crate::records::RecordService;
+use crate::store::data_dir;
 use crate::worker::{Worker, WorkerOptions};
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
+    #[command(flatten)]
+    scope: super::scope::ServiceScope,
     /// Address to listen on; port 0 picks a free port (the first line printed names it).
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub bind: String,
@@ -30,15 +33,18 @@ pub struct ServeArgs {
     /// (0: no limit).
     #[arg(long, default_value_t = limits::DEFAULT_FAILED_AUTH_PER_MINUTE)]
     pub failed_auth_per_minute: u32,
-    /// Where uploaded files wait between the import steps.
-    #[arg(long, env = "RECORDPORT_UPLOADS_DIR", default_value = "uploads")]
-    pub uploads_dir: PathBuf,
-    /// Where export jobs keep their files.
-    #[arg(long, env = "RECORDPORT_EXPORT_DIR", default_value = DEFAULT_EXPORT_DIR)]
-    pub export_dir: PathBuf,
-    /// Where background imports keep their copy of the file until a worker has run them.
-    #[arg(long, default_value = "jobs")]
-    pub jobs_dir: PathBuf,
+    #[command(flatten)]
+    pub data: super::DataDirArgs,
+    /// Where uploaded files wait between the import steps [default: DATA_DIR/uploads].
+    #[arg(long, env = "RECORDPORT_UPLOADS_DIR", value_name = "DIR")]
+    pub uploads_dir: Option<PathBuf>,
+    /// Where export jobs keep their files [default: DATA_DIR/exports].
+    #[arg(long, env = "RECORDPORT_EXPORT_DIR", value_name = "DIR")]
+    pub export_dir: Option<PathBuf>,
+    /// Where background imports keep their copy of the file until a worker has run them
+    /// [default: DATA_DIR/jobs].
+    #[arg(long, value_name = "DIR")]
+    pub jobs_dir: Option<PathBuf>,
     /// Run no worker in this process: queued jobs wait for `recordport worker` processes.
     #[arg(long)]
     pub no_worker: bool,
@@ -50,7 +56,14 @@ pub struct ServeArgs {
     pub worker_poll_ms: u64,
 }
 
-pub async fn run(service: &RecordService, args: ServeArgs) -> Result<()> {
+pub async fn run(service: &RecordService, args: ServeArgs, database_url: &str) -> Result<()> {
+    let folder = |given: &Option<PathBuf>, name: &str| match given {
+        Some(dir) => Ok(dir.clone()),
+        None => args.data.folder(database_url, name),
+    };
+    let uploads_dir = folder(&args.uploads_dir, data_dir::UPLOADS)?;
+    let export_dir = folder(&args.export_dir, data_dir::EXPORTS)?;
+    let jobs_dir = folder(&args.jobs_dir, data_dir::JOBS)?;
     let io = |source: std::io::Error| Error::Io {
         path: args.bind.clone(),
         source,
@@ -63,8 +76,8 @@ pub async fn run(service: &RecordService, args: ServeArgs) -> Result<()> {
         max_upload_bytes: args.max_upload_mb.saturating_mul(1024 * 1024),
         rate_limit_per_minute: args.rate_limit_per_minute,
         failed_auth_per_minute: args.failed_auth_per_minute,
-        uploads_dir: args.uploads_dir.clone(),
-        jobs_dir: args.jobs_dir.clone(),
+        uploads_dir,
+        jobs_dir,
     };
     // The first line on stdout is the address, for scripts and tests that asked for port 0.
     {
@@ -88,7 +101,7 @@ pub async fn run(service: &RecordService, args: ServeArgs) -> Result<()> {
         let _ = stop.wait_for(|stopped| *stopped).await;
     };
     let worker = (!args.no_worker).then(|| {
-        let mut options = WorkerOptions::new(ExportSettings::new(args.export_dir.clone()));
+        let mut options = WorkerOptions::new(ExportSettings::new(export_dir.clone()));
         options.concurrency = args.worker_concurrency.max(1);
         options.poll_interval = Duration::from_millis(args.worker_poll_ms);
         let worker = Worker::new(service.clone(), options);

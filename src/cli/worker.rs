@@ -8,12 +8,14 @@ use clap::Args;
 use crate::cli::import::PipelineArgs;
 use crate::error::Result;
 use crate::export::ExportSettings;
-use crate::export::job::DEFAULT_EXPORT_DIR;
 use crate::records::RecordService;
+use crate::store::data_dir;
 use crate::worker::{Worker, WorkerOptions};
 
 #[derive(Debug, Args)]
 pub struct WorkerArgs {
+    #[command(flatten)]
+    scope: super::scope::ServiceScope,
     /// Jobs run at once.
     #[arg(long, default_value_t = 1)]
     pub concurrency: usize,
@@ -26,9 +28,11 @@ pub struct WorkerArgs {
     /// How import jobs are chunked, mapped and committed.
     #[command(flatten)]
     pub pipeline: PipelineArgs,
-    /// Where export jobs keep their files.
-    #[arg(long, default_value = DEFAULT_EXPORT_DIR)]
-    pub export_dir: PathBuf,
+    #[command(flatten)]
+    pub data: super::DataDirArgs,
+    /// Where export jobs keep their files [default: DATA_DIR/exports].
+    #[arg(long, env = "RECORDPORT_EXPORT_DIR", value_name = "DIR")]
+    pub export_dir: Option<PathBuf>,
     /// A job claimed more often than this (it keeps crashing its worker) is failed.
     #[arg(long, default_value_t = 5)]
     pub max_attempts: i64,
@@ -40,8 +44,12 @@ pub struct WorkerArgs {
     pub worker_id: Option<String>,
 }
 
-pub async fn run(service: &RecordService, args: WorkerArgs) -> Result<()> {
-    let mut options = WorkerOptions::new(ExportSettings::new(args.export_dir));
+pub async fn run(service: &RecordService, args: WorkerArgs, database_url: &str) -> Result<()> {
+    let export_dir = match args.export_dir {
+        Some(dir) => dir,
+        None => args.data.folder(database_url, data_dir::EXPORTS)?,
+    };
+    let mut options = WorkerOptions::new(ExportSettings::new(export_dir));
     options.concurrency = args.concurrency.max(1);
     options.lease = super::seconds_arg("--lease-secs", args.lease_secs)?;
     options.poll_interval = Duration::from_millis(args.poll_ms);

@@ -29,7 +29,7 @@ use crate::import::memory;
 use crate::import::merge::{DuplicateStrategy, MergeMode};
 use crate::import::pipeline::PipelineOptions;
 use crate::import::queue::{self, QueueOptions};
-use crate::import::report::{ErrorsCsv, ImportResult, ReferenceWarning, RowError};
+use crate::import::report::{ErrorsCsv, ImportResult, Phase, Progress, ReferenceWarning, RowError};
 use crate::import::source::{self, SourceInfo, SourceOptions};
 use crate::import::undo;
 use crate::import::writer::{Importer, Resume, RunControl, RunEnd};
@@ -66,6 +66,13 @@ pub struct ImportRequest {
     /// Field values for every record, used where the row leaves the field empty.
     #[serde(default)]
     pub static_values: Map<String, Value>,
+    /// The error budget: over it the import stops, fails and is undone. None: no budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_errors: Option<crate::import::ErrorBudget>,
+    /// How values are read (`en-US`, `de-DE`, …): day/month order and the default phone region.
+    /// None: the file's own dates decide the order (see [`crate::import::locale`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
 }
 
 /// How to run an import (as opposed to what to import).
@@ -163,7 +170,14 @@ impl PreparedImport {
 
     /// Plans the mapping against the file's header without counting it again (a queued job
     /// was counted when it was submitted).
-    pub(crate) fn planned(input: ImportInput, total_rows: u64) -> Result<PreparedImport> {
+    pub(crate) fn planned(mut input: ImportInput, total_rows: u64) -> Result<PreparedImport> {
+        // A locale in the request decides how values read, wherever the import runs (here, a
+        // worker, the HTTP API).
+        if let Some(tag) = &input.request.locale {
+            input.value_options = tag
+                .parse::<crate::import::locale::Locale>()?
+                .value_options();
+        }
         let opened = source::open(&input.path, &input.source)?;
         let plan = MappingPlan::new(
             &input.module,
@@ -295,6 +309,18 @@ impl PreparedImport {
         let held = job_id.is_some().then_some(&lease);
         let (outcome, _) =
             run_leased(&mut importer, source, options, total_rows, 0, held, None).await;
+        // A failed or cancelled job is undone next (in `settle`): say so while it happens.
+        if let Some(progress) = &options.progress
+            && job_id.is_some()
+            && matches!(&outcome, Ok(RunEnd::Cancelled))
+                | matches!(&outcome, Err(error) if !matches!(error, Error::LeaseLost { .. }))
+        {
+            progress(&Progress {
+                total_rows,
+                counters: importer.counters(),
+                phase: Phase::Undoing,
+            });
+        }
         if let Some(errors_out) = importer.errors_out.take() {
             errors_out.finish()?;
         }

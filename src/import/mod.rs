@@ -33,11 +33,13 @@
 //! | [`queue`] | submitted jobs run by workers under a lease, resumed after a crash |
 //! | [`uploads`], [`inline`] | files kept between HTTP steps; rows given inline |
 
+pub mod budget;
 pub mod dedupe;
 pub mod execute;
 pub mod inline;
 pub mod job;
 pub(crate) mod ledger;
+pub mod locale;
 pub mod map;
 pub mod mapping;
 pub mod memory;
@@ -55,6 +57,7 @@ pub mod validate;
 mod write;
 pub(crate) mod writer;
 
+pub use budget::ErrorBudget;
 pub use execute::{ImportRequest, PreparedImport, RunOptions, Started, execute_file};
 pub use job::{ImportJob, JobStatus, ProcessingMode, cancel, get_job, list_jobs};
 pub use map::{MappedRow, MappingPlan};
@@ -62,7 +65,9 @@ pub use merge::{DuplicateStrategy, MergeMode};
 pub use parse::{ParseResult, RowDefect, parse_file};
 pub use pipeline::{CommitPolicy, PipelineOptions};
 pub use queue::{QueueOptions, Submission, submit};
-pub use report::{Counters, ImportResult, Progress, ReferenceWarning, RowError, RowErrorCode};
+pub use report::{
+    Counters, ImportResult, Phase, Progress, ReferenceWarning, RowError, RowErrorCode,
+};
 pub use rollback::{RollbackOutcome, rollback};
 pub use source::{FileType, Source, SourceInfo, SourceLimits, SourceOptions, SourceRow, open};
 pub use validate::{ValidationReport, Warning, validate_file};

@@ -53,6 +53,9 @@ pub enum RowErrorCode {
     ReferenceNotFound,
     /// A required field no column or static value fills (a warning about the whole mapping).
     RequiredNotMapped,
+    /// A date column no value of which decides between day-first and month-first (a warning
+    /// about the whole column: give a locale), or one whose values need both orders.
+    AmbiguousDate,
     /// A value that does not fit its field, from a job stored before codes were kept.
     #[default]
     InvalidValue,
@@ -60,7 +63,7 @@ pub enum RowErrorCode {
 
 impl RowErrorCode {
     /// Every code, in the order of the table.
-    pub const ALL: [RowErrorCode; 16] = [
+    pub const ALL: [RowErrorCode; 17] = [
         RowErrorCode::MalformedRow,
         RowErrorCode::RequiredMissing,
         RowErrorCode::InvalidEmail,
@@ -76,6 +79,7 @@ impl RowErrorCode {
         RowErrorCode::ReferenceAmbiguous,
         RowErrorCode::ReferenceNotFound,
         RowErrorCode::RequiredNotMapped,
+        RowErrorCode::AmbiguousDate,
         RowErrorCode::InvalidValue,
     ];
 
@@ -96,6 +100,7 @@ impl RowErrorCode {
             RowErrorCode::ReferenceAmbiguous => "reference_ambiguous",
             RowErrorCode::ReferenceNotFound => "reference_not_found",
             RowErrorCode::RequiredNotMapped => "required_not_mapped",
+            RowErrorCode::AmbiguousDate => "ambiguous_date",
             RowErrorCode::InvalidValue => "invalid_value",
         }
     }
@@ -118,6 +123,7 @@ impl RowErrorCode {
             RowErrorCode::ReferenceAmbiguous => "the reference names several records",
             RowErrorCode::ReferenceNotFound => "the reference names no record",
             RowErrorCode::RequiredNotMapped => "a required field no column fills",
+            RowErrorCode::AmbiguousDate => "dates that read both day-first and month-first",
             RowErrorCode::InvalidValue => "a value that does not fit its field",
         }
     }
@@ -179,13 +185,35 @@ impl Counters {
     }
 }
 
-/// Called after every commit (every batch in a dry run).
+/// Called after every commit (every batch in a dry run), and once more before a failed or
+/// cancelled job is undone.
 pub type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Progress {
     pub total_rows: u64,
     pub counters: Counters,
+    pub phase: Phase,
+}
+
+/// What a foreground import is doing: reading the file once to check and count it (before the
+/// first callback: a caller shows it until then), importing its rows, or undoing what it wrote
+/// (a failed or cancelled job).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Counting,
+    Importing,
+    Undoing,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Counting => "counting",
+            Phase::Importing => "importing",
+            Phase::Undoing => "undoing",
+        }
+    }
 }
 
 /// Spec 002's `referenceWarnings` entry.

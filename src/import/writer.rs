@@ -36,7 +36,7 @@ use crate::import::map::MappingPlan;
 use crate::import::merge::DuplicateStrategy;
 use crate::import::pipeline::{MappedChunk, Pipeline};
 use crate::import::report::{
-    Counters, ErrorsCsv, ImportResult, MAX_LISTED_RECORD_IDS, MAX_REPORTED_ERRORS, Progress,
+    Counters, ErrorsCsv, ImportResult, MAX_LISTED_RECORD_IDS, MAX_REPORTED_ERRORS, Phase, Progress,
     ReferenceWarning, RowError,
 };
 use crate::import::resolve::{ReferenceResolver, ResolutionCache};
@@ -349,6 +349,7 @@ impl<'a> Importer<'a> {
                 },
             };
             let rows = chunk.rows.len();
+            let last_row = chunk.rows.last().map_or(0, |row| row.row_number);
             let ending_after = |importer: &Importer| {
                 importer.cancel_seen || control.stop.iter().any(|stop| stop.load(Ordering::Relaxed))
             };
@@ -408,6 +409,7 @@ impl<'a> Importer<'a> {
                     due
                 }
             };
+            self.check_error_budget(last_row, total_rows)?;
             if reached_store {
                 self.report_progress(options, total_rows);
             }
@@ -426,6 +428,11 @@ impl<'a> Importer<'a> {
         // A dry run's transaction is dropped here: rolled back.
         drop(dry_tx);
         Ok(RunEnd::Finished)
+    }
+
+    /// The rows counted so far.
+    pub(crate) fn counters(&self) -> Counters {
+        self.counters
     }
 
     /// Where the run stands at a commit.
@@ -492,11 +499,29 @@ impl<'a> Importer<'a> {
         }
     }
 
+    /// Over its error budget the run stops as a failure (which undoes what it wrote).
+    fn check_error_budget(&self, last_row: u64, total_rows: u64) -> Result<()> {
+        match self.request.max_errors {
+            Some(budget) if budget.exceeded(self.counters.error_rows, total_rows) => {
+                Err(Error::ErrorBudgetExceeded {
+                    job_id: self.job_id.clone(),
+                    row: last_row,
+                    error_rows: self.counters.error_rows,
+                    budget: budget.to_string(),
+                    limit: budget.limit(total_rows),
+                    total_rows,
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
     fn report_progress(&self, options: &RunOptions, total_rows: u64) {
         if let Some(progress) = &options.progress {
             progress(&Progress {
                 total_rows,
                 counters: self.counters,
+                phase: Phase::Importing,
             });
         }
     }

@@ -8,6 +8,7 @@
 //! [`Dialect`]. Values are always bound, never pasted into SQL text, and in one place
 //! (`bind_args!`).
 
+pub mod data_dir;
 pub mod sqlite_raw;
 
 use std::path::Path;

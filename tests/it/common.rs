@@ -160,3 +160,38 @@ pub fn recordport_process() -> std::process::Command {
 pub fn recordport_command() -> assert_cmd::Command {
     recordport_process().into()
 }
+
+/// What a finished `recordport` process said.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Runs `cmd` to its end. The tests run on a multi-thread runtime; the child process blocks
+    /// this worker only.
+    pub fn of(mut cmd: std::process::Command) -> Run {
+        let out = tokio::task::block_in_place(|| cmd.output()).expect("run recordport");
+        Run {
+            code: out.status.code().expect("exit code"),
+            stdout: String::from_utf8(out.stdout).expect("utf-8 stdout"),
+            stderr: String::from_utf8(out.stderr).expect("utf-8 stderr"),
+        }
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", self.stdout))
+    }
+
+    /// The run, which must have succeeded.
+    pub fn ok(self, what: &str) -> Run {
+        assert_eq!(
+            self.code, 0,
+            "{what} failed: {} {}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}

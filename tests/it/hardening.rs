@@ -432,8 +432,8 @@ async fn zip_bombs(db: TestDb) {
     ] {
         assert!(std::fs::metadata(file).unwrap().len() < 1024 * 1024);
         let (code, body, rss_kib, took) = parse_measured(&db, file);
-        // The CLI's exit code of a 413 (file_too_large).
-        assert_eq!(code, 1, "{body}");
+        // The CLI's exit code of bad input (file_too_large).
+        assert_eq!(code, 2, "{body}");
         assert_eq!(body["error"]["code"], "file_too_large", "{body}");
         let message = body["error"]["message"].as_str().unwrap();
         assert!(message.contains(says), "{message}");

@@ -27,17 +27,41 @@ impl Server {
     /// exports directories.
     pub async fn start(db: &TestDb, extra: &[&str]) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut child = recordport_process()
+        let folders: Vec<String> = ["uploads", "export", "jobs"]
+            .iter()
+            .flat_map(|folder| {
+                [
+                    format!("--{folder}-dir"),
+                    dir.path().join(folder).display().to_string(),
+                ]
+            })
+            .collect();
+        let folders: Vec<&str> = folders.iter().map(String::as_str).collect();
+        Self::spawn(db, &[&folders[..], extra].concat(), None, dir).await
+    }
+
+    /// Starts the server in the directory `cwd` with its working directories left to their
+    /// defaults.
+    pub async fn start_in(db: &TestDb, cwd: &std::path::Path, extra: &[&str]) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        Self::spawn(db, extra, Some(cwd), dir).await
+    }
+
+    async fn spawn(
+        db: &TestDb,
+        args: &[&str],
+        cwd: Option<&std::path::Path>,
+        dir: tempfile::TempDir,
+    ) -> Server {
+        let mut command = recordport_process();
+        if let Some(cwd) = cwd {
+            command.current_dir(cwd);
+        }
+        let mut child = command
             .args(["--db", &db.url, "serve", "--bind", "127.0.0.1:0"])
-            .arg("--uploads-dir")
-            .arg(dir.path().join("uploads"))
-            .arg("--export-dir")
-            .arg(dir.path().join("exports"))
-            .arg("--jobs-dir")
-            .arg(dir.path().join("jobs"))
+            .args(args)
             // The embedded worker looks at the queue often, so job tests wait little.
             .args(["--worker-poll-ms", "50"])
-            .args(extra)
             // Request logs would drown the test output.
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())

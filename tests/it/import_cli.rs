@@ -7,37 +7,16 @@ use recordport::records::{ListQuery, Record};
 use serde_json::{Value, json};
 
 use crate::both;
-use crate::common::{TestDb, sample_dir};
-
-use crate::common::recordport_command as command;
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", self.stdout))
-    }
-}
+use crate::common::{Run, TestDb, recordport_process, sample_dir};
 
 fn run(db: &TestDb, json: bool, args: &[&str]) -> Run {
-    let mut cmd = command();
+    let mut cmd = recordport_process();
     cmd.args(["--db", &db.url]);
     if json {
         cmd.arg("--json");
     }
     cmd.args(args);
-    // The tests run on a multi-thread runtime; the child process blocks this worker only.
-    let out = tokio::task::block_in_place(|| cmd.output()).expect("run recordport");
-    Run {
-        code: out.status.code().expect("exit code"),
-        stdout: String::from_utf8(out.stdout).expect("utf-8 stdout"),
-        stderr: String::from_utf8(out.stderr).expect("utf-8 stderr"),
-    }
+    Run::of(cmd)
 }
 
 /// `recordport --json import ARGS…`, which must succeed: the `data` of `{"success":true,…}`.
@@ -75,11 +54,11 @@ fn import_text(db: &TestDb, args: &[&str]) -> String {
     run.stdout
 }
 
-fn sample(name: &str) -> String {
+pub(crate) fn sample(name: &str) -> String {
     sample_dir().join("import").join(name).display().to_string()
 }
 
-fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
+pub(crate) fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, text).expect("write test file");
     path

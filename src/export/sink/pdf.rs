@@ -1,13 +1,14 @@
-//! PDF sink: a table report on A4 landscape pages, drawn with `krilla` in an embedded DejaVu Sans
-//! Condensed (subset to the glyphs used), so accented, Greek and Cyrillic text renders and can be
-//! copied or searched.
+//! PDF sink: a table report on A4 pages (portrait when the table fits its width, landscape when
+//! it is wide), drawn with `krilla` in an embedded DejaVu Sans Condensed (subset to the glyphs
+//! used), so accented, Greek and Cyrillic text renders and can be copied or searched.
 //!
 //! In: columns and typed cells, a page of records at a time. Out: a PDF with the title and
-//! description on the first page, the column header on every page, one line per record and
-//! "Page N of M" at the foot of each page. Guarantees: column widths are chosen from the header
-//! and the first rows so that the table fits the page width; a cell that does not fit its column
-//! is cut with an ellipsis (one line per record keeps every page the same height, which is what
-//! makes M known before the last page is drawn); numbers are right-aligned.
+//! description on the first page, the column header on every page and "Page N of M" at the foot
+//! of each page. Guarantees: column widths are chosen from the header and the first rows so that
+//! the table fits the page width; numbers, dates and single-word values (emails, URLs, phone
+//! numbers) are never cut; text of several words wraps onto up to three lines, the rest cut with
+//! an ellipsis; every record row has the same height (what makes M known before the last page is
+//! drawn); numbers are right-aligned.
 //!
 //! Memory: rows are drawn as they arrive, a PDF page at a time; krilla keeps each finished page
 //! as its compressed content stream (measured: about 4 KB for a page of 35 rows and 9 columns)
@@ -35,9 +36,9 @@ use crate::export::rows::{CellRef, Rows};
 
 const FONT_BYTES: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSansCondensed.ttf");
 
-/// A4 landscape, in points.
-const PAGE_WIDTH: f32 = 841.89;
-const PAGE_HEIGHT: f32 = 595.28;
+/// A4 in points, long side first: landscape is (LONG, SHORT), portrait (SHORT, LONG).
+const A4_LONG: f32 = 841.89;
+const A4_SHORT: f32 = 595.28;
 const MARGIN: f32 = 36.0;
 const TITLE_SIZE: f32 = 14.0;
 const TEXT_SIZE: f32 = 8.0;
@@ -47,12 +48,17 @@ const MIN_TEXT_SIZE: f32 = 5.5;
 /// Space left of and right of the text in a cell, in points.
 const CELL_PADDING: f32 = 3.0;
 /// Text columns are at least this many `0`-widths wide (when their content is that wide).
-const MIN_TEXT_CHARS: f32 = 8.0;
+const MIN_TEXT_CHARS: f32 = 12.0;
+/// Lines a wrapped cell takes at most; the rest is cut with an ellipsis. Every row takes the
+/// same number of lines, so the page count is known before the last page is drawn.
+const MAX_CELL_LINES: usize = 3;
 /// Lines of the description at most.
 const DESCRIPTION_LINES: usize = 4;
 /// Rows measured to choose the column widths.
 const SAMPLE_ROWS: usize = 200;
 const ELLIPSIS: char = '…';
+/// Distance between the lines of a wrapped cell, in text sizes.
+const LINE_STEP: f32 = 1.25;
 
 /// The font's glyph metrics, parsed once per process.
 struct Metrics {
@@ -165,8 +171,12 @@ impl Line {
 
 /// Where things go on a page, fixed once the column widths are known.
 struct Layout {
+    page_width: f32,
+    page_height: f32,
     text_size: f32,
     row_height: f32,
+    /// Lines of every record row (long text wraps onto them).
+    row_lines: usize,
     widths: Vec<f32>,
     /// Right-aligned columns (numbers).
     right: Vec<bool>,
@@ -250,13 +260,15 @@ impl PdfSink {
     /// a few characters wide; headers may be cut. When even that does not fit, the text shrinks.
     fn plan(&self, sample: &[Vec<String>]) -> Result<Layout> {
         let metrics = self.metrics()?;
-        let available = PAGE_WIDTH - 2.0 * MARGIN;
         // Widths at 1 pt; everything scales with the text size.
         let zero = metrics.glyph('0').1;
         let mut content = vec![0.0f32; self.columns.len()];
+        // Columns of single words (emails, URLs, ids, phone numbers): they cannot wrap.
+        let mut one_word = vec![true; self.columns.len()];
         for row in sample.iter().take(SAMPLE_ROWS) {
             for (i, text) in row.iter().enumerate().take(content.len()) {
                 content[i] = content[i].max(metrics.width(text, 1.0));
+                one_word[i] &= !text.trim().contains(char::is_whitespace);
             }
         }
         let header: Vec<f32> = self
@@ -264,11 +276,25 @@ impl PdfSink {
             .iter()
             .map(|c| metrics.width(&c.label, 1.0))
             .collect();
+        // Numbers, dates and single words (emails, URLs, phone numbers) are never cut: cut, such
+        // a value is useless. Text of several words wraps instead.
         let short: Vec<bool> = self
             .columns
             .iter()
-            .map(|c| !matches!(c.kind, ValueKind::Text))
+            .enumerate()
+            .map(|(i, c)| !matches!(c.kind, ValueKind::Text) || one_word[i])
             .collect();
+        // Portrait when the table fits its width at the full text size, else landscape.
+        let portrait_available = A4_SHORT - 2.0 * MARGIN;
+        let wanted: f32 = (0..content.len())
+            .map(|i| content[i].max(header[i]) * TEXT_SIZE + 2.0 * CELL_PADDING)
+            .sum();
+        let (page_width, page_height) = if wanted <= portrait_available {
+            (A4_SHORT, A4_LONG)
+        } else {
+            (A4_LONG, A4_SHORT)
+        };
+        let available = page_width - 2.0 * MARGIN;
         let at = |size: f32| -> (Vec<f32>, Vec<f32>) {
             let pad = 2.0 * CELL_PADDING;
             let min_text = MIN_TEXT_CHARS * zero * size;
@@ -284,7 +310,7 @@ impl PdfSink {
                 .collect();
             let want = (0..content.len())
                 .map(|i| content[i].max(header[i]) * size + pad)
-                // Long free text should not take the whole table: it is cut instead.
+                // Long free text should not take the whole table: it is wrapped instead.
                 .map(|w| w.min(available / 2.0))
                 .collect();
             (min, want)
@@ -304,7 +330,16 @@ impl PdfSink {
             text_size = (text_size - 0.5).max(MIN_TEXT_SIZE);
         };
 
-        let row_height = text_size * 1.7;
+        // Lines for the longest sampled text of each wrapped column at its width.
+        let row_lines = (0..content.len())
+            .filter(|&i| !short[i])
+            .map(|i| {
+                let room = (widths[i] - 2.0 * CELL_PADDING).max(1.0);
+                ((content[i] * text_size / room).ceil() as usize).clamp(1, MAX_CELL_LINES)
+            })
+            .max()
+            .unwrap_or(1);
+        let row_height = text_size * 1.7 + (row_lines - 1) as f32 * text_size * LINE_STEP;
         let mut first_table_top = MARGIN;
         let mut description = Vec::new();
         if self.title.is_some() {
@@ -321,15 +356,17 @@ impl PdfSink {
             } else {
                 0.0
             };
-        let table_bottom = PAGE_HEIGHT - MARGIN - FOOTER_SIZE * 2.0;
+        let table_bottom = page_height - MARGIN - FOOTER_SIZE * 2.0;
+        let header_height = text_size * 1.7;
         let rows = |top: f32| {
-            (((table_bottom - top) / row_height).floor() as usize)
-                .saturating_sub(1)
-                .max(1)
+            (((table_bottom - top - header_height) / row_height).floor() as usize).max(1)
         };
         Ok(Layout {
+            page_width,
+            page_height,
             text_size,
             row_height,
+            row_lines,
             right: self
                 .columns
                 .iter()
@@ -375,9 +412,9 @@ impl PdfSink {
         let page_number = self.pages_done + 1;
         let first = self.pages_done == 0;
         let font = self.font.clone();
-        let settings = PageSettings::from_wh(PAGE_WIDTH, PAGE_HEIGHT)
+        let settings = PageSettings::from_wh(layout.page_width, layout.page_height)
             .ok_or_else(|| encode_error(&self.target, "PDF", "bad page size"))?;
-        let available = PAGE_WIDTH - 2.0 * MARGIN;
+        let available = layout.page_width - 2.0 * MARGIN;
         {
             let mut page = self.document.start_page_with(settings);
             let mut surface = page.surface();
@@ -405,53 +442,40 @@ impl PdfSink {
 
             // Header row on a grey band, then the records with a light rule under each.
             let size = layout.text_size;
-            let height = layout.row_height;
-            let baseline_offset = (height + size * 0.7) / 2.0;
+            let header_height = size * 1.7;
             fill_rect(
                 &mut surface,
                 MARGIN,
                 top,
                 available,
-                height,
+                header_height,
                 (225, 228, 232),
             );
             surface.set_fill(Some(black()));
-            let mut x = MARGIN;
-            for ((column, width), right) in
-                self.columns.iter().zip(&layout.widths).zip(&layout.right)
-            {
-                let line = Line::fit(metrics, &column.label, size, width - 2.0 * CELL_PADDING);
-                let left = if *right {
-                    x + width - CELL_PADDING - line.width
-                } else {
-                    x + CELL_PADDING
-                };
-                line.draw(&mut surface, &font, left, top + baseline_offset, size);
-                x += width;
-            }
-            top += height;
+            let labels = self.columns.iter().map(|c| c.label.as_str());
+            draw_cells(&mut surface, &font, metrics, &layout, labels, top, 1);
+            top += header_height;
             for row in rows {
                 fill_rect(
                     &mut surface,
                     MARGIN,
-                    top + height - 0.4,
+                    top + layout.row_height - 0.4,
                     available,
                     0.4,
                     (220, 220, 220),
                 );
                 surface.set_fill(Some(black()));
-                let mut x = MARGIN;
-                for ((text, width), right) in row.iter().zip(&layout.widths).zip(&layout.right) {
-                    let line = Line::fit(metrics, text, size, width - 2.0 * CELL_PADDING);
-                    let left = if *right {
-                        x + width - CELL_PADDING - line.width
-                    } else {
-                        x + CELL_PADDING
-                    };
-                    line.draw(&mut surface, &font, left, top + baseline_offset, size);
-                    x += width;
-                }
-                top += height;
+                let texts = row.iter().map(String::as_str);
+                draw_cells(
+                    &mut surface,
+                    &font,
+                    metrics,
+                    &layout,
+                    texts,
+                    top,
+                    layout.row_lines,
+                );
+                top += layout.row_height;
             }
             if rows.is_empty() && first {
                 let line = Line::fit(metrics, "No records match this export.", size, available);
@@ -459,7 +483,7 @@ impl PdfSink {
                     &mut surface,
                     &font,
                     MARGIN + CELL_PADDING,
-                    top + baseline_offset,
+                    top + (header_height + size * 0.7) / 2.0,
                     size,
                 );
             }
@@ -469,8 +493,8 @@ impl PdfSink {
             line.draw(
                 &mut surface,
                 &font,
-                PAGE_WIDTH - MARGIN - line.width,
-                PAGE_HEIGHT - MARGIN,
+                layout.page_width - MARGIN - line.width,
+                layout.page_height - MARGIN,
                 FOOTER_SIZE,
             );
             surface.finish();
@@ -496,6 +520,42 @@ impl PdfSink {
             let rows: Vec<Vec<String>> = self.pending.drain(..take).collect();
             self.draw_page(&rows)?;
         }
+    }
+}
+
+/// Draws one table row from `top`: each cell in its column, numbers right-aligned, text on up to
+/// `lines` lines (wrapped, the last one cut with an ellipsis).
+fn draw_cells<'a>(
+    surface: &mut Surface,
+    font: &Font,
+    metrics: &Metrics,
+    layout: &Layout,
+    texts: impl Iterator<Item = &'a str>,
+    top: f32,
+    lines: usize,
+) {
+    let size = layout.text_size;
+    let single_height = size * 1.7;
+    let first_baseline = top + (single_height + size * 0.7) / 2.0;
+    let mut x = MARGIN;
+    for ((text, width), right) in texts.zip(&layout.widths).zip(&layout.right) {
+        let room = width - 2.0 * CELL_PADDING;
+        let wrapped = if lines > 1 && !*right && metrics.width(text, size) > room {
+            wrap(metrics, text, size, room, lines)
+        } else {
+            vec![text.to_string()]
+        };
+        for (k, part) in wrapped.iter().enumerate() {
+            let line = Line::fit(metrics, part, size, room);
+            let left = if *right {
+                x + width - CELL_PADDING - line.width
+            } else {
+                x + CELL_PADDING
+            };
+            let baseline = first_baseline + k as f32 * size * LINE_STEP;
+            line.draw(surface, font, left, baseline, size);
+        }
+        x += width;
     }
 }
 

@@ -62,6 +62,12 @@ pub struct SourceLimits {
     pub max_cells: u64,
 }
 
+impl SourceLimits {
+    /// A `max_file_bytes` that no file reaches: the file is the caller's own (a local import),
+    /// so only the per-row and per-cell limits guard memory.
+    pub const NO_FILE_CAP: u64 = u64::MAX;
+}
+
 impl Default for SourceLimits {
     fn default() -> Self {
         SourceLimits {
