@@ -10,7 +10,7 @@
 //! Jobs (imports above 5,000 rows, large or requested exports) go to the queue in the database;
 //! workers run them (`recordport serve` runs one in its own process unless `--no-worker`).
 //!
-//! One file per area: [`records`], [`record_sync`] (bulk, upserts, lookup), [`imports`], [`exports`], [`reports`]; [`auth`] (keys and
+//! One file per area: [`records`], [`record_sync`] (bulk, upserts, lookup), [`query`] (CQL), [`imports`], [`exports`], [`reports`]; [`auth`] (keys and
 //! scopes), [`limits`] (rate and size), [`openapi`] (the document), `params` (path parameters,
 //! extracted and documented by one type each; the query string), [`error`] (the error body).
 
@@ -21,6 +21,7 @@ pub mod imports;
 pub mod limits;
 pub mod openapi;
 mod params;
+pub mod query;
 pub mod record_sync;
 pub mod records;
 pub mod reports;
@@ -91,6 +92,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(records::routes())
         .merge(record_sync::routes())
+        .merge(query::routes())
         .merge(imports::routes())
         .merge(exports::routes())
         .merge(reports::routes())

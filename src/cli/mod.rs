@@ -2,7 +2,7 @@
 //! (with `--json`) the spec's JSON shapes. No business logic lives here.
 //!
 //! This file holds the top-level [`Cli`] with its global options, the dispatch to one file per
-//! command (`modules`, `records`, `import`, `export`, `serve`, `worker`, `apikey`, `bench`), the
+//! command (`modules`, `records`, `query`, `import`, `export`, `serve`, `worker`, `apikey`, `bench`), the
 //! exit codes, and the output helpers those files share.
 
 mod apikey;
@@ -10,6 +10,7 @@ mod bench;
 mod export;
 mod import;
 mod modules;
+mod query;
 mod records;
 mod serve;
 mod worker;
@@ -76,6 +77,8 @@ pub enum Command {
     /// Create, read, update, delete, list and restore records.
     #[command(subcommand)]
     Records(records::RecordsCommand),
+    /// Run a CQL query (spec 004): FROM module WHERE … ORDER BY … LIMIT … INCLUDE ….
+    Query(query::QueryArgs),
     /// Import files: parse, suggest a mapping, validate, run, list jobs, roll back.
     #[command(subcommand)]
     Import(import::ImportCommand),
@@ -162,6 +165,7 @@ async fn execute(cli: Cli) -> Result<()> {
     let result = match cli.command {
         Command::Module(cmd) => modules::run(&service, cmd, &out).await,
         Command::Records(cmd) => records::run(&service, cmd, &actor, &out).await,
+        Command::Query(args) => query::run(&service, args, &out).await,
         Command::Import(cmd) => import::run(&service, cmd, &actor, &out).await,
         Command::Export(cmd) => export::run(&service, cmd, &actor, &out).await,
         Command::Serve(args) => serve::run(&service, args).await,

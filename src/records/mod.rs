@@ -7,6 +7,7 @@
 //! a version row with the old and new values; multi-record operations run in one transaction.
 
 mod bulk;
+pub mod cql;
 mod history;
 mod lookup;
 pub(crate) mod model;

@@ -49,11 +49,17 @@ async fn openapi_document_validates_and_lists_every_route() {
     );
     for method in ["post", "patch", "delete"] {
         assert!(
-            paths["/v1/modules/{module}/records/bulk"].get(method).is_some(),
+            paths["/v1/modules/{module}/records/bulk"]
+                .get(method)
+                .is_some(),
             "{method} …/records/bulk"
         );
     }
-    assert!(paths["/v1/modules/{module}/records/{id}"].get("put").is_some());
+    assert!(
+        paths["/v1/modules/{module}/records/{id}"]
+            .get("put")
+            .is_some()
+    );
 
     let file = server.dir.path().join("openapi.json");
     std::fs::write(&file, serde_json::to_vec(&document).unwrap()).unwrap();
