@@ -9,6 +9,7 @@ mod export_cli;
 mod export_roundtrip;
 mod http_exports;
 mod http_imports;
+mod http_query;
 mod http_record_sync;
 mod http_records;
 mod http_service;
