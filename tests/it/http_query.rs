@@ -126,37 +126,34 @@ async fn query_records(db: TestDb) {
     assert_eq!(ids(&body), [linus.as_str()]);
     assert_eq!(body["pagination"]["hasMore"], false);
 
-    // IN, NOT, IS NULL, comparisons on core fields, a parameter list.
-    let body = query(
-        &server,
-        "FROM contacts WHERE status NOT IN :skip AND NOT deal_value < 200 AND job_title IS NULL ORDER BY first_name",
-        json!({"skip": ["customer"]}),
-    )
-    .await;
-    assert_eq!(ids(&body), [ada.as_str(), linus]);
-    let body = query(
-        &server,
-        &format!("FROM contacts WHERE id IN ('{ken}', '{ada}') AND createdAt > '2000-01-01T00:00:00Z' ORDER BY createdAt"),
-        json!({}),
-    )
-    .await;
-    assert_eq!(ids(&body), [ada.as_str(), ken]);
-
-    // SEARCH: every word in one of the fields.
-    let body = query(
-        &server,
-        "FROM contacts WHERE SEARCH(\"machine learning\") IN (notes, email) ORDER BY first_name",
-        json!({}),
-    )
-    .await;
-    assert_eq!(ids(&body), [ada.as_str(), linus]);
-    let body = query(
-        &server,
-        "FROM contacts WHERE NOT SEARCH(:q) IN (notes) ORDER BY first_name",
-        json!({"q": "machine"}),
-    )
-    .await;
-    assert_eq!(ids(&body), [grace.as_str(), ken]);
+    // IN, NOT, IS NULL, comparisons on core fields, a parameter list; SEARCH: every word in one
+    // of the fields.
+    let by_id = format!(
+        "FROM contacts WHERE id IN ('{ken}', '{ada}') AND createdAt > '2000-01-01T00:00:00Z' \
+         ORDER BY createdAt"
+    );
+    for (text, parameters, want) in [
+        (
+            "FROM contacts WHERE status NOT IN :skip AND NOT deal_value < 200 AND job_title IS NULL \
+             ORDER BY first_name",
+            json!({"skip": ["customer"]}),
+            [ada, linus],
+        ),
+        (by_id.as_str(), json!({}), [ada, ken]),
+        (
+            "FROM contacts WHERE SEARCH(\"machine learning\") IN (notes, email) ORDER BY first_name",
+            json!({}),
+            [ada, linus],
+        ),
+        (
+            "FROM contacts WHERE NOT SEARCH(:q) IN (notes) ORDER BY first_name",
+            json!({"q": "machine"}),
+            [grace, ken],
+        ),
+    ] {
+        let body = query(&server, text, parameters).await;
+        assert_eq!(ids(&body), want.map(String::as_str), "{text}");
+    }
 
     // SELECT picks fields of plain records.
     let body = query(
@@ -350,49 +347,44 @@ async fn cli_query(db: TestDb) {
     let server = Server::start(&db, &[]).await;
     let (_, _, c) = seed(&server).await;
     drop(server);
-    let out = recordport_command()
-        .args(["--db", &db.url, "--json", "query"])
-        .arg("FROM contacts WHERE deal_value > :min AND status IN :statuses ORDER BY deal_value")
-        .args([
-            "--param",
-            "min=100",
-            "--param",
-            r#"statuses=["lead","customer"]"#,
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let body: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // `recordport --db URL query ARGS…`: exit code, stdout, stderr.
+    let run = |args: &[&str]| {
+        let out = recordport_command()
+            .args(["--db", &db.url])
+            .args(args)
+            .output()
+            .unwrap();
+        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).to_string();
+        (out.status.code(), text(&out.stdout), text(&out.stderr))
+    };
+    let (code, stdout, stderr) = run(&[
+        "--json",
+        "query",
+        "FROM contacts WHERE deal_value > :min AND status IN :statuses ORDER BY deal_value",
+        "--param",
+        "min=100",
+        "--param",
+        r#"statuses=["lead","customer"]"#,
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let body: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(ids(&body), [c[2].as_str(), &c[0], &c[1]]);
 
-    let out = recordport_command()
-        .args(["--db", &db.url, "query", "FROM contacts GROUP BY status"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let table = String::from_utf8_lossy(&out.stdout);
+    let (code, table, stderr) = run(&["query", "FROM contacts GROUP BY status"]);
+    assert_eq!(code, Some(0), "{stderr}");
     assert!(
         table.contains("churned") && table.contains("3 groups"),
         "{table}"
     );
 
-    let out = recordport_command()
-        .args(["--db", &db.url, "query", "FROM contacts WHERE name = Ada"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2), "bad input exits 2");
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (code, _, stderr) = run(&["query", "FROM contacts WHERE name = Ada"]);
+    assert_eq!(code, Some(2), "bad input exits 2");
     assert!(
         stderr.contains("line 1, column 28: \"Ada\" is a name, not a value"),
         "{stderr}"
     );
+    let (code, _, stderr) = run(&["query", "FROM contacts", "--param", "min"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("NAME=VALUE"), "{stderr}");
 }
 both!(cli_query, cli_query);

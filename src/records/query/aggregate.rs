@@ -88,29 +88,26 @@ impl ListPlan {
             Dialect::Sqlite => "",
         };
         let mut columns = Vec::new();
-        // (output column, how it reads, the expression's collation for sorting)
+        // (output name, column, how it reads, the expression's collation for sorting)
         let mut outputs: Vec<(String, String, Read, &str)> = Vec::new();
-        for (i, (key, name)) in grouping.keys.iter().zip(&grouping.key_names).enumerate() {
-            let (expr, read) = key_expr(self.dialect, &mut sql, module, key)?;
-            let column = format!("g{i}");
+        let mut add = |name: &str, (expr, read): (String, Read)| {
+            let column = format!("c{}", outputs.len());
             columns.push(format!("{expr} AS {column}"));
             let collation = if matches!(read, Read::Text) {
                 collate
             } else {
                 ""
             };
-            outputs.push((name.clone(), column, read, collation));
+            outputs.push((name.to_string(), column, read, collation));
+        };
+        for (key, name) in grouping.keys.iter().zip(&grouping.key_names) {
+            add(name, key_expr(self.dialect, &mut sql, module, key)?);
         }
-        for (i, aggregate) in grouping.aggregates.iter().enumerate() {
-            let (expr, read) = aggregate_expr(self.dialect, &mut sql, module, aggregate)?;
-            let column = format!("a{i}");
-            columns.push(format!("{expr} AS {column}"));
-            let collation = if matches!(read, Read::Text) {
-                collate
-            } else {
-                ""
-            };
-            outputs.push((aggregate.name.clone(), column, read, collation));
+        for aggregate in &grouping.aggregates {
+            add(
+                &aggregate.name,
+                aggregate_expr(self.dialect, &mut sql, module, aggregate)?,
+            );
         }
         let group_by = if grouping.keys.is_empty() {
             String::new()
