@@ -106,12 +106,9 @@ pub fn compile(query: &Query, cx: &Context) -> Result<Plan> {
         .iter()
         .map(|include| include_plan(include, &module, &query.module, cx))
         .collect::<Result<Vec<_>>>()?;
-    // The whole plan once, as the list will build it (nesting limits, sort): any error left is
-    // the WHERE clause's.
-    ListPlan::new(cx.dialect, &module, &list, cx.options).map_err(|e| match &query.filter {
-        Some(_) => at(first_pos(query), e),
-        None => e,
-    })?;
+    // The whole plan once, as the list will build it: whatever it still refuses is about the
+    // query as a whole, so the error points at its module.
+    ListPlan::new(cx.dialect, &module, &list, cx.options).map_err(|e| at(query.module.pos, e))?;
     Ok(Plan {
         module,
         list,
@@ -120,11 +117,6 @@ pub fn compile(query: &Query, cx: &Context) -> Result<Plan> {
         grouping,
         includes,
     })
-}
-
-/// Where the query's conditions start, for errors about the filter as a whole.
-fn first_pos(query: &Query) -> Pos {
-    query.module.pos
 }
 
 /// A validation error of the list's checks, placed at `pos`; other errors pass unchanged.

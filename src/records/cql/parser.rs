@@ -13,7 +13,9 @@ use super::lexer::{CmpOp, Pos, Tok, Token};
 use crate::error::Result;
 use crate::records::query::{AggregateFn, number_value};
 
-pub const MAX_NESTING: usize = 6;
+/// Deep enough for real queries; shallow enough that the list's filter (groups at most 8 deep)
+/// takes whatever this allows, SEARCH's two levels included.
+pub const MAX_NESTING: usize = 5;
 pub const MAX_CONDITIONS: usize = 100;
 pub const MAX_INCLUDES: usize = 5;
 /// Most values one `IN (…)` list may hold.

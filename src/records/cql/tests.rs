@@ -172,9 +172,9 @@ fn syntax_errors_name_the_place_and_what_was_expected() {
 #[test]
 fn hostile_input_is_bounded() {
     let deep = format!("FROM x WHERE {}a = 1{}", "(".repeat(3000), ")".repeat(3000));
-    assert!(parse_error(&deep).contains("nest more than 6 deep"));
+    assert!(parse_error(&deep).contains("nest more than 5 deep"));
     let nots = format!("FROM x WHERE {}a = 1", "NOT ".repeat(2000));
-    assert!(parse_error(&nots).contains("nest more than 6 deep"));
+    assert!(parse_error(&nots).contains("nest more than 5 deep"));
     let many = format!(
         "FROM x WHERE {}",
         (0..101)
@@ -365,4 +365,14 @@ fn groups_and_includes_compile() {
         e.to_string().contains("links by a field with one value"),
         "{e}"
     );
+}
+
+#[test]
+fn the_deepest_query_allowed_fits_the_lists_filter() {
+    let mut text = "first_name = 'a' OR SEARCH('x y') IN (first_name, email)".to_string();
+    for i in 0..5 {
+        let conjunction = if i % 2 == 0 { "AND" } else { "OR" };
+        text = format!("NOT status = 'lead' {conjunction} ({text})");
+    }
+    compiled(&format!("FROM contacts WHERE {text}"), json!({})).unwrap();
 }
