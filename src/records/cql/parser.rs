@@ -1,7 +1,7 @@
 //! CQL tokens into a query tree, by recursive descent.
 //!
 //! In: the tokens of [`super::lexer`]. Out: a [`Query`] whose every name and value keeps its
-//! position, or an [`Error::Query`] at the first token that does not fit, saying what was
+//! position, or an [`crate::Error::Query`] at the first token that does not fit, saying what was
 //! expected. Guarantees: keywords are case-insensitive; clauses after `FROM` come in any order,
 //! each once (`INCLUDE` any number of times, at most [`MAX_INCLUDES`]); parentheses and `NOT`
 //! nest at most [`MAX_NESTING`] deep and a query has at most [`MAX_CONDITIONS`] conditions, so
