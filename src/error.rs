@@ -21,6 +21,14 @@ pub enum Error {
         message: String,
         fields: Vec<FieldError>,
     },
+    /// A CQL query that does not parse or does not fit its modules: where in the query text
+    /// (1-based line and column, in characters) and what to change.
+    #[error("line {line}, column {column}: {message}")]
+    Query {
+        line: u32,
+        column: u32,
+        message: String,
+    },
     #[error("{entity} '{id}' not found")]
     NotFound { entity: &'static str, id: String },
     /// Optimistic locking failed or a unique value is already taken.
@@ -184,7 +192,9 @@ impl Error {
     /// The stable error code of spec 000.
     pub fn code(&self) -> &'static str {
         match self {
-            Error::Validation { .. } | Error::Json { .. } => "validation_error",
+            Error::Validation { .. } | Error::Json { .. } | Error::Query { .. } => {
+                "validation_error"
+            }
             Error::Source { .. } => "invalid_file",
             Error::TooLarge { .. } => "file_too_large",
             Error::ErrorBudgetExceeded { .. } => "error_budget_exceeded",
@@ -205,7 +215,10 @@ impl Error {
 
     pub fn http_status(&self) -> u16 {
         match self {
-            Error::Validation { .. } | Error::Json { .. } | Error::Source { .. } => 400,
+            Error::Validation { .. }
+            | Error::Json { .. }
+            | Error::Query { .. }
+            | Error::Source { .. } => 400,
             Error::TooLarge { .. } => 413,
             // The file is the caller's, and so are its bad rows.
             Error::ErrorBudgetExceeded { .. } => 422,
@@ -234,6 +247,7 @@ impl Error {
             }),
             Error::Validation { fields, .. } if !fields.is_empty() => json!({ "fields": fields }),
             Error::NotFound { entity, id } => json!({ "entity": entity, "id": id }),
+            Error::Query { line, column, .. } => json!({ "line": line, "column": column }),
             Error::Conflict { details, .. } | Error::ConcurrentChange { details, .. } => {
                 details.clone()
             }

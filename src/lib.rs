@@ -20,7 +20,8 @@
 //! - [`store`]: the sqlx pool (SQLite by default, PostgreSQL by URL), migrations per dialect,
 //!   dialect-neutral SQL and rows, and SQLite's bulk path on rusqlite ([`store::sqlite_raw`]);
 //! - [`records`]: the Records service of spec 000 (CRUD, list with filters, search, sort, offset
-//!   and cursor pages, bulk, trash, versions, references, upsert by external id);
+//!   and cursor pages, bulk, trash, versions, references, upsert by external id) and CQL, spec
+//!   004's query language, compiled into the list's plan ([`records::cql`]);
 //! - [`import`]: the import pipeline of spec 002: its four steps (parse, suggest-mapping,
 //!   validate, execute), one stage per file, jobs, the queue and rollback;
 //! - [`export`]: the export pipeline of spec 002 (snapshot query, columns, CSV/PDF/Parquet

@@ -10,7 +10,7 @@
 //! Jobs (imports above 5,000 rows, large or requested exports) go to the queue in the database;
 //! workers run them (`recordport serve` runs one in its own process unless `--no-worker`).
 //!
-//! One file per area: [`records`], [`record_sync`] (bulk, upserts, lookup), [`imports`], [`exports`], [`reports`]; [`auth`] (keys and
+//! One file per area: [`records`], [`record_sync`] (bulk, upserts, lookup), [`query`] (CQL), [`imports`], [`exports`], [`reports`]; [`auth`] (keys and
 //! scopes), [`limits`] (rate and size), [`openapi`] (the document), `params` (path parameters,
 //! extracted and documented by one type each; the query string), [`error`] (the error body).
 
@@ -22,6 +22,7 @@ pub mod limits;
 pub mod members;
 pub mod openapi;
 mod params;
+pub mod query;
 pub mod record_sync;
 pub mod records;
 pub mod reports;
@@ -100,6 +101,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(records::routes())
         .merge(record_sync::routes())
         .merge(members::routes())
+        .merge(query::routes())
         .merge(imports::routes())
         .merge(exports::routes())
         .merge(reports::routes())

@@ -2,7 +2,7 @@
 //! (with `--json`) the spec's JSON shapes. No business logic lives here.
 //!
 //! This file holds the top-level [`Cli`] with its global options, the dispatch to one file per
-//! command (`modules`, `records`, `import`, `export`, `serve`, `worker`, `apikey`, `bench`), the
+//! command (`modules`, `records`, `query`, `import`, `export`, `serve`, `worker`, `apikey`, `bench`), the
 //! exit codes, and the output helpers those files share.
 
 mod apikey;
@@ -12,6 +12,7 @@ mod import;
 mod member;
 mod modules;
 mod progress;
+mod query;
 mod records;
 mod scope;
 mod serve;
@@ -102,6 +103,8 @@ pub enum Command {
         after_help = "Examples:\n  recordport records list --module contacts --filter status=active\n  recordport records get --module contacts rec_0190c3b1-…"
     )]
     Records(records::RecordsCommand),
+    /// Run a CQL query (spec 004): FROM module WHERE … ORDER BY … LIMIT … INCLUDE ….
+    Query(query::QueryArgs),
     /// Import files: parse, suggest a mapping, validate, run, list jobs, roll back.
     #[command(subcommand)]
     #[command(
@@ -241,6 +244,7 @@ async fn execute(cli: Cli) -> Result<()> {
     let result = match cli.command {
         Command::Module(args) => modules::run(&service, args.command, &out).await,
         Command::Records(cmd) => records::run(&service, cmd, &actor, &out).await,
+        Command::Query(args) => query::run(&service, args, &out).await,
         Command::Import(cmd) => import::run(&service, cmd, &actor, &out).await,
         Command::Export(cmd) => export::run(&service, cmd, &actor, &out, &cli.db).await,
         Command::Serve(args) => serve::run(&service, args, &cli.db).await,

@@ -1,5 +1,6 @@
 //! The Records service of spec 000: create, get, update (PATCH, optimistic locking), soft delete,
-//! trash, bulk operations, version history and upsert by external id (spec 003).
+//! trash, bulk operations, version history and upsert by external id (spec 003); queries in CQL
+//! (spec 004, [`cql`]), run through the same list plan as `list`.
 //!
 //! In: a module slug and request bodies ([`RecordInput`]). Out: [`Record`]s. Guarantees: every
 //! field value passes [`crate::schema::value`] for its field type before it is stored; unique
@@ -8,6 +9,7 @@
 
 mod access;
 mod bulk;
+pub mod cql;
 mod expand;
 mod history;
 mod lookup;

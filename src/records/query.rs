@@ -8,6 +8,7 @@
 //! pasted. Sorting always ends with the record id, so pages are stable, and empty values sort
 //! last in both directions.
 
+mod aggregate;
 mod filter;
 
 use base64::Engine as _;
@@ -21,6 +22,10 @@ use crate::records::model::{Record, record_columns, record_from_row};
 use crate::schema::Module;
 use crate::schema::value::ValueOptions;
 use crate::store::{Dialect, Row, Sql, Store};
+pub(crate) use aggregate::number_value;
+pub use aggregate::{Aggregate, AggregateFn, Grouping};
+pub(crate) use aggregate::{check_aggregate, check_group_key};
+pub(crate) use filter::CORE_FIELDS;
 use filter::{FieldSql, Kind, Target, resolve_target, where_clause};
 
 pub const DEFAULT_PAGE_SIZE: u32 = 25;
@@ -308,7 +313,13 @@ fn after_cursor(sql: &mut Sql, sort: &Sort, cursor: &CursorState) -> Result<()> 
     Ok(())
 }
 
-fn project_fields(
+/// Whether `name` is something a filter or a sort of `module` can name (a field, an address
+/// part, a core field such as `createdAt`); the error says why not.
+pub(crate) fn check_field(module: &Module, name: &str) -> Result<()> {
+    resolve_target(module, name).map(|_| ())
+}
+
+pub(crate) fn project_fields(
     module: &Module,
     records: &mut [Record],
     fields: &Option<Vec<String>>,
@@ -335,7 +346,7 @@ fn count_sql(filter: &Sql) -> Sql {
     }
 }
 
-async fn count(store: &Store, sql: Sql) -> Result<u64> {
+pub(crate) async fn count(store: &Store, sql: Sql) -> Result<u64> {
     let row = store.fetch_optional(sql).await?;
     Ok(row.map(|r| r.int("n")).transpose()?.unwrap_or(0) as u64)
 }
@@ -510,10 +521,15 @@ pub(crate) struct Window<'a> {
 impl Window<'_> {
     /// The first `limit` rows.
     pub(crate) fn first(limit: i64) -> Window<'static> {
+        Window::page(limit, 0)
+    }
+
+    /// `limit` rows after the first `offset`.
+    pub(crate) fn page(limit: i64, offset: i64) -> Window<'static> {
         Window {
             after: None,
             limit,
-            offset: 0,
+            offset,
             sort_key: false,
         }
     }

@@ -174,6 +174,47 @@ async fn private_records_do_not_leak(db: TestDb) {
         let (status, body) = as_key(&server, &carol, Method::GET, &path, Value::Null).await;
         assert_eq!(status, 404, "{path}: {body}");
     }
+    // CQL goes through the same plan: no private record in results, groups or includes.
+    for query in [
+        "FROM contacts".to_string(),
+        format!("FROM contacts WHERE first_name = \"{SECRET}\""),
+        "FROM contacts GROUP BY status SELECT status, COUNT(*) AS n".to_string(),
+        "FROM accounts INCLUDE people FROM contacts WHERE account = accounts.id".to_string(),
+    ] {
+        let (status, body) = as_key(
+            &server,
+            &carol,
+            Method::POST,
+            "/v1/query",
+            json!({"query": query}),
+        )
+        .await;
+        assert_eq!(status, 200, "{query}: {body}");
+        let text = body.to_string();
+        assert!(
+            !text.contains(SECRET) && !text.contains("Teamwork") && !text.contains(&private),
+            "{query}: {text}"
+        );
+    }
+    let (_, grouped) = as_key(
+        &server,
+        &carol,
+        Method::POST,
+        "/v1/query",
+        json!({"query": "FROM contacts GROUP BY status SELECT status, COUNT(*) AS n"}),
+    )
+    .await;
+    let counted: u64 = grouped["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["n"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        counted, 2,
+        "carol's and the account-wide contact: {grouped}"
+    );
+
     // What Carol cannot see she cannot change.
     for (method, path, body) in [
         (

@@ -39,6 +39,7 @@ async fn openapi_document_validates_and_lists_every_route() {
         "/v1/modules/{module}/export",
         "/v1/export-jobs/{exportJobId}/download",
         "/v1/reports/{reportId}/export",
+        "/v1/query",
     ] {
         assert!(paths.contains_key(path), "{path} missing");
     }

@@ -12,6 +12,7 @@ mod hardening;
 mod http_exports;
 mod http_imports;
 mod http_privacy;
+mod http_query;
 mod http_record_history;
 mod http_record_sync;
 mod http_records;

@@ -45,6 +45,17 @@ pub(super) enum Target<'a> {
     },
 }
 
+/// The names of a record's own columns that filters and sorts accept beside its fields (the
+/// first of each group of aliases; `resolve_target` takes them all).
+pub(crate) const CORE_FIELDS: [&str; 6] = [
+    "id",
+    "displayName",
+    "createdAt",
+    "updatedAt",
+    "externalId",
+    "privacyLevel",
+];
+
 pub(super) fn resolve_target<'a>(module: &'a Module, name: &str) -> Result<Target<'a>> {
     let (base, part) = match name.split_once('.') {
         Some((base, part)) => (base, Some(part)),
@@ -107,7 +118,7 @@ pub(super) struct FieldSql<'a> {
 
 impl FieldSql<'_> {
     /// The value as SQL text (JSON text for arrays and objects); NULL when absent.
-    fn text(&self, sql: &mut Sql) -> String {
+    pub(super) fn text(&self, sql: &mut Sql) -> String {
         match self.dialect {
             Dialect::Sqlite => {
                 let path = match self.part {
