@@ -2,7 +2,7 @@
 //! (with `--json`) the spec's JSON shapes. No business logic lives here.
 //!
 //! This file holds the top-level [`Cli`] with its global options, the dispatch to one file per
-//! command (`modules`, `records`, `import`, `export`, `serve`, `worker`, `apikey`, `bench`), the
+//! command (`modules`, `records`, `import`, `export`, `serve`, `worker`, `apikey`, `webhook`, `bench`), the
 //! exit codes, and the output helpers those files share.
 
 mod apikey;
@@ -12,6 +12,7 @@ mod import;
 mod modules;
 mod records;
 mod serve;
+mod webhook;
 mod worker;
 
 use std::io::Write;
@@ -91,6 +92,9 @@ pub enum Command {
     Apikey(apikey::ApikeyCommand),
     /// Run queued import and export jobs until SIGINT or SIGTERM.
     Worker(worker::WorkerArgs),
+    /// Webhooks: create, list, delete, deliveries, redeliver.
+    #[command(subcommand)]
+    Webhook(webhook::WebhookCommand),
 }
 
 #[derive(Debug, Args)]
@@ -167,6 +171,7 @@ async fn execute(cli: Cli) -> Result<()> {
         Command::Serve(args) => serve::run(&service, args).await,
         Command::Apikey(cmd) => apikey::run(&service, cmd, &out).await,
         Command::Worker(args) => worker::run(&service, args).await,
+        Command::Webhook(cmd) => webhook::run(&service, cmd, &out).await,
         Command::Bench(_) => unreachable!("handled before the database is opened"),
     };
     store.close().await;

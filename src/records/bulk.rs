@@ -14,6 +14,7 @@ use super::{
     Actor, Liveness, MAX_BULK_CREATE, Record, RecordInput, RecordService, check_version, load,
 };
 use crate::error::{Error, FieldError, Result};
+use crate::webhooks::{EventKind, outbox};
 
 /// One element of a bulk field update: the record's id and a PATCH body (its own `version`
 /// optional).
@@ -172,6 +173,15 @@ impl RecordService {
         for id in &ids {
             records.push(load(&mut tx, &module, id, Liveness::Live).await?);
         }
+        let metadata = outbox::metadata(actor, outbox::SOURCE_API);
+        outbox::bulk_event(
+            &mut tx,
+            EventKind::BulkCreated,
+            module.slug(),
+            &ids,
+            metadata,
+        )
+        .await?;
         tx.commit().await?;
         Ok(records)
     }
@@ -223,6 +233,15 @@ impl RecordService {
         for id in &ids {
             records.push(load(&mut tx, &module, id, Liveness::Live).await?);
         }
+        let metadata = outbox::metadata(actor, outbox::SOURCE_API);
+        outbox::bulk_event(
+            &mut tx,
+            EventKind::BulkUpdated,
+            module.slug(),
+            &ids,
+            metadata,
+        )
+        .await?;
         tx.commit().await?;
         Ok(records)
     }

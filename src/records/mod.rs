@@ -33,6 +33,7 @@ use crate::schema::registry::ModuleRegistry;
 use crate::schema::value::{self, ValueOptions};
 use crate::schema::{FieldType, Module};
 use crate::store::{Sql, Store, Tx, now_micros};
+use crate::webhooks::{EventKind, outbox};
 use model::{record_columns, record_from_row};
 use write::{Draft, RecordWriter};
 
@@ -155,6 +156,7 @@ impl RecordService {
         let draft = writer.draft_for_create(&mut tx, input).await?;
         let id = writer.insert(&mut tx, &draft, actor).await?;
         let record = load(&mut tx, &module, &id, Liveness::Live).await?;
+        outbox::record_event(&mut tx, EventKind::RecordCreated, &record, None, actor).await?;
         tx.commit().await?;
         Ok(record)
     }
@@ -186,6 +188,7 @@ impl RecordService {
         let draft = writer.draft_for_update(&mut tx, &current, input).await?;
         writer.update(&mut tx, &current, &draft, actor).await?;
         let record = load(&mut tx, &module, id, Liveness::Live).await?;
+        updated_event(&mut tx, &record, &current, actor).await?;
         tx.commit().await?;
         Ok(record)
     }
@@ -242,6 +245,7 @@ impl RecordService {
         TrashMove::ToTrash
             .apply(&self.writer(&module), &mut tx, &current, actor)
             .await?;
+        outbox::record_event(&mut tx, EventKind::RecordDeleted, &current, None, actor).await?;
         tx.commit().await?;
         // Deleting is when the trash grows, so it is also when expired entries go.
         self.purge_expired_trash(now_micros()).await?;
@@ -276,6 +280,14 @@ impl RecordService {
             .apply(&self.writer(&module), &mut tx, &current, actor)
             .await?;
         let record = load(&mut tx, &module, id, Liveness::Live).await?;
+        outbox::record_event(
+            &mut tx,
+            EventKind::RecordRestored,
+            &record,
+            Some(&current),
+            actor,
+        )
+        .await?;
         tx.commit().await?;
         Ok(record)
     }
@@ -310,19 +322,42 @@ impl RecordService {
         let module = self.modules.get(module).await?;
         let writer = self.writer(&module);
         let mut tx = self.store.begin().await?;
-        let mut moved = 0;
+        let mut moved = Vec::new();
         for id in unique_ids(ids) {
             match load(&mut tx, &module, id, way.lookup()).await {
                 Ok(current) => {
                     way.apply(&writer, &mut tx, &current, actor).await?;
-                    moved += 1;
+                    if let TrashMove::OutOfTrash = way {
+                        // Spec 004 has no bulk restore event: each record is restored.
+                        let record = load(&mut tx, &module, id, Liveness::Live).await?;
+                        outbox::record_event(
+                            &mut tx,
+                            EventKind::RecordRestored,
+                            &record,
+                            Some(&current),
+                            actor,
+                        )
+                        .await?;
+                    }
+                    moved.push(current.id);
                 }
                 Err(Error::NotFound { .. }) => {}
                 Err(e) => return Err(e),
             }
         }
+        if let TrashMove::ToTrash = way {
+            let metadata = outbox::metadata(actor, outbox::SOURCE_API);
+            outbox::bulk_event(
+                &mut tx,
+                EventKind::BulkDeleted,
+                module.slug(),
+                &moved,
+                metadata,
+            )
+            .await?;
+        }
         tx.commit().await?;
-        Ok(moved)
+        Ok(moved.len() as u64)
     }
 
     /// Deletes a trashed record for good, with its history.
@@ -394,6 +429,16 @@ impl RecordService {
                 type_ids: draft.type_ids,
             });
         }
+        let ids: Vec<String> = out.iter().map(|r| r.id.clone()).collect();
+        let metadata = outbox::metadata(actor, outbox::SOURCE_API);
+        outbox::bulk_event(
+            &mut tx,
+            EventKind::BulkUpdated,
+            module.slug(),
+            &ids,
+            metadata,
+        )
+        .await?;
         tx.commit().await?;
         Ok(out)
     }
@@ -590,6 +635,20 @@ impl TrashMove {
             TrashMove::OutOfTrash => writer.restore(tx, current, actor).await,
         }
     }
+}
+
+/// `record.updated` for a change that made a new version (an update that changed nothing sends
+/// nothing).
+pub(crate) async fn updated_event(
+    tx: &mut Tx,
+    record: &Record,
+    previous: &Record,
+    actor: &Actor,
+) -> Result<()> {
+    if record.version == previous.version {
+        return Ok(());
+    }
+    outbox::record_event(tx, EventKind::RecordUpdated, record, Some(previous), actor).await
 }
 
 /// Optimistic locking: a `version` the caller saw that is not the record's current one is a

@@ -15,6 +15,7 @@ use super::history::{self, VersionEntry};
 use super::write::Draft;
 use super::{Actor, Expand, Liveness, Record, RecordService, check_version, load};
 use crate::error::{Error, Result};
+use crate::webhooks::{EventKind, outbox};
 
 /// Most changelog entries one request returns.
 pub const MAX_CHANGELOG_ENTRIES: u32 = 1000;
@@ -332,6 +333,14 @@ impl RecordService {
         let draft = Draft::from_record(&past);
         writer.update(&mut tx, &current, &draft, actor).await?;
         let record = load(&mut tx, &module, id, Liveness::Live).await?;
+        outbox::record_event(
+            &mut tx,
+            EventKind::RecordRestored,
+            &record,
+            Some(&current),
+            actor,
+        )
+        .await?;
         tx.commit().await?;
         Ok(record)
     }

@@ -25,4 +25,5 @@ mod import_sources;
 mod import_suggest;
 mod records_api;
 mod store;
+mod webhooks;
 mod worker;
