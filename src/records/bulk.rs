@@ -173,15 +173,7 @@ impl RecordService {
         for id in &ids {
             records.push(load(&mut tx, &module, id, Liveness::Live).await?);
         }
-        let metadata = outbox::metadata(actor, outbox::SOURCE_API);
-        outbox::bulk_event(
-            &mut tx,
-            EventKind::BulkCreated,
-            module.slug(),
-            &ids,
-            metadata,
-        )
-        .await?;
+        outbox::api_bulk_event(&mut tx, EventKind::BulkCreated, module.slug(), &ids, actor).await?;
         tx.commit().await?;
         Ok(records)
     }
@@ -233,15 +225,7 @@ impl RecordService {
         for id in &ids {
             records.push(load(&mut tx, &module, id, Liveness::Live).await?);
         }
-        let metadata = outbox::metadata(actor, outbox::SOURCE_API);
-        outbox::bulk_event(
-            &mut tx,
-            EventKind::BulkUpdated,
-            module.slug(),
-            &ids,
-            metadata,
-        )
-        .await?;
+        outbox::api_bulk_event(&mut tx, EventKind::BulkUpdated, module.slug(), &ids, actor).await?;
         tx.commit().await?;
         Ok(records)
     }

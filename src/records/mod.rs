@@ -280,14 +280,7 @@ impl RecordService {
             .apply(&self.writer(&module), &mut tx, &current, actor)
             .await?;
         let record = load(&mut tx, &module, id, Liveness::Live).await?;
-        outbox::record_event(
-            &mut tx,
-            EventKind::RecordRestored,
-            &record,
-            Some(&current),
-            actor,
-        )
-        .await?;
+        restored_event(&mut tx, &record, &current, actor).await?;
         tx.commit().await?;
         Ok(record)
     }
@@ -330,14 +323,7 @@ impl RecordService {
                     if let TrashMove::OutOfTrash = way {
                         // Spec 004 has no bulk restore event: each record is restored.
                         let record = load(&mut tx, &module, id, Liveness::Live).await?;
-                        outbox::record_event(
-                            &mut tx,
-                            EventKind::RecordRestored,
-                            &record,
-                            Some(&current),
-                            actor,
-                        )
-                        .await?;
+                        restored_event(&mut tx, &record, &current, actor).await?;
                     }
                     moved.push(current.id);
                 }
@@ -346,13 +332,12 @@ impl RecordService {
             }
         }
         if let TrashMove::ToTrash = way {
-            let metadata = outbox::metadata(actor, outbox::SOURCE_API);
-            outbox::bulk_event(
+            outbox::api_bulk_event(
                 &mut tx,
                 EventKind::BulkDeleted,
                 module.slug(),
                 &moved,
-                metadata,
+                actor,
             )
             .await?;
         }
@@ -429,16 +414,8 @@ impl RecordService {
                 type_ids: draft.type_ids,
             });
         }
-        let ids: Vec<String> = out.iter().map(|r| r.id.clone()).collect();
-        let metadata = outbox::metadata(actor, outbox::SOURCE_API);
-        outbox::bulk_event(
-            &mut tx,
-            EventKind::BulkUpdated,
-            module.slug(),
-            &ids,
-            metadata,
-        )
-        .await?;
+        let ids: Vec<&str> = out.iter().map(|r| r.id.as_str()).collect();
+        outbox::api_bulk_event(&mut tx, EventKind::BulkUpdated, module.slug(), &ids, actor).await?;
         tx.commit().await?;
         Ok(out)
     }
@@ -649,6 +626,16 @@ pub(crate) async fn updated_event(
         return Ok(());
     }
     outbox::record_event(tx, EventKind::RecordUpdated, record, Some(previous), actor).await
+}
+
+/// `record.restored`: from the trash, or back to a past version's values.
+pub(crate) async fn restored_event(
+    tx: &mut Tx,
+    record: &Record,
+    previous: &Record,
+    actor: &Actor,
+) -> Result<()> {
+    outbox::record_event(tx, EventKind::RecordRestored, record, Some(previous), actor).await
 }
 
 /// Optimistic locking: a `version` the caller saw that is not the record's current one is a

@@ -13,9 +13,8 @@ use serde_json::{Map, Value, json};
 
 use super::history::{self, VersionEntry};
 use super::write::Draft;
-use super::{Actor, Expand, Liveness, Record, RecordService, check_version, load};
+use super::{Actor, Expand, Liveness, Record, RecordService, check_version, load, restored_event};
 use crate::error::{Error, Result};
-use crate::webhooks::{EventKind, outbox};
 
 /// Most changelog entries one request returns.
 pub const MAX_CHANGELOG_ENTRIES: u32 = 1000;
@@ -333,14 +332,7 @@ impl RecordService {
         let draft = Draft::from_record(&past);
         writer.update(&mut tx, &current, &draft, actor).await?;
         let record = load(&mut tx, &module, id, Liveness::Live).await?;
-        outbox::record_event(
-            &mut tx,
-            EventKind::RecordRestored,
-            &record,
-            Some(&current),
-            actor,
-        )
-        .await?;
+        restored_event(&mut tx, &record, &current, actor).await?;
         tx.commit().await?;
         Ok(record)
     }

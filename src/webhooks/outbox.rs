@@ -47,25 +47,38 @@ pub async fn emit(tx: &mut Tx, event: EventKind, data: impl FnOnce() -> Value) -
         .push(")");
     tx.execute(sql).await?;
     for subscriber in subscribers {
-        let mut sql = Sql::new(
-            "INSERT INTO webhook_deliveries (id, webhook_id, event_id, event, status, attempts, \
-             next_attempt_at, created_at) VALUES (",
-        );
-        sql.bind(new_id("dlv"))
-            .push(", ")
-            .bind(subscriber.text("webhook_id")?)
-            .push(", ")
-            .bind(event_id.as_str())
-            .push(", ")
-            .bind(event.as_str())
-            .push(", 'pending', 0, ")
-            .bind(now)
-            .push(", ")
-            .bind(now)
-            .push(")");
+        let webhook_id = subscriber.text("webhook_id")?;
+        let sql = insert_delivery(&new_id("dlv"), &webhook_id, &event_id, event.as_str(), now);
         tx.execute(sql).await?;
     }
     Ok(())
+}
+
+/// Delivery `id`, pending: event `event_id` to `webhook_id`, due at `now`.
+pub(super) fn insert_delivery(
+    id: &str,
+    webhook_id: &str,
+    event_id: &str,
+    event: &str,
+    now: i64,
+) -> Sql {
+    let mut sql = Sql::new(
+        "INSERT INTO webhook_deliveries (id, webhook_id, event_id, event, status, attempts, \
+         next_attempt_at, created_at) VALUES (",
+    );
+    sql.bind(id)
+        .push(", ")
+        .bind(webhook_id)
+        .push(", ")
+        .bind(event_id)
+        .push(", ")
+        .bind(event)
+        .push(", 'pending', 0, ")
+        .bind(now)
+        .push(", ")
+        .bind(now)
+        .push(")");
+    sql
 }
 
 /// `metadata` of a payload: who made the change and through what.
@@ -120,6 +133,18 @@ pub async fn bulk_event<T: AsRef<str> + Sync>(
         })
     })
     .await
+}
+
+/// A bulk event of the Records API (`metadata.source` is `api`).
+pub async fn api_bulk_event<T: AsRef<str> + Sync>(
+    tx: &mut Tx,
+    event: EventKind,
+    module_slug: &str,
+    record_ids: &[T],
+    actor: &Actor,
+) -> Result<()> {
+    let metadata = metadata(actor, SOURCE_API);
+    bulk_event(tx, event, module_slug, record_ids, metadata).await
 }
 
 /// `metadata` of an import's events: the job's user, `source: "import"` and the job id.

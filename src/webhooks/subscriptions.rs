@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::EventKind;
-use super::guard;
+use super::{guard, outbox};
 use crate::error::{Error, Result};
 use crate::store::{Row, Sql, Store, format_micros, new_id, now_micros};
 
@@ -271,22 +271,7 @@ pub async fn redeliver(store: &Store, webhook_id: &str, delivery_id: &str) -> Re
     let old = delivery(store, webhook_id, delivery_id).await?;
     let id = new_id("dlv");
     let now = now_micros();
-    let mut sql = Sql::new(
-        "INSERT INTO webhook_deliveries (id, webhook_id, event_id, event, status, attempts, \
-         next_attempt_at, created_at) VALUES (",
-    );
-    sql.bind(id.as_str())
-        .push(", ")
-        .bind(old.webhook_id.as_str())
-        .push(", ")
-        .bind(old.event_id.as_str())
-        .push(", ")
-        .bind(old.event.as_str())
-        .push(", 'pending', 0, ")
-        .bind(now)
-        .push(", ")
-        .bind(now)
-        .push(")");
+    let sql = outbox::insert_delivery(&id, &old.webhook_id, &old.event_id, &old.event, now);
     store.execute(sql).await?;
     delivery(store, webhook_id, &id).await
 }

@@ -385,6 +385,13 @@ fn cli(db: &TestDb, args: &[&str]) -> (i32, Value, String) {
     )
 }
 
+/// `recordport worker --exit-when-idle EXTRA…`: runs what is queued and due, then exits 0.
+fn run_worker(db: &TestDb, extra: &[&str]) {
+    let args = [&["worker", "--exit-when-idle", "--poll-ms", "50"], extra].concat();
+    let (code, _, output) = cli(db, &args);
+    assert_eq!(code, 0, "{output}");
+}
+
 both!(
     cli_import_batches_and_delivery_guard,
     import_batches_and_delivery_guard
@@ -455,17 +462,7 @@ async fn import_batches_and_delivery_guard(db: TestDb) {
         ],
     );
     assert_eq!(code, 0, "{output}");
-    let (code, _, output) = cli(
-        &db,
-        &[
-            "worker",
-            "--exit-when-idle",
-            "--poll-ms",
-            "50",
-            "--allow-private-webhooks",
-        ],
-    );
-    assert_eq!(code, 0, "{output}");
+    run_worker(&db, &["--allow-private-webhooks"]);
     let got = receiver.wait_for(4).await;
     let events: Vec<Value> = got.iter().map(Received::json).collect();
     got.iter().for_each(assert_signed);
@@ -513,18 +510,7 @@ async fn import_batches_and_delivery_guard(db: TestDb) {
         ],
     );
     assert_eq!(code, 0, "{output}");
-    let (code, _, output) = cli(
-        &db,
-        &[
-            "worker",
-            "--exit-when-idle",
-            "--poll-ms",
-            "50",
-            "--webhook-max-attempts",
-            "1",
-        ],
-    );
-    assert_eq!(code, 0, "{output}");
+    run_worker(&db, &["--webhook-max-attempts", "1"]);
     assert_eq!(receiver.received().len(), before);
     let (code, log, output) = cli(&db, &["webhook", "deliveries", &webhook_id]);
     assert_eq!(code, 0, "{output}");
@@ -543,17 +529,7 @@ async fn import_batches_and_delivery_guard(db: TestDb) {
     let (code, again, output) = cli(&db, &["webhook", "redeliver", &webhook_id, delivery_id]);
     assert_eq!(code, 0, "{output}");
     assert_eq!(again["delivery"]["status"], "pending");
-    let (code, _, output) = cli(
-        &db,
-        &[
-            "worker",
-            "--exit-when-idle",
-            "--poll-ms",
-            "50",
-            "--allow-private-webhooks",
-        ],
-    );
-    assert_eq!(code, 0, "{output}");
+    run_worker(&db, &["--allow-private-webhooks"]);
     let got = receiver.wait_for(before + 1).await;
     assert_eq!(
         got[before].json()["data"]["record"]["fields"]["email"],
