@@ -29,16 +29,20 @@ pub enum Scope {
     ImportsWrite,
     ExportsRead,
     ExportsWrite,
+    WebhooksRead,
+    WebhooksWrite,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 6] = [
+    pub const ALL: [Scope; 8] = [
         Scope::RecordsRead,
         Scope::RecordsWrite,
         Scope::ImportsRead,
         Scope::ImportsWrite,
         Scope::ExportsRead,
         Scope::ExportsWrite,
+        Scope::WebhooksRead,
+        Scope::WebhooksWrite,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -49,6 +53,8 @@ impl Scope {
             Scope::ImportsWrite => "imports:write",
             Scope::ExportsRead => "exports:read",
             Scope::ExportsWrite => "exports:write",
+            Scope::WebhooksRead => "webhooks:read",
+            Scope::WebhooksWrite => "webhooks:write",
         }
     }
 

@@ -30,8 +30,10 @@
 //!   lease that workers take them with;
 //! - [`reports`]: saved reports (a module's filter, sort and columns) to export;
 //! - [`apikeys`]: API keys of the HTTP API (scopes; stored as SHA-256 digests);
+//! - [`webhooks`]: webhook subscriptions, the transactional outbox that record, import and export
+//!   changes write their events to, and the signed, retried deliveries workers make of them;
 //! - [`worker`]: the worker service (`recordport worker`): claims queued import and export jobs
-//!   and runs them until shut down;
+//!   and runs them, and makes due webhook deliveries, until shut down;
 //! - [`api`]: the HTTP API (`recordport serve`), a thin axum shell over the library;
 //! - [`cli`]: the command-line shell over the library;
 //! - [`bench`](mod@bench): the benchmark harness (`recordport bench`): a seeded generator of
@@ -49,6 +51,7 @@ pub mod records;
 pub mod reports;
 pub mod schema;
 pub mod store;
+pub mod webhooks;
 pub mod worker;
 
 pub use error::{Error, Result};

@@ -6,7 +6,8 @@
 //! lease back and returns, so another worker resumes the job at once. Many workers, on one
 //! machine or many, can share one database: a job is only ever held by one lease (see
 //! [`crate::jobs`] for how each store makes the claim atomic). Slot 0 also deletes the files of
-//! expired export jobs once a minute.
+//! expired export jobs once a minute. Beside the slots, a dispatcher makes the due webhook
+//! deliveries ([`crate::webhooks::dispatch`]), claimed under leases of their own.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,6 +22,7 @@ use crate::import::pipeline::PipelineOptions;
 use crate::import::queue::{self, RunSettings};
 use crate::jobs::{self, JobTable, Lease};
 use crate::records::RecordService;
+use crate::webhooks::{DispatchOptions, Dispatcher};
 
 /// How often a worker deletes the files of expired export jobs.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(60);
@@ -40,14 +42,19 @@ pub struct WorkerOptions {
     pub exports: ExportSettings,
     /// A job claimed more often than this (it keeps crashing its worker) is failed.
     pub max_attempts: i64,
-    /// Return from [`Worker::run`] once the queue is empty instead of waiting for more jobs.
+    /// Return from [`Worker::run`] once the queue is empty (and no webhook delivery is due)
+    /// instead of waiting for more jobs.
     pub exit_when_idle: bool,
+    /// How webhook deliveries are made (SSRF guard, retries, timeout).
+    pub webhooks: DispatchOptions,
 }
 
 impl WorkerOptions {
     pub fn new(exports: ExportSettings) -> WorkerOptions {
+        let worker_id = jobs::process_lease_id("worker");
         WorkerOptions {
-            worker_id: jobs::process_lease_id("worker"),
+            webhooks: DispatchOptions::new(format!("{worker_id}/webhooks")),
+            worker_id,
             concurrency: 1,
             lease: Duration::from_secs(30),
             poll_interval: Duration::from_secs(1),
@@ -147,7 +154,38 @@ impl Worker {
     /// Runs jobs in `concurrency` slots until `shutdown` resolves (or, with `exit_when_idle`,
     /// until the queue is empty); then lets each slot reach a checkpoint and returns.
     pub async fn run(&self, shutdown: impl Future<Output = ()>) -> Result<()> {
+        let mut webhook_options = self.options.webhooks.clone();
+        webhook_options.worker_id = format!("{}/webhooks", self.options.worker_id);
+        let dispatcher = Dispatcher::new(self.service.store().clone(), webhook_options)?;
         let (stop_tx, stop_rx) = watch::channel(false);
+        let deliveries = {
+            let mut stop_rx = stop_rx.clone();
+            let dispatcher = &dispatcher;
+            async move {
+                loop {
+                    if self.shutdown.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    let busy = match dispatcher.dispatch_due().await {
+                        Ok(round) => round.claimed() > 0,
+                        Err(e) => {
+                            tracing::error!("webhook dispatch failed: {e}");
+                            false
+                        }
+                    };
+                    if busy {
+                        continue;
+                    }
+                    if self.options.exit_when_idle {
+                        return;
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(self.options.poll_interval) => {}
+                        _ = stop_rx.changed() => {}
+                    }
+                }
+            }
+        };
         let slots = (0..self.options.concurrency.max(1)).map(|slot| {
             let mut stop_rx = stop_rx.clone();
             async move {
@@ -186,7 +224,16 @@ impl Worker {
                 }
             }
         });
-        let all = futures_util::future::join_all(slots);
+        let slots = futures_util::future::join_all(slots);
+        let all = async {
+            if self.options.exit_when_idle {
+                // The jobs' own events (an import's batches, its completion) go out too.
+                slots.await;
+                deliveries.await;
+            } else {
+                futures_util::future::join(slots, deliveries).await;
+            }
+        };
         tokio::pin!(all);
         tokio::select! {
             _ = &mut all => return Ok(()),

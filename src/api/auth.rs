@@ -41,6 +41,8 @@ scopes! {
     ImportsWrite => ImportsWrite,
     ExportsRead => ExportsRead,
     ExportsWrite => ExportsWrite,
+    WebhooksRead => WebhooksRead,
+    WebhooksWrite => WebhooksWrite,
 }
 
 /// The caller's key, checked for the scope `S`.

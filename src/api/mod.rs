@@ -10,7 +10,7 @@
 //! Jobs (imports above 5,000 rows, large or requested exports) go to the queue in the database;
 //! workers run them (`recordport serve` runs one in its own process unless `--no-worker`).
 //!
-//! One file per area: [`records`], [`record_sync`] (bulk, upserts, lookup), [`query`] (CQL), [`imports`], [`exports`], [`reports`]; [`auth`] (keys and
+//! One file per area: [`records`], [`record_sync`] (bulk, upserts, lookup), [`query`] (CQL), [`imports`], [`exports`], [`reports`], [`webhooks`]; [`auth`] (keys and
 //! scopes), [`limits`] (rate and size), [`openapi`] (the document), `params` (path parameters,
 //! extracted and documented by one type each; the query string), [`error`] (the error body).
 
@@ -26,6 +26,7 @@ pub mod query;
 pub mod record_sync;
 pub mod records;
 pub mod reports;
+pub mod webhooks;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -57,6 +58,8 @@ pub struct ApiSettings {
     pub uploads_dir: PathBuf,
     /// Where background import jobs keep their copy of the file until a worker has run them.
     pub jobs_dir: PathBuf,
+    /// Accept webhook URLs that reach loopback or private addresses (`--allow-private-webhooks`).
+    pub allow_private_webhooks: bool,
 }
 
 impl Default for ApiSettings {
@@ -67,6 +70,7 @@ impl Default for ApiSettings {
             failed_auth_per_minute: limits::DEFAULT_FAILED_AUTH_PER_MINUTE,
             uploads_dir: PathBuf::from("uploads"),
             jobs_dir: PathBuf::from("jobs"),
+            allow_private_webhooks: false,
         }
     }
 }
@@ -105,6 +109,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .merge(imports::routes())
         .merge(exports::routes())
         .merge(reports::routes())
+        .merge(webhooks::routes())
 }
 
 /// The whole service: the API, `GET /v1/openapi.json`, the error body for unknown routes and

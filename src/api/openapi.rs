@@ -22,6 +22,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         (name = "imports", description = "Spec 002: the four import steps and import jobs"),
         (name = "exports", description = "Spec 002: exports and export jobs"),
         (name = "reports", description = "Saved reports and their exports"),
+        (name = "webhooks", description = "Spec 004: webhooks, their deliveries and redelivery"),
     )
 )]
 pub struct ApiDoc;
@@ -39,7 +40,8 @@ impl Modify for BearerKeys {
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some(
                         "An API key from `recordport apikey create`; scopes: records:read, \
-                         records:write, imports:read, imports:write, exports:read, exports:write",
+                         records:write, imports:read, imports:write, exports:read, exports:write, \
+                         webhooks:read, webhooks:write",
                     ))
                     .build(),
             ),

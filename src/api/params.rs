@@ -145,3 +145,23 @@ pub(crate) struct ExternalIdPath {
     /// The record's id in the caller's system
     pub external_id: String,
 }
+
+/// `/v1/webhooks/{webhookId}…`
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct WebhookPath {
+    /// Webhook id
+    pub webhook_id: String,
+}
+
+/// `/v1/webhooks/{webhookId}/deliveries/{deliveryId}…`
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct DeliveryPath {
+    /// Webhook id
+    pub webhook_id: String,
+    /// Delivery id
+    pub delivery_id: String,
+}

@@ -28,7 +28,7 @@ pub enum ApikeyCommand {
         #[arg(long)]
         name: String,
         /// Comma-separated: records:read, records:write, imports:read, imports:write,
-        /// exports:read, exports:write.
+        /// exports:read, exports:write, webhooks:read, webhooks:write.
         #[arg(long)]
         scopes: String,
         /// The member the key acts for: its requests see and change only what that member's

@@ -2,7 +2,7 @@
 //! (with `--json`) the spec's JSON shapes. No business logic lives here.
 //!
 //! This file holds the top-level [`Cli`] with its global options, the dispatch to one file per
-//! command (`modules`, `records`, `query`, `import`, `export`, `serve`, `worker`, `apikey`, `bench`), the
+//! command (`modules`, `records`, `query`, `import`, `export`, `serve`, `worker`, `apikey`, `webhook`, `member`, `bench`), the
 //! exit codes, and the output helpers those files share.
 
 mod apikey;
@@ -16,6 +16,7 @@ mod query;
 mod records;
 mod scope;
 mod serve;
+mod webhook;
 mod worker;
 
 use std::io::Write;
@@ -104,6 +105,9 @@ pub enum Command {
     )]
     Records(records::RecordsCommand),
     /// Run a CQL query (spec 004): FROM module WHERE … ORDER BY … LIMIT … INCLUDE ….
+    #[command(
+        after_help = "Examples:\n  recordport query \"FROM contacts ORDER BY deal_value DESC LIMIT 10\"\n  recordport query \"FROM contacts WHERE deal_value > :min\" --param min=500"
+    )]
     Query(query::QueryArgs),
     /// Import files: parse, suggest a mapping, validate, run, list jobs, roll back.
     #[command(subcommand)]
@@ -142,6 +146,12 @@ pub enum Command {
         after_help = "Examples:\n  recordport member join alice --team sales\n  recordport member teams alice\n  recordport --member bob member counts alice"
     )]
     Member(member::MemberCommand),
+    /// Webhooks: create, list, delete, deliveries, redeliver.
+    #[command(subcommand)]
+    #[command(
+        after_help = "Examples:\n  recordport webhook create --url https://hooks.example.com/crm --events record.created,record.updated\n  recordport webhook list"
+    )]
+    Webhook(webhook::WebhookCommand),
 }
 
 /// The data directory of the commands that keep working files (uploads, export files, queued
@@ -251,6 +261,7 @@ async fn execute(cli: Cli) -> Result<()> {
         Command::Apikey(args) => apikey::run(&service, args.command, &out).await,
         Command::Worker(args) => worker::run(&service, args, &cli.db).await,
         Command::Member(cmd) => member::run(&service, cmd, &out).await,
+        Command::Webhook(cmd) => webhook::run(&service, cmd, &out).await,
         Command::Bench(_) => unreachable!("handled before the database is opened"),
     };
     store.close().await;

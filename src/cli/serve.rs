@@ -54,6 +54,9 @@ pub struct ServeArgs {
     /// Milliseconds the idle embedded worker waits before it looks at the queue again.
     #[arg(long, default_value_t = 1000)]
     pub worker_poll_ms: u64,
+    /// Webhook URLs allowed at creation, and how the embedded worker delivers.
+    #[command(flatten)]
+    pub webhooks: super::worker::WebhookArgs,
 }
 
 pub async fn run(service: &RecordService, args: ServeArgs, database_url: &str) -> Result<()> {
@@ -78,6 +81,7 @@ pub async fn run(service: &RecordService, args: ServeArgs, database_url: &str) -
         failed_auth_per_minute: args.failed_auth_per_minute,
         uploads_dir,
         jobs_dir,
+        allow_private_webhooks: args.webhooks.allow_private_webhooks,
     };
     // The first line on stdout is the address, for scripts and tests that asked for port 0.
     {
@@ -100,10 +104,11 @@ pub async fn run(service: &RecordService, args: ServeArgs, database_url: &str) -
         // An error means the sender is gone, which also means: stop.
         let _ = stop.wait_for(|stopped| *stopped).await;
     };
+    let mut options = WorkerOptions::new(ExportSettings::new(export_dir.clone()));
+    options.concurrency = args.worker_concurrency.max(1);
+    options.poll_interval = Duration::from_millis(args.worker_poll_ms);
+    args.webhooks.apply(&mut options.webhooks)?;
     let worker = (!args.no_worker).then(|| {
-        let mut options = WorkerOptions::new(ExportSettings::new(export_dir.clone()));
-        options.concurrency = args.worker_concurrency.max(1);
-        options.poll_interval = Duration::from_millis(args.worker_poll_ms);
         let worker = Worker::new(service.clone(), options);
         tracing::info!(worker = %worker.options().worker_id, "embedded worker started");
         let stop = stop.clone();

@@ -1,4 +1,5 @@
-//! `recordport worker`: runs queued import and export jobs until SIGINT or SIGTERM.
+//! `recordport worker`: runs queued import and export jobs, and makes due webhook deliveries,
+//! until SIGINT or SIGTERM.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -10,7 +11,43 @@ use crate::error::Result;
 use crate::export::ExportSettings;
 use crate::records::RecordService;
 use crate::store::data_dir;
+use crate::webhooks::DispatchOptions;
 use crate::worker::{Worker, WorkerOptions};
+
+/// How webhooks are delivered (`worker` and `serve`).
+#[derive(Debug, Args)]
+pub struct WebhookArgs {
+    /// Allow webhook URLs that reach loopback, private, link-local or unspecified addresses
+    /// (refused by default: SSRF).
+    #[arg(long)]
+    pub allow_private_webhooks: bool,
+    /// Milliseconds before the second try of a failed delivery; each further try waits twice as
+    /// long.
+    #[arg(long, default_value_t = DispatchOptions::DEFAULT_RETRY_BASE.as_millis() as u64)]
+    pub webhook_retry_base_ms: u64,
+    /// Tries of a delivery before it is marked failed.
+    #[arg(long, default_value_t = DispatchOptions::DEFAULT_MAX_ATTEMPTS)]
+    pub webhook_max_attempts: i64,
+    /// Seconds one delivery's POST may take.
+    #[arg(long, default_value_t = DispatchOptions::DEFAULT_TIMEOUT.as_secs_f64())]
+    pub webhook_timeout_secs: f64,
+}
+
+impl WebhookArgs {
+    /// Sets the worker's delivery options from these flags.
+    pub fn apply(&self, options: &mut DispatchOptions) -> Result<()> {
+        if self.webhook_max_attempts < 1 {
+            return Err(crate::error::Error::validation(
+                "--webhook-max-attempts must be at least 1",
+            ));
+        }
+        options.allow_private = self.allow_private_webhooks;
+        options.retry_base = Duration::from_millis(self.webhook_retry_base_ms.max(1));
+        options.max_attempts = self.webhook_max_attempts;
+        options.timeout = super::seconds_arg("--webhook-timeout-secs", self.webhook_timeout_secs)?;
+        Ok(())
+    }
+}
 
 #[derive(Debug, Args)]
 pub struct WorkerArgs {
@@ -42,6 +79,8 @@ pub struct WorkerArgs {
     /// Name of this worker in the job rows (default: host-pid-random).
     #[arg(long)]
     pub worker_id: Option<String>,
+    #[command(flatten)]
+    pub webhooks: WebhookArgs,
 }
 
 pub async fn run(service: &RecordService, args: WorkerArgs, database_url: &str) -> Result<()> {
@@ -56,6 +95,7 @@ pub async fn run(service: &RecordService, args: WorkerArgs, database_url: &str) 
     options.pipeline = args.pipeline.options();
     options.max_attempts = args.max_attempts;
     options.exit_when_idle = args.exit_when_idle;
+    args.webhooks.apply(&mut options.webhooks)?;
     if let Some(id) = args.worker_id {
         options.worker_id = id;
     }

@@ -27,6 +27,8 @@ use super::{DEFAULT_PAGE_SIZE, ExportFormat, ExportRequest, prepare};
 use crate::error::{Error, Result};
 use crate::jobs::{self, Claimed, JobTable, Lease, spawn_heartbeat};
 use crate::store::{Row, Sql, Store, format_micros, new_id, now_micros};
+use crate::webhooks::{EventKind, outbox};
+use serde_json::json;
 
 /// Where job files are kept, and for how long.
 #[derive(Debug, Clone)]
@@ -494,11 +496,26 @@ async fn write_and_complete(
         .push(" WHERE id = ")
         .bind(hold.id);
     hold.lease.fence(&mut sql);
-    if hold.store.execute(sql).await? == 0 {
+    // `export.completed` commits with the job's completion, or not at all.
+    let mut tx = hold.store.begin().await?;
+    if tx.execute(sql).await? == 0 {
+        drop(tx);
         // Cancelled, or taken over, while the last page was being written.
         hold.cancelled_or_lost().await?;
         return Ok(Ended::Cancelled);
     }
+    outbox::emit(&mut tx, EventKind::ExportCompleted, || {
+        json!({
+            "exportJobId": hold.id,
+            "moduleSlug": job.module_slug,
+            "format": job.format,
+            "totalRecords": records,
+            "fileSizeBytes": bytes,
+            "completedDateTime": format_micros(now),
+        })
+    })
+    .await?;
+    tx.commit().await?;
     Ok(Ended::Completed)
 }
 

@@ -19,6 +19,7 @@ use crate::records::Actor;
 use crate::records::model::parse_stored_json;
 use crate::schema::registry::ModuleRegistry;
 use crate::store::{Dialect, Row, Sql, Store, Tx, format_micros, now_micros, statement_pages};
+use crate::webhooks::{EventKind, outbox};
 
 /// Spec 002: jobs are kept for a week (the example's `expiresDateTime` is created + 7 days).
 pub const JOB_RETENTION_MICROS: i64 = 7 * 24 * 3600 * 1_000_000;
@@ -301,8 +302,33 @@ pub(crate) async fn finish_job(
         .bind(now_micros())
         .push(" WHERE id = ")
         .bind(job_id);
-    store.execute(sql).await?;
-    Ok(())
+    // The job's event commits with its end; a job failed twice (its undo failed too) tells once.
+    let mut tx = store.begin().await?;
+    let mut before = Sql::new("SELECT status FROM import_jobs WHERE id = ");
+    before.bind(job_id);
+    let was = tx.fetch_optional(before).await?;
+    tx.execute(sql).await?;
+    let event = match status {
+        JobStatus::Completed => Some(EventKind::ImportCompleted),
+        JobStatus::Failed => Some(EventKind::ImportFailed),
+        _ => None,
+    };
+    let changed = was
+        .map(|row| row.text("status"))
+        .transpose()?
+        .is_some_and(|was| was != status.as_str());
+    if let Some(event) = event.filter(|_| changed) {
+        let mut load = Sql::new(format!(
+            "SELECT {} FROM import_jobs WHERE id = ",
+            job_columns(dialect)
+        ));
+        load.bind(job_id);
+        if let Some(row) = tx.fetch_optional(load).await? {
+            let job = job_from_row(&row)?;
+            outbox::emit(&mut tx, event, || json!({ "job": job })).await?;
+        }
+    }
+    tx.commit().await
 }
 
 fn job_columns(dialect: Dialect) -> String {

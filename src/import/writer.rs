@@ -31,7 +31,7 @@ use crate::import::dedupe::{
 };
 use crate::import::execute::{ImportRequest, RunOptions, Settled, fail_job};
 use crate::import::job::{self, Checkpoint, JobStatus, ProcessingMode};
-use crate::import::ledger::write_ledger;
+use crate::import::ledger::{LedgerAction, write_ledger};
 use crate::import::map::MappingPlan;
 use crate::import::merge::DuplicateStrategy;
 use crate::import::pipeline::{MappedChunk, Pipeline};
@@ -49,6 +49,7 @@ use crate::records::{Actor, RecordService};
 use crate::schema::Module;
 use crate::schema::value::ValueOptions;
 use crate::store::{Dialect, Store, Tx};
+use crate::webhooks::{EventKind, outbox};
 
 /// Conflicts with other writers in a row, without a commit between them, before a job gives up.
 pub(crate) const MAX_WRITE_CONFLICTS: u32 = 8;
@@ -579,6 +580,19 @@ impl<'a> Importer<'a> {
             return Ok(());
         };
         write_ledger(tx, job_id, &ledger).await?;
+        // Webhooks hear of a batch once, with its record ids, in the batch's transaction.
+        for (event, action) in [
+            (EventKind::BulkCreated, LedgerAction::Created),
+            (EventKind::BulkUpdated, LedgerAction::Updated),
+        ] {
+            let ids: Vec<&str> = ledger
+                .iter()
+                .filter(|e| e.action == action)
+                .map(|e| e.record_id.as_str())
+                .collect();
+            let metadata = outbox::import_metadata(self.actor, job_id);
+            outbox::bulk_event(tx, event, self.module.slug(), &ids, metadata).await?;
+        }
         let seen = job::checkpoint(
             tx,
             job_id,

@@ -15,6 +15,7 @@ use super::{
     load,
 };
 use crate::error::{Error, FieldError, Result};
+use crate::webhooks::{EventKind, outbox};
 
 /// One element of a bulk field update: the record's id and a PATCH body (its own `version`
 /// optional).
@@ -173,6 +174,7 @@ impl RecordService {
         for id in &ids {
             records.push(load(&mut tx, &module, id, Liveness::Live, &Access::Everything).await?);
         }
+        outbox::api_bulk_event(&mut tx, EventKind::BulkCreated, module.slug(), &ids, actor).await?;
         tx.commit().await?;
         Ok(records)
     }
@@ -225,6 +227,7 @@ impl RecordService {
         for id in &ids {
             records.push(load(&mut tx, &module, id, Liveness::Live, &Access::Everything).await?);
         }
+        outbox::api_bulk_event(&mut tx, EventKind::BulkUpdated, module.slug(), &ids, actor).await?;
         tx.commit().await?;
         Ok(records)
     }

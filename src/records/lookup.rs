@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::schema::value;
 use crate::schema::{FieldDef, Module};
 use crate::store::{Sql, Tx};
+use crate::webhooks::{EventKind, outbox};
 
 /// The pseudo-field that matches a record's display name, for modules without a `name` field.
 pub const NAME_KEY: &str = "name";
@@ -179,10 +180,10 @@ impl RecordService {
         let writer = self.writer(&module);
         let mut tx = self.store.begin().await?;
         let ids = matcher.find(self, &mut tx, &module, &raw).await?;
-        let (id, created) = match ids.as_slice() {
+        let (id, previous) = match ids.as_slice() {
             [] => {
                 let draft = self.new_draft(&writer, &mut tx, upsert.record).await?;
-                (writer.insert(&mut tx, &draft, actor).await?, true)
+                (writer.insert(&mut tx, &draft, actor).await?, None)
             }
             [id] => {
                 let current =
@@ -192,13 +193,20 @@ impl RecordService {
                     .draft_for_update(&mut tx, &current, upsert.record)
                     .await?;
                 writer.update(&mut tx, &current, &draft, actor).await?;
-                (id.clone(), false)
+                (id.clone(), Some(current))
             }
             _ => return Err(ambiguous(field, &raw, &ids)),
         };
         let record = load(&mut tx, &module, &id, Liveness::Live, &Access::Everything).await?;
+        match &previous {
+            None => {
+                outbox::record_event(&mut tx, EventKind::RecordCreated, &record, None, actor)
+                    .await?
+            }
+            Some(current) => super::updated_event(&mut tx, &record, current, actor).await?,
+        }
         tx.commit().await?;
-        Ok((record, created))
+        Ok((record, previous.is_none()))
     }
 }
 

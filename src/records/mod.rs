@@ -38,6 +38,7 @@ use crate::schema::registry::ModuleRegistry;
 use crate::schema::value::{self, ValueOptions};
 use crate::schema::{FieldType, Module};
 use crate::store::{Sql, Store, Tx, now_micros};
+use crate::webhooks::{EventKind, outbox};
 use model::{record_columns, record_from_row};
 use write::{Draft, RecordWriter};
 
@@ -190,6 +191,7 @@ impl RecordService {
         let draft = self.new_draft(&writer, &mut tx, input).await?;
         let id = writer.insert(&mut tx, &draft, actor).await?;
         let record = load(&mut tx, &module, &id, Liveness::Live, &Access::Everything).await?;
+        outbox::record_event(&mut tx, EventKind::RecordCreated, &record, None, actor).await?;
         tx.commit().await?;
         Ok(record)
     }
@@ -221,6 +223,7 @@ impl RecordService {
         let draft = writer.draft_for_update(&mut tx, &current, input).await?;
         writer.update(&mut tx, &current, &draft, actor).await?;
         let record = load(&mut tx, &module, id, Liveness::Live, &Access::Everything).await?;
+        updated_event(&mut tx, &record, &current, actor).await?;
         tx.commit().await?;
         Ok(record)
     }
@@ -284,6 +287,7 @@ impl RecordService {
         TrashMove::ToTrash
             .apply(&self.writer(&module), &mut tx, &current, actor)
             .await?;
+        outbox::record_event(&mut tx, EventKind::RecordDeleted, &current, None, actor).await?;
         tx.commit().await?;
         // Deleting is when the trash grows, so it is also when expired entries go.
         self.purge_expired_trash(now_micros()).await?;
@@ -325,6 +329,7 @@ impl RecordService {
             .apply(&self.writer(&module), &mut tx, &current, actor)
             .await?;
         let record = load(&mut tx, &module, id, Liveness::Live, &Access::Everything).await?;
+        restored_event(&mut tx, &record, &current, actor).await?;
         tx.commit().await?;
         Ok(record)
     }
@@ -359,19 +364,35 @@ impl RecordService {
         let module = self.modules.get(module).await?;
         let writer = self.writer(&module);
         let mut tx = self.store.begin().await?;
-        let mut moved = 0;
+        let mut moved = Vec::new();
         for id in unique_ids(ids) {
             match load(&mut tx, &module, id, way.lookup(), &self.access).await {
                 Ok(current) => {
                     way.apply(&writer, &mut tx, &current, actor).await?;
-                    moved += 1;
+                    if let TrashMove::OutOfTrash = way {
+                        // Spec 004 has no bulk restore event: each record is restored.
+                        let record =
+                            load(&mut tx, &module, id, Liveness::Live, &Access::Everything).await?;
+                        restored_event(&mut tx, &record, &current, actor).await?;
+                    }
+                    moved.push(current.id);
                 }
                 Err(Error::NotFound { .. }) => {}
                 Err(e) => return Err(e),
             }
         }
+        if let TrashMove::ToTrash = way {
+            outbox::api_bulk_event(
+                &mut tx,
+                EventKind::BulkDeleted,
+                module.slug(),
+                &moved,
+                actor,
+            )
+            .await?;
+        }
         tx.commit().await?;
-        Ok(moved)
+        Ok(moved.len() as u64)
     }
 
     /// Deletes a trashed record for good, with its history.
@@ -451,6 +472,8 @@ impl RecordService {
                 type_ids: draft.type_ids,
             });
         }
+        let ids: Vec<&str> = out.iter().map(|r| r.id.as_str()).collect();
+        outbox::api_bulk_event(&mut tx, EventKind::BulkUpdated, module.slug(), &ids, actor).await?;
         tx.commit().await?;
         Ok(out)
     }
@@ -652,6 +675,30 @@ impl TrashMove {
             TrashMove::OutOfTrash => writer.restore(tx, current, actor).await,
         }
     }
+}
+
+/// `record.updated` for a change that made a new version (an update that changed nothing sends
+/// nothing).
+pub(crate) async fn updated_event(
+    tx: &mut Tx,
+    record: &Record,
+    previous: &Record,
+    actor: &Actor,
+) -> Result<()> {
+    if record.version == previous.version {
+        return Ok(());
+    }
+    outbox::record_event(tx, EventKind::RecordUpdated, record, Some(previous), actor).await
+}
+
+/// `record.restored`: from the trash, or back to a past version's values.
+pub(crate) async fn restored_event(
+    tx: &mut Tx,
+    record: &Record,
+    previous: &Record,
+    actor: &Actor,
+) -> Result<()> {
+    outbox::record_event(tx, EventKind::RecordRestored, record, Some(previous), actor).await
 }
 
 /// Optimistic locking: a `version` the caller saw that is not the record's current one is a

@@ -13,7 +13,9 @@ use serde_json::{Map, Value, json};
 
 use super::history::{self, VersionEntry};
 use super::write::Draft;
-use super::{Access, Actor, Expand, Liveness, Record, RecordService, check_version, load};
+use super::{
+    Access, Actor, Expand, Liveness, Record, RecordService, check_version, load, restored_event,
+};
 use crate::error::{Error, Result};
 
 /// Most changelog entries one request returns.
@@ -332,6 +334,7 @@ impl RecordService {
         let draft = Draft::from_record(&past);
         writer.update(&mut tx, &current, &draft, actor).await?;
         let record = load(&mut tx, &module, id, Liveness::Live, &Access::Everything).await?;
+        restored_event(&mut tx, &record, &current, actor).await?;
         tx.commit().await?;
         Ok(record)
     }

@@ -80,7 +80,12 @@ impl Server {
         Server {
             child,
             base,
-            client: reqwest::Client::new(),
+            client: {
+                // reqwest is built with rustls and no default crypto provider (see
+                // recordport::webhooks::dispatch): install the one the binary uses.
+                recordport::webhooks::dispatch::install_tls_provider();
+                reqwest::Client::new()
+            },
             key,
             dir,
             _stdout: stdout,

@@ -31,4 +31,5 @@ mod import_value_map;
 mod mapping_quality;
 mod records_api;
 mod store;
+mod webhooks;
 mod worker;
