@@ -7,6 +7,7 @@ mod common;
 mod export;
 mod export_cli;
 mod export_roundtrip;
+mod fuzz;
 mod hardening;
 mod http_exports;
 mod http_imports;
