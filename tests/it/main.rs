@@ -8,6 +8,7 @@ mod export;
 mod export_cli;
 mod export_roundtrip;
 mod first_run;
+mod fuzz;
 mod hardening;
 mod http_exports;
 mod http_imports;

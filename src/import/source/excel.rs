@@ -502,22 +502,36 @@ fn read_xlsx_sheet(
 
 fn xlsx_error(path: &Path, error: XlsxError) -> Error {
     match error {
-        XlsxError::Io(e) => io_error(path, e),
+        XlsxError::Io(e) => workbook_io_error(path, FileType::Xlsx, e),
         other => unreadable(path, FileType::Xlsx, &other),
     }
 }
 
 fn xls_error(path: &Path, error: XlsError) -> Error {
     match error {
-        XlsError::Io(e) => io_error(path, e),
+        XlsError::Io(e) => workbook_io_error(path, FileType::Xls, e),
         other => unreadable(path, FileType::Xls, &other),
     }
 }
 
 fn ods_error(path: &Path, error: OdsError) -> Error {
     match error {
-        OdsError::Io(e) => io_error(path, e),
+        OdsError::Io(e) => workbook_io_error(path, FileType::Ods, e),
         other => unreadable(path, FileType::Ods, &other),
+    }
+}
+
+/// An I/O error while calamine reads the workbook's parts: damaged contents (a part that does
+/// not inflate, a compression method zip does not know, a file cut short) are the file's fault,
+/// and only other errors (the disk's) the server's. Fuzzing found the first kind reported as
+/// internal errors.
+fn workbook_io_error(path: &Path, file_type: FileType, error: std::io::Error) -> Error {
+    use std::io::ErrorKind::{InvalidData, InvalidInput, Other, UnexpectedEof, Unsupported};
+    match error.kind() {
+        InvalidData | InvalidInput | Unsupported | UnexpectedEof | Other => {
+            unreadable(path, file_type, &error)
+        }
+        _ => io_error(path, error),
     }
 }
 

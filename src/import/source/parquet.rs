@@ -15,6 +15,7 @@
 
 use std::fs::File;
 use std::ops::Range;
+use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
 
 use arrow_array::cast::AsArray;
@@ -218,6 +219,40 @@ impl Source for ParquetSource {
     }
 
     fn next_chunk(&mut self, max_rows: usize) -> Result<Vec<SourceRow>> {
+        self.guarded(|source| source.read_chunk(max_rows))
+    }
+
+    fn describe(&self) -> SourceInfo {
+        self.info.clone()
+    }
+
+    fn count_rest(&mut self, _on_defect: &mut dyn FnMut(u64, &str)) -> Result<u64> {
+        self.guarded(ParquetSource::count_remaining)
+    }
+}
+
+impl ParquetSource {
+    /// Runs `read`, turning a panic inside the Parquet and Arrow readers into a file error
+    /// (fuzzing found damaged pages that make them index out of bounds); the source is unusable
+    /// afterwards, as after any error.
+    fn guarded<T>(&mut self, read: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        match panic::catch_unwind(AssertUnwindSafe(|| read(&mut *self))) {
+            Ok(result) => result,
+            Err(payload) => {
+                self.builder = None;
+                self.reader = None;
+                self.batch = None;
+                let detail = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "the reader failed".to_string());
+                Err(self.read_error(&format!("the file is damaged ({detail})")))
+            }
+        }
+    }
+
+    fn read_chunk(&mut self, max_rows: usize) -> Result<Vec<SourceRow>> {
         let max_rows = max_rows.max(1);
         let mut rows: Vec<SourceRow> = Vec::with_capacity(max_rows.min(4096));
         while rows.len() < max_rows && self.fill(max_rows)? {
@@ -246,13 +281,9 @@ impl Source for ParquetSource {
         Ok(rows)
     }
 
-    fn describe(&self) -> SourceInfo {
-        self.info.clone()
-    }
-
     /// Decodes the rest of the file (so a damaged page fails here, as it would in the import)
     /// and checks the cell limit, building text only for values that could be over it.
-    fn count_rest(&mut self, _on_defect: &mut dyn FnMut(u64, &str)) -> Result<u64> {
+    fn count_remaining(&mut self) -> Result<u64> {
         let mut count = 0;
         while self.fill(MAX_BATCH_ROWS)? {
             let Some(batch) = self.batch.as_ref() else {
@@ -268,9 +299,7 @@ impl Source for ParquetSource {
         }
         Ok(count)
     }
-}
 
-impl ParquetSource {
     /// The limit and UTF-8 checks of [`Source::next_chunk`] for one column of a batch.
     fn check_column(&self, array: &dyn Array, range: Range<usize>, column: usize) -> Result<()> {
         let first_row = self.next_row;
