@@ -431,19 +431,11 @@ pub async fn run(
             out.print(&json!({ "entries": entries }), || {
                 let mut t = table(&["when", "action", "by", "changes"]);
                 for e in &entries {
-                    let changes = e
-                        .changes
-                        .iter()
-                        .map(|(k, c)| {
-                            format!("{k}: {} → {}", short(&c["oldValue"]), short(&c["newValue"]))
-                        })
-                        .collect::<Vec<_>>()
-                        .join("\n");
                     t.add_row(vec![
                         e.timestamp.clone(),
                         e.action.clone(),
                         e.user_name.clone().unwrap_or_default(),
-                        changes,
+                        changes_text(&e.changes, "oldValue", "newValue"),
                     ]);
                 }
                 t.to_string()
@@ -464,18 +456,12 @@ pub async fn run(
             out.print(&json!({ "versions": versions }), || {
                 let mut t = table(&["version", "action", "when", "by", "changes"]);
                 for v in &versions {
-                    let changes = v
-                        .changes
-                        .iter()
-                        .map(|(k, c)| format!("{k}: {} → {}", short(&c["old"]), short(&c["new"])))
-                        .collect::<Vec<_>>()
-                        .join("\n");
                     t.add_row(vec![
                         v.version.to_string(),
                         v.action.clone(),
                         v.changed_date_time.clone(),
                         v.user_display_name.clone().unwrap_or_default(),
-                        changes,
+                        changes_text(&v.changes, "old", "new"),
                     ]);
                 }
                 t.to_string()
@@ -590,6 +576,15 @@ fn list_query(args: ListArgs) -> Result<ListQuery> {
         expand: args.expand,
         access: Default::default(),
     })
+}
+
+/// One line per changed field: `field: old → new`, the two values read from `old` and `new`.
+fn changes_text(changes: &serde_json::Map<String, Value>, old: &str, new: &str) -> String {
+    changes
+        .iter()
+        .map(|(k, c)| format!("{k}: {} → {}", short(&c[old]), short(&c[new])))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn short(v: &Value) -> String {

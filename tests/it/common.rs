@@ -161,6 +161,13 @@ pub fn recordport_command() -> assert_cmd::Command {
     recordport_process().into()
 }
 
+/// `recordport --db <db> --json ARGS…`, which must succeed: what it printed, as JSON.
+pub fn cli_json(db: &TestDb, args: &[&str]) -> serde_json::Value {
+    let mut cmd = recordport_process();
+    cmd.args(["--db", &db.url, "--json"]).args(args);
+    Run::of(cmd).ok(&args.join(" ")).json()
+}
+
 /// What a finished `recordport` process said.
 pub struct Run {
     pub code: i32,

@@ -10,7 +10,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::both;
-use crate::common::{TestDb, recordport_command};
+use crate::common::{TestDb, cli_json};
 use crate::http_support::{Server, assert_error};
 
 const SECRET: &str = "Zanzibar";
@@ -339,31 +339,12 @@ async fn private_records_do_not_leak(db: TestDb) {
     );
 
     // The command line acting for a member sees what the member's key sees.
-    let out = recordport_command()
-        .args([
-            "--db", &db.url, "--json", "--member", "bob", "records", "list", "-m", "contacts",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let listed = cli_json(
+        &db,
+        &["--member", "bob", "records", "list", "-m", "contacts"],
     );
-    let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(names(&listed), ["Carol", "Everyone", "Teamwork"]);
-    let out = recordport_command()
-        .args([
-            "--db", &db.url, "--json", "--member", "bob", "member", "counts", "alice",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let counts: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let counts = cli_json(&db, &["--member", "bob", "member", "counts", "alice"]);
     assert_eq!(
         counts["counts"]["contacts"], 2,
         "bob sees alice's team and account records"

@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::both;
-use crate::common::{TestDb, recordport_command};
+use crate::common::{TestDb, cli_json};
 use crate::http_support::{Server, assert_error};
 
 const RECORDS: &str = "/v1/modules/contacts/records";
@@ -153,55 +153,46 @@ async fn history_changelog_restore(db: TestDb) {
     assert!(back["record"]["deletedDateTime"].is_null());
 
     // The command line gives the same.
-    let out = recordport_command()
-        .args([
-            "--db",
-            &db.url,
-            "--json",
+    let log = cli_json(
+        &db,
+        &[
             "records",
             "changelog",
             "-m",
             "contacts",
             &id,
-        ])
-        .args(["--limit", "2"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+            "--limit",
+            "2",
+        ],
     );
-    let log: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(log["entries"][0]["action"], "restore");
     assert_eq!(log["entries"].as_array().unwrap().len(), 2);
-    let out = recordport_command()
-        .args([
-            "--db", &db.url, "--json", "records", "restore", "-m", "contacts", &id,
-        ])
-        .args(["--version", "3"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let restored = cli_json(
+        &db,
+        &[
+            "records",
+            "restore",
+            "-m",
+            "contacts",
+            &id,
+            "--version",
+            "3",
+        ],
     );
-    let restored: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(restored["record"]["fields"]["status"], "churned");
-    let out = recordport_command()
-        .args([
-            "--db", &db.url, "--json", "records", "get", "-m", "contacts", &id,
-        ])
-        .args(["--include-history", "--expand", "account"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let got = cli_json(
+        &db,
+        &[
+            "records",
+            "get",
+            "-m",
+            "contacts",
+            &id,
+            "--include-history",
+            "--expand",
+            "account",
+        ],
     );
-    let got: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(got["history"][0]["version"], got["record"]["version"]);
 }
 both!(http_history_changelog_restore, history_changelog_restore);

@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::both;
-use crate::common::{TestDb, recordport_command};
+use crate::common::{TestDb, cli_json, recordport_command};
 use crate::http_support::{Server, assert_error};
 
 const RECORDS: &str = "/v1/modules/contacts/records";
@@ -262,17 +262,9 @@ both!(http_replace_and_upserts, replace_and_upserts);
 /// The same calls on the command line.
 async fn cli_lookup_upsert_replace(db: TestDb) {
     let run = |args: &[&str]| -> Value {
-        let out = recordport_command()
-            .args(["--db", &db.url, "--json", "records"])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
+        let mut all = vec!["records"];
+        all.extend_from_slice(args);
+        cli_json(&db, &all)
     };
     let created = run(&[
         "upsert-by",
