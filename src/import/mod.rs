@@ -50,7 +50,7 @@ pub mod rollback;
 pub mod source;
 pub mod uploads;
 pub mod validate;
-mod write;
+pub(crate) mod write;
 pub(crate) mod writer;
 
 pub use execute::{ImportRequest, PreparedImport, RunOptions, Started, execute_file};

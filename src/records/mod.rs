@@ -7,6 +7,7 @@
 //! a version row with the old and new values; multi-record operations run in one transaction.
 
 mod history;
+pub(crate) mod keys;
 pub(crate) mod model;
 pub mod query;
 pub(crate) mod write;

@@ -23,4 +23,5 @@ mod import_sources;
 mod import_suggest;
 mod records_api;
 mod store;
+mod store_upgrade;
 mod worker;
