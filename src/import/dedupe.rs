@@ -25,7 +25,7 @@ use crate::records::keys::{KEY_HOLDERS, KeySpaces, old_keys};
 use crate::records::model::{record_columns, record_from_row};
 use crate::records::write::{Draft, MatchKey, diff, match_keys};
 use crate::schema::{FieldDef, Module};
-use crate::store::{Dialect, Row, Sql, Tx, new_id, sqlite_raw, statement_pages};
+use crate::store::{Dialect, Row, Tx, new_id, sqlite_raw};
 
 /// The fields rows are matched on: those asked for, or by default the module's unique fields,
 /// else its email fields. Each must keep match keys (unique, email, phone or `matchKey`).
@@ -453,19 +453,25 @@ pub(crate) async fn load_records(
         }
         return Ok(out);
     }
-    for page in statement_pages(ids, 500) {
-        let mut sql = Sql::new(format!(
-            "SELECT {} FROM records r WHERE r.module_id = ",
-            record_columns(tx.dialect())
-        ));
-        sql.bind(module.id.clone())
-            .push(" AND r.deleted_at IS NULL AND r.id IN (")
-            .bind_list(page.iter().cloned())
-            .push(")");
-        for row in tx.fetch_all(sql).await? {
-            let record = record_from_row(&row, module.slug())?;
-            out.insert(record.id.clone(), record);
+    // SQLite: one primary-key seek per id, in id order, on a prepared statement; the rows are
+    // read as borrowed values on this thread instead of crossing sqlx's channel one by one.
+    let mut sorted: Vec<&str> = ids.iter().map(String::as_str).collect();
+    sorted.sort_unstable();
+    let sql = format!(
+        "SELECT {} FROM records r WHERE r.id = ?1 AND r.module_id = ?2 AND r.deleted_at IS NULL",
+        record_columns(Dialect::Sqlite)
+    );
+    sqlite_raw::with_raw(tx, |connection| {
+        let mut select = connection.prepare_cached(&sql)?;
+        for id in sorted {
+            let mut rows = select.query(rusqlite::params![id, module.id])?;
+            if let Some(row) = rows.next()? {
+                let record = record_from_row(row, module.slug())?;
+                out.insert(record.id.clone(), record);
+            }
         }
-    }
+        Ok(())
+    })
+    .await?;
     Ok(out)
 }

@@ -123,6 +123,22 @@ async fn keeps_working(url: &str, dir: &std::path::Path) {
     store.close().await;
 }
 
+/// Brings `pool`'s empty database to the previous release's schema and fills it as that release
+/// would have.
+async fn previous_release<DB>(pool: sqlx::Pool<DB>, migrations: sqlx::migrate::Migrator)
+where
+    DB: sqlx::Database,
+    DB::Connection: sqlx::migrate::Migrate,
+    for<'e> &'e sqlx::Pool<DB>: sqlx::Executor<'e, Database = DB>,
+{
+    migrations.run_to(PREVIOUS_RELEASE, &pool).await.unwrap();
+    sqlx::raw_sql(AssertSqlSafe(previous_release_rows()))
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_previous_release_sqlite_store_upgrades() {
     let dir = tempfile::tempdir().unwrap();
@@ -132,15 +148,7 @@ async fn a_previous_release_sqlite_store_upgrades() {
         .unwrap()
         .create_if_missing(true);
     let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
-    sqlx::migrate!("src/store/migrations/sqlite")
-        .run_to(PREVIOUS_RELEASE, &pool)
-        .await
-        .unwrap();
-    sqlx::raw_sql(AssertSqlSafe(previous_release_rows()))
-        .execute(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
+    previous_release(pool, sqlx::migrate!("src/store/migrations/sqlite")).await;
     keeps_working(&url, dir.path()).await;
 }
 
@@ -151,14 +159,6 @@ async fn a_previous_release_postgres_store_upgrades() {
     };
     let dir = tempfile::tempdir().unwrap();
     let pool = sqlx::PgPool::connect(&url).await.unwrap();
-    sqlx::migrate!("src/store/migrations/postgres")
-        .run_to(PREVIOUS_RELEASE, &pool)
-        .await
-        .unwrap();
-    sqlx::raw_sql(AssertSqlSafe(previous_release_rows()))
-        .execute(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
+    previous_release(pool, sqlx::migrate!("src/store/migrations/postgres")).await;
     keeps_working(&url, dir.path()).await;
 }

@@ -97,26 +97,28 @@ pub(crate) async fn write_records(
     new: &[&Written],
     changed: &[&Written],
 ) -> Result<()> {
-    let now = now_micros();
+    let batch = Batch {
+        module,
+        spaces,
+        actor,
+        now: now_micros(),
+        new,
+        changed,
+    };
     if tx.dialect() == Dialect::Sqlite {
-        let batch = sqlite::Batch {
-            module,
-            spaces,
-            actor,
-            now,
-            new,
-            changed,
-        };
-        sqlite_raw::with_raw(tx, |connection| batch.write(connection)).await
+        sqlite_raw::with_raw(tx, |connection| batch.write_sqlite(connection)).await
     } else {
-        let batch = postgres::Batch {
-            module,
-            spaces,
-            actor,
-            now,
-            new,
-            changed,
-        };
-        batch.write(tx).await
+        batch.write_postgres(tx).await
     }
+}
+
+/// One batch's writes: the records it creates and changes, each in the order it touched them,
+/// by whom and when.
+pub(crate) struct Batch<'a> {
+    pub module: &'a Module,
+    pub spaces: &'a KeySpaces,
+    pub actor: &'a Actor,
+    pub now: i64,
+    pub new: &'a [&'a Written],
+    pub changed: &'a [&'a Written],
 }

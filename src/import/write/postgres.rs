@@ -35,11 +35,9 @@ use sqlx::postgres::PgConnection;
 
 use crate::error::{Error, Result};
 use crate::import::ledger::LedgerEntry;
-use crate::import::write::Written;
-use crate::records::Actor;
-use crate::records::keys::{KeySpaces, key_changes, tiebreak};
+use crate::import::write::Batch;
+use crate::records::keys::{key_changes, tiebreak};
 use crate::records::write::search_text;
-use crate::schema::Module;
 use crate::store::Tx;
 
 /// Creates the staging tables when this session has none; `to_regclass` answers without an
@@ -135,18 +133,8 @@ const INSERT_LEDGER: &str = "INSERT INTO import_ledger (job_id, record_id, actio
      FROM pg_temp.import_stage_ledger ORDER BY record_id \
      ON CONFLICT (job_id, record_id) DO UPDATE SET after_version = excluded.after_version";
 
-/// One batch's writes on PostgreSQL.
-pub(super) struct Batch<'a> {
-    pub module: &'a Module,
-    pub spaces: &'a KeySpaces,
-    pub actor: &'a Actor,
-    pub now: i64,
-    pub new: &'a [&'a Written],
-    pub changed: &'a [&'a Written],
-}
-
 impl Batch<'_> {
-    pub(super) async fn write(&self, tx: &mut Tx) -> Result<()> {
+    pub(super) async fn write_postgres(&self, tx: &mut Tx) -> Result<()> {
         let Batch {
             module, actor, now, ..
         } = *self;

@@ -9,11 +9,9 @@
 use rusqlite::{Connection, Statement, params};
 
 use crate::error::{Error, Result};
-use crate::import::write::Written;
-use crate::records::Actor;
-use crate::records::keys::{DELETE_KEY, INSERT_KEY, KeySpaces, key_changes, tiebreak};
+use crate::import::write::{Batch, Written};
+use crate::records::keys::{DELETE_KEY, INSERT_KEY, key_changes, tiebreak};
 use crate::records::write::search_text;
-use crate::schema::Module;
 
 // Both statements take the record's id as ?1, the draft's columns as ?2 to ?9 (see
 // `bind_record`), then the version, the time and the author.
@@ -30,16 +28,6 @@ const UPDATE_RECORD: &str = "UPDATE records SET display_name = ?2, fields = ?3, 
 
 const INSERT_VERSION: &str = "INSERT INTO record_versions (record_id, version, action, changes, \
      changed_at, user_id, user_display_name) VALUES (?1, ?2, 'update', ?3, ?4, ?5, ?6)";
-
-/// One batch's writes.
-pub(crate) struct Batch<'a> {
-    pub module: &'a Module,
-    pub spaces: &'a KeySpaces,
-    pub actor: &'a Actor,
-    pub now: i64,
-    pub new: &'a [&'a Written],
-    pub changed: &'a [&'a Written],
-}
 
 impl Batch<'_> {
     /// Binds ?1 to ?13 of [`INSERT_RECORD`] and [`UPDATE_RECORD`]: the id, the draft's columns,
@@ -63,7 +51,7 @@ impl Batch<'_> {
         Ok(())
     }
 
-    pub(crate) fn write(&self, connection: &Connection) -> Result<()> {
+    pub(crate) fn write_sqlite(&self, connection: &Connection) -> Result<()> {
         let Batch {
             module, actor, now, ..
         } = *self;
