@@ -21,10 +21,11 @@ use crate::import::merge::{DuplicateStrategy, merged_draft};
 use crate::import::report::{RowError, RowErrorCode};
 use crate::import::write::{Working, Written};
 use crate::records::Record;
+use crate::records::keys::{KEY_HOLDERS, KeySpaces, old_keys};
 use crate::records::model::{record_columns, record_from_row};
 use crate::records::write::{Draft, MatchKey, diff, match_keys};
 use crate::schema::{FieldDef, Module};
-use crate::store::{Dialect, Row, Sql, Tx, new_id, sqlite_raw, statement_pages};
+use crate::store::{Dialect, Row, Tx, new_id, sqlite_raw};
 
 /// The fields rows are matched on: those asked for, or by default the module's unique fields,
 /// else its email fields. Each must keep match keys (unique, email, phone or `matchKey`).
@@ -81,23 +82,26 @@ pub(crate) struct KeyIndex {
 }
 
 impl KeyIndex {
-    /// Looks up `keys` (field slug, key) of `module_id` in the store.
-    pub async fn load(tx: &mut Tx, module_id: &str, keys: &HashSet<KeyId>) -> Result<KeyIndex> {
+    /// Looks up `keys` (field slug, key) in the store, in the key spaces of their module.
+    pub async fn load(tx: &mut Tx, spaces: &KeySpaces, keys: &HashSet<KeyId>) -> Result<KeyIndex> {
         let mut index = KeyIndex::default();
+        // Sorted by space and value: the lookups walk the index in its own order, each page once.
+        let mut wanted: Vec<(i64, &KeyId)> = keys
+            .iter()
+            .map(|id| Ok((spaces.space(&id.0)?, id)))
+            .collect::<Result<_>>()?;
+        wanted.sort_unstable_by(|a, b| (a.0, &a.1.1).cmp(&(b.0, &b.1.1)));
         if tx.dialect() == Dialect::Sqlite {
             // One index seek per key on a prepared statement: cheaper than building and
             // planning `IN (…)` lists, and no row crosses sqlx's channel.
             sqlite_raw::with_raw(tx, |connection| {
-                let mut select = connection.prepare_cached(
-                    "SELECT record_id FROM record_keys WHERE module_id = ?1 AND field_slug = ?2 \
-                     AND key = ?3",
-                )?;
-                for (slug, key) in keys {
-                    let mut rows = select.query(rusqlite::params![module_id, slug, key])?;
+                let mut select = connection.prepare_cached(KEY_HOLDERS)?;
+                for (space, id) in &wanted {
+                    let mut rows = select.query(rusqlite::params![space, id.1])?;
                     while let Some(row) = rows.next()? {
                         index
                             .stored
-                            .entry((slug.clone(), key.clone()))
+                            .entry((*id).clone())
                             .or_default()
                             .push(row.get(0)?);
                     }
@@ -107,7 +111,7 @@ impl KeyIndex {
             .await?;
             return Ok(index);
         }
-        if keys.is_empty() {
+        if wanted.is_empty() {
             return Ok(index);
         }
         // PostgreSQL: one statement for the whole batch, the keys bound as two arrays (no SQL
@@ -115,25 +119,32 @@ impl KeyIndex {
         // primary-key probe per key whatever the statistics say: right after a bulk load (no
         // ANALYZE yet) the planner guessed a module holds a few keys and merge-joined the whole
         // index (75 ms against 10 ms for 1,000 keys in 400k).
-        let (slugs, wanted): (Vec<&str>, Vec<&str>) = keys
+        let (space_ids, values): (Vec<i64>, Vec<&str>) = wanted
             .iter()
-            .map(|(slug, key)| (slug.as_str(), key.as_str()))
+            .map(|(space, id)| (*space, id.1.as_str()))
             .unzip();
         let connection = crate::import::write::postgres::connection(tx)?;
-        let rows: Vec<(String, String, String)> = sqlx::query_as(
-            "SELECT w.field_slug, w.key, k.record_id \
-             FROM unnest($2::text[], $3::text[]) AS w(field_slug, key) \
+        let rows: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT w.n, k.record_id \
+             FROM unnest($1::bigint[], $2::text[]) WITH ORDINALITY AS w(space, key, n) \
              CROSS JOIN LATERAL (SELECT k.record_id FROM record_keys k \
-             WHERE k.module_id = $1 AND k.field_slug = w.field_slug AND k.key = w.key \
-             OFFSET 0) k",
+             WHERE k.space = w.space AND k.key = w.key OFFSET 0) k",
         )
-        .bind(module_id)
-        .bind(slugs)
-        .bind(wanted)
+        .bind(space_ids)
+        .bind(values)
         .fetch_all(connection)
         .await?;
-        for (slug, key, record_id) in rows {
-            index.stored.entry((slug, key)).or_default().push(record_id);
+        for (n, record_id) in rows {
+            // WITH ORDINALITY counts from 1.
+            let (_, id) = usize::try_from(n - 1)
+                .ok()
+                .and_then(|i| wanted.get(i))
+                .ok_or_else(|| Error::internal("a key lookup answered a key it was not asked"))?;
+            index
+                .stored
+                .entry((*id).clone())
+                .or_default()
+                .push(record_id);
         }
         Ok(index)
     }
@@ -305,6 +316,7 @@ impl RowDecider<'_> {
                     id: id.clone(),
                     draft,
                     keys: keys.to_vec(),
+                    old_keys: Vec::new(),
                     version: 1,
                     versions: Vec::new(),
                 },
@@ -363,6 +375,7 @@ impl RowDecider<'_> {
                 w.written.versions.push((next, Value::Object(changes)));
             }
             None => {
+                let old_keys = old_keys(self.module, &current.fields, &draft.fields, &keys);
                 state.order.push(id.to_string());
                 state.working.insert(
                     id.to_string(),
@@ -371,6 +384,7 @@ impl RowDecider<'_> {
                             id: id.to_string(),
                             draft,
                             keys,
+                            old_keys,
                             version: next,
                             versions: vec![(next, Value::Object(changes))],
                         },
@@ -440,19 +454,25 @@ pub(crate) async fn load_records(
         }
         return Ok(out);
     }
-    for page in statement_pages(ids, 500) {
-        let mut sql = Sql::new(format!(
-            "SELECT {} FROM records r WHERE r.module_id = ",
-            record_columns(tx.dialect())
-        ));
-        sql.bind(module.id.clone())
-            .push(" AND r.deleted_at IS NULL AND r.id IN (")
-            .bind_list(page.iter().cloned())
-            .push(")");
-        for row in tx.fetch_all(sql).await? {
-            let record = record_from_row(&row, module.slug())?;
-            out.insert(record.id.clone(), record);
+    // SQLite: one primary-key seek per id, in id order, on a prepared statement; the rows are
+    // read as borrowed values on this thread instead of crossing sqlx's channel one by one.
+    let mut sorted: Vec<&str> = ids.iter().map(String::as_str).collect();
+    sorted.sort_unstable();
+    let sql = format!(
+        "SELECT {} FROM records r WHERE r.id = ?1 AND r.module_id = ?2 AND r.deleted_at IS NULL",
+        record_columns(Dialect::Sqlite)
+    );
+    sqlite_raw::with_raw(tx, |connection| {
+        let mut select = connection.prepare_cached(&sql)?;
+        for id in sorted {
+            let mut rows = select.query(rusqlite::params![id, module.id])?;
+            if let Some(row) = rows.next()? {
+                let record = record_from_row(row, module.slug())?;
+                out.insert(record.id.clone(), record);
+            }
         }
-    }
+        Ok(())
+    })
+    .await?;
     Ok(out)
 }

@@ -54,7 +54,7 @@ pub mod source;
 mod undo;
 pub mod uploads;
 pub mod validate;
-mod write;
+pub(crate) mod write;
 pub(crate) mod writer;
 
 pub use budget::ErrorBudget;

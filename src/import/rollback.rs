@@ -18,12 +18,13 @@ use crate::import::job::{JobStatus, get_job};
 use crate::import::ledger::LedgerAction;
 use crate::import::undo::{self, Ending};
 use crate::import::write::{self as batch_write, Written};
+use crate::records::keys::{self, KeySpaces, old_keys};
 use crate::records::model::{parse_stored_json, record_columns, record_from_row};
 use crate::records::write::{Draft, MatchKey, diff, match_keys, purge_where};
 use crate::records::{Actor, Record};
 use crate::schema::Module;
 use crate::schema::registry::ModuleRegistry;
-use crate::store::{Dialect, Sql, Store, Tx, now_micros, sqlite_raw};
+use crate::store::{Sql, Store, Tx, now_micros};
 
 /// Rows processed at once when rolling back.
 const ROLLBACK_PAGE: i64 = 500;
@@ -177,21 +178,17 @@ pub(crate) async fn undo_ledger(
 
 /// An updated record to set back to its before-image.
 struct Restore {
-    module_slug: String,
     current: Record,
     before: Draft,
 }
 
-/// `restores` grouped by module, each group in ledger order.
-fn by_module(restores: Vec<Restore>) -> Vec<(String, Vec<Restore>)> {
-    let mut groups: Vec<(String, Vec<Restore>)> = Vec::new();
-    for restore in restores {
-        match groups
-            .iter_mut()
-            .find(|(slug, _)| *slug == restore.module_slug)
-        {
-            Some((_, group)) => group.push(restore),
-            None => groups.push((restore.module_slug.clone(), vec![restore])),
+/// `items` (module slug, item) grouped by module, each group in ledger order.
+fn by_module<T>(items: Vec<(String, T)>) -> Vec<(String, Vec<T>)> {
+    let mut groups: Vec<(String, Vec<T>)> = Vec::new();
+    for (module_slug, item) in items {
+        match groups.iter_mut().find(|(slug, _)| *slug == module_slug) {
+            Some((_, group)) => group.push(item),
+            None => groups.push((module_slug, vec![item])),
         }
     }
     groups
@@ -211,7 +208,6 @@ async fn restore_records(
 ) -> Result<Vec<String>> {
     let mut restored = Vec::new();
     let mut written: Vec<Written> = Vec::new();
-    let mut fields_changed: Vec<bool> = Vec::new();
     let planned: Vec<(Restore, Map<String, Value>, Vec<MatchKey>)> = restores
         .into_iter()
         .map(|r| {
@@ -225,12 +221,11 @@ async fn restore_records(
         .flat_map(|(_, _, keys)| keys.iter().filter(|k| k.is_unique))
         .map(|k| (k.field_slug.clone(), k.key.clone()))
         .collect();
-    let mut index = KeyIndex::load(tx, &module.id, &wanted).await?;
+    let spaces = KeySpaces::of(tx, module).await?;
+    let mut index = KeyIndex::load(tx, &spaces, &wanted).await?;
     let mut external_ids = ExternalIds::default();
     for (restore, changes, keys) in planned {
-        let Restore {
-            current, before, ..
-        } = restore;
+        let Restore { current, before } = restore;
         if changes.is_empty() {
             restored.push(current.id);
             continue;
@@ -271,39 +266,22 @@ async fn restore_records(
         }
         restored.push(current.id.clone());
         let version = current.version + 1;
+        let old_keys = if changed_fields {
+            old_keys(module, &current.fields, &before.fields, &keys)
+        } else {
+            keys.clone()
+        };
         written.push(Written {
             id: current.id,
             draft: before,
             keys,
+            old_keys,
             version,
             versions: vec![(version, Value::Object(changes))],
         });
-        fields_changed.push(changed_fields);
     }
     let all: Vec<&Written> = written.iter().collect();
-    let now = now_micros();
-    let rekeyed: Vec<&Written> = written
-        .iter()
-        .zip(&fields_changed)
-        .filter(|(_, changed)| **changed)
-        .map(|(w, _)| w)
-        .collect();
-    if tx.dialect() == Dialect::Sqlite {
-        let batch = batch_write::sqlite::Batch {
-            module,
-            actor,
-            now,
-            new: &[],
-            changed: &all,
-            rekeyed: &rekeyed,
-            versioned: &all,
-        };
-        sqlite_raw::with_raw(tx, |connection| batch.write(connection)).await?;
-    } else {
-        batch_write::update_records(tx, module, &all, actor, now).await?;
-        batch_write::insert_versions(tx, &all, actor, now).await?;
-        batch_write::replace_keys(tx, module, &rekeyed, true).await?;
-    }
+    batch_write::write_records(tx, module, &spaces, actor, &[], &all).await?;
     Ok(restored)
 }
 
@@ -432,7 +410,7 @@ async fn undo_entries(
                 continue;
             }
             if LedgerAction::parse(&row.text("action")?)? == LedgerAction::Created {
-                to_delete.push(record_id);
+                to_delete.push((row.text("module_slug")?, current));
                 continue;
             }
             let before: Draft = match row.opt_text("before_image")? {
@@ -444,11 +422,7 @@ async fn undo_entries(
                     )));
                 }
             };
-            restores.push(Restore {
-                module_slug: row.text("module_slug")?,
-                current,
-                before,
-            });
+            restores.push((row.text("module_slug")?, Restore { current, before }));
         }
         for (module_slug, page) in by_module(restores) {
             let module = modules.get(&module_slug).await?;
@@ -457,10 +431,22 @@ async fn undo_entries(
             undone.extend(restored);
         }
         if !to_delete.is_empty() {
-            let mut filter = Sql::new("id IN (");
-            filter.bind_list(to_delete.iter().cloned()).push(")");
-            outcome.deleted_count += purge_where(&mut tx, filter).await?;
-            undone.extend(to_delete);
+            // A record holds the keys of its values; nothing else finds them.
+            for (module_slug, records) in by_module(to_delete) {
+                let module = modules.get(&module_slug).await?;
+                let spaces = KeySpaces::of(&mut tx, &module).await?;
+                let held: Vec<(&str, Vec<MatchKey>)> = records
+                    .iter()
+                    .map(|r| (r.id.as_str(), match_keys(&module, &r.fields)))
+                    .collect();
+                keys::remove_keys(&mut tx, &spaces, &held).await?;
+                let mut filter = Sql::new("id IN (");
+                filter
+                    .bind_list(records.iter().map(|r| r.id.clone()))
+                    .push(")");
+                outcome.deleted_count += purge_where(&mut tx, filter).await?;
+                undone.extend(records.into_iter().map(|r| r.id));
+            }
         }
         // What is undone leaves the ledger in the same transaction, so an undo that stops
         // half-way (or a second rollback) goes on with exactly what is left.

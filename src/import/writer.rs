@@ -44,6 +44,7 @@ use crate::import::source;
 use crate::import::undo;
 use crate::import::write::write_batch;
 use crate::jobs::Lease;
+use crate::records::keys::KeySpaces;
 use crate::records::write::match_keys;
 use crate::records::{Actor, RecordService};
 use crate::schema::Module;
@@ -546,8 +547,9 @@ impl<'a> Importer<'a> {
             .filter(|(_, ok)| **ok)
             .flat_map(|(k, _)| k.iter().map(|k| (k.field_slug.clone(), k.key.clone())))
             .collect();
+        let spaces = KeySpaces::of(tx, self.module).await?;
         let mut state = BatchState {
-            index: KeyIndex::load(tx, &self.module.id, &wanted).await?,
+            index: KeyIndex::load(tx, &spaces, &wanted).await?,
             ..BatchState::default()
         };
         if self.request.duplicate_strategy == DuplicateStrategy::Update {
@@ -575,7 +577,15 @@ impl<'a> Importer<'a> {
             let row_cells = cells.get(i).and_then(Option::as_deref).unwrap_or(&[]);
             self.count(row.row_number, row_cells, outcome)?;
         }
-        let ledger = write_batch(tx, self.module, self.actor, &state.working, &state.order).await?;
+        let ledger = write_batch(
+            tx,
+            self.module,
+            &spaces,
+            self.actor,
+            &state.working,
+            &state.order,
+        )
+        .await?;
         let Some(job_id) = &self.job_id else {
             return Ok(());
         };

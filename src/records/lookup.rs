@@ -105,13 +105,15 @@ impl<'m> Matcher<'m> {
                 let Some(key) = value::match_keys(field, &stored).into_iter().next() else {
                     return Ok(Vec::new());
                 };
+                // The key index: the field's key space, then the value (one index lookup).
                 let mut sql = Sql::new(
-                    "SELECT DISTINCT k.record_id AS id FROM record_keys k \
+                    "SELECT DISTINCT k.record_id AS id FROM key_spaces s \
+                     JOIN record_keys k ON k.space = s.id \
                      JOIN records r ON r.id = k.record_id AND r.deleted_at IS NULL \
-                     WHERE k.module_id = ",
+                     WHERE s.module_id = ",
                 );
                 sql.bind(module.id.clone())
-                    .push(" AND k.field_slug = ")
+                    .push(" AND s.field_slug = ")
                     .bind(field.slug.clone())
                     .push(" AND k.key = ")
                     .bind(key);

@@ -12,6 +12,7 @@ mod bulk;
 pub mod cql;
 mod expand;
 mod history;
+pub(crate) mod keys;
 mod lookup;
 pub mod members;
 pub(crate) mod model;

@@ -4,7 +4,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
-use crate::store::{Dialect, Row, format_micros};
+use crate::store::{Dialect, RowValues, format_micros};
 
 /// Who makes a change; stored as the created/updated user of the record and in its history.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,28 +114,43 @@ pub(crate) fn record_columns(dialect: Dialect) -> String {
     )
 }
 
-pub(crate) fn record_from_row(row: &Row, module_slug: &str) -> Result<Record> {
-    let fields: Map<String, Value> = parse_stored_json(&row.text("fields")?)?;
+/// A record from a row of [`record_columns`], from sqlx or from the raw SQLite connection.
+pub(crate) fn record_from_row(row: &impl RowValues, module_slug: &str) -> Result<Record> {
+    let opt_text = |name: &str| -> Result<Option<String>> {
+        Ok(RowValues::text(row, row.column_index(name)?)?.map(str::to_string))
+    };
+    let text = |name: &str| -> Result<String> {
+        opt_text(name)?.ok_or_else(|| Error::corrupt(format!("records.{name} is NULL")))
+    };
+    let opt_int =
+        |name: &str| -> Result<Option<i64>> { RowValues::int(row, row.column_index(name)?) };
+    let int = |name: &str| -> Result<i64> {
+        opt_int(name)?.ok_or_else(|| Error::corrupt(format!("records.{name} is NULL")))
+    };
+    let json_text = |name: &str| -> Result<&str> {
+        RowValues::text(row, row.column_index(name)?)?
+            .ok_or_else(|| Error::corrupt(format!("records.{name} is NULL")))
+    };
     Ok(Record {
-        id: row.text("id")?,
-        module_id: row.text("module_id")?,
+        id: text("id")?,
+        module_id: text("module_id")?,
         module_slug: module_slug.to_string(),
-        display_name: row.text("display_name")?,
-        fields,
-        label_ids: parse_stored_json(&row.text("label_ids")?)?,
-        type_ids: parse_stored_json(&row.text("type_ids")?)?,
-        privacy_level: row.text("privacy_level")?,
-        description_html: row.opt_text("description_html")?,
-        external_id: row.opt_text("external_id")?,
-        owner_id: row.opt_text("owner_id")?,
-        created_date_time: format_micros(row.int("created_at")?),
-        updated_date_time: format_micros(row.int("updated_at")?),
-        created_by_user_id: row.opt_text("created_by_user_id")?,
-        created_by_display_name: row.opt_text("created_by_display_name")?,
-        updated_by_user_id: row.opt_text("updated_by_user_id")?,
-        updated_by_display_name: row.opt_text("updated_by_display_name")?,
-        version: row.int("version")?,
-        deleted_date_time: row.opt_int("deleted_at")?.map(format_micros),
+        display_name: text("display_name")?,
+        fields: parse_stored_json(json_text("fields")?)?,
+        label_ids: parse_stored_json(json_text("label_ids")?)?,
+        type_ids: parse_stored_json(json_text("type_ids")?)?,
+        privacy_level: text("privacy_level")?,
+        description_html: opt_text("description_html")?,
+        external_id: opt_text("external_id")?,
+        owner_id: opt_text("owner_id")?,
+        created_date_time: format_micros(int("created_at")?),
+        updated_date_time: format_micros(int("updated_at")?),
+        created_by_user_id: opt_text("created_by_user_id")?,
+        created_by_display_name: opt_text("created_by_display_name")?,
+        updated_by_user_id: opt_text("updated_by_user_id")?,
+        updated_by_display_name: opt_text("updated_by_display_name")?,
+        version: int("version")?,
+        deleted_date_time: opt_int("deleted_at")?.map(format_micros),
     })
 }
 

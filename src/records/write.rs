@@ -4,6 +4,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::error::{Error, FieldError, Result};
+use crate::records::keys::{self, KeySpaces};
 use crate::records::model::{PRIVACY_LEVELS, Record, RecordInput};
 use crate::records::{Actor, fields_error, parse_input_fields};
 use crate::schema::registry::ModuleRegistry;
@@ -290,33 +291,40 @@ impl RecordWriter<'_> {
     async fn check_unique(
         &self,
         tx: &mut Tx,
+        spaces: &KeySpaces,
         keys: &[MatchKey],
         external_id: Option<&str>,
         exclude: &str,
     ) -> Result<()> {
-        let unique: Vec<&MatchKey> = keys.iter().filter(|k| k.is_unique).collect();
+        let unique: Vec<(i64, &MatchKey)> = keys
+            .iter()
+            .filter(|k| k.is_unique)
+            .map(|k| Ok((spaces.space(&k.field_slug)?, k)))
+            .collect::<Result<_>>()?;
         if !unique.is_empty() {
-            let mut sql =
-                Sql::new("SELECT field_slug, key, record_id FROM record_keys WHERE module_id = ");
-            sql.bind(self.module.id.clone())
-                .push(" AND is_unique = 1 AND record_id <> ")
-                .bind(exclude)
-                .push(" AND (");
-            for (i, k) in unique.iter().enumerate() {
+            let mut sql = Sql::new(
+                "SELECT space, key, record_id FROM record_keys WHERE tiebreak = '' AND record_id <> ",
+            );
+            sql.bind(exclude).push(" AND (");
+            for (i, (space, k)) in unique.iter().enumerate() {
                 if i > 0 {
                     sql.push(" OR ");
                 }
-                sql.push("(field_slug = ")
-                    .bind(k.field_slug.clone())
+                sql.push("(space = ")
+                    .bind(*space)
                     .push(" AND key = ")
                     .bind(k.key.clone())
                     .push(")");
             }
             sql.push(") LIMIT 1");
             if let Some(row) = tx.fetch_optional(sql).await? {
-                let field = row.text("field_slug")?;
+                let space = row.int("space")?;
                 let key = row.text("key")?;
                 let holder = row.text("record_id")?;
+                let field = unique
+                    .iter()
+                    .find(|(s, k)| *s == space && k.key == key)
+                    .map_or("", |(_, k)| k.field_slug.as_str());
                 return Err(Error::Conflict {
                     message: format!(
                         "{field}: the value '{key}' is already used by record {holder}"
@@ -345,27 +353,12 @@ impl RecordWriter<'_> {
         Ok(())
     }
 
-    async fn insert_keys(&self, tx: &mut Tx, record_id: &str, keys: &[MatchKey]) -> Result<()> {
-        if keys.is_empty() {
-            return Ok(());
-        }
-        let sql = insert_keys_sql(&self.module.id, keys.iter().map(|k| (record_id, k)));
-        tx.execute(sql).await?;
-        Ok(())
-    }
-
-    async fn delete_keys(&self, tx: &mut Tx, record_id: &str) -> Result<()> {
-        let mut sql = Sql::new("DELETE FROM record_keys WHERE record_id = ");
-        sql.bind(record_id);
-        tx.execute(sql).await?;
-        Ok(())
-    }
-
     /// Stores a new record; returns its id.
     pub async fn insert(&self, tx: &mut Tx, draft: &Draft, actor: &Actor) -> Result<String> {
         let id = new_id("rec");
         let keys = match_keys(self.module, &draft.fields);
-        self.check_unique(tx, &keys, draft.external_id.as_deref(), &id)
+        let spaces = KeySpaces::of(tx, self.module).await?;
+        self.check_unique(tx, &spaces, &keys, draft.external_id.as_deref(), &id)
             .await?;
         let mut sql = Sql::new(INSERT_RECORDS);
         push_record_values(
@@ -379,7 +372,7 @@ impl RecordWriter<'_> {
             1,
         );
         tx.execute(sql).await?;
-        self.insert_keys(tx, &id, &keys).await?;
+        keys::replace_keys(tx, &spaces, &id, &[], &keys).await?;
         Ok(id)
     }
 
@@ -400,13 +393,14 @@ impl RecordWriter<'_> {
         let fields_changed = before.fields != draft.fields;
         let keys = match_keys(self.module, &draft.fields);
         let external_id_changed = before.external_id != draft.external_id;
+        let spaces = KeySpaces::of(tx, self.module).await?;
         if fields_changed || external_id_changed {
             let external_id = if external_id_changed {
                 draft.external_id.as_deref()
             } else {
                 None
             };
-            self.check_unique(tx, &keys, external_id, &current.id)
+            self.check_unique(tx, &spaces, &keys, external_id, &current.id)
                 .await?;
         }
         let now = now_micros();
@@ -419,8 +413,8 @@ impl RecordWriter<'_> {
         self.finish_change(tx, sql, current, &change, Value::Object(changes))
             .await?;
         if fields_changed {
-            self.delete_keys(tx, &current.id).await?;
-            self.insert_keys(tx, &current.id, &keys).await?;
+            let old = keys::old_keys(self.module, &before.fields, &draft.fields, &keys);
+            keys::replace_keys(tx, &spaces, &current.id, &old, &keys).await?;
         }
         Ok(true)
     }
@@ -436,13 +430,22 @@ impl RecordWriter<'_> {
         };
         self.finish_change(tx, sql, current, &change, json!({}))
             .await?;
-        self.delete_keys(tx, &current.id).await
+        let held = match_keys(self.module, &current.fields);
+        let spaces = KeySpaces::of(tx, self.module).await?;
+        keys::replace_keys(tx, &spaces, &current.id, &held, &[]).await
     }
 
     pub async fn restore(&self, tx: &mut Tx, current: &Record, actor: &Actor) -> Result<()> {
         let keys = match_keys(self.module, &current.fields);
-        self.check_unique(tx, &keys, current.external_id.as_deref(), &current.id)
-            .await?;
+        let spaces = KeySpaces::of(tx, self.module).await?;
+        self.check_unique(
+            tx,
+            &spaces,
+            &keys,
+            current.external_id.as_deref(),
+            &current.id,
+        )
+        .await?;
         let now = now_micros();
         let sql = Sql::new("UPDATE records SET deleted_at = NULL");
         let change = Change {
@@ -452,7 +455,7 @@ impl RecordWriter<'_> {
         };
         self.finish_change(tx, sql, current, &change, json!({}))
             .await?;
-        self.insert_keys(tx, &current.id, &keys).await
+        keys::replace_keys(tx, &spaces, &current.id, &[], &keys).await
     }
 
     /// Completes an `UPDATE records SET …` with the bookkeeping every change shares (updated
@@ -563,8 +566,8 @@ pub(crate) fn push_record_values(
         .push(")");
 }
 
-/// The values of a draft's columns, comma-separated, in the order of [`DRAFT_COLUMNS`].
-pub(crate) fn push_draft_values(sql: &mut Sql, dialect: Dialect, module: &Module, draft: &Draft) {
+/// The values of a draft's columns, comma-separated, in the order `INSERT_RECORDS` names them.
+fn push_draft_values(sql: &mut Sql, dialect: Dialect, module: &Module, draft: &Draft) {
     sql.bind(draft.display_name.clone());
     for json_value in [
         Value::Object(draft.fields.clone()),
@@ -582,19 +585,6 @@ pub(crate) fn push_draft_values(sql: &mut Sql, dialect: Dialect, module: &Module
         Some(search_text(module, &draft.display_name, &draft.fields)),
     ]);
 }
-
-/// The record columns a [`Draft`] sets, in the order [`push_draft_values`] binds them.
-pub(crate) const DRAFT_COLUMNS: [&str; 9] = [
-    "display_name",
-    "fields",
-    "label_ids",
-    "type_ids",
-    "privacy_level",
-    "description_html",
-    "external_id",
-    "owner_id",
-    "search_text",
-];
 
 /// Who changes a record, when, and how (update, delete, restore).
 struct Change<'a> {
@@ -625,45 +615,18 @@ pub(crate) fn diff(before: &Draft, after: &Draft) -> Map<String, Value> {
     changes
 }
 
-/// One multi-row INSERT of `keys` (record id, key) into `record_keys` for `module_id`.
-pub(crate) fn insert_keys_sql<'k>(
-    module_id: &str,
-    keys: impl IntoIterator<Item = (&'k str, &'k MatchKey)>,
-) -> Sql {
-    let mut sql = Sql::new(
-        "INSERT INTO record_keys (module_id, field_slug, key, record_id, is_unique) VALUES ",
-    );
-    for (i, (record_id, k)) in keys.into_iter().enumerate() {
-        if i > 0 {
-            sql.push(", ");
-        }
-        sql.push("(")
-            .bind_list([
-                module_id.to_string(),
-                k.field_slug.clone(),
-                k.key.clone(),
-                record_id.to_string(),
-            ])
-            .push(", ")
-            .bind(i64::from(k.is_unique))
-            .push(")");
-    }
-    sql
-}
-
-/// Deletes the records matching `filter` (a condition on `records` columns), with their keys and
-/// versions. Returns how many records went.
+/// Deletes the records matching `filter` (a condition on `records` columns), with their versions.
+/// Returns how many records went. A live record's keys must be gone first ([`keys::replace_keys`]
+/// from its values); a trashed record holds none.
 pub(crate) async fn purge_where(tx: &mut Tx, filter: Sql) -> Result<u64> {
-    for table in ["record_keys", "record_versions"] {
-        tx.execute(Sql {
-            text: format!(
-                "DELETE FROM {table} WHERE record_id IN (SELECT id FROM records WHERE {})",
-                filter.text
-            ),
-            args: filter.args.clone(),
-        })
-        .await?;
-    }
+    tx.execute(Sql {
+        text: format!(
+            "DELETE FROM record_versions WHERE record_id IN (SELECT id FROM records WHERE {})",
+            filter.text
+        ),
+        args: filter.args.clone(),
+    })
+    .await?;
     tx.execute(Sql {
         text: format!("DELETE FROM records WHERE {}", filter.text),
         args: filter.args,

@@ -47,25 +47,7 @@ impl TestDb {
     }
 
     pub async fn postgres() -> Option<TestDb> {
-        let Ok(base) = std::env::var(POSTGRES_URL_VAR) else {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "{POSTGRES_URL_VAR} must be set under CI: PostgreSQL tests may not skip there"
-            );
-            eprintln!("skipping: set {POSTGRES_URL_VAR} to run the PostgreSQL tests");
-            return None;
-        };
-        let schema = format!("t_{}", uuid_like());
-        let admin = sqlx::PgPool::connect(&base)
-            .await
-            .expect("connect to PostgreSQL");
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-            .execute(&admin)
-            .await
-            .expect("create schema");
-        admin.close().await;
-        let sep = if base.contains('?') { '&' } else { '?' };
-        let url = format!("{base}{sep}options[search_path]={schema}");
+        let url = fresh_postgres_url().await?;
         Some(Self::open(url, None).await)
     }
 
@@ -85,6 +67,30 @@ impl TestDb {
             _dir: dir,
         }
     }
+}
+
+/// The URL of a fresh, empty schema in the server named by RECORDPORT_TEST_POSTGRES_URL; `None`
+/// (the test skips) when no server is given, except under CI.
+pub async fn fresh_postgres_url() -> Option<String> {
+    let Ok(base) = std::env::var(POSTGRES_URL_VAR) else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{POSTGRES_URL_VAR} must be set under CI: PostgreSQL tests may not skip there"
+        );
+        eprintln!("skipping: set {POSTGRES_URL_VAR} to run the PostgreSQL tests");
+        return None;
+    };
+    let schema = format!("t_{}", uuid_like());
+    let admin = sqlx::PgPool::connect(&base)
+        .await
+        .expect("connect to PostgreSQL");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&admin)
+        .await
+        .expect("create schema");
+    admin.close().await;
+    let sep = if base.contains('?') { '&' } else { '?' };
+    Some(format!("{base}{sep}options[search_path]={schema}"))
 }
 
 fn uuid_like() -> String {

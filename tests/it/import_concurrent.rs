@@ -176,8 +176,9 @@ async fn assert_same_outcome(db: &TestDb, together: [&Value; 2], apart: [&Value;
     assert_eq!(
         scalar(
             db,
-            "SELECT COUNT(*) FROM (SELECT key FROM record_keys WHERE field_slug = 'email' \
-             GROUP BY module_id, key HAVING COUNT(*) > 1) d"
+            "SELECT COUNT(*) FROM (SELECT key FROM record_keys k JOIN key_spaces s \
+             ON s.id = k.space WHERE s.field_slug = 'email' GROUP BY k.space, k.key \
+             HAVING COUNT(*) > 1) d"
         )
         .await,
         0,
@@ -329,8 +330,17 @@ async fn a_unique_value_committed_meanwhile_is_matched() {
     .unwrap();
     let options = recordport::import::RunOptions::new(crate::common::actor());
 
-    let mut blocker = store.begin().await.unwrap();
     let contacts_id = "(SELECT id FROM modules WHERE slug = 'contacts')";
+    // The email field's key space exists before the blocker begins, so that the import waits
+    // for the held key itself.
+    store
+        .execute(Sql::new(format!(
+            "INSERT INTO key_spaces (module_id, field_slug) VALUES ({contacts_id}, 'email') \
+             ON CONFLICT DO NOTHING"
+        )))
+        .await
+        .unwrap();
+    let mut blocker = store.begin().await.unwrap();
     // Placeholders first (`Sql::arg`), then the text that uses them.
     let mut insert = Sql::default();
     let (id, fields) = (
@@ -346,8 +356,8 @@ async fn a_unique_value_committed_meanwhile_is_matched() {
     let mut key = Sql::default();
     let (value, holder) = (key.arg(held_email.clone()), key.arg(HELD));
     key.push(&format!(
-        "INSERT INTO record_keys (module_id, field_slug, key, record_id, is_unique) VALUES \
-         ({contacts_id}, 'email', {value}, {holder}, 1)"
+        "INSERT INTO record_keys (space, key, tiebreak, record_id) SELECT id, {value}, '', \
+         {holder} FROM key_spaces WHERE module_id = {contacts_id} AND field_slug = 'email'"
     ));
     blocker.execute(key).await.unwrap();
     let pid = blocker
@@ -391,7 +401,8 @@ async fn a_unique_value_committed_meanwhile_is_matched() {
     assert_eq!(
         scalar(
             &db,
-            "SELECT COUNT(*) FROM record_keys WHERE field_slug = 'email'"
+            "SELECT COUNT(*) FROM record_keys k JOIN key_spaces s ON s.id = k.space \
+             WHERE s.field_slug = 'email'"
         )
         .await,
         3

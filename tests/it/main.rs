@@ -32,5 +32,6 @@ mod import_value_map;
 mod mapping_quality;
 mod records_api;
 mod store;
+mod store_upgrade;
 mod webhooks;
 mod worker;

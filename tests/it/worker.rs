@@ -144,9 +144,9 @@ fn contacts_table(db: &TestDb, dir: &Path, name: &str) -> Vec<Vec<String>> {
 
 /// Email keys held by more than one live record: must be none.
 async fn duplicate_emails(db: &TestDb) -> i64 {
-    let sql = "SELECT COUNT(*) FROM (SELECT k.key FROM record_keys k JOIN records r ON r.id = \
-               k.record_id WHERE k.field_slug = 'email' AND r.deleted_at IS NULL GROUP BY k.key \
-               HAVING COUNT(*) > 1) d";
+    let sql = "SELECT COUNT(*) FROM (SELECT k.key FROM record_keys k JOIN key_spaces s ON \
+               s.id = k.space JOIN records r ON r.id = k.record_id WHERE s.field_slug = 'email' \
+               AND r.deleted_at IS NULL GROUP BY k.key HAVING COUNT(*) > 1) d";
     scalar(db, sql).await
 }
 

@@ -6,8 +6,9 @@
 //! `import_ledger` as the SQLite path writes, inside the caller's transaction.
 //!
 //! Guarantees:
-//! - Changed records give up their old keys (one `DELETE … USING` the staged records) before any
-//!   record takes new ones (one `INSERT … SELECT`), as one-by-one writes would order it.
+//! - Changed records give up the keys they no longer hold (one `DELETE … USING` the staged
+//!   removals) before any record takes new ones (one `INSERT … SELECT`), as one-by-one writes
+//!   would order it; keys a record keeps are not touched.
 //! - An updated record is written only while its version is still the one the batch read; when
 //!   another transaction changed it meanwhile (PostgreSQL's READ COMMITTED lets it), the batch
 //!   fails with [`Error::ConcurrentChange`] instead of overwriting that change, and the writer
@@ -34,10 +35,9 @@ use sqlx::postgres::PgConnection;
 
 use crate::error::{Error, Result};
 use crate::import::ledger::LedgerEntry;
-use crate::import::write::Written;
-use crate::records::Actor;
+use crate::import::write::Batch;
+use crate::records::keys::{key_changes, tiebreak};
 use crate::records::write::search_text;
-use crate::schema::Module;
 use crate::store::Tx;
 
 /// Creates the staging tables when this session has none; `to_regclass` answers without an
@@ -53,8 +53,8 @@ macro_rules! create_staging {
                description_html text, external_id text, search_text text NOT NULL
              ) ON COMMIT DELETE ROWS;
              CREATE TEMP TABLE import_stage_keys (
-               record_id text NOT NULL, field_slug text NOT NULL, key text NOT NULL,
-               is_unique bigint NOT NULL
+               record_id text NOT NULL, space bigint NOT NULL, key text NOT NULL,
+               tiebreak text NOT NULL, removed boolean NOT NULL
              ) ON COMMIT DELETE ROWS;
              CREATE TEMP TABLE import_stage_versions (
                record_id text NOT NULL, version bigint NOT NULL, changes jsonb NOT NULL
@@ -81,7 +81,7 @@ const COPY_RECORDS: &str = "COPY pg_temp.import_stage_records (id, is_new, base_
      external_id, search_text) FROM STDIN";
 
 const COPY_KEYS: &str =
-    "COPY pg_temp.import_stage_keys (record_id, field_slug, key, is_unique) FROM STDIN";
+    "COPY pg_temp.import_stage_keys (record_id, space, key, tiebreak, removed) FROM STDIN";
 
 const COPY_VERSIONS: &str =
     "COPY pg_temp.import_stage_versions (record_id, version, changes) FROM STDIN";
@@ -107,21 +107,21 @@ const UPDATE_RECORDS: &str = "UPDATE records r SET display_name = s.display_name
      FROM pg_temp.import_stage_records s \
      WHERE NOT s.is_new AND r.id = s.id AND r.version = s.base_version";
 
-/// The old keys of changed records, found through `record_keys_record`. Nested loops only, for
+/// The keys changed records gave up, each found by its primary key. Nested loops only, for
 /// this statement: without statistics on `record_keys` (a fresh store, a bulk load autovacuum has
-/// not analysed yet) the planner guessed that each record holds ~2,000 keys and hash-joined a
-/// scan of the whole table (122 ms against 14 ms for 500 records' keys in 400k). One
+/// not analysed yet) the planner may hash-join a scan of the whole table instead of probing it
+/// (122 ms against 14 ms for 500 records' keys in 400k, measured on the previous layout). One
 /// simple-protocol round trip; the statement has no parameters.
 const DELETE_KEYS: &str = "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off; \
-     DELETE FROM record_keys k USING pg_temp.import_stage_records s \
-     WHERE NOT s.is_new AND k.record_id = s.id; \
+     DELETE FROM record_keys k USING pg_temp.import_stage_keys s \
+     WHERE s.removed AND k.space = s.space AND k.key = s.key AND k.record_id = s.record_id; \
      RESET enable_hashjoin; RESET enable_mergejoin";
 
 /// Keys in index order: each index page is visited once, and two writers that take the same
 /// keys take them in the same order (fewer deadlocks between concurrent imports).
-const INSERT_KEYS: &str = "INSERT INTO record_keys (module_id, field_slug, key, record_id, \
-     is_unique) SELECT $1, field_slug, key, record_id, is_unique \
-     FROM pg_temp.import_stage_keys ORDER BY field_slug, key, record_id";
+const INSERT_KEYS: &str = "INSERT INTO record_keys (space, key, tiebreak, record_id) \
+     SELECT space, key, tiebreak, record_id FROM pg_temp.import_stage_keys \
+     WHERE NOT removed ORDER BY space, key, tiebreak";
 
 const INSERT_VERSIONS: &str = "INSERT INTO record_versions (record_id, version, action, \
      changes, changed_at, user_id, user_display_name) \
@@ -133,18 +133,8 @@ const INSERT_LEDGER: &str = "INSERT INTO import_ledger (job_id, record_id, actio
      FROM pg_temp.import_stage_ledger ORDER BY record_id \
      ON CONFLICT (job_id, record_id) DO UPDATE SET after_version = excluded.after_version";
 
-/// One batch's writes on PostgreSQL.
-pub(super) struct Batch<'a> {
-    pub module: &'a Module,
-    pub actor: &'a Actor,
-    pub now: i64,
-    pub new: &'a [&'a Written],
-    pub changed: &'a [&'a Written],
-    pub versioned: &'a [&'a Written],
-}
-
 impl Batch<'_> {
-    pub(super) async fn write(&self, tx: &mut Tx) -> Result<()> {
+    pub(super) async fn write_postgres(&self, tx: &mut Tx) -> Result<()> {
         let Batch {
             module, actor, now, ..
         } = *self;
@@ -201,31 +191,40 @@ impl Batch<'_> {
                     details: json!({ "expected": expected, "updated": updated }),
                 });
             }
-            // Changed records give up their old keys before any record takes new ones: a row may
-            // hand a unique value an earlier row of the batch took away from an existing record.
-            sqlx::raw_sql(DELETE_KEYS).execute(&mut *connection).await?;
         }
 
+        // Changed records give up the keys they no longer hold before any record takes new
+        // ones: a row may hand a unique value an earlier row of the batch took away from an
+        // existing record.
         let mut keys = CopyText::default();
+        let mut any_removed = false;
+        let mut any_added = false;
         for record in self.changed.iter().chain(self.new) {
-            for key in &record.keys {
+            let (removed, added) = key_changes(&record.old_keys, &record.keys);
+            any_removed |= !removed.is_empty();
+            any_added |= !added.is_empty();
+            let staged = removed.into_iter().map(|k| (k, true));
+            for (key, is_removed) in staged.chain(added.into_iter().map(|k| (k, false))) {
                 keys.text(&record.id)
-                    .text(&key.field_slug)
+                    .int(self.spaces.space(&key.field_slug)?)
                     .text(&key.key)
-                    .int(i64::from(key.is_unique))
+                    .text(tiebreak(key, &record.id))
+                    .bool(is_removed)
                     .end_row();
             }
         }
         if !keys.is_empty() {
             copy_in(connection, COPY_KEYS, keys).await?;
-            sqlx::query(INSERT_KEYS)
-                .bind(&module.id)
-                .execute(&mut *connection)
-                .await?;
+        }
+        if any_removed {
+            sqlx::raw_sql(DELETE_KEYS).execute(&mut *connection).await?;
+        }
+        if any_added {
+            sqlx::query(INSERT_KEYS).execute(&mut *connection).await?;
         }
 
         let mut versions = CopyText::default();
-        for record in self.versioned {
+        for record in self.changed.iter().chain(self.new) {
             for (version, changes) in &record.versions {
                 versions
                     .text(&record.id)

@@ -1,17 +1,17 @@
 //! The write stage on SQLite: one batch's records, keys and version rows through cached prepared
 //! statements on the transaction's own connection ([`crate::store::sqlite_raw`]).
 //!
-//! In: the records a batch creates and changes, in the order it touched them. Out: the same rows
-//! the multi-row statements of the parent module write, in the same order (changed records give
-//! up their old keys before any record takes new ones), inside the caller's transaction.
+//! In: the records a batch creates and changes, in the order it touched them. Out: their rows in
+//! `records`, their key changes in `record_keys` and their version rows, inside the caller's
+//! transaction; changed records give up the keys they no longer hold before any record takes
+//! new ones.
 
 use rusqlite::{Connection, Statement, params};
 
 use crate::error::{Error, Result};
-use crate::import::write::Written;
-use crate::records::Actor;
+use crate::import::write::{Batch, Written};
+use crate::records::keys::{DELETE_KEY, INSERT_KEY, key_changes, tiebreak};
 use crate::records::write::search_text;
-use crate::schema::Module;
 
 // Both statements take the record's id as ?1, the draft's columns as ?2 to ?9 (see
 // `bind_record`), then the version, the time and the author.
@@ -26,25 +26,8 @@ const UPDATE_RECORD: &str = "UPDATE records SET display_name = ?2, fields = ?3, 
      search_text = ?9, version = ?10, updated_at = ?11, updated_by_user_id = ?12, \
      updated_by_display_name = ?13 WHERE id = ?1";
 
-const DELETE_KEYS: &str = "DELETE FROM record_keys WHERE record_id = ?1";
-
-const INSERT_KEY: &str = "INSERT INTO record_keys (module_id, field_slug, key, record_id, \
-     is_unique) VALUES (?1, ?2, ?3, ?4, ?5)";
-
 const INSERT_VERSION: &str = "INSERT INTO record_versions (record_id, version, action, changes, \
      changed_at, user_id, user_display_name) VALUES (?1, ?2, 'update', ?3, ?4, ?5, ?6)";
-
-/// One batch's writes.
-pub(crate) struct Batch<'a> {
-    pub module: &'a Module,
-    pub actor: &'a Actor,
-    pub now: i64,
-    pub new: &'a [&'a Written],
-    pub changed: &'a [&'a Written],
-    /// The changed records whose keys change (all of them in an import batch).
-    pub rekeyed: &'a [&'a Written],
-    pub versioned: &'a [&'a Written],
-}
 
 impl Batch<'_> {
     /// Binds ?1 to ?13 of [`INSERT_RECORD`] and [`UPDATE_RECORD`]: the id, the draft's columns,
@@ -68,7 +51,7 @@ impl Batch<'_> {
         Ok(())
     }
 
-    pub(crate) fn write(&self, connection: &Connection) -> Result<()> {
+    pub(crate) fn write_sqlite(&self, connection: &Connection) -> Result<()> {
         let Batch {
             module, actor, now, ..
         } = *self;
@@ -83,26 +66,33 @@ impl Batch<'_> {
             self.bind_record(&mut update, record)?;
             update.raw_execute()?;
         }
-        // Changed records give up their old keys before any record takes new ones: a row may
-        // hand a unique value an earlier row of the batch took away from an existing record.
-        let mut delete_keys = connection.prepare_cached(DELETE_KEYS)?;
-        for record in self.rekeyed {
-            delete_keys.execute([&record.id])?;
-        }
-        let mut insert_key = connection.prepare_cached(INSERT_KEY)?;
-        for record in self.rekeyed.iter().chain(self.new) {
-            for key in &record.keys {
-                insert_key.execute(params![
-                    module.id,
-                    key.field_slug,
-                    key.key,
-                    record.id,
-                    i64::from(key.is_unique),
-                ])?;
+        // Changed records give up the keys they no longer hold before any record takes new
+        // ones: a row may hand a unique value an earlier row of the batch took away from an
+        // existing record. Each phase runs in key order, so it walks the index front to back.
+        let touched = || self.changed.iter().chain(self.new);
+        let mut removed = Vec::new();
+        let mut added = Vec::new();
+        for record in touched() {
+            let (gone, new) = key_changes(&record.old_keys, &record.keys);
+            for key in gone {
+                removed.push((self.spaces.space(&key.field_slug)?, key, record.id.as_str()));
+            }
+            for key in new {
+                added.push((self.spaces.space(&key.field_slug)?, key, record.id.as_str()));
             }
         }
+        removed.sort_unstable_by(|a, b| (a.0, &a.1.key).cmp(&(b.0, &b.1.key)));
+        added.sort_unstable_by(|a, b| (a.0, &a.1.key).cmp(&(b.0, &b.1.key)));
+        let mut delete_key = connection.prepare_cached(DELETE_KEY)?;
+        for (space, key, record_id) in removed {
+            delete_key.execute(params![space, key.key, record_id])?;
+        }
+        let mut insert_key = connection.prepare_cached(INSERT_KEY)?;
+        for (space, key, record_id) in added {
+            insert_key.execute(params![space, key.key, tiebreak(key, record_id), record_id])?;
+        }
         let mut insert_version = connection.prepare_cached(INSERT_VERSION)?;
-        for record in self.versioned {
+        for record in touched() {
             for (version, changes) in &record.versions {
                 insert_version.execute(params![
                     record.id,

@@ -1,0 +1,257 @@
+//! Match keys in the store: the small-integer key space of each (module, field), and the
+//! statements that add, remove and look up keys, shared by both stores and every writer.
+//!
+//! In: a module, and the keys a record held before a change and holds after it. Out: rows of
+//! `record_keys` (space, key, tiebreak, record id), one B-tree entry per key. Guarantees: the keys
+//! stored for a live record are exactly [`match_keys`] of its fields (every writer removes the keys
+//! of the old values it replaces, and a trashed record holds none); the primary key admits one
+//! holder of a unique value, so the database itself refuses a second one.
+//!
+//! Why this layout: the old index held ~100 bytes of random text per entry (module id, field
+//! slug, value, record id), three entries per key (primary key, a partial unique index, an index
+//! by record). Here an entry is a small integer, the value and the record id, once. Without an
+//! index by record, a record's keys are found from its old values, which every writer has (an
+//! update, a delete and a rollback all read the record first).
+
+use crate::error::{Error, Result};
+use crate::records::write::{MatchKey, match_keys};
+use crate::schema::Module;
+use crate::store::{Dialect, Sql, Tx, sqlite_raw};
+use serde_json::{Map, Value};
+
+/// Adds one key: space, value, tiebreak ([`tiebreak`]), record id. `$n` parameters serve both
+/// stores: PostgreSQL numbers them, SQLite (rusqlite included) names them and numbers each name by
+/// its first appearance.
+pub(crate) const INSERT_KEY: &str =
+    "INSERT INTO record_keys (space, key, tiebreak, record_id) VALUES ($1, $2, $3, $4)";
+
+/// Removes one key of a record: space, value, record id (a primary-key prefix seek).
+pub(crate) const DELETE_KEY: &str =
+    "DELETE FROM record_keys WHERE space = $1 AND key = $2 AND record_id = $3";
+
+/// The records holding a value: space, value.
+pub(crate) const KEY_HOLDERS: &str =
+    "SELECT record_id FROM record_keys WHERE space = $1 AND key = $2";
+
+/// The primary key's last column: empty for a unique value (one holder), the record id otherwise.
+pub(crate) fn tiebreak<'a>(key: &MatchKey, record_id: &'a str) -> &'a str {
+    if key.is_unique { "" } else { record_id }
+}
+
+/// The key spaces of one module's fields, as a transaction sees them.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct KeySpaces {
+    by_slug: Vec<(String, i64)>,
+}
+
+impl KeySpaces {
+    /// The spaces of every field of `module` that keeps match keys, adding those it lacks. Read
+    /// per transaction, never cached across them: a space added by a transaction that rolls
+    /// back is gone with it.
+    pub async fn of(tx: &mut Tx, module: &Module) -> Result<KeySpaces> {
+        let keyed: Vec<&str> = module
+            .def
+            .fields
+            .iter()
+            .filter(|f| f.has_match_key())
+            .map(|f| f.slug.as_str())
+            .collect();
+        let mut spaces = Self::read(tx, &module.id).await?;
+        let missing: Vec<&str> = keyed
+            .iter()
+            .copied()
+            .filter(|slug| spaces.get(slug).is_none())
+            .collect();
+        if !missing.is_empty() {
+            let mut sql = Sql::new("INSERT INTO key_spaces (module_id, field_slug) VALUES ");
+            for (i, slug) in missing.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.push("(")
+                    .bind_list([module.id.as_str(), *slug])
+                    .push(")");
+            }
+            // Two writers may add the same space at once (PostgreSQL); the second keeps the
+            // first one's number.
+            sql.push(" ON CONFLICT (module_id, field_slug) DO NOTHING");
+            tx.execute(sql).await?;
+            spaces = Self::read(tx, &module.id).await?;
+        }
+        Ok(spaces)
+    }
+
+    async fn read(tx: &mut Tx, module_id: &str) -> Result<KeySpaces> {
+        let mut sql = Sql::new("SELECT id, field_slug FROM key_spaces WHERE module_id = ");
+        sql.bind(module_id);
+        let mut by_slug = Vec::new();
+        for row in tx.fetch_all(sql).await? {
+            by_slug.push((row.text("field_slug")?, row.int("id")?));
+        }
+        Ok(KeySpaces { by_slug })
+    }
+
+    fn get(&self, slug: &str) -> Option<i64> {
+        self.by_slug
+            .iter()
+            .find(|(s, _)| s == slug)
+            .map(|(_, id)| *id)
+    }
+
+    /// The space of field `slug` (one that keeps match keys).
+    pub fn space(&self, slug: &str) -> Result<i64> {
+        self.get(slug).ok_or_else(|| {
+            Error::internal(format!(
+                "field '{slug}' has match keys but no key space in this transaction"
+            ))
+        })
+    }
+}
+
+/// The keys `before` holds that `after` does not (to remove), and the keys `after` holds that
+/// `before` does not (to add). Keys kept are not written at all.
+pub(crate) fn key_changes<'k>(
+    before: &'k [MatchKey],
+    after: &'k [MatchKey],
+) -> (Vec<&'k MatchKey>, Vec<&'k MatchKey>) {
+    let removed = before.iter().filter(|k| !after.contains(k)).collect();
+    let added = after.iter().filter(|k| !before.contains(k)).collect();
+    (removed, added)
+}
+
+/// The keys a record held with `old_fields`, taking those of fields whose value did not change
+/// from `new_keys` (computed for `new_fields`) instead of normalising the value again (a phone
+/// number is parsed to find its key).
+pub(crate) fn old_keys(
+    module: &Module,
+    old_fields: &Map<String, Value>,
+    new_fields: &Map<String, Value>,
+    new_keys: &[MatchKey],
+) -> Vec<MatchKey> {
+    let changed: Map<String, Value> = old_fields
+        .iter()
+        .filter(|(slug, value)| new_fields.get(slug.as_str()) != Some(value))
+        .map(|(slug, value)| (slug.clone(), value.clone()))
+        .collect();
+    let mut keys = match_keys(module, &changed);
+    keys.extend(
+        new_keys
+            .iter()
+            .filter(|k| {
+                old_fields.contains_key(&k.field_slug) && !changed.contains_key(&k.field_slug)
+            })
+            .cloned(),
+    );
+    keys
+}
+
+/// Replaces `before` by `after` as the keys of `record_id` with statements built for the
+/// transaction's dialect (the Records API's single-record writes): removals first, so a value
+/// the record keeps under another field, or gives back, is free again.
+pub(crate) async fn replace_keys(
+    tx: &mut Tx,
+    spaces: &KeySpaces,
+    record_id: &str,
+    before: &[MatchKey],
+    after: &[MatchKey],
+) -> Result<()> {
+    let (removed, added) = key_changes(before, after);
+    for key in removed {
+        let mut sql = Sql::new("DELETE FROM record_keys WHERE space = ");
+        sql.bind(spaces.space(&key.field_slug)?)
+            .push(" AND key = ")
+            .bind(key.key.as_str())
+            .push(" AND record_id = ")
+            .bind(record_id);
+        tx.execute(sql).await?;
+    }
+    if added.is_empty() {
+        return Ok(());
+    }
+    let mut sql = Sql::new("INSERT INTO record_keys (space, key, tiebreak, record_id) VALUES ");
+    for (i, key) in added.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.push("(")
+            .bind(spaces.space(&key.field_slug)?)
+            .push(", ")
+            .bind_list([key.key.as_str(), tiebreak(key, record_id), record_id])
+            .push(")");
+    }
+    tx.execute(sql).await?;
+    Ok(())
+}
+
+/// Removes the keys `held` (record id, its keys) from the store in bulk (rollback deleting the
+/// records a job created): prepared statements on SQLite, one statement on PostgreSQL.
+pub(crate) async fn remove_keys(
+    tx: &mut Tx,
+    spaces: &KeySpaces,
+    held: &[(&str, Vec<MatchKey>)],
+) -> Result<()> {
+    let mut gone: Vec<(i64, &str, &str)> = Vec::new();
+    for (record_id, keys) in held {
+        for key in keys {
+            gone.push((spaces.space(&key.field_slug)?, key.key.as_str(), record_id));
+        }
+    }
+    if gone.is_empty() {
+        return Ok(());
+    }
+    // In index order, so the deletes walk the index front to back.
+    gone.sort_unstable();
+    if tx.dialect() == Dialect::Sqlite {
+        return sqlite_raw::with_raw(tx, |connection| {
+            let mut delete = connection.prepare_cached(DELETE_KEY)?;
+            for (space, key, record_id) in &gone {
+                delete.execute(rusqlite::params![space, key, record_id])?;
+            }
+            Ok(())
+        })
+        .await;
+    }
+    let mut space_ids = Vec::with_capacity(gone.len());
+    let mut values = Vec::with_capacity(gone.len());
+    let mut record_ids = Vec::with_capacity(gone.len());
+    for (space, key, record_id) in gone {
+        space_ids.push(space);
+        values.push(key);
+        record_ids.push(record_id);
+    }
+    let connection = crate::import::write::postgres::connection(tx)?;
+    sqlx::query(
+        "DELETE FROM record_keys k USING unnest($1::bigint[], $2::text[], $3::text[]) \
+         AS g(space, key, record_id) \
+         WHERE k.space = g.space AND k.key = g.key AND k.record_id = g.record_id",
+    )
+    .bind(space_ids)
+    .bind(values)
+    .bind(record_ids)
+    .execute(connection)
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(slug: &str, value: &str) -> MatchKey {
+        MatchKey {
+            field_slug: slug.into(),
+            key: value.into(),
+            is_unique: slug == "email",
+        }
+    }
+
+    #[test]
+    fn key_changes_leave_kept_keys_alone() {
+        let before = [key("email", "a@x.io"), key("phone", "+1555")];
+        let after = [key("phone", "+1555"), key("email", "b@x.io")];
+        let (removed, added) = key_changes(&before, &after);
+        assert_eq!(removed, vec![&before[0]]);
+        assert_eq!(added, vec![&after[1]]);
+        assert_eq!(key_changes(&after, &after), (vec![], vec![]));
+    }
+}
