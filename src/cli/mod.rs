@@ -77,6 +77,7 @@ pub struct Cli {
     #[arg(
         long,
         global = true,
+        help_heading = scope::GLOBAL_OPTIONS,
         env = "RECORDPORT_MEMBER",
         value_name = "MEMBER_ID"
     )]

@@ -30,6 +30,13 @@ fn no_author(_: &str) -> Result<String, String> {
     ))
 }
 
+fn no_member(_: &str) -> Result<String, String> {
+    Err(refuse(
+        "--member",
+        "this command reads and changes no records for a member (a server acts for each request's key)",
+    ))
+}
+
 /// A flag's shadow: its default ("false") parses, the flag itself is refused.
 fn no_json(value: &str) -> Result<bool, String> {
     match value {
@@ -55,6 +62,8 @@ pub struct NoAuthor {
 pub struct ServiceScope {
     #[command(flatten)]
     author: NoAuthor,
+    #[arg(long, hide = true, value_parser = no_member)]
+    member: Option<String>,
     #[arg(long, hide = true, action = clap::ArgAction::SetTrue, value_parser = no_json)]
     json: bool,
 }
@@ -64,6 +73,8 @@ pub struct ServiceScope {
 pub struct NoStoreScope {
     #[command(flatten)]
     author: NoAuthor,
+    #[arg(long, hide = true, value_parser = no_member)]
+    member: Option<String>,
     #[arg(long, hide = true, value_parser = no_store)]
     db: Option<String>,
     #[arg(long, hide = true, value_parser = no_cache)]
