@@ -49,13 +49,7 @@ impl KeySpaces {
     /// per transaction, never cached across them: a space added by a transaction that rolls
     /// back is gone with it.
     pub async fn of(tx: &mut Tx, module: &Module) -> Result<KeySpaces> {
-        let keyed: Vec<&str> = module
-            .def
-            .fields
-            .iter()
-            .filter(|f| f.has_match_key())
-            .map(|f| f.slug.as_str())
-            .collect();
+        let keyed: Vec<&str> = module.match_key_fields().map(|f| f.slug.as_str()).collect();
         let mut spaces = Self::read(tx, &module.id).await?;
         let missing: Vec<&str> = keyed
             .iter()

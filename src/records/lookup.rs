@@ -66,13 +66,8 @@ impl<'m> Matcher<'m> {
             Some(field) if field.has_match_key() => Ok(Matcher::Key(field)),
             None if slug == NAME_KEY => Ok(Matcher::DisplayName),
             _ => {
-                let mut usable: Vec<&str> = module
-                    .def
-                    .fields
-                    .iter()
-                    .filter(|f| f.has_match_key())
-                    .map(|f| f.slug.as_str())
-                    .collect();
+                let mut usable: Vec<&str> =
+                    module.match_key_fields().map(|f| f.slug.as_str()).collect();
                 if module.field(NAME_KEY).is_none() {
                     usable.push(NAME_KEY);
                 }

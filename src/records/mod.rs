@@ -513,12 +513,11 @@ impl RecordService {
 
     /// The record as it was at version `version`.
     pub async fn get_version(&self, module: &str, id: &str, version: i64) -> Result<Record> {
-        let module = self.modules.get(module).await?;
-        let mut tx = self.store.begin_read().await?;
-        let current = load(&mut tx, &module, id, Liveness::Any, &self.access).await?;
-        let record = history::at_version(&mut tx, &current, version).await?;
-        tx.commit().await?;
-        Ok(record)
+        let options = GetOptions {
+            version: Some(version),
+            ..GetOptions::default()
+        };
+        Ok(self.get_with(module, id, &options).await?.record)
     }
 
     /// The reference fields of a module.

@@ -67,7 +67,7 @@ pub(crate) struct MatchKey {
 
 pub(crate) fn match_keys(module: &Module, fields: &Map<String, Value>) -> Vec<MatchKey> {
     let mut keys = Vec::new();
-    for field in module.def.fields.iter().filter(|f| f.has_match_key()) {
+    for field in module.match_key_fields() {
         if let Some(stored) = fields.get(&field.slug) {
             for key in value::match_keys(field, stored) {
                 if !keys

@@ -195,6 +195,11 @@ impl Module {
         &self.def.slug
     }
 
+    /// The fields the store keeps normalised match keys for (see [`FieldDef::has_match_key`]).
+    pub fn match_key_fields(&self) -> impl Iterator<Item = &FieldDef> {
+        self.def.fields.iter().filter(|f| f.has_match_key())
+    }
+
     pub fn field(&self, slug: &str) -> Option<&FieldDef> {
         self.def.fields.iter().find(|f| f.slug == slug)
     }
