@@ -11,8 +11,8 @@ use std::collections::BTreeSet;
 use serde_json::{Map, Value};
 
 use super::{
-    Access, Actor, Liveness, MAX_BULK_CREATE, Record, RecordInput, RecordService, check_version,
-    load,
+    Actor, Liveness, MAX_BULK_CREATE, Record, RecordInput, RecordService, check_version, load,
+    read_back,
 };
 use crate::error::{Error, FieldError, Result};
 use crate::webhooks::{EventKind, outbox};
@@ -172,7 +172,7 @@ impl RecordService {
         errors.check("nothing was created")?;
         let mut records = Vec::with_capacity(ids.len());
         for id in &ids {
-            records.push(load(&mut tx, &module, id, Liveness::Live, &Access::Everything).await?);
+            records.push(read_back(&mut tx, &module, id).await?);
         }
         outbox::api_bulk_event(&mut tx, EventKind::BulkCreated, module.slug(), &ids, actor).await?;
         tx.commit().await?;
@@ -225,7 +225,7 @@ impl RecordService {
         errors.check("nothing was changed")?;
         let mut records = Vec::with_capacity(ids.len());
         for id in &ids {
-            records.push(load(&mut tx, &module, id, Liveness::Live, &Access::Everything).await?);
+            records.push(read_back(&mut tx, &module, id).await?);
         }
         outbox::api_bulk_event(&mut tx, EventKind::BulkUpdated, module.slug(), &ids, actor).await?;
         tx.commit().await?;

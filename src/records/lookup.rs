@@ -10,7 +10,7 @@
 use serde_json::{Value, json};
 
 use super::model::RecordInput;
-use super::{Access, Actor, Liveness, Record, RecordService, load};
+use super::{Actor, Liveness, Record, RecordService, load, read_back};
 use crate::error::{Error, Result};
 use crate::schema::value;
 use crate::schema::{FieldDef, Module};
@@ -194,7 +194,7 @@ impl RecordService {
             }
             _ => return Err(ambiguous(field, &raw, &ids)),
         };
-        let record = load(&mut tx, &module, &id, Liveness::Live, &Access::Everything).await?;
+        let record = read_back(&mut tx, &module, &id).await?;
         match &previous {
             None => {
                 outbox::record_event(&mut tx, EventKind::RecordCreated, &record, None, actor)

@@ -191,7 +191,7 @@ impl RecordService {
         let mut tx = self.store.begin().await?;
         let draft = self.new_draft(&writer, &mut tx, input).await?;
         let id = writer.insert(&mut tx, &draft, actor).await?;
-        let record = load(&mut tx, &module, &id, Liveness::Live, &Access::Everything).await?;
+        let record = read_back(&mut tx, &module, &id).await?;
         outbox::record_event(&mut tx, EventKind::RecordCreated, &record, None, actor).await?;
         tx.commit().await?;
         Ok(record)
@@ -223,7 +223,7 @@ impl RecordService {
         check_version(&current, input.version)?;
         let draft = writer.draft_for_update(&mut tx, &current, input).await?;
         writer.update(&mut tx, &current, &draft, actor).await?;
-        let record = load(&mut tx, &module, id, Liveness::Live, &Access::Everything).await?;
+        let record = read_back(&mut tx, &module, id).await?;
         updated_event(&mut tx, &record, &current, actor).await?;
         tx.commit().await?;
         Ok(record)
@@ -329,7 +329,7 @@ impl RecordService {
         TrashMove::OutOfTrash
             .apply(&self.writer(&module), &mut tx, &current, actor)
             .await?;
-        let record = load(&mut tx, &module, id, Liveness::Live, &Access::Everything).await?;
+        let record = read_back(&mut tx, &module, id).await?;
         restored_event(&mut tx, &record, &current, actor).await?;
         tx.commit().await?;
         Ok(record)
@@ -372,8 +372,7 @@ impl RecordService {
                     way.apply(&writer, &mut tx, &current, actor).await?;
                     if let TrashMove::OutOfTrash = way {
                         // Spec 004 has no bulk restore event: each record is restored.
-                        let record =
-                            load(&mut tx, &module, id, Liveness::Live, &Access::Everything).await?;
+                        let record = read_back(&mut tx, &module, id).await?;
                         restored_event(&mut tx, &record, &current, actor).await?;
                     }
                     moved.push(current.id);
@@ -701,6 +700,12 @@ pub(crate) async fn restored_event(
     outbox::record_event(tx, EventKind::RecordRestored, record, Some(previous), actor).await
 }
 
+/// A live record just written, read back for the writer's answer whatever its privacy: whoever
+/// wrote it may see the result, even when the change handed it to another owner.
+pub(crate) async fn read_back(tx: &mut Tx, module: &Module, id: &str) -> Result<Record> {
+    load(tx, module, id, Liveness::Live, &Access::Everything).await
+}
+
 /// Optimistic locking: a `version` the caller saw that is not the record's current one is a
 /// conflict; no version given accepts any.
 fn check_version(current: &Record, seen: Option<i64>) -> Result<()> {
@@ -725,9 +730,7 @@ pub(crate) enum Liveness {
     Any,
 }
 
-/// A record of `module` by id, where `liveness` says, among those `access` may see. (A record
-/// just written is read back with [`Access::Everything`]: whoever wrote it may see the result,
-/// even when the change handed it to another owner.)
+/// A record of `module` by id, where `liveness` says, among those `access` may see.
 pub(crate) async fn load(
     tx: &mut Tx,
     module: &Module,

@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 use super::history::{self, VersionEntry};
 use super::write::Draft;
 use super::{
-    Access, Actor, Expand, Liveness, Record, RecordService, check_version, load, restored_event,
+    Actor, Expand, Liveness, Record, RecordService, check_version, load, read_back, restored_event,
 };
 use crate::error::{Error, Result};
 
@@ -333,7 +333,7 @@ impl RecordService {
         let past = history::at_version(&mut tx, &current, version).await?;
         let draft = Draft::from_record(&past);
         writer.update(&mut tx, &current, &draft, actor).await?;
-        let record = load(&mut tx, &module, id, Liveness::Live, &Access::Everything).await?;
+        let record = read_back(&mut tx, &module, id).await?;
         restored_event(&mut tx, &record, &current, actor).await?;
         tx.commit().await?;
         Ok(record)
