@@ -45,9 +45,12 @@ scopes! {
     WebhooksWrite => WebhooksWrite,
 }
 
-/// The caller's key, checked for the scope `S`.
+/// The caller's key, checked for the scope `S`, and the records service acting for it.
 pub struct Authorized<S> {
     pub key: ApiKey,
+    /// The records service acting for the key's member: every read and change is limited to
+    /// what their privacy levels allow.
+    pub records: RecordService,
     scope: PhantomData<S>,
 }
 
@@ -55,12 +58,6 @@ impl<S> Authorized<S> {
     /// Changes are recorded as made by the key: its id and name.
     pub fn actor(&self) -> Actor {
         Actor::new(self.key.id.clone(), self.key.name.clone())
-    }
-
-    /// The records service acting for the key's member: every read and change is limited to
-    /// what their privacy levels allow.
-    pub fn records(&self, state: &AppState) -> RecordService {
-        state.service.acting_for(self.key.access())
     }
 }
 
@@ -81,6 +78,7 @@ impl<S: RequiredScope> FromRequestParts<AppState> for Authorized<S> {
                     return Err(ApiError::Forbidden { required: S::SCOPE });
                 }
                 Ok(Authorized {
+                    records: state.service.acting_for(key.access()),
                     key,
                     scope: PhantomData,
                 })

@@ -28,10 +28,12 @@ use crate::import::memory::suggest_for_columns;
 use crate::import::source::MAX_COLUMN_NAME_BYTES;
 use crate::import::uploads::ReadOptions;
 use crate::import::{
-    ImportRequest, PipelineOptions, PreparedImport, QueueOptions, RunOptions, SourceLimits,
-    SourceOptions, Started, cancel, get_job, inline, list_jobs, parse_file, rollback,
+    ImportJob, ImportRequest, PipelineOptions, PreparedImport, QueueOptions, RunOptions,
+    SourceLimits, SourceOptions, Started, cancel, get_job, inline, list_jobs, parse_file, rollback,
     validate_file,
 };
+use crate::schema::registry::ModuleRegistry;
+use crate::store::Store;
 
 /// How much of an oversized upload is still read (and thrown away) before answering 413, so
 /// that a client that is still sending sees the answer instead of a reset connection.
@@ -538,16 +540,9 @@ async fn import_jobs(
 async fn import_job(
     _auth: Authorized<ImportsRead>,
     State(state): State<AppState>,
-    Path(ImportJobPath { module, job_id }): Path<ImportJobPath>,
+    Path(path): Path<ImportJobPath>,
 ) -> ApiResult<Json<Value>> {
-    let job = get_job(
-        state.service.store(),
-        state.service.modules(),
-        &module,
-        &job_id,
-    )
-    .await?;
-    Ok(success(&job))
+    job_answer(&state, path, get_job).await
 }
 
 #[utoipa::path(delete, path = "/v1/modules/{module}/import/jobs/{jobId}", tag = "imports",
@@ -582,14 +577,19 @@ async fn rollback_job(
 async fn cancel_job(
     _auth: Authorized<ImportsWrite>,
     State(state): State<AppState>,
-    Path(ImportJobPath { module, job_id }): Path<ImportJobPath>,
+    Path(path): Path<ImportJobPath>,
 ) -> ApiResult<Json<Value>> {
-    let job = cancel(
-        state.service.store(),
-        state.service.modules(),
-        &module,
-        &job_id,
-    )
-    .await?;
+    job_answer(&state, path, cancel).await
+}
+
+/// The answer of a library call on one import job (`get_job`, `cancel`): the job as it is after
+/// the call.
+async fn job_answer(
+    state: &AppState,
+    ImportJobPath { module, job_id }: ImportJobPath,
+    call: impl AsyncFnOnce(&Store, &ModuleRegistry, &str, &str) -> crate::Result<ImportJob>,
+) -> ApiResult<Json<Value>> {
+    let service = &state.service;
+    let job = call(service.store(), service.modules(), &module, &job_id).await?;
     Ok(success(&job))
 }

@@ -2,7 +2,6 @@
 //! over what the caller's key may see.
 
 use axum::Json;
-use axum::extract::State;
 use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -25,12 +24,11 @@ pub fn routes() -> OpenApiRouter<AppState> {
     security(("bearer" = ["records:read"])))]
 async fn member_record_counts(
     auth: Authorized<RecordsRead>,
-    State(state): State<AppState>,
     query: QueryParams,
 ) -> ApiResult<Json<Value>> {
     let member = query
         .text("memberId")
         .ok_or_else(|| Error::invalid_field("memberId", "is required", None))?;
-    let counts = auth.records(&state).member_record_counts(member).await?;
+    let counts = auth.records.member_record_counts(member).await?;
     Ok(Json(json!({ "counts": counts })))
 }

@@ -2,7 +2,6 @@
 //! included records) or of groups out; one library call, [`crate::records::RecordService::query`].
 
 use axum::Json;
-use axum::extract::State;
 use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -24,10 +23,11 @@ pub fn routes() -> OpenApiRouter<AppState> {
     security(("bearer" = ["records:read"])))]
 async fn run_query(
     auth: Authorized<RecordsRead>,
-    State(state): State<AppState>,
     ApiJson(request): ApiJson<QueryRequest>,
 ) -> ApiResult<Json<Value>> {
-    let records = auth.records(&state);
-    let output = records.query(&request.query, &request.parameters).await?;
+    let output = auth
+        .records
+        .query(&request.query, &request.parameters)
+        .await?;
     Ok(Json(json!(output)))
 }

@@ -3,7 +3,7 @@
 //! Each is one library call on [`crate::records::RecordService`].
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
 use serde_json::{Map, Value, json};
 use utoipa_axum::router::OpenApiRouter;
@@ -13,9 +13,11 @@ use super::AppState;
 use super::auth::{Authorized, RecordsRead, RecordsWrite};
 use super::error::{ApiJson, ApiResult};
 use super::params::{ExternalIdPath, ModulePath, QueryParams};
-use super::records::RecordIds;
+use super::records::{RecordIds, moved_records};
 use crate::error::Error;
-use crate::records::{BulkCreate, BulkPatch, BulkUpdate, MatchUpsert, Record, RecordInput};
+use crate::records::{
+    BulkCreate, BulkPatch, BulkUpdate, MatchUpsert, Record, RecordInput, RecordService,
+};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -49,7 +51,6 @@ fn upserted((record, created): (Record, bool)) -> (StatusCode, Json<Value>) {
     security(("bearer" = ["records:write"])))]
 async fn bulk_create(
     auth: Authorized<RecordsWrite>,
-    State(state): State<AppState>,
     Path(ModulePath { module }): Path<ModulePath>,
     ApiJson(body): ApiJson<Map<String, Value>>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
@@ -57,14 +58,14 @@ async fn bulk_create(
         let request: BulkUpdate = serde_json::from_value(Value::Object(body))
             .map_err(|e| Error::json("the bulk update", e))?;
         let records = auth
-            .records(&state)
+            .records
             .bulk_update(&module, &request, &auth.actor())
             .await?;
         return Ok((StatusCode::OK, Json(json!({ "records": records }))));
     }
     let request = BulkCreate::from_json(Value::Object(body))?;
     let records = auth
-        .records(&state)
+        .records
         .bulk_create(&module, request.records, &auth.actor())
         .await?;
     let mut out = json!({ "created": records.len() });
@@ -85,13 +86,12 @@ async fn bulk_create(
     security(("bearer" = ["records:write"])))]
 async fn bulk_update_fields(
     auth: Authorized<RecordsWrite>,
-    State(state): State<AppState>,
     Path(ModulePath { module }): Path<ModulePath>,
     ApiJson(body): ApiJson<Value>,
 ) -> ApiResult<Json<Value>> {
     let request = BulkPatch::from_json(body)?;
     let records = auth
-        .records(&state)
+        .records
         .bulk_patch(&module, request, &auth.actor())
         .await?;
     Ok(Json(json!({ "records": records })))
@@ -105,14 +105,10 @@ async fn bulk_update_fields(
     security(("bearer" = ["records:write"])))]
 async fn bulk_trash(
     auth: Authorized<RecordsWrite>,
-    State(state): State<AppState>,
     Path(ModulePath { module }): Path<ModulePath>,
-    ApiJson(RecordIds { record_ids }): ApiJson<RecordIds>,
+    ApiJson(request): ApiJson<RecordIds>,
 ) -> ApiResult<Json<Value>> {
-    let actor = auth.actor();
-    let records = auth.records(&state);
-    let outcome = records.bulk_delete(&module, &record_ids, &actor);
-    Ok(Json(json!(outcome.await?)))
+    moved_records(auth, &module, request, RecordService::bulk_delete).await
 }
 
 #[utoipa::path(post, path = "/v1/modules/{module}/upsert/{externalId}", tag = "records",
@@ -125,7 +121,6 @@ async fn bulk_trash(
     security(("bearer" = ["records:write"])))]
 async fn upsert_by_external_id(
     auth: Authorized<RecordsWrite>,
-    State(state): State<AppState>,
     Path(ExternalIdPath {
         module,
         external_id,
@@ -133,8 +128,9 @@ async fn upsert_by_external_id(
     ApiJson(input): ApiJson<RecordInput>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let actor = auth.actor();
-    let records = auth.records(&state);
-    let upsert = records.upsert_by_external_id(&module, &external_id, input, &actor);
+    let upsert = auth
+        .records
+        .upsert_by_external_id(&module, &external_id, input, &actor);
     Ok(upserted(upsert.await?))
 }
 
@@ -149,7 +145,6 @@ async fn upsert_by_external_id(
     security(("bearer" = ["records:read"])))]
 async fn lookup(
     auth: Authorized<RecordsRead>,
-    State(state): State<AppState>,
     Path(ModulePath { module }): Path<ModulePath>,
     query: QueryParams,
 ) -> ApiResult<Json<Value>> {
@@ -161,7 +156,7 @@ async fn lookup(
         ))
         .into());
     };
-    let record = auth.records(&state).lookup(&module, field, value).await?;
+    let record = auth.records.lookup(&module, field, value).await?;
     Ok(Json(json!({ "record": record })))
 }
 
@@ -176,13 +171,11 @@ async fn lookup(
     security(("bearer" = ["records:write"])))]
 async fn upsert_by_match(
     auth: Authorized<RecordsWrite>,
-    State(state): State<AppState>,
     Path(ModulePath { module }): Path<ModulePath>,
     ApiJson(body): ApiJson<Value>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let request = MatchUpsert::from_json(body)?;
     let actor = auth.actor();
-    let records = auth.records(&state);
-    let upsert = records.upsert_by_match(&module, request, &actor);
+    let upsert = auth.records.upsert_by_match(&module, request, &actor);
     Ok(upserted(upsert.await?))
 }

@@ -4,8 +4,9 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::StatusCode;
+use serde::Serialize;
 use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -15,9 +16,11 @@ use super::auth::{Authorized, RecordsRead, RecordsWrite};
 use super::error::ApiJson;
 use super::error::ApiResult;
 use super::params::{LinkedRecordsPath, ModulePath, QueryParams, RecordPath, ReferencePath};
-use crate::error::Error;
+use crate::error::{Error, Result};
 use crate::records::query::DEFAULT_PAGE_SIZE;
-use crate::records::{ChangelogQuery, GetOptions, ListQuery, RecordInput};
+use crate::records::{
+    Actor, ChangelogQuery, GetOptions, ListQuery, Record, RecordInput, RecordService,
+};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -67,12 +70,11 @@ pub fn routes() -> OpenApiRouter<AppState> {
     security(("bearer" = ["records:read"])))]
 async fn list_records(
     auth: Authorized<RecordsRead>,
-    State(state): State<AppState>,
     Path(ModulePath { module }): Path<ModulePath>,
     query: QueryParams,
 ) -> ApiResult<Json<Value>> {
     let query = ListQuery::from_params(query.pairs())?;
-    let result = auth.records(&state).list(&module, &query).await?;
+    let result = auth.records.list(&module, &query).await?;
     Ok(Json(json!(result)))
 }
 
@@ -86,14 +88,10 @@ async fn list_records(
     security(("bearer" = ["records:write"])))]
 async fn create_record(
     auth: Authorized<RecordsWrite>,
-    State(state): State<AppState>,
     Path(ModulePath { module }): Path<ModulePath>,
     ApiJson(input): ApiJson<RecordInput>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let record = auth
-        .records(&state)
-        .create(&module, input, &auth.actor())
-        .await?;
+    let record = auth.records.create(&module, input, &auth.actor()).await?;
     Ok((StatusCode::CREATED, Json(json!({ "record": record }))))
 }
 
@@ -110,15 +108,11 @@ async fn create_record(
     security(("bearer" = ["records:read"])))]
 async fn get_record(
     auth: Authorized<RecordsRead>,
-    State(state): State<AppState>,
     Path(RecordPath { module, id }): Path<RecordPath>,
     query: QueryParams,
 ) -> ApiResult<Json<Value>> {
     let options = GetOptions::from_params(query.pairs())?;
-    let view = auth
-        .records(&state)
-        .get_with(&module, &id, &options)
-        .await?;
+    let view = auth.records.get_with(&module, &id, &options).await?;
     Ok(Json(json!(view)))
 }
 
@@ -133,15 +127,10 @@ async fn get_record(
     security(("bearer" = ["records:write"])))]
 async fn update_record(
     auth: Authorized<RecordsWrite>,
-    State(state): State<AppState>,
-    Path(RecordPath { module, id }): Path<RecordPath>,
+    Path(path): Path<RecordPath>,
     ApiJson(input): ApiJson<RecordInput>,
 ) -> ApiResult<Json<Value>> {
-    let record = auth
-        .records(&state)
-        .update(&module, &id, input, &auth.actor())
-        .await?;
-    Ok(Json(json!({ "record": record })))
+    changed_record(auth, path, input, RecordService::update).await
 }
 
 #[utoipa::path(put, path = "/v1/modules/{module}/records/{id}", tag = "records",
@@ -155,14 +144,20 @@ async fn update_record(
     security(("bearer" = ["records:write"])))]
 async fn replace_record(
     auth: Authorized<RecordsWrite>,
-    State(state): State<AppState>,
-    Path(RecordPath { module, id }): Path<RecordPath>,
+    Path(path): Path<RecordPath>,
     ApiJson(input): ApiJson<RecordInput>,
 ) -> ApiResult<Json<Value>> {
-    let record = auth
-        .records(&state)
-        .replace(&module, &id, input, &auth.actor())
-        .await?;
+    changed_record(auth, path, input, RecordService::replace).await
+}
+
+/// A PATCH or PUT of one record: the record after `change`, as `{record}`.
+async fn changed_record(
+    auth: Authorized<RecordsWrite>,
+    RecordPath { module, id }: RecordPath,
+    input: RecordInput,
+    change: impl AsyncFnOnce(&RecordService, &str, &str, RecordInput, &Actor) -> Result<Record>,
+) -> ApiResult<Json<Value>> {
+    let record = change(&auth.records, &module, &id, input, &auth.actor()).await?;
     Ok(Json(json!({ "record": record })))
 }
 
@@ -174,12 +169,9 @@ async fn replace_record(
     security(("bearer" = ["records:write"])))]
 async fn delete_record(
     auth: Authorized<RecordsWrite>,
-    State(state): State<AppState>,
     Path(RecordPath { module, id }): Path<RecordPath>,
 ) -> ApiResult<Json<Value>> {
-    auth.records(&state)
-        .delete(&module, &id, &auth.actor())
-        .await?;
+    auth.records.delete(&module, &id, &auth.actor()).await?;
     Ok(Json(json!({ "success": true })))
 }
 
@@ -193,7 +185,6 @@ async fn delete_record(
     security(("bearer" = ["records:write"])))]
 async fn restore_record(
     auth: Authorized<RecordsWrite>,
-    State(state): State<AppState>,
     Path(RecordPath { module, id }): Path<RecordPath>,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
@@ -203,11 +194,11 @@ async fn restore_record(
             version,
             expected_version,
         }) => {
-            let records = auth.records(&state);
+            let records = &auth.records;
             let restore = records.restore_version(&module, &id, version, expected_version, &actor);
             restore.await?
         }
-        None => auth.records(&state).restore(&module, &id, &actor).await?,
+        None => auth.records.restore(&module, &id, &actor).await?,
     };
     Ok(Json(json!({ "record": record })))
 }
@@ -241,10 +232,9 @@ impl VersionRestore {
     security(("bearer" = ["records:write"])))]
 async fn purge_record(
     auth: Authorized<RecordsWrite>,
-    State(state): State<AppState>,
     Path(RecordPath { module, id }): Path<RecordPath>,
 ) -> ApiResult<Json<Value>> {
-    auth.records(&state).purge(&module, &id).await?;
+    auth.records.purge(&module, &id).await?;
     Ok(Json(json!({ "success": true })))
 }
 
@@ -256,10 +246,9 @@ async fn purge_record(
     security(("bearer" = ["records:read"])))]
 async fn record_versions(
     auth: Authorized<RecordsRead>,
-    State(state): State<AppState>,
     Path(RecordPath { module, id }): Path<RecordPath>,
 ) -> ApiResult<Json<Value>> {
-    let versions = auth.records(&state).history(&module, &id).await?;
+    let versions = auth.records.history(&module, &id).await?;
     Ok(Json(json!({ "versions": versions })))
 }
 
@@ -271,10 +260,9 @@ async fn record_versions(
     security(("bearer" = ["records:read"])))]
 async fn record_history(
     auth: Authorized<RecordsRead>,
-    State(state): State<AppState>,
     Path(RecordPath { module, id }): Path<RecordPath>,
 ) -> ApiResult<Json<Value>> {
-    let versions = auth.records(&state).history_versions(&module, &id).await?;
+    let versions = auth.records.history_versions(&module, &id).await?;
     Ok(Json(json!({ "versions": versions })))
 }
 
@@ -290,12 +278,11 @@ async fn record_history(
     security(("bearer" = ["records:read"])))]
 async fn record_changelog(
     auth: Authorized<RecordsRead>,
-    State(state): State<AppState>,
     Path(RecordPath { module, id }): Path<RecordPath>,
     query: QueryParams,
 ) -> ApiResult<Json<Value>> {
     let query = ChangelogQuery::from_params(query.pairs())?;
-    let entries = auth.records(&state).changelog(&module, &id, &query).await?;
+    let entries = auth.records.changelog(&module, &id, &query).await?;
     Ok(Json(json!({ "entries": entries })))
 }
 
@@ -314,13 +301,10 @@ pub(super) struct RecordIds {
     security(("bearer" = ["records:write"])))]
 async fn bulk_delete(
     auth: Authorized<RecordsWrite>,
-    State(state): State<AppState>,
     Path(ModulePath { module }): Path<ModulePath>,
-    ApiJson(RecordIds { record_ids: ids }): ApiJson<RecordIds>,
+    ApiJson(request): ApiJson<RecordIds>,
 ) -> ApiResult<Json<Value>> {
-    let records = auth.records(&state);
-    let outcome = records.bulk_delete(&module, &ids, &auth.actor()).await?;
-    Ok(Json(json!(outcome)))
+    moved_records(auth, &module, request, RecordService::bulk_delete).await
 }
 
 #[utoipa::path(post, path = "/v1/modules/{module}/records/bulk-restore", tag = "trash",
@@ -332,12 +316,20 @@ async fn bulk_delete(
     security(("bearer" = ["records:write"])))]
 async fn bulk_restore(
     auth: Authorized<RecordsWrite>,
-    State(state): State<AppState>,
     Path(ModulePath { module }): Path<ModulePath>,
-    ApiJson(RecordIds { record_ids: ids }): ApiJson<RecordIds>,
+    ApiJson(request): ApiJson<RecordIds>,
 ) -> ApiResult<Json<Value>> {
-    let records = auth.records(&state);
-    let outcome = records.bulk_restore(&module, &ids, &auth.actor()).await?;
+    moved_records(auth, &module, request, RecordService::bulk_restore).await
+}
+
+/// A bulk move of records into or out of the trash: what `move_records` says it did.
+pub(super) async fn moved_records<Outcome: Serialize>(
+    auth: Authorized<RecordsWrite>,
+    module: &str,
+    RecordIds { record_ids }: RecordIds,
+    move_records: impl AsyncFnOnce(&RecordService, &str, &[String], &Actor) -> Result<Outcome>,
+) -> ApiResult<Json<Value>> {
+    let outcome = move_records(&auth.records, module, &record_ids, &auth.actor()).await?;
     Ok(Json(json!(outcome)))
 }
 
@@ -350,7 +342,6 @@ async fn bulk_restore(
     security(("bearer" = ["records:read"])))]
 async fn list_trash(
     auth: Authorized<RecordsRead>,
-    State(state): State<AppState>,
     Path(ModulePath { module }): Path<ModulePath>,
     query: QueryParams,
 ) -> ApiResult<Json<Value>> {
@@ -358,10 +349,7 @@ async fn list_trash(
     let page_size = query
         .count("pageSize", 1, u32::MAX)?
         .unwrap_or(DEFAULT_PAGE_SIZE);
-    let result = auth
-        .records(&state)
-        .list_trash(&module, page, page_size)
-        .await?;
+    let result = auth.records.list_trash(&module, page, page_size).await?;
     Ok(Json(json!(result)))
 }
 
@@ -372,10 +360,9 @@ async fn list_trash(
     security(("bearer" = ["records:write"])))]
 async fn empty_trash(
     auth: Authorized<RecordsWrite>,
-    State(state): State<AppState>,
     Path(ModulePath { module }): Path<ModulePath>,
 ) -> ApiResult<Json<Value>> {
-    let purged = auth.records(&state).empty_trash(&module).await?;
+    let purged = auth.records.empty_trash(&module).await?;
     Ok(Json(json!({ "success": true, "purged": purged })))
 }
 
@@ -386,10 +373,9 @@ async fn empty_trash(
     security(("bearer" = ["records:read"])))]
 async fn list_references(
     auth: Authorized<RecordsRead>,
-    State(state): State<AppState>,
     Path(ModulePath { module }): Path<ModulePath>,
 ) -> ApiResult<Json<Value>> {
-    let references = auth.records(&state).references(&module).await?;
+    let references = auth.records.references(&module).await?;
     Ok(Json(json!({ "references": references })))
 }
 
@@ -402,7 +388,6 @@ async fn list_references(
     security(("bearer" = ["records:read"])))]
 async fn linked_records(
     auth: Authorized<RecordsRead>,
-    State(state): State<AppState>,
     Path(LinkedRecordsPath {
         module,
         reference_slug: reference,
@@ -410,7 +395,7 @@ async fn linked_records(
     }): Path<LinkedRecordsPath>,
 ) -> ApiResult<Json<Value>> {
     let records = auth
-        .records(&state)
+        .records
         .linked_records(&module, &reference, &id)
         .await?;
     let ids: Vec<&str> = records.iter().map(|r| r.id.as_str()).collect();
@@ -428,7 +413,6 @@ async fn linked_records(
     security(("bearer" = ["records:read"])))]
 async fn reference_picker(
     auth: Authorized<RecordsRead>,
-    State(state): State<AppState>,
     Path(ReferencePath {
         module,
         reference_slug: reference,
@@ -436,7 +420,7 @@ async fn reference_picker(
     query: QueryParams,
 ) -> ApiResult<Json<Value>> {
     let records = auth
-        .records(&state)
+        .records
         .reference_picker(
             &module,
             &reference,

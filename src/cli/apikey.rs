@@ -3,7 +3,7 @@
 use clap::{Args, Subcommand};
 use serde_json::json;
 
-use super::{Output, table};
+use super::{Output, examples, rows_table};
 use crate::apikeys::{self, Scope, scopes_text};
 use crate::error::Result;
 use crate::records::RecordService;
@@ -21,7 +21,7 @@ pub struct ApikeyArgs {
 pub enum ApikeyCommand {
     /// Create a key; it is printed once and only its SHA-256 digest is stored.
     #[command(
-        after_help = "Examples:\n  recordport apikey create --name crm-sync --scopes records:read,records:write"
+        after_help = examples(&["apikey create --name crm-sync --scopes records:read,records:write"])
     )]
     Create {
         /// A name that says who or what uses the key.
@@ -41,10 +41,10 @@ pub enum ApikeyCommand {
         teams: Vec<String>,
     },
     /// List the keys (never their secrets).
-    #[command(after_help = "Examples:\n  recordport apikey list")]
+    #[command(after_help = examples(&["apikey list"]))]
     List,
     /// Revoke a key by id; requests with it get 401 from then on.
-    #[command(after_help = "Examples:\n  recordport apikey revoke key_0190c3b1-…")]
+    #[command(after_help = examples(&["apikey revoke key_0190c3b1-…"]))]
     Revoke {
         /// The key's id (key_…), as `apikey list` shows it.
         id: String,
@@ -80,27 +80,29 @@ pub async fn run(service: &RecordService, cmd: ApikeyCommand, out: &Output) -> R
         ApikeyCommand::List => {
             let keys = apikeys::list(store).await?;
             out.print(&json!({ "keys": keys }), || {
-                let mut t = table(&[
-                    "id",
-                    "name",
-                    "prefix",
-                    "scopes",
-                    "created",
-                    "last used",
-                    "revoked",
-                ]);
-                for k in &keys {
-                    t.add_row(vec![
-                        k.id.clone(),
-                        k.name.clone(),
-                        format!("{}…", k.key_prefix),
-                        scopes_text(&k.scopes),
-                        k.created_date_time.clone(),
-                        k.last_used_date_time.clone().unwrap_or_default(),
-                        k.revoked_date_time.clone().unwrap_or_default(),
-                    ]);
-                }
-                t.to_string()
+                rows_table(
+                    &[
+                        "id",
+                        "name",
+                        "prefix",
+                        "scopes",
+                        "created",
+                        "last used",
+                        "revoked",
+                    ],
+                    &keys,
+                    |k| {
+                        vec![
+                            k.id.clone(),
+                            k.name.clone(),
+                            format!("{}…", k.key_prefix),
+                            scopes_text(&k.scopes),
+                            k.created_date_time.clone(),
+                            k.last_used_date_time.clone().unwrap_or_default(),
+                            k.revoked_date_time.clone().unwrap_or_default(),
+                        ]
+                    },
+                )
             })
         }
         ApikeyCommand::Revoke { id } => {

@@ -6,6 +6,7 @@ use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 
 use clap::{Args, Subcommand};
 
+use super::examples;
 use crate::bench::generate::{GenerateOptions, OutputFormat, write_csv};
 use crate::bench::harness::{self, HarnessOptions, Report};
 use crate::error::{Error, Result};
@@ -23,7 +24,7 @@ pub enum BenchCommand {
     /// Write N generated contacts rows as CSV, XLSX or Parquet (seeded: the same arguments give
     /// the same file).
     #[command(
-        after_help = "Examples:\n  recordport bench gen --rows 1000000 -o contacts-1m.csv\n  recordport bench gen --rows 100000 --update-of 42 --seed 7 -o update.xlsx"
+        after_help = examples(&["bench gen --rows 1000000 -o contacts-1m.csv", "bench gen --rows 100000 --update-of 42 --seed 7 -o update.xlsx"])
     )]
     Gen {
         /// Number of data rows.
@@ -52,7 +53,7 @@ pub enum BenchCommand {
     /// Time every import and export step and the alternatives (sqlite3, DuckDB, psql) on the
     /// same generated file; print the table and write bench-results.{md,json}.
     #[command(
-        after_help = "Examples:\n  recordport bench run --rows 1000000\n  recordport bench run --rows 100000 --postgres-url postgres://localhost/bench --out-dir /tmp/bench"
+        after_help = examples(&["bench run --rows 1000000", "bench run --rows 100000 --postgres-url postgres://localhost/bench --out-dir /tmp/bench"])
     )]
     Run {
         /// Rows of the generated file.

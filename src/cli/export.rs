@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
-use super::{Output, read_arg_text, table};
+use super::{Output, examples, read_arg_text, rows_table, table};
 use crate::error::{Error, Result};
 use crate::export::{
     self, DEFAULT_PAGE_SIZE, Delivery, ExportFormat, ExportJob, ExportRequest, ExportSettings,
@@ -32,14 +32,14 @@ pub struct ExportCommand {
 #[derive(Debug, Subcommand)]
 pub enum JobsCommand {
     /// List export jobs, newest first.
-    #[command(after_help = "Examples:\n  recordport export jobs --limit 10")]
+    #[command(after_help = examples(&["export jobs --limit 10"]))]
     Jobs {
         /// At most this many (1-100).
         #[arg(long, default_value_t = 25)]
         limit: u32,
     },
     /// Show one export job.
-    #[command(after_help = "Examples:\n  recordport export job exp_0190c3b1-…")]
+    #[command(after_help = examples(&["export job exp_0190c3b1-…"]))]
     Job {
         /// The export job's id (exp_…).
         id: String,
@@ -456,35 +456,37 @@ fn progress_bar() -> Option<indicatif::ProgressBar> {
 }
 
 fn jobs_table(jobs: &[ExportJob]) -> String {
-    let mut t = table(&[
-        "id",
-        "module",
-        "format",
-        "status",
-        "progress",
-        "records",
-        "file",
-        "bytes",
-        "requested",
-        "expires",
-    ]);
-    for job in jobs {
-        t.add_row(vec![
-            job.export_job_id.clone(),
-            job.module_slug.clone(),
-            job.format.as_str().to_string(),
-            job.status.as_str().to_string(),
-            format!("{}%", job.progress),
-            job.processed_records.to_string(),
-            job.file_name.clone(),
-            job.file_size_bytes
-                .map(|b| b.to_string())
-                .unwrap_or_default(),
-            job.requested_date_time.clone(),
-            job.expires_date_time.clone().unwrap_or_default(),
-        ]);
-    }
-    t.to_string()
+    rows_table(
+        &[
+            "id",
+            "module",
+            "format",
+            "status",
+            "progress",
+            "records",
+            "file",
+            "bytes",
+            "requested",
+            "expires",
+        ],
+        jobs,
+        |job| {
+            vec![
+                job.export_job_id.clone(),
+                job.module_slug.clone(),
+                job.format.as_str().to_string(),
+                job.status.as_str().to_string(),
+                format!("{}%", job.progress),
+                job.processed_records.to_string(),
+                job.file_name.clone(),
+                job.file_size_bytes
+                    .map(|b| b.to_string())
+                    .unwrap_or_default(),
+                job.requested_date_time.clone(),
+                job.expires_date_time.clone().unwrap_or_default(),
+            ]
+        },
+    )
 }
 
 fn job_text(job: &ExportJob) -> String {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
-use super::{ModuleArg, Output, read_arg_text, table};
+use super::{ModuleArg, Output, examples, read_arg_text, rows_table, table};
 use crate::error::{Error, Result};
 use crate::import::locale::value_options_for;
 use crate::import::memory::{suggest_for_file, suggested_request};
@@ -22,7 +22,7 @@ use crate::records::{Actor, RecordService};
 pub enum ImportCommand {
     /// Step 1: read a file's columns, a sample of its rows and its row count.
     #[command(
-        after_help = "Examples:\n  recordport import parse contacts.csv\n  recordport import parse workbook.xlsx --sheet Leads"
+        after_help = examples(&["import parse contacts.csv", "import parse workbook.xlsx --sheet Leads"])
     )]
     Parse {
         /// The file: CSV, XLSX/XLSM, XLS, ODS or Parquet.
@@ -31,7 +31,7 @@ pub enum ImportCommand {
         source: SourceArgs,
     },
     /// Step 2: suggest a column-to-field mapping for a file.
-    #[command(after_help = "Examples:\n  recordport import suggest contacts.csv --module contacts")]
+    #[command(after_help = examples(&["import suggest contacts.csv --module contacts"]))]
     Suggest {
         /// The file: CSV, XLSX/XLSM, XLS, ODS or Parquet.
         file: PathBuf,
@@ -42,7 +42,7 @@ pub enum ImportCommand {
     },
     /// Step 3: check every row of a file against a mapping, writing nothing.
     #[command(
-        after_help = "Examples:\n  recordport import validate contacts.csv --module contacts\n  recordport import validate contacts.csv --module contacts --mapping @mapping.json --locale de-DE"
+        after_help = examples(&["import validate contacts.csv --module contacts", "import validate contacts.csv --module contacts --mapping @mapping.json --locale de-DE"])
     )]
     Validate {
         /// The file: CSV, XLSX/XLSM, XLS, ODS or Parquet.
@@ -58,11 +58,11 @@ pub enum ImportCommand {
     },
     /// Step 4: import a file as a job (created, updated, skipped and failed rows are reported).
     #[command(
-        after_help = "Examples:\n  recordport import run contacts.csv --module contacts\n  recordport import run contacts.xlsx --module contacts --strategy update --match email --merge prefer_import\n  recordport import run big.csv --module contacts --max-errors 5% --errors-out failed.csv"
+        after_help = examples(&["import run contacts.csv --module contacts", "import run contacts.xlsx --module contacts --strategy update --match email --merge prefer_import", "import run big.csv --module contacts --max-errors 5% --errors-out failed.csv"])
     )]
     Run(Box<RunArgs>),
     /// List a module's import jobs, newest first.
-    #[command(after_help = "Examples:\n  recordport import jobs --module contacts --limit 10")]
+    #[command(after_help = examples(&["import jobs --module contacts --limit 10"]))]
     Jobs {
         #[command(flatten)]
         module: ModuleArg,
@@ -71,7 +71,7 @@ pub enum ImportCommand {
         limit: i64,
     },
     /// Show one import job.
-    #[command(after_help = "Examples:\n  recordport import job --module contacts job_0190c3b1-…")]
+    #[command(after_help = examples(&["import job --module contacts job_0190c3b1-…"]))]
     Job {
         #[command(flatten)]
         module: ModuleArg,
@@ -81,7 +81,7 @@ pub enum ImportCommand {
     /// Cancel a pending or running job (a running job stops at its next batch and is rolled
     /// back).
     #[command(
-        after_help = "Examples:\n  recordport import cancel --module contacts job_0190c3b1-…"
+        after_help = examples(&["import cancel --module contacts job_0190c3b1-…"])
     )]
     Cancel {
         #[command(flatten)]
@@ -91,7 +91,7 @@ pub enum ImportCommand {
     },
     /// Undo an import: delete the records it created, restore the records it updated.
     #[command(
-        after_help = "Examples:\n  recordport import rollback --module contacts job_0190c3b1-…"
+        after_help = examples(&["import rollback --module contacts job_0190c3b1-…"])
     )]
     Rollback {
         #[command(flatten)]
@@ -323,21 +323,23 @@ pub async fn run(
             let result =
                 suggest_for_file(service.store(), &module, &file, &source.options()).await?;
             out.print(&json!({ "success": true, "data": result }), || {
-                let mut t = table(&["column", "field", "confidence", "kind / part"]);
-                for s in &result.suggestions {
-                    t.add_row(vec![
-                        s.source_column.clone(),
-                        s.target_field_slug
-                            .clone()
-                            .unwrap_or_else(|| "(unmapped)".into()),
-                        format!("{:.2}", s.confidence),
-                        s.value_type
-                            .clone()
-                            .or_else(|| s.address_part.clone())
-                            .unwrap_or_default(),
-                    ]);
-                }
-                t.to_string()
+                rows_table(
+                    &["column", "field", "confidence", "kind / part"],
+                    &result.suggestions,
+                    |s| {
+                        vec![
+                            s.source_column.clone(),
+                            s.target_field_slug
+                                .clone()
+                                .unwrap_or_else(|| "(unmapped)".into()),
+                            format!("{:.2}", s.confidence),
+                            s.value_type
+                                .clone()
+                                .or_else(|| s.address_part.clone())
+                                .unwrap_or_default(),
+                        ]
+                    },
+                )
             })
         }
         ImportCommand::Validate {
@@ -441,31 +443,33 @@ pub async fn run(
             )
             .await?;
             out.print(&json!({ "success": true, "data": jobs }), || {
-                let mut t = table(&[
-                    "job",
-                    "status",
-                    "file",
-                    "rows",
-                    "created",
-                    "updated",
-                    "skipped",
-                    "errors",
-                    "created at",
-                ]);
-                for j in &jobs {
-                    t.add_row(vec![
-                        j.import_job_id.clone(),
-                        j.status.as_str().to_string(),
-                        j.file_name.clone().unwrap_or_default(),
-                        j.total_rows.to_string(),
-                        j.created_rows.to_string(),
-                        j.updated_rows.to_string(),
-                        j.skipped_rows.to_string(),
-                        j.error_rows.to_string(),
-                        j.created_date_time.clone(),
-                    ]);
-                }
-                t.to_string()
+                rows_table(
+                    &[
+                        "job",
+                        "status",
+                        "file",
+                        "rows",
+                        "created",
+                        "updated",
+                        "skipped",
+                        "errors",
+                        "created at",
+                    ],
+                    &jobs,
+                    |j| {
+                        vec![
+                            j.import_job_id.clone(),
+                            j.status.as_str().to_string(),
+                            j.file_name.clone().unwrap_or_default(),
+                            j.total_rows.to_string(),
+                            j.created_rows.to_string(),
+                            j.updated_rows.to_string(),
+                            j.skipped_rows.to_string(),
+                            j.error_rows.to_string(),
+                            j.created_date_time.clone(),
+                        ]
+                    },
+                )
             })
         }
         ImportCommand::Job { module, id } => {

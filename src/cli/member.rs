@@ -4,7 +4,7 @@
 use clap::Subcommand;
 use serde_json::json;
 
-use super::{Output, table};
+use super::{Output, examples, rows_table};
 use crate::error::Result;
 use crate::records::RecordService;
 use crate::records::members;
@@ -13,7 +13,7 @@ use crate::records::members;
 pub enum MemberCommand {
     /// Put a member in a team: records the member owns at the team level become visible to
     /// the team's other members.
-    #[command(after_help = "Examples:\n  recordport member join alice --team sales")]
+    #[command(after_help = examples(&["member join alice --team sales"]))]
     Join {
         /// The member's id (as API keys name it with --member).
         member: String,
@@ -22,7 +22,7 @@ pub enum MemberCommand {
         team: String,
     },
     /// Take a member out of a team.
-    #[command(after_help = "Examples:\n  recordport member leave alice --team sales")]
+    #[command(after_help = examples(&["member leave alice --team sales"]))]
     Leave {
         /// The member's id.
         member: String,
@@ -31,14 +31,14 @@ pub enum MemberCommand {
         team: String,
     },
     /// The teams of a member.
-    #[command(after_help = "Examples:\n  recordport member teams alice")]
+    #[command(after_help = examples(&["member teams alice"]))]
     Teams {
         /// The member's id.
         member: String,
     },
     /// How many records of each module a member owns (only what you may see: see --member).
     #[command(
-        after_help = "Examples:\n  recordport member counts alice\n  recordport --member bob member counts alice"
+        after_help = examples(&["member counts alice", "--member bob member counts alice"])
     )]
     Counts {
         /// The member whose records are counted.
@@ -72,11 +72,9 @@ pub async fn run(service: &RecordService, cmd: MemberCommand, out: &Output) -> R
         MemberCommand::Counts { member } => {
             let counts = service.member_record_counts(&member).await?;
             out.print(&json!({ "counts": counts }), || {
-                let mut t = table(&["module", "records"]);
-                for (module, n) in &counts {
-                    t.add_row(vec![module.clone(), n.to_string()]);
-                }
-                t.to_string()
+                rows_table(&["module", "records"], &counts, |(module, n)| {
+                    vec![module.clone(), n.to_string()]
+                })
             })
         }
     }

@@ -36,11 +36,12 @@ pub use progress::PROGRESS_TARGET;
     name = "recordport",
     version,
     about = "A records store with a streaming import/export engine",
-    after_help = "Examples:
-  recordport module apply sample-data/modules/*.json
-  recordport import run contacts.csv --module contacts
-  recordport --db postgres://localhost/crm export --module contacts --format csv -o contacts.csv
-  recordport serve --bind 0.0.0.0:8080"
+    after_help = examples(&[
+        "module apply sample-data/modules/*.json",
+        "import run contacts.csv --module contacts",
+        "--db postgres://localhost/crm export --module contacts --format csv -o contacts.csv",
+        "serve --bind 0.0.0.0:8080",
+    ])
 )]
 pub struct Cli {
     /// Database URL: postgres://…, sqlite://PATH or a file path (SQLite).
@@ -96,61 +97,61 @@ pub struct Cli {
 pub enum Command {
     /// Define modules (schemas) from JSON files.
     #[command(
-        after_help = "Examples:\n  recordport module apply sample-data/modules/*.json\n  recordport module show contacts"
+        after_help = examples(&["module apply sample-data/modules/*.json", "module show contacts"])
     )]
     Module(modules::ModuleArgs),
     /// Create, read, update, delete, list and restore records.
     #[command(subcommand)]
     #[command(
-        after_help = "Examples:\n  recordport records list --module contacts --filter status=active\n  recordport records get --module contacts rec_0190c3b1-…"
+        after_help = examples(&["records list --module contacts --filter status=active", "records get --module contacts rec_0190c3b1-…"])
     )]
     Records(records::RecordsCommand),
     /// Run a CQL query (spec 004): FROM module WHERE … ORDER BY … LIMIT … INCLUDE ….
     #[command(
-        after_help = "Examples:\n  recordport query \"FROM contacts ORDER BY deal_value DESC LIMIT 10\"\n  recordport query \"FROM contacts WHERE deal_value > :min\" --param min=500"
+        after_help = examples(&["query \"FROM contacts ORDER BY deal_value DESC LIMIT 10\"", "query \"FROM contacts WHERE deal_value > :min\" --param min=500"])
     )]
     Query(query::QueryArgs),
     /// Import files: parse, suggest a mapping, validate, run, list jobs, roll back.
     #[command(subcommand)]
     #[command(
-        after_help = "Examples:\n  recordport import parse contacts.csv\n  recordport import run contacts.csv --module contacts --strategy update --match email"
+        after_help = examples(&["import parse contacts.csv", "import run contacts.csv --module contacts --strategy update --match email"])
     )]
     Import(import::ImportCommand),
     /// Export records to CSV, PDF or Parquet; list and show export jobs.
     #[command(
-        after_help = "Examples:\n  recordport export --module contacts --format csv -o contacts.csv\n  recordport export --module contacts --format pdf --columns displayName,email,phone --title Contacts\n  recordport export jobs"
+        after_help = examples(&["export --module contacts --format csv -o contacts.csv", "export --module contacts --format pdf --columns displayName,email,phone --title Contacts", "export jobs"])
     )]
     Export(export::ExportCommand),
     /// Benchmark helpers: generate large realistic files, time every step beside peer tools.
     #[command(
-        after_help = "Examples:\n  recordport bench gen --rows 1000000 -o contacts-1m.csv\n  recordport bench run --rows 100000 --skip-alternatives"
+        after_help = examples(&["bench gen --rows 1000000 -o contacts-1m.csv", "bench run --rows 100000 --skip-alternatives"])
     )]
     Bench(bench::BenchArgs),
     /// Serve the HTTP API (specs 000 and 002) until SIGINT or SIGTERM.
     #[command(
-        after_help = "Examples:\n  recordport serve\n  recordport --db postgres://localhost/crm serve --bind 0.0.0.0:8080 --no-worker"
+        after_help = examples(&["serve", "--db postgres://localhost/crm serve --bind 0.0.0.0:8080 --no-worker"])
     )]
     Serve(serve::ServeArgs),
     /// Create, list and revoke the HTTP API's keys.
     #[command(
-        after_help = "Examples:\n  recordport apikey create --name crm-sync --scopes records:read,records:write\n  recordport apikey list"
+        after_help = examples(&["apikey create --name crm-sync --scopes records:read,records:write", "apikey list"])
     )]
     Apikey(apikey::ApikeyArgs),
     /// Run queued import and export jobs until SIGINT or SIGTERM.
     #[command(
-        after_help = "Examples:\n  recordport --db postgres://localhost/crm worker --concurrency 4\n  recordport worker --exit-when-idle"
+        after_help = examples(&["--db postgres://localhost/crm worker --concurrency 4", "worker --exit-when-idle"])
     )]
     Worker(worker::WorkerArgs),
     /// Members' teams (for the team privacy level) and the records each member owns.
     #[command(subcommand)]
     #[command(
-        after_help = "Examples:\n  recordport member join alice --team sales\n  recordport member teams alice\n  recordport --member bob member counts alice"
+        after_help = examples(&["member join alice --team sales", "member teams alice", "--member bob member counts alice"])
     )]
     Member(member::MemberCommand),
     /// Webhooks: create, list, delete, deliveries, redeliver.
     #[command(subcommand)]
     #[command(
-        after_help = "Examples:\n  recordport webhook create --url https://hooks.example.com/crm --events record.created,record.updated\n  recordport webhook list"
+        after_help = examples(&["webhook create --url https://hooks.example.com/crm --events record.created,record.updated", "webhook list"])
     )]
     Webhook(webhook::WebhookCommand),
 }
@@ -297,6 +298,29 @@ fn table(header: &[&str]) -> Table {
         .set_content_arrangement(ContentArrangement::Dynamic)
         .set_header(header.to_vec());
     t
+}
+
+/// A command's `Examples:` section of `--help`: one command line each, after the program's
+/// name.
+fn examples(command_lines: &[&str]) -> String {
+    command_lines
+        .iter()
+        .fold(String::from("Examples:"), |text, line| {
+            text + "\n  recordport " + line
+        })
+}
+
+/// A table with a row for each item, as `row` renders it, under `header`.
+fn rows_table<T>(
+    header: &[&str],
+    items: impl IntoIterator<Item = T>,
+    row: impl FnMut(T) -> Vec<String>,
+) -> String {
+    let mut t = table(header);
+    for cells in items.into_iter().map(row) {
+        t.add_row(cells);
+    }
+    t.to_string()
 }
 
 fn read_file(path: &std::path::Path) -> Result<String> {

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 use serde_json::json;
 
-use super::{Output, read_file, table};
+use super::{Output, examples, read_file, rows_table};
 use crate::error::{Error, Result};
 use crate::records::RecordService;
 use crate::schema::{Module, ModuleDef};
@@ -25,17 +25,17 @@ pub struct ModuleArgs {
 #[derive(Debug, Subcommand)]
 pub enum ModuleCommand {
     /// Create or update modules from definition files (idempotent).
-    #[command(after_help = "Examples:\n  recordport module apply sample-data/modules/*.json")]
+    #[command(after_help = examples(&["module apply sample-data/modules/*.json"]))]
     Apply {
         /// Module definition files (JSON), one module each.
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
     /// List the modules.
-    #[command(after_help = "Examples:\n  recordport module list")]
+    #[command(after_help = examples(&["module list"]))]
     List,
     /// Show one module's fields.
-    #[command(after_help = "Examples:\n  recordport module show contacts")]
+    #[command(after_help = examples(&["module show contacts"]))]
     Show {
         /// The module's slug, e.g. contacts.
         slug: String,
@@ -98,16 +98,14 @@ pub async fn run(service: &RecordService, cmd: ModuleCommand, out: &Output) -> R
         ModuleCommand::List => {
             let modules = registry.list().await?;
             out.print(&json!({ "modules": modules }), || {
-                let mut t = table(&["slug", "name", "fields", "id"]);
-                for m in &modules {
-                    t.add_row(vec![
+                rows_table(&["slug", "name", "fields", "id"], &modules, |m| {
+                    vec![
                         m.slug().to_string(),
                         m.def.name.clone(),
                         m.def.fields.len().to_string(),
                         m.id.clone(),
-                    ]);
-                }
-                t.to_string()
+                    ]
+                })
             })
         }
         ModuleCommand::Show { slug } => {
@@ -118,31 +116,34 @@ pub async fn run(service: &RecordService, cmd: ModuleCommand, out: &Output) -> R
 }
 
 fn module_table(module: &Module) -> String {
-    let mut t = table(&["field", "label", "type", "flags", "details"]);
-    for f in &module.def.fields {
-        let mut flags = Vec::new();
-        if f.required {
-            flags.push("required");
-        }
-        if f.unique {
-            flags.push("unique");
-        }
-        let details = match (&f.target, f.options.is_empty()) {
-            (Some(target), _) => format!("→ {target}"),
-            (None, false) => f.options.join(", "),
-            _ if !f.value_types.is_empty() => f.value_types.join(", "),
-            _ => String::new(),
-        };
-        t.add_row(vec![
-            f.slug.clone(),
-            f.label.clone(),
-            f.field_type.as_str().to_string(),
-            flags.join(", "),
-            details,
-        ]);
-    }
+    let fields = rows_table(
+        &["field", "label", "type", "flags", "details"],
+        &module.def.fields,
+        |f| {
+            let mut flags = Vec::new();
+            if f.required {
+                flags.push("required");
+            }
+            if f.unique {
+                flags.push("unique");
+            }
+            let details = match (&f.target, f.options.is_empty()) {
+                (Some(target), _) => format!("→ {target}"),
+                (None, false) => f.options.join(", "),
+                _ if !f.value_types.is_empty() => f.value_types.join(", "),
+                _ => String::new(),
+            };
+            vec![
+                f.slug.clone(),
+                f.label.clone(),
+                f.field_type.as_str().to_string(),
+                flags.join(", "),
+                details,
+            ]
+        },
+    );
     format!(
-        "{} ({}), {}\ndisplay name: {}\n{t}",
+        "{} ({}), {}\ndisplay name: {}\n{fields}",
         module.def.name,
         module.slug(),
         module.id,

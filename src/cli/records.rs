@@ -8,7 +8,7 @@
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
-use super::{ModuleArg, Output, read_arg_text, table};
+use super::{ModuleArg, Output, examples, read_arg_text, rows_table, table};
 use crate::error::{Error, Result};
 use crate::records::query::parse_direction;
 use crate::records::{
@@ -25,22 +25,29 @@ pub struct DataArg {
     pub data: String,
 }
 
+/// The record a command acts on: its module and its id.
+#[derive(Debug, Args)]
+pub struct RecordArg {
+    #[command(flatten)]
+    pub module: ModuleArg,
+    /// The record's id (rec_…).
+    pub id: String,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum RecordsCommand {
     /// List records with filters, search, sort and pages.
     #[command(
-        after_help = "Examples:\n  recordport records list --module contacts --filter status=active --sort deal_value:desc\n  recordport records list --module contacts --search acme --fields email,company --page 2 --page-size 50"
+        after_help = examples(&["records list --module contacts --filter status=active --sort deal_value:desc", "records list --module contacts --search acme --fields email,company --page 2 --page-size 50"])
     )]
     List(Box<ListArgs>),
     /// Show one record (or one of its past versions).
     #[command(
-        after_help = "Examples:\n  recordport records get --module contacts rec_0190c3b1-…\n  recordport records get --module contacts rec_0190c3b1-… --version 2"
+        after_help = examples(&["records get --module contacts rec_0190c3b1-…", "records get --module contacts rec_0190c3b1-… --version 2"])
     )]
     Get {
         #[command(flatten)]
-        module: ModuleArg,
-        /// The record's id (rec_…).
-        id: String,
+        record: RecordArg,
         /// Show the record as it was at this version.
         #[arg(long)]
         version: Option<i64>,
@@ -56,7 +63,7 @@ pub enum RecordsCommand {
     },
     /// Create a record from a spec 000 request body.
     #[command(
-        after_help = "Examples:\n  recordport records create --module contacts --data '{\"fields\":{\"email\":\"ada@acme.com\"}}'\n  recordport records create --module contacts --data @contact.json"
+        after_help = examples(&["records create --module contacts --data '{\"fields\":{\"email\":\"ada@acme.com\"}}'", "records create --module contacts --data @contact.json"])
     )]
     Create {
         #[command(flatten)]
@@ -66,19 +73,17 @@ pub enum RecordsCommand {
     },
     /// Update a record (PATCH); a "version" in the body must be the current one.
     #[command(
-        after_help = "Examples:\n  recordport records update --module contacts rec_0190c3b1-… --data '{\"fields\":{\"status\":\"customer\"}}'"
+        after_help = examples(&["records update --module contacts rec_0190c3b1-… --data '{\"fields\":{\"status\":\"customer\"}}'"])
     )]
     Update {
         #[command(flatten)]
-        module: ModuleArg,
-        /// The record's id (rec_…).
-        id: String,
+        record: RecordArg,
         #[command(flatten)]
         data: DataArg,
     },
     /// Create or update the record with this external id.
     #[command(
-        after_help = "Examples:\n  recordport records upsert --module contacts --external-id crm-1042 --data @contact.json"
+        after_help = examples(&["records upsert --module contacts --external-id crm-1042 --data @contact.json"])
     )]
     Upsert {
         #[command(flatten)]
@@ -91,7 +96,7 @@ pub enum RecordsCommand {
     },
     /// Create or update the record whose --match field holds the body's value (spec 001).
     #[command(
-        after_help = "Examples:\n  recordport records upsert-by --module contacts --match email --data '{\"fields\":{\"email\":\"ada@acme.com\",\"status\":\"lead\"}}'"
+        after_help = examples(&["records upsert-by --module contacts --match email --data '{\"fields\":{\"email\":\"ada@acme.com\",\"status\":\"lead\"}}'"])
     )]
     UpsertBy {
         #[command(flatten)]
@@ -104,7 +109,7 @@ pub enum RecordsCommand {
     },
     /// Find the one record whose field matches a value, normalised as imports match it.
     #[command(
-        after_help = "Examples:\n  recordport records lookup --module contacts email=Ada@Acme.com\n  recordport records lookup --module accounts name=acme"
+        after_help = examples(&["records lookup --module contacts email=Ada@Acme.com", "records lookup --module accounts name=acme"])
     )]
     Lookup {
         #[command(flatten)]
@@ -115,35 +120,29 @@ pub enum RecordsCommand {
     },
     /// Replace a record (PUT): what the body leaves out is cleared.
     #[command(
-        after_help = "Examples:\n  recordport records replace --module contacts rec_0190c3b1-… --data @contact.json"
+        after_help = examples(&["records replace --module contacts rec_0190c3b1-… --data @contact.json"])
     )]
     Replace {
         #[command(flatten)]
-        module: ModuleArg,
-        /// The record's id (rec_…).
-        id: String,
+        record: RecordArg,
         #[command(flatten)]
         data: DataArg,
     },
     /// Move a record to the trash.
     #[command(
-        after_help = "Examples:\n  recordport records delete --module contacts rec_0190c3b1-…"
+        after_help = examples(&["records delete --module contacts rec_0190c3b1-…"])
     )]
     Delete {
         #[command(flatten)]
-        module: ModuleArg,
-        /// The record's id (rec_…).
-        id: String,
+        record: RecordArg,
     },
     /// Bring a record back from the trash.
     #[command(
-        after_help = "Examples:\n  recordport records restore --module contacts rec_0190c3b1-…"
+        after_help = examples(&["records restore --module contacts rec_0190c3b1-…"])
     )]
     Restore {
         #[command(flatten)]
-        module: ModuleArg,
-        /// The record's id (rec_…).
-        id: String,
+        record: RecordArg,
         /// Instead: put a live record's values back as they were at this version (a new
         /// version).
         #[arg(long)]
@@ -151,13 +150,11 @@ pub enum RecordsCommand {
     },
     /// Who changed what and when, newest first (spec 004's changelog).
     #[command(
-        after_help = "Examples:\n  recordport records changelog --module contacts rec_0190c3b1-… --limit 20 --start-date 2026-01-01"
+        after_help = examples(&["records changelog --module contacts rec_0190c3b1-… --limit 20 --start-date 2026-01-01"])
     )]
     Changelog {
         #[command(flatten)]
-        module: ModuleArg,
-        /// The record's id (rec_…).
-        id: String,
+        record: RecordArg,
         /// At most this many entries (default 50, at most 1,000).
         #[arg(long)]
         limit: Option<u32>,
@@ -170,17 +167,15 @@ pub enum RecordsCommand {
     },
     /// A record's version history.
     #[command(
-        after_help = "Examples:\n  recordport records history --module contacts rec_0190c3b1-…"
+        after_help = examples(&["records history --module contacts rec_0190c3b1-…"])
     )]
     History {
         #[command(flatten)]
-        module: ModuleArg,
-        /// The record's id (rec_…).
-        id: String,
+        record: RecordArg,
     },
     /// List the trash.
     #[command(
-        after_help = "Examples:\n  recordport records trash --module contacts --page-size 100"
+        after_help = examples(&["records trash --module contacts --page-size 100"])
     )]
     Trash {
         #[command(flatten)]
@@ -194,23 +189,21 @@ pub enum RecordsCommand {
     },
     /// Delete a trashed record for good.
     #[command(
-        after_help = "Examples:\n  recordport records purge --module contacts rec_0190c3b1-…"
+        after_help = examples(&["records purge --module contacts rec_0190c3b1-…"])
     )]
     Purge {
         #[command(flatten)]
-        module: ModuleArg,
-        /// The record's id (rec_…).
-        id: String,
+        record: RecordArg,
     },
     /// Delete every trashed record of the module for good.
-    #[command(after_help = "Examples:\n  recordport records empty-trash --module contacts")]
+    #[command(after_help = examples(&["records empty-trash --module contacts"]))]
     EmptyTrash {
         #[command(flatten)]
         module: ModuleArg,
     },
     /// Create many records in one transaction: a JSON array of bodies or {"records": [...]}.
     #[command(
-        after_help = "Examples:\n  recordport records bulk-create --module accounts --data @sample-data/records/accounts.json"
+        after_help = examples(&["records bulk-create --module accounts --data @sample-data/records/accounts.json"])
     )]
     BulkCreate {
         #[command(flatten)]
@@ -221,7 +214,7 @@ pub enum RecordsCommand {
     /// Update many records in one transaction: {"updates": [{"id", "fields", "version"?}]} (spec
     /// 004, up to 1,000), or add/remove labels and types on up to 100 (spec 000's body).
     #[command(
-        after_help = "Examples:\n  recordport records bulk-update --module contacts --data '{\"updates\":[{\"id\":\"rec_…\",\"fields\":{\"status\":\"customer\"}}]}'\n  recordport records bulk-update --module contacts --data @bulk-update.json"
+        after_help = examples(&["records bulk-update --module contacts --data '{\"updates\":[{\"id\":\"rec_…\",\"fields\":{\"status\":\"customer\"}}]}'", "records bulk-update --module contacts --data @bulk-update.json"])
     )]
     BulkUpdate {
         #[command(flatten)]
@@ -231,7 +224,7 @@ pub enum RecordsCommand {
     },
     /// Move up to 100 records to the trash.
     #[command(
-        after_help = "Examples:\n  recordport records bulk-delete --module contacts rec_0190c3b1-… rec_0190c3b2-…"
+        after_help = examples(&["records bulk-delete --module contacts rec_0190c3b1-… rec_0190c3b2-…"])
     )]
     BulkDelete {
         #[command(flatten)]
@@ -242,7 +235,7 @@ pub enum RecordsCommand {
     },
     /// Restore up to 100 trashed records.
     #[command(
-        after_help = "Examples:\n  recordport records bulk-restore --module contacts rec_0190c3b1-… rec_0190c3b2-…"
+        after_help = examples(&["records bulk-restore --module contacts rec_0190c3b1-… rec_0190c3b2-…"])
     )]
     BulkRestore {
         #[command(flatten)]
@@ -310,8 +303,8 @@ pub async fn run(
             out.print(&result, || list_table(&m, &result))
         }
         RecordsCommand::Get {
-            module,
-            id,
+            record: RecordArg { module, id },
+
             version,
             expand,
             include_history,
@@ -333,7 +326,10 @@ pub async fn run(
                 format!("created {}\n{}", record.id, record_table(&record))
             })
         }
-        RecordsCommand::Update { module, id, data } => {
+        RecordsCommand::Update {
+            record: RecordArg { module, id },
+            data,
+        } => {
             let input = RecordInput::from_json(read_data(&data.data)?, "--data")?;
             let record = service.update(&module.module, &id, input, actor).await?;
             out.print(&json!({ "record": record }), || {
@@ -380,7 +376,10 @@ pub async fn run(
             let record = service.lookup(&module.module, field.trim(), value).await?;
             out.print(&json!({ "record": record }), || record_table(&record))
         }
-        RecordsCommand::Replace { module, id, data } => {
+        RecordsCommand::Replace {
+            record: RecordArg { module, id },
+            data,
+        } => {
             let input = RecordInput::from_json(read_data(&data.data)?, "--data")?;
             let record = service.replace(&module.module, &id, input, actor).await?;
             out.print(&json!({ "record": record }), || {
@@ -392,15 +391,17 @@ pub async fn run(
                 )
             })
         }
-        RecordsCommand::Delete { module, id } => {
+        RecordsCommand::Delete {
+            record: RecordArg { module, id },
+        } => {
             service.delete(&module.module, &id, actor).await?;
             out.print(&json!({ "success": true }), || {
                 format!("moved {id} to the trash")
             })
         }
         RecordsCommand::Restore {
-            module,
-            id,
+            record: RecordArg { module, id },
+
             version: Some(version),
         } => {
             let record = service
@@ -414,8 +415,8 @@ pub async fn run(
             })
         }
         RecordsCommand::Changelog {
-            module,
-            id,
+            record: RecordArg { module, id },
+
             limit,
             start_date,
             end_date,
@@ -429,21 +430,19 @@ pub async fn run(
             let query = ChangelogQuery::from_params(params.iter().map(|(k, v)| (*k, v.as_str())))?;
             let entries = service.changelog(&module.module, &id, &query).await?;
             out.print(&json!({ "entries": entries }), || {
-                let mut t = table(&["when", "action", "by", "changes"]);
-                for e in &entries {
-                    t.add_row(vec![
+                rows_table(&["when", "action", "by", "changes"], &entries, |e| {
+                    vec![
                         e.timestamp.clone(),
                         e.action.clone(),
                         e.user_name.clone().unwrap_or_default(),
                         changes_text(&e.changes, "oldValue", "newValue"),
-                    ]);
-                }
-                t.to_string()
+                    ]
+                })
             })
         }
         RecordsCommand::Restore {
-            module,
-            id,
+            record: RecordArg { module, id },
+
             version: None,
         } => {
             let record = service.restore(&module.module, &id, actor).await?;
@@ -451,20 +450,24 @@ pub async fn run(
                 format!("restored {}", record.id)
             })
         }
-        RecordsCommand::History { module, id } => {
+        RecordsCommand::History {
+            record: RecordArg { module, id },
+        } => {
             let versions = service.history(&module.module, &id).await?;
             out.print(&json!({ "versions": versions }), || {
-                let mut t = table(&["version", "action", "when", "by", "changes"]);
-                for v in &versions {
-                    t.add_row(vec![
-                        v.version.to_string(),
-                        v.action.clone(),
-                        v.changed_date_time.clone(),
-                        v.user_display_name.clone().unwrap_or_default(),
-                        changes_text(&v.changes, "old", "new"),
-                    ]);
-                }
-                t.to_string()
+                rows_table(
+                    &["version", "action", "when", "by", "changes"],
+                    &versions,
+                    |v| {
+                        vec![
+                            v.version.to_string(),
+                            v.action.clone(),
+                            v.changed_date_time.clone(),
+                            v.user_display_name.clone().unwrap_or_default(),
+                            changes_text(&v.changes, "old", "new"),
+                        ]
+                    },
+                )
             })
         }
         RecordsCommand::Trash {
@@ -476,7 +479,9 @@ pub async fn run(
             let m = service.modules().get(&module.module).await?;
             out.print(&result, || list_table(&m, &result))
         }
-        RecordsCommand::Purge { module, id } => {
+        RecordsCommand::Purge {
+            record: RecordArg { module, id },
+        } => {
             service.purge(&module.module, &id).await?;
             out.print(&json!({ "success": true }), || format!("purged {id}"))
         }
@@ -509,16 +514,18 @@ pub async fn run(
                 serde_json::from_value(body).map_err(|e| Error::json("--data", e))?;
             let records = service.bulk_update(&module.module, &request, actor).await?;
             out.print(&json!({ "records": records }), || {
-                let mut t = table(&["id", "displayName", "labelIds", "typeIds"]);
-                for r in &records {
-                    t.add_row(vec![
-                        r.id.clone(),
-                        r.display_name.clone(),
-                        r.label_ids.join(", "),
-                        r.type_ids.join(", "),
-                    ]);
-                }
-                t.to_string()
+                rows_table(
+                    &["id", "displayName", "labelIds", "typeIds"],
+                    &records,
+                    |r| {
+                        vec![
+                            r.id.clone(),
+                            r.display_name.clone(),
+                            r.label_ids.join(", "),
+                            r.type_ids.join(", "),
+                        ]
+                    },
+                )
             })
         }
         RecordsCommand::BulkDelete { module, ids } => {
@@ -611,8 +618,7 @@ fn list_table(module: &Module, result: &ListResult) -> String {
     let mut header = vec!["id", "displayName"];
     header.extend(shown.iter().copied());
     header.push("version");
-    let mut t = table(&header);
-    for r in &result.records {
+    let t = rows_table(&header, &result.records, |r| {
         let mut row = vec![r.id.clone(), r.display_name.clone()];
         row.extend(
             shown
@@ -620,8 +626,8 @@ fn list_table(module: &Module, result: &ListResult) -> String {
                 .map(|s| r.fields.get(*s).map(short).unwrap_or_default()),
         );
         row.push(r.version.to_string());
-        t.add_row(row);
-    }
+        row
+    });
     let footer = match (
         &result.pagination,
         result.total,

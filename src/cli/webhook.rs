@@ -4,7 +4,7 @@
 use clap::Subcommand;
 use serde_json::json;
 
-use super::{Output, table};
+use super::{Output, examples, rows_table};
 use crate::error::Result;
 use crate::records::RecordService;
 use crate::webhooks::{NewWebhook, subscriptions};
@@ -13,7 +13,7 @@ use crate::webhooks::{NewWebhook, subscriptions};
 pub enum WebhookCommand {
     /// Subscribe a URL to events; the signing secret is printed once.
     #[command(
-        after_help = "Examples:\n  recordport webhook create --url https://hooks.example.com/crm --events record.created,record.updated"
+        after_help = examples(&["webhook create --url https://hooks.example.com/crm --events record.created,record.updated"])
     )]
     Create {
         /// Where deliveries are POSTed (https://…).
@@ -30,16 +30,16 @@ pub enum WebhookCommand {
         allow_private_webhooks: bool,
     },
     /// List the webhooks (never their secrets).
-    #[command(after_help = "Examples:\n  recordport webhook list")]
+    #[command(after_help = examples(&["webhook list"]))]
     List,
     /// Delete a webhook; its pending deliveries are dropped.
-    #[command(after_help = "Examples:\n  recordport webhook delete whk_0190c3b1-…")]
+    #[command(after_help = examples(&["webhook delete whk_0190c3b1-…"]))]
     Delete {
         /// The webhook's id (whk_…).
         id: String,
     },
     /// A webhook's deliveries, newest first, with every attempt.
-    #[command(after_help = "Examples:\n  recordport webhook deliveries whk_0190c3b1-… --limit 10")]
+    #[command(after_help = examples(&["webhook deliveries whk_0190c3b1-… --limit 10"]))]
     Deliveries {
         /// The webhook's id (whk_…).
         id: String,
@@ -49,7 +49,7 @@ pub enum WebhookCommand {
     },
     /// Send a delivery's event again, as a new delivery due now.
     #[command(
-        after_help = "Examples:\n  recordport webhook redeliver whk_0190c3b1-… dlv_0190c3b2-…"
+        after_help = examples(&["webhook redeliver whk_0190c3b1-… dlv_0190c3b2-…"])
     )]
     Redeliver {
         /// The webhook's id (whk_…).
@@ -92,16 +92,14 @@ pub async fn run(service: &RecordService, cmd: WebhookCommand, out: &Output) -> 
         WebhookCommand::List => {
             let webhooks = subscriptions::list(store).await?;
             out.print(&json!({ "webhooks": webhooks }), || {
-                let mut t = table(&["id", "url", "events", "created"]);
-                for w in &webhooks {
-                    t.add_row(vec![
+                rows_table(&["id", "url", "events", "created"], &webhooks, |w| {
+                    vec![
                         w.id.clone(),
                         w.url.clone(),
                         event_names(w),
                         w.created_date_time.clone(),
-                    ]);
-                }
-                t.to_string()
+                    ]
+                })
             })
         }
         WebhookCommand::Delete { id } => {
@@ -113,23 +111,25 @@ pub async fn run(service: &RecordService, cmd: WebhookCommand, out: &Output) -> 
         WebhookCommand::Deliveries { id, limit } => {
             let deliveries = subscriptions::deliveries(store, &id, limit).await?;
             out.print(&json!({ "deliveries": deliveries }), || {
-                let mut t = table(&["id", "event", "status", "attempts", "last", "created"]);
-                for d in &deliveries {
-                    let last = match (&d.last_status_code, &d.last_error) {
-                        (_, Some(error)) => error.clone(),
-                        (Some(code), None) => format!("HTTP {code}"),
-                        (None, None) => String::new(),
-                    };
-                    t.add_row(vec![
-                        d.id.clone(),
-                        d.event.clone(),
-                        d.status.clone(),
-                        d.attempts.to_string(),
-                        last,
-                        d.created_date_time.clone(),
-                    ]);
-                }
-                t.to_string()
+                rows_table(
+                    &["id", "event", "status", "attempts", "last", "created"],
+                    &deliveries,
+                    |d| {
+                        let last = match (&d.last_status_code, &d.last_error) {
+                            (_, Some(error)) => error.clone(),
+                            (Some(code), None) => format!("HTTP {code}"),
+                            (None, None) => String::new(),
+                        };
+                        vec![
+                            d.id.clone(),
+                            d.event.clone(),
+                            d.status.clone(),
+                            d.attempts.to_string(),
+                            last,
+                            d.created_date_time.clone(),
+                        ]
+                    },
+                )
             })
         }
         WebhookCommand::Redeliver { id, delivery_id } => {

@@ -216,15 +216,41 @@ impl RecordService {
         input: RecordInput,
         actor: &Actor,
     ) -> Result<Record> {
+        let expected = input.version;
+        self.change(module, id, Change::Patch(Box::new(input)), expected, actor)
+            .await
+    }
+
+    /// Changes a live record as a new version in one transaction: loads it locked, checks the
+    /// version the caller saw (`expected`, optimistic locking), writes the values `change`
+    /// makes and sends the change's event.
+    async fn change(
+        &self,
+        module: &str,
+        id: &str,
+        change: Change,
+        expected: Option<i64>,
+        actor: &Actor,
+    ) -> Result<Record> {
         let module = self.modules.get(module).await?;
         let writer = self.writer(&module);
         let mut tx = self.store.begin().await?;
         let current = load(&mut tx, &module, id, Liveness::LiveForUpdate, &self.access).await?;
-        check_version(&current, input.version)?;
-        let draft = writer.draft_for_update(&mut tx, &current, input).await?;
+        check_version(&current, expected)?;
+        let restoring = matches!(change, Change::BackTo(_));
+        let draft = match change {
+            Change::Patch(input) => writer.draft_for_update(&mut tx, &current, *input).await?,
+            Change::BackTo(version) => {
+                Draft::from_record(&history::at_version(&mut tx, &current, version).await?)
+            }
+        };
         writer.update(&mut tx, &current, &draft, actor).await?;
         let record = read_back(&mut tx, &module, id).await?;
-        updated_event(&mut tx, &record, &current, actor).await?;
+        if restoring {
+            restored_event(&mut tx, &record, &current, actor).await?;
+        } else {
+            updated_event(&mut tx, &record, &current, actor).await?;
+        }
         tx.commit().await?;
         Ok(record)
     }
@@ -277,16 +303,8 @@ impl RecordService {
     pub async fn delete(&self, module: &str, id: &str, actor: &Actor) -> Result<()> {
         let module = self.modules.get(module).await?;
         let mut tx = self.store.begin().await?;
-        let current = load(
-            &mut tx,
-            &module,
-            id,
-            TrashMove::ToTrash.lookup(),
-            &self.access,
-        )
-        .await?;
-        TrashMove::ToTrash
-            .apply(&self.writer(&module), &mut tx, &current, actor)
+        let current = TrashMove::ToTrash
+            .load_and_apply(&self.writer(&module), &mut tx, id, &self.access, actor)
             .await?;
         outbox::record_event(&mut tx, EventKind::RecordDeleted, &current, None, actor).await?;
         tx.commit().await?;
@@ -318,16 +336,8 @@ impl RecordService {
     pub async fn restore(&self, module: &str, id: &str, actor: &Actor) -> Result<Record> {
         let module = self.modules.get(module).await?;
         let mut tx = self.store.begin().await?;
-        let current = load(
-            &mut tx,
-            &module,
-            id,
-            TrashMove::OutOfTrash.lookup(),
-            &self.access,
-        )
-        .await?;
-        TrashMove::OutOfTrash
-            .apply(&self.writer(&module), &mut tx, &current, actor)
+        let current = TrashMove::OutOfTrash
+            .load_and_apply(&self.writer(&module), &mut tx, id, &self.access, actor)
             .await?;
         let record = read_back(&mut tx, &module, id).await?;
         restored_event(&mut tx, &record, &current, actor).await?;
@@ -367,9 +377,11 @@ impl RecordService {
         let mut tx = self.store.begin().await?;
         let mut moved = Vec::new();
         for id in unique_ids(ids) {
-            match load(&mut tx, &module, id, way.lookup(), &self.access).await {
+            match way
+                .load_and_apply(&writer, &mut tx, id, &self.access, actor)
+                .await
+            {
                 Ok(current) => {
-                    way.apply(&writer, &mut tx, &current, actor).await?;
                     if let TrashMove::OutOfTrash = way {
                         // Spec 004 has no bulk restore event: each record is restored.
                         let record = read_back(&mut tx, &module, id).await?;
@@ -653,27 +665,36 @@ enum TrashMove {
 }
 
 impl TrashMove {
-    /// How to look up a record for the move: where it must be, locked (the move changes it).
-    fn lookup(self) -> Liveness {
-        match self {
-            TrashMove::ToTrash => Liveness::LiveForUpdate,
-            TrashMove::OutOfTrash => Liveness::TrashedForUpdate,
-        }
-    }
-
-    /// Moves `current`, which [`TrashMove::lookup`] loaded, inside `tx`.
-    async fn apply(
+    /// Loads the record where the move starts, locked (the move changes it), and moves it
+    /// inside `tx`; returns the record as it was. A record that is not where the move starts
+    /// (unknown, or already moved) is `not_found`.
+    async fn load_and_apply(
         self,
         writer: &RecordWriter<'_>,
         tx: &mut Tx,
-        current: &Record,
+        id: &str,
+        access: &Access,
         actor: &Actor,
-    ) -> Result<()> {
+    ) -> Result<Record> {
+        let lookup = match self {
+            TrashMove::ToTrash => Liveness::LiveForUpdate,
+            TrashMove::OutOfTrash => Liveness::TrashedForUpdate,
+        };
+        let current = load(tx, writer.module, id, lookup, access).await?;
         match self {
-            TrashMove::ToTrash => writer.soft_delete(tx, current, actor).await,
-            TrashMove::OutOfTrash => writer.restore(tx, current, actor).await,
+            TrashMove::ToTrash => writer.soft_delete(tx, &current, actor).await?,
+            TrashMove::OutOfTrash => writer.restore(tx, &current, actor).await?,
         }
+        Ok(current)
     }
+}
+
+/// What a change to a live record puts in place of its values.
+enum Change {
+    /// PATCH semantics over the current values.
+    Patch(Box<RecordInput>),
+    /// The values the record had at this version (spec 004's restore to a version).
+    BackTo(i64),
 }
 
 /// `record.updated` for a change that made a new version (an update that changed nothing sends

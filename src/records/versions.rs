@@ -12,10 +12,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::history::{self, VersionEntry};
-use super::write::Draft;
-use super::{
-    Actor, Expand, Liveness, Record, RecordService, check_version, load, read_back, restored_event,
-};
+use super::{Actor, Change, Expand, Liveness, Record, RecordService, load};
 use crate::error::{Error, Result};
 
 /// Most changelog entries one request returns.
@@ -325,17 +322,7 @@ impl RecordService {
         expected: Option<i64>,
         actor: &Actor,
     ) -> Result<Record> {
-        let module = self.modules.get(module).await?;
-        let writer = self.writer(&module);
-        let mut tx = self.store.begin().await?;
-        let current = load(&mut tx, &module, id, Liveness::LiveForUpdate, &self.access).await?;
-        check_version(&current, expected)?;
-        let past = history::at_version(&mut tx, &current, version).await?;
-        let draft = Draft::from_record(&past);
-        writer.update(&mut tx, &current, &draft, actor).await?;
-        let record = read_back(&mut tx, &module, id).await?;
-        restored_event(&mut tx, &record, &current, actor).await?;
-        tx.commit().await?;
-        Ok(record)
+        self.change(module, id, Change::BackTo(version), expected, actor)
+            .await
     }
 }
