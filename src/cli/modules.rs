@@ -1,7 +1,8 @@
 //! `recordport module …`: define modules (schemas) from JSON files, list them, show one.
 //!
 //! In: module definition files (`sample-data/modules/*.json`) or a slug. Out: what each file did
-//! (created, updated, unchanged), the module list or one module's fields, as a table or JSON.
+//! (created, updated, unchanged), the module list or one module's fields and locale, as a table
+//! or JSON.
 //! `apply` checks every file and every reference first, so a bad file changes nothing.
 
 use std::path::PathBuf;
@@ -141,8 +142,12 @@ fn module_table(module: &Module) -> String {
             details,
         ]);
     }
+    let locale = match &module.def.locale {
+        Some(tag) => format!("locale: {tag}\n"),
+        None => String::new(),
+    };
     format!(
-        "{} ({}), {}\ndisplay name: {}\n{t}",
+        "{} ({}), {}\ndisplay name: {}\n{locale}{t}",
         module.def.name,
         module.slug(),
         module.id,
