@@ -28,7 +28,8 @@ pub enum ModuleCommand {
     /// Create or update modules from definition files (idempotent).
     #[command(after_help = "Examples:\n  recordport module apply sample-data/modules/*.json")]
     Apply {
-        /// Module definition files (JSON), one module each.
+        /// Module definition files (JSON), one module each; an optional "locale" (e.g. de-DE)
+        /// says how imports into the module read dates and numbers.
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },

@@ -218,6 +218,13 @@ fn help_describes_every_command_and_argument_with_examples() {
             if arg.get_help().is_none() && !["help", "version"].contains(&arg.get_id().as_str()) {
                 missing.push(format!("{path}: {} has no description", arg.get_id()));
             }
+            // Two doc lines that say the same thing read as one sentence said twice.
+            let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+            if let Some((first, rest)) = help.split_once(". ")
+                && rest.contains(first)
+            {
+                missing.push(format!("{path}: {} says '{first}' twice", arg.get_id()));
+            }
         }
     }
     assert!(missing.is_empty(), "{}", missing.join("\n"));
