@@ -36,6 +36,14 @@ fn validate_warnings(db: &TestDb, file: &str, extra: &[&str]) -> Vec<Value> {
         .clone()
 }
 
+/// `import validate FILE --module contacts --mapping MAPPING`: the text report.
+fn validated_text(db: &TestDb, file: &str, mapping: &str) -> String {
+    let args = ["import", "validate", file, "--module", "contacts"];
+    on_db(db, &[&args[..], &["--mapping", mapping]].concat())
+        .ok("validate text")
+        .stdout
+}
+
 /// `import validate --json FILE --module MODULE --mapping MAPPING EXTRA…`: the report.
 fn validated(db: &TestDb, module: &str, file: &str, mapping: &str, extra: &[&str]) -> Value {
     let run = on_db(
@@ -128,20 +136,7 @@ async fn locale_aware_values(db: TestDb) {
         message.contains("'Last Contacted'") && message.contains("locale"),
         "{message}"
     );
-    let text = on_db(
-        &db,
-        &[
-            "import",
-            "validate",
-            &open,
-            "--module",
-            "contacts",
-            "--mapping",
-            DATED_MAPPING,
-        ],
-    )
-    .ok("validate text")
-    .stdout;
+    let text = validated_text(&db, &open, DATED_MAPPING);
     assert!(text.contains("warning (row 3, last_contacted)"), "{text}");
     // A locale decides, without a warning.
     assert!(validate_warnings(&db, &open, &["--locale", "en-GB"]).is_empty());
@@ -360,20 +355,7 @@ async fn number_columns_read_as_their_values_decide(db: TestDb) {
         "{message}"
     );
     assert!(deal_values(&db, "open").await.is_empty(), "validate wrote");
-    let text = on_db(
-        &db,
-        &[
-            "import",
-            "validate",
-            &open,
-            "--module",
-            "contacts",
-            "--mapping",
-            VALUED_MAPPING,
-        ],
-    )
-    .ok("validate text")
-    .stdout;
+    let text = validated_text(&db, &open, VALUED_MAPPING);
     assert!(text.contains("warning (row 3, deal_value)"), "{text}");
     // `import run` says it too, on stderr, before the job writes.
     let run = run_valued(&db, &open, &[]).ok("run open");
