@@ -109,7 +109,8 @@ impl Evidence {
             Some(Fits::Both) => &mut self.either,
             None => return,
         };
-        slot.get_or_insert_with(|| (row, text.trim().to_string()));
+        // A hostile cell must not fill the warning: what is kept is an excerpt.
+        slot.get_or_insert_with(|| (row, crate::error::excerpt(text.trim())));
     }
 }
 
@@ -120,6 +121,9 @@ struct Column {
     field: FieldDef,
     kind: Kind,
     seen: Evidence,
+    /// A number column's first value that reads two ways: read with a decimal point, with a
+    /// decimal comma, and by its own shape (what an undecided import stores).
+    either_readings: Option<[String; 3]>,
 }
 
 /// How the whole file reads one kind: its first reading, its second, or neither decided (no
@@ -175,6 +179,7 @@ pub fn value_options_for(
                 field: field.clone(),
                 kind,
                 seen: Evidence::default(),
+                either_readings: None,
             })
         })
         .collect();
@@ -196,6 +201,19 @@ pub fn value_options_for(
                     Kind::Date => date_fits(cell),
                     Kind::Number => number_fits(&column.field, cell),
                 };
+                if fits == Some(Fits::Both)
+                    && column.kind == Kind::Number
+                    && column.either_readings.is_none()
+                {
+                    column.either_readings = Some(
+                        [DecimalMark::Point, DecimalMark::Comma, DecimalMark::Either].map(|mark| {
+                            value::parse_text(&column.field, cell, &with_mark(mark))
+                                .ok()
+                                .flatten()
+                                .map_or_else(String::new, |v| value::display_text(&v))
+                        }),
+                    );
+                }
                 column.seen.see(row.row_number, cell, fits);
             }
         }
@@ -215,7 +233,7 @@ pub fn value_options_for(
                 Kind::Date => dates,
                 Kind::Number => numbers,
             };
-            warning(column, decision, &options)
+            warning(column, decision, options.day_first)
         })
         .collect();
     Ok((options, warnings))
@@ -225,7 +243,7 @@ pub fn value_options_for(
 /// a value that reads two ways which nothing in the file decides. (A number column whose values
 /// need both marks is read value by value, each by its own shape: only its undecided values
 /// need a warning.)
-fn warning(column: &Column, decision: Decision, options: &ValueOptions) -> Option<Warning> {
+fn warning(column: &Column, decision: Decision, day_first: bool) -> Option<Warning> {
     let Column {
         name, field, kind, ..
     } = column;
@@ -265,18 +283,14 @@ fn warning(column: &Column, decision: Decision, options: &ValueOptions) -> Optio
             let question = match kind {
                 Kind::Date => format!(
                     "whether {value} is day-first or month-first; read as {}",
-                    if options.day_first {
+                    if day_first {
                         "day-first"
                     } else {
                         "month-first"
                     }
                 ),
                 Kind::Number => {
-                    let shown = |v: Option<serde_json::Value>| {
-                        v.map_or_else(String::new, |v| value::display_text(&v))
-                    };
-                    let [comma, point] = number_readings(field, value).map(shown);
-                    let read = shown(value::parse_text(field, value, options).ok().flatten());
+                    let [point, comma, read] = column.either_readings.clone().unwrap_or_default();
                     format!(
                         "whether {value} (row {row}) is {point} (decimal point) or {comma} \
                          (decimal comma); read as {read}"
@@ -317,6 +331,11 @@ mod tests {
         assert_eq!(e.first, Some((4, "13.02.2024".into())));
         e.see(5, "02/13/24", date_fits("02/13/24"));
         assert_eq!(e.second.as_ref().map(|m| m.0), Some(5));
+        // A hostile cell is kept as an excerpt, whatever its length.
+        let mut e = Evidence::default();
+        let long = format!("03/04/2024{}", " x".repeat(500_000));
+        e.see(2, &long, date_fits(&long));
+        assert!(e.either.unwrap().1.chars().count() <= 81);
     }
 
     #[test]
