@@ -23,16 +23,19 @@ use super::auth::{Authorized, ImportsRead, ImportsWrite};
 use super::error::{ApiError, ApiJson, ApiResult, too_large};
 use super::params::{ImportJobPath, ModulePath, QueryParams};
 use crate::error::Error;
+use crate::import::locale::value_options_for;
 use crate::import::mapping::ColumnMapping;
 use crate::import::memory::suggest_for_columns;
 use crate::import::source::MAX_COLUMN_NAME_BYTES;
 use crate::import::uploads::ReadOptions;
+use crate::import::validate::Warning;
 use crate::import::{
     ImportJob, ImportRequest, PipelineOptions, PreparedImport, QueueOptions, RunOptions,
     SourceLimits, SourceOptions, Started, cancel, get_job, inline, list_jobs, parse_file, rollback,
     validate_file,
 };
 use crate::schema::registry::ModuleRegistry;
+use crate::schema::value::ValueOptions;
 use crate::store::Store;
 
 /// How much of an oversized upload is still read (and thrown away) before answering 413, so
@@ -410,12 +413,16 @@ struct ValidateBody {
     column_mapping: Vec<ColumnMapping>,
     #[serde(default)]
     static_values: Map<String, Value>,
+    locale: Option<String>,
 }
 
 #[utoipa::path(post, path = "/v1/modules/{module}/import/validate", tag = "imports",
     summary = "Step 3: check every row against a mapping, writing nothing",
     params(ModulePath),
-    request_body(content = Object, description = "{rows | fileId, columnMapping, staticValues?}; a columnMapping entry of a select field may carry valueMap {sourceValue: option}"),
+    description = "Without a `locale` (nor one on the module), the file's values decide the \
+        day/month order of dates and the decimal mark of numbers; where none decides, a warning \
+        `ambiguous_date` or `ambiguous_number` names the column and its first row.",
+    request_body(content = Object, description = "{rows | fileId, columnMapping, staticValues?, locale?}; a columnMapping entry of a select field may carry valueMap {sourceValue: option}"),
     responses((status = 200, description = "{success, data: {isValid, totalRows, validRows, errorRows, errors, warnings}}", body = Object),
         (status = 400, description = "Invalid request or mapping", body = Object)),
     security(("bearer" = ["imports:write"])))]
@@ -427,17 +434,54 @@ async fn validate(
 ) -> ApiResult<Json<Value>> {
     let module = state.service.modules().get(&module).await?;
     let source = step_source(&state, body.file_id, body.rows).await?;
-    let report = validate_file(
+    let (value_options, value_warnings) =
+        read_values_as(module.clone(), &source, &body.column_mapping, body.locale).await?;
+    let mut report = validate_file(
         &module,
         &source.path,
         &source.options,
         &body.column_mapping,
         &body.static_values,
-        &Default::default(),
+        &value_options,
         PipelineOptions::default(),
     )
     .await?;
+    report.warnings.splice(0..0, value_warnings);
     Ok(success(&report))
+}
+
+/// How the file's values read ([`value_options_for`]: the body's locale, the module's, else the
+/// file's own values) and the warnings where nothing decides.
+async fn read_values_as(
+    module: crate::schema::Module,
+    source: &StepSource,
+    mapping: &[ColumnMapping],
+    locale: Option<String>,
+) -> ApiResult<(ValueOptions, Vec<Warning>)> {
+    let (path, options, mapping) = (
+        source.path.clone(),
+        source.options.clone(),
+        mapping.to_vec(),
+    );
+    blocking(move || value_options_for(&module, &path, &options, &mapping, locale.as_deref())).await
+}
+
+/// [`read_values_as`] for an execute: its warnings have no place in spec 002's answer.
+async fn file_value_options(
+    state: &AppState,
+    module: &str,
+    source: &StepSource,
+    request: &ImportRequest,
+) -> ApiResult<ValueOptions> {
+    let module = state.service.modules().get(module).await?;
+    let (options, _) = read_values_as(
+        module,
+        source,
+        &request.column_mapping,
+        request.locale.clone(),
+    )
+    .await?;
+    Ok(options)
 }
 
 #[derive(Deserialize)]
@@ -471,8 +515,10 @@ async fn execute(
         None => None,
     };
     let source = step_source(&state, body.file_id, body.rows).await?;
+    let value_options = file_value_options(&state, &module, &source, &body.request).await?;
     let options = RunOptions {
         source: source.options.clone(),
+        value_options,
         ..RunOptions::new(auth.actor())
     };
     // The queue keeps its own copy of the file, so the upload (or the inline rows file) may go.

@@ -68,7 +68,6 @@ pub struct ExportArgs {
     /// advancedFilter group {"conjunction": "AND", "conditions": […]}.
     #[arg(long, value_name = "JSON")]
     pub filter: Option<String>,
-    /// Only records matching these words.
     /// Only records matching these words (in any text field).
     #[arg(long)]
     pub search: Option<String>,

@@ -110,9 +110,10 @@ pub struct MappingArgs {
     /// A value for every record, FIELD=VALUE (used where the row leaves the field empty).
     #[arg(long = "static", value_name = "FIELD=VALUE")]
     pub static_values: Vec<String>,
-    /// How values are read, e.g. en-US, en-GB, de-DE, fr-FR: the day/month order of dates and
-    /// the region of phone numbers without a country code (default: the dates of the file
-    /// decide the order; where none does, a warning `ambiguous_date`).
+    /// How values are read, e.g. en-US, en-GB, de-DE, fr-FR: the day/month order of dates, the
+    /// decimal mark of numbers (de-DE reads 1.234,5) and the region of phone numbers without a
+    /// country code (default: the module's locale, else the file's values decide; where none
+    /// does, a warning `ambiguous_date` or `ambiguous_number`).
     #[arg(long, value_name = "LOCALE")]
     pub locale: Option<String>,
 }

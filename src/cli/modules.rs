@@ -1,7 +1,8 @@
 //! `recordport module …`: define modules (schemas) from JSON files, list them, show one.
 //!
 //! In: module definition files (`sample-data/modules/*.json`) or a slug. Out: what each file did
-//! (created, updated, unchanged), the module list or one module's fields, as a table or JSON.
+//! (created, updated, unchanged), the module list or one module's fields and locale, as a table
+//! or JSON.
 //! `apply` checks every file and every reference first, so a bad file changes nothing.
 
 use std::path::PathBuf;
@@ -27,7 +28,8 @@ pub enum ModuleCommand {
     /// Create or update modules from definition files (idempotent).
     #[command(after_help = examples(&["module apply sample-data/modules/*.json"]))]
     Apply {
-        /// Module definition files (JSON), one module each.
+        /// Module definition files (JSON), one module each; an optional "locale" (e.g. de-DE)
+        /// says how imports into the module read dates and numbers.
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
@@ -142,8 +144,12 @@ fn module_table(module: &Module) -> String {
             ]
         },
     );
+    let locale = match &module.def.locale {
+        Some(tag) => format!("locale: {tag}\n"),
+        None => String::new(),
+    };
     format!(
-        "{} ({}), {}\ndisplay name: {}\n{fields}",
+        "{} ({}), {}\ndisplay name: {}\n{locale}{fields}",
         module.def.name,
         module.slug(),
         module.id,

@@ -69,8 +69,9 @@ pub struct ImportRequest {
     /// The error budget: over it the import stops, fails and is undone. None: no budget.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_errors: Option<crate::import::ErrorBudget>,
-    /// How values are read (`en-US`, `de-DE`, …): day/month order and the default phone region.
-    /// None: the file's own dates decide the order (see [`crate::import::locale`]).
+    /// How values are read (`en-US`, `de-DE`, …): day/month order, decimal mark and the default
+    /// phone region. None: the module's locale, else the file's own values decide (see
+    /// [`crate::import::locale`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locale: Option<String>,
 }
@@ -171,9 +172,14 @@ impl PreparedImport {
     /// Plans the mapping against the file's header without counting it again (a queued job
     /// was counted when it was submitted).
     pub(crate) fn planned(mut input: ImportInput, total_rows: u64) -> Result<PreparedImport> {
-        // A locale in the request decides how values read, wherever the import runs (here, a
-        // worker, the HTTP API).
-        if let Some(tag) = &input.request.locale {
+        // A locale in the request (else the module's) decides how values read, wherever the
+        // import runs (here, a worker, the HTTP API).
+        let locale = input
+            .request
+            .locale
+            .as_ref()
+            .or(input.module.def.locale.as_ref());
+        if let Some(tag) = locale {
             input.value_options = tag
                 .parse::<crate::import::locale::Locale>()?
                 .value_options();

@@ -22,6 +22,7 @@ use crate::import::execute::{
     ImportInput, ImportRequest, PreparedImport, RunOptions, Settled, fail_job, run_leased,
 };
 use crate::import::job::{self, ImportJob, JobStatus, NewJob, ProcessingMode};
+use crate::import::locale::value_options_for;
 use crate::import::memory;
 use crate::import::pipeline::PipelineOptions;
 use crate::import::source::{self, SourceLimits, SourceOptions};
@@ -284,13 +285,35 @@ pub(crate) async fn run_claimed(
     };
     let module = service.modules().get(&queued.module_slug).await?;
     // The file was counted (and every row checked) when the job was submitted; it is only
-    // planned again here, and read once more by the import itself.
-    let input = ImportInput {
-        module,
-        path: path.clone(),
-        request,
-        source: source_options,
-        value_options: ValueOptions::default(),
+    // planned again here, its dates and numbers read for the order and decimal mark they decide
+    // (the same file decides the same way on every attempt), and read once more by the import.
+    let value_options = {
+        let (module, path, source, mapping, locale) = (
+            module.clone(),
+            path.clone(),
+            source_options.clone(),
+            request.column_mapping.clone(),
+            request.locale.clone(),
+        );
+        tokio::task::spawn_blocking(move || {
+            value_options_for(&module, &path, &source, &mapping, locale.as_deref())
+        })
+        .await
+        .map_err(|e| Error::internal(format!("the task reading the job's values failed: {e}")))?
+    };
+    let input = match value_options {
+        Ok((value_options, _)) => ImportInput {
+            module,
+            path: path.clone(),
+            request,
+            source: source_options,
+            value_options,
+        },
+        Err(error) => {
+            fail_early(error).await?;
+            remove_job_copy(&path, job_id);
+            return reload().await;
+        }
     };
     let prepared = match PreparedImport::planned(input, queued.job.total_rows) {
         Ok(prepared) => prepared,

@@ -56,6 +56,9 @@ pub enum RowErrorCode {
     /// A date column no value of which decides between day-first and month-first (a warning
     /// about the whole column: give a locale), or one whose values need both orders.
     AmbiguousDate,
+    /// A number column no value of which decides between a decimal point and a decimal comma
+    /// (`1.234`: a warning about the whole column: give a locale), or one whose values need both.
+    AmbiguousNumber,
     /// A value that does not fit its field, from a job stored before codes were kept.
     #[default]
     InvalidValue,
@@ -63,7 +66,7 @@ pub enum RowErrorCode {
 
 impl RowErrorCode {
     /// Every code, in the order of the table.
-    pub const ALL: [RowErrorCode; 17] = [
+    pub const ALL: [RowErrorCode; 18] = [
         RowErrorCode::MalformedRow,
         RowErrorCode::RequiredMissing,
         RowErrorCode::InvalidEmail,
@@ -80,6 +83,7 @@ impl RowErrorCode {
         RowErrorCode::ReferenceNotFound,
         RowErrorCode::RequiredNotMapped,
         RowErrorCode::AmbiguousDate,
+        RowErrorCode::AmbiguousNumber,
         RowErrorCode::InvalidValue,
     ];
 
@@ -101,6 +105,7 @@ impl RowErrorCode {
             RowErrorCode::ReferenceNotFound => "reference_not_found",
             RowErrorCode::RequiredNotMapped => "required_not_mapped",
             RowErrorCode::AmbiguousDate => "ambiguous_date",
+            RowErrorCode::AmbiguousNumber => "ambiguous_number",
             RowErrorCode::InvalidValue => "invalid_value",
         }
     }
@@ -124,6 +129,9 @@ impl RowErrorCode {
             RowErrorCode::ReferenceNotFound => "the reference names no record",
             RowErrorCode::RequiredNotMapped => "a required field no column fills",
             RowErrorCode::AmbiguousDate => "dates that read both day-first and month-first",
+            RowErrorCode::AmbiguousNumber => {
+                "numbers that read both with a decimal point and with a decimal comma"
+            }
             RowErrorCode::InvalidValue => "a value that does not fit its field",
         }
     }

@@ -2,8 +2,10 @@
 //!
 //! In: module definition JSON files (see `sample-data/modules/`). Out: a checked [`ModuleDef`] whose
 //! field slugs are safe identifiers, whose select fields have options and whose references name a
-//! target module. Typed value parsing lives in [`value`].
+//! target module, and whose locale, if any, is one [`locale`] knows. Typed value parsing lives
+//! in [`value`].
 
+pub mod locale;
 pub mod registry;
 pub mod value;
 
@@ -157,6 +159,10 @@ pub struct ModuleDef {
     #[serde(default)]
     pub display_name: Vec<String>,
     pub fields: Vec<FieldDef>,
+    /// How imports into the module read values (`de-DE`, `en-US`, …; see [`locale`]) when the
+    /// import names no locale of its own. None: each file's values decide.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
 }
 
 /// A module as stored: its definition plus the store's id.
@@ -302,6 +308,9 @@ impl ModuleDef {
                 "module '{}' needs a name",
                 self.slug
             )));
+        }
+        if let Some(tag) = &self.locale {
+            tag.parse::<locale::Locale>()?;
         }
         let mut seen = HashSet::new();
         for field in &self.fields {

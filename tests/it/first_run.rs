@@ -1,6 +1,6 @@
 //! Issue 18, first run and everyday use, through the real binary: no size cap on local files,
 //! the spec's spellings, the demo script, help, progress, the error budget, the data directory,
-//! rollback reports.
+//! rollback reports (locale-aware values: `locale_values.rs`).
 
 use std::path::{Path, PathBuf};
 
@@ -21,7 +21,7 @@ fn recordport(args: &[&str], dir: Option<&Path>) -> Run {
 }
 
 /// `recordport --db DB ARGS…`.
-fn on_db(db: &TestDb, args: &[&str]) -> Run {
+pub(crate) fn on_db(db: &TestDb, args: &[&str]) -> Run {
     recordport(&[&["--db", db.url.as_str()], args].concat(), None)
 }
 
@@ -217,6 +217,13 @@ fn help_describes_every_command_and_argument_with_examples() {
         for arg in command.get_arguments().filter(|a| !a.is_hide_set()) {
             if arg.get_help().is_none() && !["help", "version"].contains(&arg.get_id().as_str()) {
                 missing.push(format!("{path}: {} has no description", arg.get_id()));
+            }
+            // Two doc lines that say the same thing read as one sentence said twice.
+            let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+            if let Some((first, rest)) = help.split_once(". ")
+                && rest.contains(first)
+            {
+                missing.push(format!("{path}: {} says '{first}' twice", arg.get_id()));
             }
         }
     }
@@ -817,181 +824,3 @@ async fn pdf_columns_sized_from_content(db: TestDb) {
     );
 }
 both!(pdf_columns, pdf_columns_sized_from_content);
-
-fn dated_contacts(dir: &Path, name: &str, rows: &[(&str, &str)]) -> String {
-    let mut text = String::from("Email,Last Contacted,Phone\n");
-    for (i, (date, phone)) in rows.iter().enumerate() {
-        let stem = name.trim_end_matches(".csv");
-        text.push_str(&format!("{stem}{i}@example.com,{date},{phone}\n"));
-    }
-    write_file(dir, name, &text).display().to_string()
-}
-
-const DATED_MAPPING: &str = r#"[
-    {"sourceColumn": "Email", "targetFieldSlug": "email"},
-    {"sourceColumn": "Last Contacted", "targetFieldSlug": "last_contacted"},
-    {"sourceColumn": "Phone", "targetFieldSlug": "phone", "valueType": "Mobile"}
-]"#;
-
-fn validate_warnings(db: &TestDb, file: &str, extra: &[&str]) -> Vec<Value> {
-    let run = on_db(
-        db,
-        &[
-            &["--json", "import", "validate", file, "--module", "contacts"][..],
-            &["--mapping", DATED_MAPPING],
-            extra,
-        ]
-        .concat(),
-    )
-    .ok("validate");
-    run.json()["data"]["warnings"].as_array().unwrap().clone()
-}
-
-async fn last_contacted_of(db: &TestDb) -> Vec<(String, Value, Value)> {
-    let mut records: Vec<(String, Value, Value)> = db
-        .service
-        .list("contacts", &recordport::records::ListQuery::default())
-        .await
-        .unwrap()
-        .records
-        .into_iter()
-        .map(|r| {
-            (
-                r.fields["email"].as_str().unwrap().to_string(),
-                r.fields["last_contacted"].clone(),
-                r.fields.get("phone").cloned().unwrap_or(Value::Null),
-            )
-        })
-        .collect();
-    records.sort_by(|a, b| a.0.cmp(&b.0));
-    records
-}
-
-/// The one warning of a validation, which must be `ambiguous_date`.
-fn the_ambiguous_date_warning(warnings: Vec<Value>) -> Value {
-    assert_eq!(warnings.len(), 1, "{warnings:?}");
-    assert_eq!(warnings[0]["code"], "ambiguous_date", "{warnings:?}");
-    warnings[0].clone()
-}
-
-async fn locale_aware_values(db: TestDb) {
-    let dir = tempfile::tempdir().unwrap();
-    // A 13 in the first place decides day-first for the whole column.
-    let decided = dated_contacts(
-        dir.path(),
-        "decided.csv",
-        &[("03/04/2024", ""), ("13/02/2024", ""), ("01/02/2024", "")],
-    );
-    assert_eq!(validate_warnings(&db, &decided, &[]), Vec::<Value>::new());
-    on_db(
-        &db,
-        &[
-            "import",
-            "run",
-            &decided,
-            "--module",
-            "contacts",
-            "--mapping",
-            DATED_MAPPING,
-        ],
-    )
-    .ok("run decided");
-    let dates: Vec<Value> = last_contacted_of(&db)
-        .await
-        .into_iter()
-        .map(|r| r.1)
-        .collect();
-    assert_eq!(
-        dates,
-        [
-            json!("2024-04-03"),
-            json!("2024-02-13"),
-            json!("2024-02-01")
-        ]
-    );
-
-    // Nothing decides: a warning naming the column, with its first row, asking for a locale.
-    let open = dated_contacts(
-        dir.path(),
-        "open.csv",
-        &[("2024-01-05", ""), ("05/06/2024", "")],
-    );
-    let warning = the_ambiguous_date_warning(validate_warnings(&db, &open, &[]));
-    assert_eq!(warning["field"], "last_contacted");
-    assert_eq!(warning["row"], json!(3));
-    let message = warning["message"].as_str().unwrap();
-    assert!(
-        message.contains("'Last Contacted'") && message.contains("locale"),
-        "{message}"
-    );
-    let text = on_db(
-        &db,
-        &[
-            "import",
-            "validate",
-            &open,
-            "--module",
-            "contacts",
-            "--mapping",
-            DATED_MAPPING,
-        ],
-    )
-    .ok("validate text")
-    .stdout;
-    assert!(text.contains("warning (row 3, last_contacted)"), "{text}");
-    // A locale decides, without a warning.
-    assert!(validate_warnings(&db, &open, &["--locale", "en-GB"]).is_empty());
-
-    // Values that need both orders.
-    let mixed = dated_contacts(
-        dir.path(),
-        "mixed.csv",
-        &[("13/02/2024", ""), ("02/13/2024", "")],
-    );
-    let warning = the_ambiguous_date_warning(validate_warnings(&db, &mixed, &[]));
-    assert!(
-        warning["message"].as_str().unwrap().contains("mixes"),
-        "{warning}"
-    );
-
-    // The locale also gives phones without a country code their region; in the execute body too.
-    let french = dated_contacts(
-        dir.path(),
-        "french.csv",
-        &[("05/06/2024", "01 42 68 12 22")],
-    );
-    let body = format!(r#"{{"columnMapping": {DATED_MAPPING}, "locale": "fr-FR"}}"#);
-    on_db(
-        &db,
-        &[
-            "import",
-            "run",
-            &french,
-            "--module",
-            "contacts",
-            "--mapping",
-            &body,
-        ],
-    )
-    .ok("run fr-FR");
-    let french = last_contacted_of(&db)
-        .await
-        .into_iter()
-        .find(|r| r.0 == "french0@example.com")
-        .expect("the French contact");
-    assert_eq!(french.1, json!("2024-06-05"));
-    assert!(
-        french.2.to_string().contains("+33142681222"),
-        "{:?}",
-        french.2
-    );
-    let bad = on_db(
-        &db,
-        &[
-            "import", "validate", &open, "--module", "contacts", "--locale", "fr",
-        ],
-    );
-    assert_eq!(bad.code, 2);
-    assert!(bad.stderr.contains("is not a locale"), "{}", bad.stderr);
-}
-both!(locale_values, locale_aware_values);

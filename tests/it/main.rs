@@ -29,6 +29,7 @@ mod import_props;
 mod import_sources;
 mod import_suggest;
 mod import_value_map;
+mod locale_values;
 mod mapping_quality;
 mod records_api;
 mod store;

@@ -3,7 +3,7 @@
 //!
 //! In: a [`FieldDef`], a raw value — a `serde_json::Value` from API/CLI bodies ([`parse_json`]) or
 //! a `&str` cell from CSV/Excel imports ([`parse_text`]) — and [`ValueOptions`] (default phone
-//! region, whether `03/04/2024` is day-first).
+//! region, whether `03/04/2024` is day-first, whether `1.234` has a decimal point).
 //!
 //! Out: `Ok(Some(stored))`, `Ok(None)` when the value is empty (null, blank text, empty list,
 //! object with only blank parts), or a [`ValueError`] with a message for people that does not
@@ -65,6 +65,7 @@ use self::date::{
     parse_datetime_text,
 };
 use self::email::parse_email;
+pub(crate) use self::number::implied_decimal_mark;
 use self::number::{normalise_json_number, number_text, parse_number_text};
 pub use self::phone::parse_phone_parts;
 use self::phone::{for_each_phone_number, parse_phone_json, parse_phone_text, phone_key};
@@ -93,6 +94,8 @@ pub struct ValueOptions {
     pub default_region: Region,
     /// Read `03/04/2024` as 3 April instead of March 4 (used only when both parts are <= 12).
     pub day_first: bool,
+    /// The decimal mark of numbers and amounts (`1.234` is 1.234 or 1234).
+    pub decimal_mark: DecimalMark,
 }
 
 impl Default for ValueOptions {
@@ -100,8 +103,23 @@ impl Default for ValueOptions {
         ValueOptions {
             default_region: Region::US,
             day_first: false,
+            decimal_mark: DecimalMark::Either,
         }
     }
+}
+
+/// Which mark separates a number's fraction; the other one (and spaces, apostrophes) can only
+/// group thousands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecimalMark {
+    /// `1,234.5`: a point, as in en-US and en-GB.
+    Point,
+    /// `1.234,5`: a comma, as in de-DE and fr-FR.
+    Comma,
+    /// Each value decides by its own shape: a mark used twice, or followed by other than three
+    /// digits, or before the other mark, says which it is; `1.234` and `1,234` read as
+    /// thousands.
+    Either,
 }
 
 const INVALID_TEXT: &str = "Invalid text (expected a string)";
@@ -177,10 +195,12 @@ pub fn parse_text(
         FieldType::LongText => checked_text(text, LONG_TEXT_MAX_CHARS)?,
         FieldType::Reference => checked_text(text, REFERENCE_MAX_CHARS)?,
         FieldType::Number => Value::Number(
-            parse_number_text(text, true).ok_or_else(|| ValueError::new(INVALID_NUMBER))?,
+            parse_number_text(text, true, opts.decimal_mark)
+                .ok_or_else(|| ValueError::new(INVALID_NUMBER))?,
         ),
         FieldType::Currency => Value::Number(
-            parse_number_text(text, false).ok_or_else(|| ValueError::new(INVALID_CURRENCY))?,
+            parse_number_text(text, false, opts.decimal_mark)
+                .ok_or_else(|| ValueError::new(INVALID_CURRENCY))?,
         ),
         FieldType::Email => parse_email(text)?,
         FieldType::Phone => return parse_phone_text(field, text, opts),

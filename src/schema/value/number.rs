@@ -1,12 +1,16 @@
 //! Numbers and currency amounts.
 //!
 //! In: a cell as people type it in spreadsheets (`1.234,56 €`, `(12.50)`, `1'234`, `50%`, `1e3`)
-//! or a JSON number. Out: a `serde_json::Number`, an integer when the value has no fraction and
+//! or a JSON number, and the [`DecimalMark`] of the import (a locale's, or the one the file's
+//! values decide). Out: a `serde_json::Number`, an integer when the value has no fraction and
 //! fits `i64`, or `None` when the text is not one number. Grouping must be consistent (`1,2,3`
-//! and `12 5` are refused rather than guessed); parsing is over bytes into stack buffers, so a
-//! cell costs no allocation beyond the stored value.
+//! and `12 5` are refused rather than guessed); with a known decimal mark the other mark only
+//! groups (`12,5` is no en-US number); parsing is over bytes into stack buffers, so a cell costs
+//! no allocation beyond the stored value.
 
 use serde_json::Number;
+
+use super::DecimalMark;
 
 /// Numbers as people write them: serde_json prints an integral f64 as `12.0`, which nobody types.
 pub(super) fn number_text(number: &Number) -> String {
@@ -67,6 +71,29 @@ fn strip_currency_suffix(text: &str) -> Option<&str> {
         .then(|| &text[..split])
 }
 
+/// Currencies written with a decimal point wherever they are used: a `$57,500` is fifty-seven
+/// thousand even in a file whose other amounts are written `119.500,00 €` (the euro, used with
+/// either mark, says nothing).
+const POINT_CURRENCY_SYMBOLS: [char; 4] = ['$', '£', '¥', '₹'];
+const POINT_CURRENCY_CODES: [&str; 3] = ["USD", "GBP", "CHF"];
+
+/// The decimal mark the currency written with an amount implies, if any.
+pub(crate) fn implied_decimal_mark(text: &str) -> Option<DecimalMark> {
+    let text = text.trim();
+    let has_code = |code: &str| {
+        let head = text.get(..3).is_some_and(|h| h.eq_ignore_ascii_case(code));
+        let tail = text
+            .len()
+            .checked_sub(3)
+            .and_then(|at| text.get(at..))
+            .is_some_and(|t| t.eq_ignore_ascii_case(code));
+        head || tail
+    };
+    let point =
+        text.contains(POINT_CURRENCY_SYMBOLS) || POINT_CURRENCY_CODES.iter().any(|c| has_code(c));
+    point.then_some(DecimalMark::Point)
+}
+
 /// Returns (is negative, rest) for a leading sign.
 fn strip_sign_prefix(text: &str) -> Option<(bool, &str)> {
     if let Some(rest) = text.strip_prefix(['-', '\u{2212}']) {
@@ -79,7 +106,11 @@ fn strip_sign_prefix(text: &str) -> Option<(bool, &str)> {
 /// A number as people type it in spreadsheets: currency marks, grouping, either decimal mark,
 /// accounting parentheses. `allow_percent` drops a trailing `%` (the number is kept as written,
 /// `50%` is 50, so a column mixing `15` and `15%` stays consistent).
-pub(super) fn parse_number_text(text: &str, allow_percent: bool) -> Option<Number> {
+pub(super) fn parse_number_text(
+    text: &str,
+    allow_percent: bool,
+    decimal_mark: DecimalMark,
+) -> Option<Number> {
     let mut rest = text.trim();
     let mut negative = false;
     let mut signed = false;
@@ -131,7 +162,7 @@ pub(super) fn parse_number_text(text: &str, allow_percent: bool) -> Option<Numbe
     if open_paren != close_paren || (open_paren && signed) {
         return None;
     }
-    let magnitude = parse_unsigned(rest)?;
+    let magnitude = parse_unsigned(rest, decimal_mark)?;
     if !(negative || open_paren) {
         return Some(magnitude);
     }
@@ -156,7 +187,7 @@ fn parse_scientific(core: &str) -> Option<Number> {
 }
 
 /// Digits with grouping and at most one decimal mark, no sign.
-fn parse_unsigned(core: &str) -> Option<Number> {
+fn parse_unsigned(core: &str, decimal_mark: DecimalMark) -> Option<Number> {
     if core.bytes().any(|b| b == b'e' || b == b'E') {
         return parse_scientific(core);
     }
@@ -192,9 +223,18 @@ fn parse_unsigned(core: &str) -> Option<Number> {
     }
     let digits = &digits[..digit_count];
     let seps = &seps[..sep_count];
-    let decimal = decimal_separator(seps, digits)?;
+    let decimal = match decimal_mark {
+        DecimalMark::Point => only_separator(seps, b'.')?,
+        DecimalMark::Comma => only_separator(seps, b',')?,
+        DecimalMark::Either => decimal_separator(seps, digits)?,
+    };
     let int_len = decimal.map_or(digit_count, |i| seps[i].1);
     check_grouping(seps, decimal, int_len)?;
+    // `0,750` groups no thousands: no grouped number starts with a zero.
+    let grouped = seps.len() > usize::from(decimal.is_some());
+    if grouped && digits[0] == b'0' {
+        return None;
+    }
     let (int_digits, frac_digits) = digits.split_at(int_len);
 
     if frac_digits.iter().all(|&d| d == b'0') {
@@ -221,8 +261,16 @@ fn parse_unsigned(core: &str) -> Option<Number> {
     normalise_f64(text.parse().ok()?)
 }
 
-/// Which separator (index into `seps`) is the decimal mark. `None` inside means "no decimal
-/// mark"; the outer `None` means the separators cannot form a number.
+/// The index of the one separator of `kind` (the decimal mark a locale names): `Some(None)`
+/// without one, `None` when it occurs twice.
+fn only_separator(seps: &[(u8, usize)], kind: u8) -> Option<Option<usize>> {
+    let mut found = seps.iter().enumerate().filter(|(_, s)| s.0 == kind);
+    let first = found.next().map(|(index, _)| index);
+    found.next().is_none().then_some(first)
+}
+
+/// Which separator (index into `seps`) is the decimal mark, by the value's own shape. `None`
+/// inside means "no decimal mark"; the outer `None` means the separators cannot form a number.
 fn decimal_separator(seps: &[(u8, usize)], digits: &[u8]) -> Option<Option<usize>> {
     let last_of = |kind: u8| seps.iter().rposition(|s| s.0 == kind);
     let count_of = |kind: u8| seps.iter().filter(|s| s.0 == kind).count();
@@ -372,6 +420,46 @@ mod tests {
             err_json(&field(FieldType::Currency), json!([1])),
             "Invalid currency amount"
         );
+    }
+
+    #[test]
+    fn a_known_decimal_mark_decides_and_the_other_mark_only_groups() {
+        use crate::schema::value::DecimalMark;
+        let with = |decimal_mark| ValueOptions {
+            decimal_mark,
+            ..ValueOptions::default()
+        };
+        let (point, comma) = (with(DecimalMark::Point), with(DecimalMark::Comma));
+        let number = field(FieldType::Number);
+        let cases: &[(&str, &ValueOptions, Value)] = &[
+            ("1.234,5", &comma, json!(1234.5)),
+            ("1 234,5", &comma, json!(1234.5)),
+            ("1\u{a0}234,5", &comma, json!(1234.5)),
+            ("1\u{202f}234,5", &comma, json!(1234.5)),
+            ("1.234", &comma, json!(1234)),
+            ("1,234", &comma, json!(1.234)),
+            ("1.234.567", &comma, json!(1_234_567)),
+            ("0,750", &comma, json!(0.75)),
+            ("1,234.5", &point, json!(1234.5)),
+            ("1.234", &point, json!(1.234)),
+            ("1,234", &point, json!(1234)),
+            ("1'234.5", &point, json!(1234.5)),
+            ("12.5 %", &point, json!(12.5)),
+        ];
+        for (raw, options, expected) in cases {
+            assert_eq!(&ok_with(&number, raw, options), expected, "{raw:?}");
+        }
+        for (raw, options) in [
+            ("12,5", &point),
+            ("1.234,5", &point),
+            ("1.234.567", &point),
+            ("0,750", &point),
+            ("12.5", &comma),
+            ("1,234.5", &comma),
+            ("1,234,567", &comma),
+        ] {
+            assert!(parse_text(&number, raw, options).is_err(), "{raw:?}");
+        }
     }
 
     #[test]
