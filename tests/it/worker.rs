@@ -150,10 +150,15 @@ async fn duplicate_emails(db: &TestDb) -> i64 {
     scalar(db, sql).await
 }
 
+/// What an undo of the job has left to do: its ledger lines (records it updated) and the records
+/// that name it as their creator.
 async fn ledger_rows(db: &TestDb, job_id: &str) -> i64 {
     scalar(
         db,
-        &format!("SELECT COUNT(*) FROM import_ledger WHERE job_id = '{job_id}'"),
+        &format!(
+            "(SELECT COUNT(*) FROM import_ledger WHERE job_id = '{job_id}') + \
+             (SELECT COUNT(*) FROM records WHERE created_by_job = '{job_id}')"
+        ),
     )
     .await
 }
