@@ -314,16 +314,7 @@ impl RowDecider<'_> {
             .display_name
             .clone()
             .unwrap_or_else(|| self.module.render_display_name(&row.fields));
-        let draft = Draft {
-            display_name,
-            fields: row.fields.clone(),
-            label_ids: Vec::new(),
-            type_ids: Vec::new(),
-            privacy_level: "account".into(),
-            description_html: None,
-            external_id: None,
-            owner_id: None,
-        };
+        let draft = Draft::new(display_name, row.fields.clone());
         state.index.set_keys(&id, keys);
         state.order.push(id.clone());
         state.working.insert(

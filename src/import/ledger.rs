@@ -139,16 +139,7 @@ mod tests {
     use serde_json::json;
 
     fn draft(fields: Value) -> Draft {
-        Draft {
-            display_name: "Ann".into(),
-            fields: fields.as_object().unwrap().clone(),
-            label_ids: Vec::new(),
-            type_ids: Vec::new(),
-            privacy_level: "account".into(),
-            description_html: None,
-            external_id: None,
-            owner_id: None,
-        }
+        Draft::new("Ann".into(), fields.as_object().unwrap().clone())
     }
 
     #[test]

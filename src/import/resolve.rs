@@ -217,16 +217,7 @@ impl ReferenceResolver<'_> {
             modules: self.service.modules(),
             value_options: self.value_options,
         };
-        let draft = Draft {
-            display_name: name.trim().to_string(),
-            fields,
-            label_ids: Vec::new(),
-            type_ids: Vec::new(),
-            privacy_level: "account".into(),
-            description_html: None,
-            external_id: None,
-            owner_id: None,
-        };
+        let draft = Draft::new(name.trim().to_string(), fields);
         let id = writer.insert(tx, &draft, self.actor).await?;
         if let Some(job_id) = &self.job_id {
             // The job's rollback deletes what the job created, found by this.

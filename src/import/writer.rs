@@ -42,7 +42,7 @@ use crate::import::report::{
 use crate::import::resolve::{ReferenceResolver, ResolutionCache};
 use crate::import::source;
 use crate::import::undo;
-use crate::import::write::{write_batch, write_batch_sqlite};
+use crate::import::write::Decisions;
 use crate::jobs::Lease;
 use crate::records::keys::KeySpaces;
 use crate::records::write::{MatchKey, match_keys};
@@ -550,25 +550,18 @@ impl<'a> Importer<'a> {
             .collect();
         let spaces = KeySpaces::of(tx, self.module).await?;
         let update = self.request.duplicate_strategy == DuplicateStrategy::Update;
+        let module = self.module;
         let state = if tx.dialect() == Dialect::Sqlite {
             // One raw session for the whole batch: lookups, decisions, records and ledger.
             sqlite_raw::with_raw(tx, |connection| {
                 let index = KeyIndex::load_sqlite(connection, &spaces, &wanted)?;
                 let loaded = if update {
-                    load_records_sqlite(connection, self.module, index.stored_ids())?
+                    load_records_sqlite(connection, module, index.stored_ids())?
                 } else {
                     HashMap::new()
                 };
                 let state = self.decide_rows(rows, &cells, &importable, &keys, index, loaded)?;
-                write_batch_sqlite(
-                    connection,
-                    self.module,
-                    &spaces,
-                    self.actor,
-                    self.job_id.as_deref(),
-                    &state.working,
-                    &state.order,
-                )?;
+                self.decisions(&spaces, &state).write_sqlite(connection)?;
                 Ok(state)
             })
             .await?
@@ -576,21 +569,12 @@ impl<'a> Importer<'a> {
             let index = KeyIndex::load(tx, &spaces, &wanted).await?;
             let loaded = if update {
                 let ids: Vec<String> = index.stored_ids().into_iter().map(str::to_string).collect();
-                load_records(tx, self.module, &ids).await?
+                load_records(tx, module, &ids).await?
             } else {
                 HashMap::new()
             };
             let state = self.decide_rows(rows, &cells, &importable, &keys, index, loaded)?;
-            write_batch(
-                tx,
-                self.module,
-                &spaces,
-                self.actor,
-                self.job_id.as_deref(),
-                &state.working,
-                &state.order,
-            )
-            .await?;
+            self.decisions(&spaces, &state).write(tx).await?;
             state
         };
         let Some(job_id) = &self.job_id else {
@@ -625,6 +609,18 @@ impl<'a> Importer<'a> {
         self.errors_saved = self.errors.len();
         self.cancel_seen = seen.cancel_requested;
         Ok(())
+    }
+
+    /// What a batch decided (`state`), to write.
+    fn decisions<'s>(&'s self, spaces: &'s KeySpaces, state: &'s BatchState) -> Decisions<'s> {
+        Decisions {
+            module: self.module,
+            spaces,
+            actor: self.actor,
+            job_id: self.job_id.as_deref(),
+            working: &state.working,
+            order: &state.order,
+        }
     }
 
     /// Decides each row of a batch in file order against what the store held (`index`,

@@ -30,6 +30,21 @@ pub(crate) struct Draft {
 }
 
 impl Draft {
+    /// A new record's draft: its display name and fields, everything else as a new record has it
+    /// (no labels or types, `account` privacy, no owner).
+    pub(crate) fn new(display_name: String, fields: Map<String, Value>) -> Draft {
+        Draft {
+            display_name,
+            fields,
+            label_ids: Vec::new(),
+            type_ids: Vec::new(),
+            privacy_level: "account".into(),
+            description_html: None,
+            external_id: None,
+            owner_id: None,
+        }
+    }
+
     pub fn from_record(r: &Record) -> Draft {
         Draft {
             display_name: r.display_name.clone(),

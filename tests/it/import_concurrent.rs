@@ -13,7 +13,7 @@ use recordport::store::Sql;
 use serde_json::{Value, json};
 
 use crate::both;
-use crate::common::{TestDb, recordport_process};
+use crate::common::{TestDb, recordport_process, scalar};
 
 /// Emails `0..EMAILS`; the store starts with half of them (see [`is_stored`]); file A holds
 /// `0..2/3`, file B `1/3..`, so the middle third is in both, half of it new (both files create
@@ -216,17 +216,6 @@ async fn contacts(db: &TestDb) -> BTreeMap<String, (String, Value, i64)> {
         );
     }
     out
-}
-
-async fn scalar(db: &TestDb, sql: &str) -> i64 {
-    let row = db
-        .service
-        .store()
-        .fetch_optional(Sql::new(format!("SELECT ({sql}) AS n")))
-        .await
-        .unwrap()
-        .unwrap();
-    row.int("n").unwrap()
 }
 
 fn counter(result: &Value, name: &str) -> i64 {

@@ -13,7 +13,7 @@ use recordport::store::Sql;
 use serde_json::{Value, json};
 
 use crate::both;
-use crate::common::{TestDb, actor, cli_json, pipeline};
+use crate::common::{TestDb, actor, cli_json, pipeline, scalar};
 
 fn mapping(columns: &[(&str, &str)]) -> Vec<ColumnMapping> {
     columns
@@ -55,17 +55,6 @@ async fn import(
 
 async fn get(db: &TestDb, id: &str) -> Record {
     db.service.get("contacts", id).await.expect("record")
-}
-
-async fn scalar(db: &TestDb, sql: &str) -> i64 {
-    let row = db
-        .service
-        .store()
-        .fetch_optional(Sql::new(format!("SELECT ({sql}) AS n")))
-        .await
-        .unwrap()
-        .unwrap();
-    row.int("n").unwrap()
 }
 
 /// The record as a restore must give it back: everything but what a write moves on.

@@ -123,20 +123,36 @@ async fn keeps_working(url: &str, dir: &std::path::Path) {
     store.close().await;
 }
 
-/// Brings `pool`'s empty database to the previous release's schema and fills it as that release
-/// would have.
-async fn previous_release<DB>(pool: sqlx::Pool<DB>, migrations: sqlx::migrate::Migrator)
-where
+/// Brings `pool`'s empty database to the schema of an older release (the `migrations` it had)
+/// and fills it with `rows` as that release would have.
+async fn old_store<DB>(
+    pool: sqlx::Pool<DB>,
+    mut migrations: sqlx::migrate::Migrator,
+    released: impl Fn(i64) -> bool,
+    rows: String,
+) where
     DB: sqlx::Database,
     DB::Connection: sqlx::migrate::Migrate,
     for<'e> &'e sqlx::Pool<DB>: sqlx::Executor<'e, Database = DB>,
 {
-    migrations.run_to(PREVIOUS_RELEASE, &pool).await.unwrap();
-    sqlx::raw_sql(AssertSqlSafe(previous_release_rows()))
+    let kept: Vec<_> = migrations
+        .migrations
+        .iter()
+        .filter(|m| released(m.version))
+        .cloned()
+        .collect();
+    migrations.migrations = kept.into();
+    migrations.run(&pool).await.unwrap();
+    sqlx::raw_sql(AssertSqlSafe(rows))
         .execute(&pool)
         .await
         .unwrap();
     pool.close().await;
+}
+
+/// The previous release: migrations up to [`PREVIOUS_RELEASE`].
+fn previous(version: i64) -> bool {
+    version <= PREVIOUS_RELEASE
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -148,7 +164,8 @@ async fn a_previous_release_sqlite_store_upgrades() {
         .unwrap()
         .create_if_missing(true);
     let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
-    previous_release(pool, sqlx::migrate!("src/store/migrations/sqlite")).await;
+    let migrations = sqlx::migrate!("src/store/migrations/sqlite");
+    old_store(pool, migrations, previous, previous_release_rows()).await;
     keeps_working(&url, dir.path()).await;
 }
 
@@ -159,7 +176,8 @@ async fn a_previous_release_postgres_store_upgrades() {
     };
     let dir = tempfile::tempdir().unwrap();
     let pool = sqlx::PgPool::connect(&url).await.unwrap();
-    previous_release(pool, sqlx::migrate!("src/store/migrations/postgres")).await;
+    let migrations = sqlx::migrate!("src/store/migrations/postgres");
+    old_store(pool, migrations, previous, previous_release_rows()).await;
     keeps_working(&url, dir.path()).await;
 }
 
@@ -251,30 +269,9 @@ fn last_release_rows(store_dialect_json: fn(&str) -> String) -> String {
     sql
 }
 
-/// Brings `pool`'s empty database to the last release's schema (every migration but
-/// [`PROVENANCE`]) and fills it as that release would have.
-async fn last_release<DB>(
-    pool: sqlx::Pool<DB>,
-    mut migrations: sqlx::migrate::Migrator,
-    json: fn(&str) -> String,
-) where
-    DB: sqlx::Database,
-    DB::Connection: sqlx::migrate::Migrate,
-    for<'e> &'e sqlx::Pool<DB>: sqlx::Executor<'e, Database = DB>,
-{
-    let released: Vec<_> = migrations
-        .migrations
-        .iter()
-        .filter(|m| m.version != PROVENANCE)
-        .cloned()
-        .collect();
-    migrations.migrations = released.into();
-    migrations.run(&pool).await.unwrap();
-    sqlx::raw_sql(AssertSqlSafe(last_release_rows(json)))
-        .execute(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
+/// The last release: every migration but [`PROVENANCE`].
+fn last(version: i64) -> bool {
+    version != PROVENANCE
 }
 
 /// What a store upgraded from the last release with a rollback still to do must do: the job's
@@ -335,7 +332,8 @@ async fn a_last_release_sqlite_store_rolls_back_a_job_after_the_upgrade() {
         .create_if_missing(true);
     let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
     let json = |text: &str| format!("'{}'", text.replace('\'', "''"));
-    last_release(pool, sqlx::migrate!("src/store/migrations/sqlite"), json).await;
+    let migrations = sqlx::migrate!("src/store/migrations/sqlite");
+    old_store(pool, migrations, last, last_release_rows(json)).await;
     rolls_back_after_upgrade(&url).await;
 }
 
@@ -346,6 +344,7 @@ async fn a_last_release_postgres_store_rolls_back_a_job_after_the_upgrade() {
     };
     let pool = sqlx::PgPool::connect(&url).await.unwrap();
     let json = |text: &str| format!("'{}'::jsonb", text.replace('\'', "''"));
-    last_release(pool, sqlx::migrate!("src/store/migrations/postgres"), json).await;
+    let migrations = sqlx::migrate!("src/store/migrations/postgres");
+    old_store(pool, migrations, last, last_release_rows(json)).await;
     rolls_back_after_upgrade(&url).await;
 }

@@ -11,7 +11,7 @@ use recordport::import::{ImportJob, JobStatus, get_job};
 use serde_json::Value;
 
 use crate::both;
-use crate::common::{TestDb, recordport_process};
+use crate::common::{TestDb, recordport_process, scalar};
 
 /// The binary on `db`.
 fn recordport(db: &TestDb) -> Command {
@@ -161,17 +161,6 @@ async fn ledger_rows(db: &TestDb, job_id: &str) -> i64 {
         ),
     )
     .await
-}
-
-async fn scalar(db: &TestDb, sql: &str) -> i64 {
-    let row = db
-        .service
-        .store()
-        .fetch_optional(recordport::store::Sql::new(format!("SELECT ({sql}) AS n")))
-        .await
-        .expect("query")
-        .expect("a row");
-    row.int("n").expect("count")
 }
 
 fn counts(job: &ImportJob) -> [u64; 7] {

@@ -53,54 +53,60 @@ pub(crate) struct Working {
     pub before: Option<(Draft, Option<String>)>,
 }
 
-/// Writes what a batch of job `job_id` decided — `working` in the order `order` touched it — with
-/// the ledger lines that undo its updates (a created record names its job itself).
-pub(crate) async fn write_batch(
-    tx: &mut Tx,
-    module: &Module,
-    spaces: &KeySpaces,
-    actor: &Actor,
-    job_id: Option<&str>,
-    working: &HashMap<String, Working>,
-    order: &[String],
-) -> Result<()> {
-    let touched = touched(working, order);
-    let (new, changed) = split(&touched);
-    write_records(tx, module, spaces, actor, job_id, &new, &changed).await?;
-    if let Some(job_id) = job_id {
-        ledger::write_ledger(tx, job_id, &ledger_entries(module, &touched)).await?;
-    }
-    Ok(())
+/// What one import batch decided, ready to write: `working` in the order `order` touched it, by
+/// job `job_id` (if any). Written with the ledger lines that undo its updates (a created record
+/// names its job itself).
+pub(crate) struct Decisions<'a> {
+    pub module: &'a Module,
+    pub spaces: &'a KeySpaces,
+    pub actor: &'a Actor,
+    pub job_id: Option<&'a str>,
+    pub working: &'a HashMap<String, Working>,
+    pub order: &'a [String],
 }
 
-/// [`write_batch`] on SQLite's raw connection, in a raw session the caller holds for the whole
-/// batch.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn write_batch_sqlite(
-    connection: &rusqlite::Connection,
-    module: &Module,
-    spaces: &KeySpaces,
-    actor: &Actor,
-    job_id: Option<&str>,
-    working: &HashMap<String, Working>,
-    order: &[String],
-) -> Result<()> {
-    let touched = touched(working, order);
-    let (new, changed) = split(&touched);
-    let batch = Batch {
-        module,
-        spaces,
-        actor,
-        job_id,
-        now: now_micros(),
-        new: &new,
-        changed: &changed,
-    };
-    batch.write_sqlite(connection)?;
-    if let Some(job_id) = job_id {
-        ledger::write_sqlite(connection, job_id, &ledger_entries(module, &touched))?;
+impl Decisions<'_> {
+    /// Writes the batch on the store's bulk path.
+    pub(crate) async fn write(&self, tx: &mut Tx) -> Result<()> {
+        if tx.dialect() == Dialect::Sqlite {
+            return sqlite_raw::with_raw(tx, |connection| self.write_sqlite(connection)).await;
+        }
+        let touched = touched(self.working, self.order);
+        let (new, changed) = split(&touched);
+        let Decisions {
+            module,
+            spaces,
+            actor,
+            job_id,
+            ..
+        } = *self;
+        write_records(tx, module, spaces, actor, job_id, &new, &changed).await?;
+        if let Some(job_id) = job_id {
+            ledger::write_ledger(tx, job_id, &ledger_entries(module, &touched)).await?;
+        }
+        Ok(())
     }
-    Ok(())
+
+    /// Writes the batch on SQLite's raw connection, in a raw session the caller holds (the
+    /// import writer holds one for the whole batch).
+    pub(crate) fn write_sqlite(&self, connection: &rusqlite::Connection) -> Result<()> {
+        let touched = touched(self.working, self.order);
+        let (new, changed) = split(&touched);
+        let batch = Batch {
+            module: self.module,
+            spaces: self.spaces,
+            actor: self.actor,
+            job_id: self.job_id,
+            now: now_micros(),
+            new: &new,
+            changed: &changed,
+        };
+        batch.write_sqlite(connection)?;
+        if let Some(job_id) = self.job_id {
+            ledger::write_sqlite(connection, job_id, &ledger_entries(self.module, &touched))?;
+        }
+        Ok(())
+    }
 }
 
 /// The records a batch touched, in the order it touched them.
