@@ -6,7 +6,8 @@ use std::path::Path;
 
 use recordport::import::mapping::ColumnMapping;
 use recordport::import::{
-    DuplicateStrategy, ImportRequest, ImportResult, MergeMode, RunOptions, execute_file, rollback,
+    DuplicateStrategy, ImportRequest, ImportResult, MergeMode, RollbackOutcome, RunOptions,
+    execute_file, rollback,
 };
 use recordport::records::{Record, RecordInput};
 use recordport::store::Sql;
@@ -55,6 +56,13 @@ async fn import(
 
 async fn get(db: &TestDb, id: &str) -> Record {
     db.service.get("contacts", id).await.expect("record")
+}
+
+async fn roll_back(db: &TestDb, job: &str) -> RollbackOutcome {
+    let (store, modules) = (db.service.store(), db.service.modules());
+    rollback(store, modules, "contacts", job, &actor())
+        .await
+        .unwrap_or_else(|e| panic!("rollback of {job}: {e}"))
 }
 
 /// The record as a restore must give it back: everything but what a write moves on.
@@ -211,15 +219,7 @@ async fn a_ledger_keeps_only_what_changed_and_rolls_back_exactly(db: TestDb) {
         "the values from before the job's first change, and only those: {image}"
     );
 
-    let outcome = rollback(
-        db.service.store(),
-        db.service.modules(),
-        "contacts",
-        &job,
-        &actor(),
-    )
-    .await
-    .unwrap();
+    let outcome = roll_back(&db, &job).await;
     assert_eq!((outcome.deleted_count, outcome.restored_count), (1, 1));
     assert_eq!(outcome.conflicts, []);
     let mut after = Vec::new();
@@ -253,15 +253,7 @@ async fn rollback_leaves_a_created_record_changed_since(db: TestDb) {
         .update("contacts", &bob, patch, &actor())
         .await
         .unwrap();
-    let outcome = rollback(
-        db.service.store(),
-        db.service.modules(),
-        "contacts",
-        &job,
-        &actor(),
-    )
-    .await
-    .unwrap();
+    let outcome = roll_back(&db, &job).await;
     assert_eq!(outcome.deleted_count, 1);
     assert_eq!(outcome.conflicts.len(), 1);
     assert_eq!(outcome.conflicts[0].record_id, bob);

@@ -14,9 +14,9 @@ use crate::common::{actor, fresh_postgres_url, sample_modules};
 /// The last migration of the previous release.
 const PREVIOUS_RELEASE: i64 = 6;
 
-/// The sample modules and three contacts as the previous release stored them, keys included:
-/// Ann and Bob share a phone number (a key that is not unique), Carl is matched by an import.
-fn previous_release_rows() -> String {
+/// The sample modules as every release stored them (ids `mod_0`, `mod_1`, …), and the number of
+/// the contacts module.
+fn module_rows() -> (String, usize) {
     let mut sql = String::new();
     for (i, def) in sample_modules().iter().enumerate() {
         let definition = serde_json::to_string(def).unwrap().replace('\'', "''");
@@ -30,6 +30,13 @@ fn previous_release_rows() -> String {
         .iter()
         .position(|m| m.slug == "contacts")
         .unwrap();
+    (sql, contacts)
+}
+
+/// The sample modules and three contacts as the previous release stored them, keys included:
+/// Ann and Bob share a phone number (a key that is not unique), Carl is matched by an import.
+fn previous_release_rows() -> String {
+    let (mut sql, contacts) = module_rows();
     let people = [
         ("rec_01", "Ann", "ann@example.com"),
         ("rec_02", "Bob", "bob@example.com"),
@@ -190,19 +197,7 @@ const PROVENANCE: i64 = 9;
 /// changed Carl's company and title (an `updated` line with his whole record before). Eve was made
 /// by the job too but a user edited her since (version 2 by nobody's job).
 fn last_release_rows(store_dialect_json: fn(&str) -> String) -> String {
-    let mut sql = String::new();
-    for (i, def) in sample_modules().iter().enumerate() {
-        let definition = serde_json::to_string(def).unwrap().replace('\'', "''");
-        sql += &format!(
-            "INSERT INTO modules (id, slug, name, definition, created_at, updated_at) VALUES \
-             ('mod_{i}', '{}', '{}', '{definition}', 0, 0);\n",
-            def.slug, def.name
-        );
-    }
-    let contacts = sample_modules()
-        .iter()
-        .position(|m| m.slug == "contacts")
-        .unwrap();
+    let (mut sql, contacts) = module_rows();
     sql += &format!(
         "INSERT INTO key_spaces (module_id, field_slug) VALUES ('mod_{contacts}', 'email');\n"
     );
