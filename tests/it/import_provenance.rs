@@ -14,7 +14,7 @@ use recordport::store::Sql;
 use serde_json::{Value, json};
 
 use crate::both;
-use crate::common::{TestDb, actor, cli_json, pipeline, scalar};
+use crate::common::{Run, TestDb, actor, cli_json, pipeline, recordport_process, scalar};
 
 fn mapping(columns: &[(&str, &str)]) -> Vec<ColumnMapping> {
     columns
@@ -137,6 +137,16 @@ async fn shows_which_imports_created_and_changed_a_record(db: TestDb) {
             shown["record"]["importedBy"]["createdByJob"],
             json!(a),
             "{shown}"
+        );
+        // The table a person reads says it too.
+        let mut plain = recordport_process();
+        plain.args([
+            "--db", &db.url, "records", "get", "--module", "contacts", &ann.id,
+        ]);
+        let table = Run::of(plain).ok("records get").stdout;
+        assert!(
+            table.contains("created by import") && table.contains(&a),
+            "{table}"
         );
         let versions = cli_json(
             &db,
