@@ -687,6 +687,21 @@ fn record_table(record: &Record) -> String {
     if let Some(d) = &record.deleted_date_time {
         row("deleted", d.clone());
     }
+    let provenance = record.imported_by.as_ref();
+    for (label, job) in [
+        (
+            "created by import",
+            provenance.and_then(|p| p.created_by_job.as_ref()),
+        ),
+        (
+            "updated by import",
+            provenance.and_then(|p| p.updated_by_job.as_ref()),
+        ),
+    ] {
+        if let Some(job) = job {
+            row(label, job.clone());
+        }
+    }
     t.to_string()
 }
 

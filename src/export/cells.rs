@@ -705,6 +705,7 @@ mod tests {
             updated_by_display_name: Some(String::new()),
             version: k as i64,
             deleted_date_time: None,
+            imported_by: None,
         };
         (record, serde_json::to_string(fields).unwrap())
     }

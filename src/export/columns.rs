@@ -655,6 +655,7 @@ mod tests {
             updated_by_display_name: None,
             version: 1,
             deleted_date_time: None,
+            imported_by: None,
         };
         let cells = set.cells(&m, &record, &[Some("Acme".into())]);
         assert_eq!(

@@ -70,6 +70,17 @@ pub fn match_fields<'m>(module: &'m Module, asked: &[String]) -> Result<Vec<&'m 
 
 type KeyId = (String, String);
 
+/// `keys` with their key space, sorted by space and value: lookups walk the index in its own
+/// order, each page once.
+fn sorted_keys<'k>(spaces: &KeySpaces, keys: &'k HashSet<KeyId>) -> Result<Vec<(i64, &'k KeyId)>> {
+    let mut wanted: Vec<(i64, &KeyId)> = keys
+        .iter()
+        .map(|id| Ok((spaces.space(&id.0)?, id)))
+        .collect::<Result<_>>()?;
+    wanted.sort_unstable_by(|a, b| (a.0, &a.1.1).cmp(&(b.0, &b.1.1)));
+    Ok(wanted)
+}
+
 /// Who holds each key: the store's answer at the start of the batch, corrected by the batch's
 /// own changes.
 #[derive(Debug, Default)]
@@ -84,33 +95,14 @@ pub(crate) struct KeyIndex {
 impl KeyIndex {
     /// Looks up `keys` (field slug, key) in the store, in the key spaces of their module.
     pub async fn load(tx: &mut Tx, spaces: &KeySpaces, keys: &HashSet<KeyId>) -> Result<KeyIndex> {
-        let mut index = KeyIndex::default();
-        // Sorted by space and value: the lookups walk the index in its own order, each page once.
-        let mut wanted: Vec<(i64, &KeyId)> = keys
-            .iter()
-            .map(|id| Ok((spaces.space(&id.0)?, id)))
-            .collect::<Result<_>>()?;
-        wanted.sort_unstable_by(|a, b| (a.0, &a.1.1).cmp(&(b.0, &b.1.1)));
         if tx.dialect() == Dialect::Sqlite {
-            // One index seek per key on a prepared statement: cheaper than building and
-            // planning `IN (…)` lists, and no row crosses sqlx's channel.
-            sqlite_raw::with_raw(tx, |connection| {
-                let mut select = connection.prepare_cached(KEY_HOLDERS)?;
-                for (space, id) in &wanted {
-                    let mut rows = select.query(rusqlite::params![space, id.1])?;
-                    while let Some(row) = rows.next()? {
-                        index
-                            .stored
-                            .entry((*id).clone())
-                            .or_default()
-                            .push(row.get(0)?);
-                    }
-                }
-                Ok(())
+            return sqlite_raw::with_raw(tx, |connection| {
+                KeyIndex::load_sqlite(connection, spaces, keys)
             })
-            .await?;
-            return Ok(index);
+            .await;
         }
+        let mut index = KeyIndex::default();
+        let wanted = sorted_keys(spaces, keys)?;
         if wanted.is_empty() {
             return Ok(index);
         }
@@ -145,6 +137,29 @@ impl KeyIndex {
                 .entry((*id).clone())
                 .or_default()
                 .push(record_id);
+        }
+        Ok(index)
+    }
+
+    /// [`KeyIndex::load`] on SQLite's raw connection: one index seek per key on a prepared
+    /// statement, in index order (cheaper than building and planning `IN (…)` lists, and no row
+    /// crosses sqlx's channel).
+    pub fn load_sqlite(
+        connection: &rusqlite::Connection,
+        spaces: &KeySpaces,
+        keys: &HashSet<KeyId>,
+    ) -> Result<KeyIndex> {
+        let mut index = KeyIndex::default();
+        let mut select = connection.prepare_cached(KEY_HOLDERS)?;
+        for (space, id) in sorted_keys(spaces, keys)? {
+            let mut rows = select.query(rusqlite::params![space, id.1])?;
+            while let Some(row) = rows.next()? {
+                index
+                    .stored
+                    .entry(id.clone())
+                    .or_default()
+                    .push(row.get(0)?);
+            }
         }
         Ok(index)
     }
@@ -258,6 +273,8 @@ pub(crate) struct RowDecider<'a> {
     pub match_on: Vec<&'a FieldDef>,
     /// The fields the mapping writes.
     pub written: Vec<String>,
+    /// The job the rows are imported by: what the records it writes name as their provenance.
+    pub job_id: Option<String>,
 }
 
 impl RowDecider<'_> {
@@ -310,6 +327,7 @@ impl RowDecider<'_> {
                     old_keys: Vec::new(),
                     version: 1,
                     versions: Vec::new(),
+                    updated_by_job: self.job_id.clone(),
                 },
                 is_new: true,
                 before: None,
@@ -319,8 +337,10 @@ impl RowDecider<'_> {
     }
 
     fn update(&self, state: &mut BatchState, row: &MappedRow, id: &str) -> Result<RowOutcome> {
-        let (current, version) = match state.working.get(id) {
-            Some(w) => (w.written.draft.clone(), w.written.version),
+        // `ledger_before`: the job that had last changed a stored record, when the job's ledger
+        // needs its before-image; `None` for a record this job created (rollback deletes it).
+        let (current, version, ledger_before) = match state.working.get(id) {
+            Some(w) => (w.written.draft.clone(), w.written.version, None),
             None => {
                 // Another transaction deleted the record between the key lookup and the load
                 // (PostgreSQL runs writers side by side): the writer decides the rows again.
@@ -331,7 +351,12 @@ impl RowDecider<'_> {
                         message: format!("record {id} changed while the import read it"),
                         details: json!({ "recordId": id }),
                     })?;
-                (Draft::from_record(record), record.version)
+                let provenance = record.imported_by.as_ref();
+                let created_here = self.job_id.is_some()
+                    && provenance.and_then(|p| p.created_by_job.as_ref()) == self.job_id.as_ref();
+                let before_job = provenance.and_then(|p| p.updated_by_job.clone());
+                let before = (!created_here).then_some(before_job);
+                (Draft::from_record(record), record.version, before)
             }
         };
         let draft = merged_draft(
@@ -378,9 +403,10 @@ impl RowDecider<'_> {
                             old_keys,
                             version: next,
                             versions: vec![(next, Value::Object(changes))],
+                            updated_by_job: self.job_id.clone(),
                         },
                         is_new: false,
-                        before: Some(current),
+                        before: ledger_before.map(|job| (current, job)),
                     },
                 );
             }
@@ -445,25 +471,34 @@ pub(crate) async fn load_records(
         }
         return Ok(out);
     }
-    // SQLite: one primary-key seek per id, in id order, on a prepared statement; the rows are
-    // read as borrowed values on this thread instead of crossing sqlx's channel one by one.
-    let mut sorted: Vec<&str> = ids.iter().map(String::as_str).collect();
+    sqlite_raw::with_raw(tx, |connection| {
+        load_records_sqlite(connection, module, ids.iter().map(String::as_str))
+    })
+    .await
+}
+
+/// [`load_records`] on SQLite's raw connection: one primary-key seek per id, in id order, on a
+/// prepared statement; the rows are read as borrowed values on this thread instead of crossing
+/// sqlx's channel one by one.
+pub(crate) fn load_records_sqlite<'i>(
+    connection: &rusqlite::Connection,
+    module: &Module,
+    ids: impl IntoIterator<Item = &'i str>,
+) -> Result<HashMap<String, Record>> {
+    let mut sorted: Vec<&str> = ids.into_iter().collect();
     sorted.sort_unstable();
     let sql = format!(
         "SELECT {} FROM records r WHERE r.id = ?1 AND r.module_id = ?2 AND r.deleted_at IS NULL",
         record_columns(Dialect::Sqlite)
     );
-    sqlite_raw::with_raw(tx, |connection| {
-        let mut select = connection.prepare_cached(&sql)?;
-        for id in sorted {
-            let mut rows = select.query(rusqlite::params![id, module.id])?;
-            if let Some(row) = rows.next()? {
-                let record = record_from_row(row, module.slug())?;
-                out.insert(record.id.clone(), record);
-            }
+    let mut out = HashMap::with_capacity(sorted.len());
+    let mut select = connection.prepare_cached(&sql)?;
+    for id in sorted {
+        let mut rows = select.query(rusqlite::params![id, module.id])?;
+        if let Some(row) = rows.next()? {
+            let record = record_from_row(row, module.slug())?;
+            out.insert(record.id.clone(), record);
         }
-        Ok(())
-    })
-    .await?;
+    }
     Ok(out)
 }

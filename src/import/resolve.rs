@@ -4,8 +4,8 @@
 //! In: a batch of mapped rows. Out: the same rows with each reference field holding an id, left
 //! empty (a reference warning), or failed (ambiguous: several records have that name; never a
 //! guess). With `createMissingReferences` a name matching nothing becomes a new record of the
-//! target module, written in the batch's transaction and in the job's ledger (so a rollback
-//! deletes it). Every distinct value of a batch is looked up with one statement per page, and
+//! target module, written in the batch's transaction and naming the job as its creator (so a
+//! rollback deletes it). Every distinct value of a batch is looked up with one statement per page, and
 //! lookups are remembered across batches (bounded).
 
 use std::collections::HashMap;
@@ -13,7 +13,6 @@ use std::collections::HashMap;
 use serde_json::{Map, Value};
 
 use crate::error::Result;
-use crate::import::ledger::{LedgerAction, LedgerEntry, write_ledger};
 use crate::import::map::MappedRow;
 use crate::import::report::{ReferenceWarning, RowError, RowErrorCode};
 use crate::records::write::{Draft, RecordWriter};
@@ -221,18 +220,14 @@ impl ReferenceResolver<'_> {
         let draft = Draft::named(name.trim().to_string(), fields);
         let id = writer.insert(tx, &draft, self.actor).await?;
         if let Some(job_id) = &self.job_id {
-            write_ledger(
-                tx,
-                job_id,
-                &[LedgerEntry {
-                    record_id: id.clone(),
-                    module_id: target.id.clone(),
-                    action: LedgerAction::Created,
-                    before: None,
-                    after_version: 1,
-                }],
-            )
-            .await?;
+            // The job's rollback deletes what the job created, found by this.
+            let mut sql = Sql::new("UPDATE records SET created_by_job = ");
+            sql.bind(job_id.clone())
+                .push(", updated_by_job = ")
+                .bind(job_id.clone())
+                .push(" WHERE id = ")
+                .bind(id.clone());
+            tx.execute(sql).await?;
         }
         self.created_count += 1;
         Ok(id)

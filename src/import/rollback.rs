@@ -1,11 +1,12 @@
 //! Rollback: undo an import from its ledger, exactly, a page at a time.
 //!
 //! In: a job id. Out: a [`RollbackOutcome`] (records deleted, records restored, records left
-//! alone and why). Guarantees: records the job created are deleted and records it updated get
-//! their before-image back, unless they changed since the job left them (reported, never
-//! overwritten); what is undone leaves the ledger in the same transaction, so an undo that stops
-//! half-way (a crash, a second rollback) goes on with exactly what is left; unique values are
-//! decided as one-by-one restores would decide them.
+//! alone and why). Guarantees: records the job created (they name it: `records.created_by_job`)
+//! are deleted and records it updated get the values it changed back (the ledger's before-images),
+//! unless they changed since the job left them (reported, never overwritten); what is undone
+//! leaves the store (a deleted record) or the ledger (a restored one) in the same transaction, so
+//! an undo that stops half-way (a crash, a second rollback) goes on with exactly what is left;
+//! unique values are decided as one-by-one restores would decide them.
 
 use std::collections::{HashMap, HashSet};
 
@@ -15,11 +16,12 @@ use serde_json::{Map, Value, json};
 use crate::error::{Error, Result};
 use crate::import::dedupe::KeyIndex;
 use crate::import::job::{JobStatus, get_job};
-use crate::import::ledger::LedgerAction;
+use crate::import::ledger::{BeforeImage, parse_before};
 use crate::import::undo::{self, Ending};
 use crate::import::write::{self as batch_write, Written};
+use crate::records::history;
 use crate::records::keys::{self, KeySpaces, old_keys};
-use crate::records::model::{parse_stored_json, record_columns, record_from_row};
+use crate::records::model::{record_columns, record_from_row};
 use crate::records::write::{Draft, MatchKey, diff, match_keys, purge_where};
 use crate::records::{Actor, Record};
 use crate::schema::Module;
@@ -115,12 +117,13 @@ async fn abandoned(store: &Store, job_id: &str) -> Result<bool> {
     Ok(expiry.is_some_and(|at| at < now_micros()))
 }
 
-/// Walks a job's ledger and undoes it (see [`rollback`]); also used when a job fails half-way.
+/// Undoes a job (see [`rollback`]); also used when a job fails half-way.
 ///
-/// Created records go first, then updated ones: an updated record may need back a unique value
-/// that a record the job created, or another record it updated, holds now. A restore refused for
-/// such a value is tried again once the rest of the ledger is undone, as long as that makes
-/// progress; a restore still refused is reported as a conflict.
+/// Created records go first (found by the job they name as their creator), then updated ones
+/// (from the ledger): an updated record may need back a unique value that a record the job
+/// created, or another record it updated, holds now. A restore refused for such a value is tried
+/// again once the rest of the ledger is undone, as long as that makes progress; a restore still
+/// refused is reported as a conflict.
 pub(crate) async fn undo_ledger(
     store: &Store,
     modules: &ModuleRegistry,
@@ -129,42 +132,13 @@ pub(crate) async fn undo_ledger(
 ) -> Result<RollbackOutcome> {
     let mut outcome = RollbackOutcome::default();
     let o = &mut outcome;
-    undo_entries(
-        store,
-        modules,
-        job_id,
-        LedgerAction::Created,
-        None,
-        actor,
-        o,
-    )
-    .await?;
-    let mut refused = undo_entries(
-        store,
-        modules,
-        job_id,
-        LedgerAction::Updated,
-        None,
-        actor,
-        o,
-    )
-    .await?;
+    delete_created(store, modules, job_id, o).await?;
+    let mut refused = restore_updated(store, modules, job_id, None, actor, o).await?;
     while !refused.is_empty() {
         let mut still = Vec::new();
         for c in &refused {
             let only = Some(c.record_id.as_str());
-            still.extend(
-                undo_entries(
-                    store,
-                    modules,
-                    job_id,
-                    LedgerAction::Updated,
-                    only,
-                    actor,
-                    o,
-                )
-                .await?,
-            );
+            still.extend(restore_updated(store, modules, job_id, only, actor, o).await?);
         }
         let stuck = still.len() == refused.len();
         refused = still;
@@ -176,10 +150,135 @@ pub(crate) async fn undo_ledger(
     Ok(outcome)
 }
 
+/// Why a record the job left at version `left_at` cannot be undone now, if it cannot.
+fn changed_since(current: &Record, left_at: i64) -> Option<String> {
+    if current.version == left_at && current.deleted_date_time.is_none() {
+        return None;
+    }
+    Some(format!(
+        "the record changed after the import (version {} now, {left_at} when the import left \
+         it{})",
+        current.version,
+        if current.deleted_date_time.is_some() {
+            "; it is in the trash"
+        } else {
+            ""
+        }
+    ))
+}
+
+/// Deletes the records job `job_id` created, a page at a time in id order, each page in its own
+/// transaction; a record changed since the job (a version row another writer wrote, or the
+/// trash) is left alone and reported. The version the job left a record at is derived: the last
+/// version row the job wrote, else 1 (the record as created).
+async fn delete_created(
+    store: &Store,
+    modules: &ModuleRegistry,
+    job_id: &str,
+    outcome: &mut RollbackOutcome,
+) -> Result<()> {
+    let dialect = store.dialect();
+    let mut after = String::new();
+    loop {
+        let mut tx = store.begin().await?;
+        let mut sql = Sql::new(format!(
+            "SELECT m.slug AS module_slug, {}, COALESCE((SELECT MAX(v.version) \
+             FROM record_versions v WHERE v.record_id = r.id AND v.job_id = ",
+            record_columns(dialect),
+        ));
+        sql.bind(job_id)
+            .push(
+                "), 1) AS left_at_version FROM records r JOIN modules m ON m.id = r.module_id \
+                   WHERE r.created_by_job = ",
+            )
+            .bind(job_id)
+            .push(" AND r.id > ")
+            .bind(after.clone())
+            .push(" ORDER BY r.id LIMIT ")
+            .bind(ROLLBACK_PAGE);
+        let rows = tx.fetch_all(sql).await?;
+        if rows.is_empty() {
+            tx.commit().await?;
+            return Ok(());
+        }
+        let mut to_delete = Vec::new();
+        for row in &rows {
+            let current = record_from_row(row, &row.text("module_slug")?)?;
+            after = current.id.clone();
+            if let Some(reason) = changed_since(&current, row.int("left_at_version")?) {
+                outcome.conflicts.push(RollbackConflict {
+                    record_id: current.id,
+                    reason,
+                });
+                continue;
+            }
+            to_delete.push((row.text("module_slug")?, current));
+        }
+        // A record holds the keys of its values; nothing else finds them.
+        for (module_slug, records) in by_module(to_delete) {
+            let module = modules.get(&module_slug).await?;
+            let spaces = KeySpaces::of(&mut tx, &module).await?;
+            let held: Vec<(&str, Vec<MatchKey>)> = records
+                .iter()
+                .map(|r| (r.id.as_str(), match_keys(&module, &r.fields)))
+                .collect();
+            keys::remove_keys(&mut tx, &spaces, &held).await?;
+            let mut filter = Sql::new("id IN (");
+            filter
+                .bind_list(records.iter().map(|r| r.id.clone()))
+                .push(")");
+            outcome.deleted_count += purge_where(&mut tx, filter).await?;
+        }
+        tx.commit().await?;
+    }
+}
+
 /// An updated record to set back to its before-image.
 struct Restore {
     current: Record,
     before: Draft,
+    /// The job that had last changed the record before the job being undone.
+    updated_by_job: Option<String>,
+}
+
+impl Restore {
+    /// `current` set back by `image`: the values it names take their old values; everything else
+    /// the job did not change.
+    fn new(current: Record, image: BeforeImage) -> Restore {
+        match image {
+            BeforeImage::Full(before) => Restore {
+                current,
+                before,
+                updated_by_job: None,
+            },
+            BeforeImage::Changed(image) => {
+                let mut before = current.clone();
+                for (name, old) in image.changed {
+                    history::set_named(&mut before, &name, unwrap_old(old));
+                }
+                let updated_by_job = match image.updated_by_job {
+                    Some(old) => unwrap_old(old).as_str().map(str::to_string),
+                    None => current
+                        .imported_by
+                        .as_ref()
+                        .and_then(|p| p.updated_by_job.clone()),
+                };
+                Restore {
+                    before: Draft::from_record(&before),
+                    current,
+                    updated_by_job,
+                }
+            }
+        }
+    }
+}
+
+/// The value of a before-image member (`[old]`).
+fn unwrap_old(member: Value) -> Value {
+    match member {
+        Value::Array(mut items) if items.len() == 1 => items.pop().unwrap_or(Value::Null),
+        other => other,
+    }
 }
 
 /// `items` (module slug, item) grouped by module, each group in ledger order.
@@ -225,7 +324,11 @@ async fn restore_records(
     let mut index = KeyIndex::load(tx, &spaces, &wanted).await?;
     let mut external_ids = ExternalIds::default();
     for (restore, changes, keys) in planned {
-        let Restore { current, before } = restore;
+        let Restore {
+            current,
+            before,
+            updated_by_job,
+        } = restore;
         if changes.is_empty() {
             restored.push(current.id);
             continue;
@@ -278,10 +381,11 @@ async fn restore_records(
             old_keys,
             version,
             versions: vec![(version, Value::Object(changes))],
+            updated_by_job,
         });
     }
     let all: Vec<&Written> = written.iter().collect();
-    batch_write::write_records(tx, module, &spaces, actor, &[], &all).await?;
+    batch_write::write_records(tx, module, &spaces, actor, None, &[], &all).await?;
     Ok(restored)
 }
 
@@ -334,13 +438,12 @@ impl ExternalIds {
     }
 }
 
-/// Undoes the ledger entries of one action (or only the one for record `only`); returns the
-/// restores refused because a unique value is taken.
-async fn undo_entries(
+/// Restores the records of the job's ledger (or only record `only`) to their before-images, a
+/// page at a time; returns the restores refused because a unique value is taken.
+async fn restore_updated(
     store: &Store,
     modules: &ModuleRegistry,
     job_id: &str,
-    action: LedgerAction,
     only: Option<&str>,
     actor: &Actor,
     outcome: &mut RollbackOutcome,
@@ -351,17 +454,15 @@ async fn undo_entries(
     loop {
         let mut tx = store.begin().await?;
         let mut sql = Sql::new(format!(
-            "SELECT l.record_id AS ledger_record_id, l.action, l.module_id AS ledger_module_id, \
-             {} AS before_image, l.after_version, m.slug AS module_slug, {} \
+            "SELECT l.record_id AS ledger_record_id, {} AS before_image, l.after_version, \
+             m.slug AS module_slug, {} \
              FROM import_ledger l JOIN modules m ON m.id = l.module_id \
              LEFT JOIN records r ON r.id = l.record_id \
              WHERE l.job_id = ",
             dialect.json_column("l.before"),
             record_columns(dialect),
         ));
-        sql.bind(job_id)
-            .push(" AND l.action = ")
-            .bind(action.as_str());
+        sql.bind(job_id);
         if let Some(record_id) = only {
             sql.push(" AND l.record_id = ").bind(record_id);
         }
@@ -374,47 +475,29 @@ async fn undo_entries(
             tx.commit().await?;
             return Ok(refused);
         }
-        let mut to_delete = Vec::new();
         let mut undone = Vec::new();
         let mut restores = Vec::new();
         for row in &rows {
             let record_id = row.text("ledger_record_id")?;
             after = record_id.clone();
-            let after_version = row.int("after_version")?;
             let current = match row.opt_text("id")? {
-                Some(_) => Some(record_from_row(row, &row.text("module_slug")?)?),
-                None => None,
+                Some(_) => record_from_row(row, &row.text("module_slug")?)?,
+                None => {
+                    outcome.conflicts.push(RollbackConflict {
+                        record_id,
+                        reason: "the record no longer exists".into(),
+                    });
+                    continue;
+                }
             };
-            let Some(current) = current else {
-                outcome.conflicts.push(RollbackConflict {
-                    record_id,
-                    reason: "the record no longer exists".into(),
-                });
-                continue;
-            };
-            if current.version != after_version || current.deleted_date_time.is_some() {
-                outcome.conflicts.push(RollbackConflict {
-                    record_id,
-                    reason: format!(
-                        "the record changed after the import (version {} now, {} when the import \
-                         left it{})",
-                        current.version,
-                        after_version,
-                        if current.deleted_date_time.is_some() {
-                            "; it is in the trash"
-                        } else {
-                            ""
-                        }
-                    ),
-                });
+            if let Some(reason) = changed_since(&current, row.int("after_version")?) {
+                outcome
+                    .conflicts
+                    .push(RollbackConflict { record_id, reason });
                 continue;
             }
-            if LedgerAction::parse(&row.text("action")?)? == LedgerAction::Created {
-                to_delete.push((row.text("module_slug")?, current));
-                continue;
-            }
-            let before: Draft = match row.opt_text("before_image")? {
-                Some(text) => parse_stored_json(&text)?,
+            let image = match row.opt_text("before_image")? {
+                Some(text) => parse_before(&text)?,
                 None => {
                     return Err(Error::corrupt(format!(
                         "import ledger of job {job_id}: no before-image for updated record \
@@ -422,31 +505,13 @@ async fn undo_entries(
                     )));
                 }
             };
-            restores.push((row.text("module_slug")?, Restore { current, before }));
+            restores.push((row.text("module_slug")?, Restore::new(current, image)));
         }
         for (module_slug, page) in by_module(restores) {
             let module = modules.get(&module_slug).await?;
             let restored = restore_records(&mut tx, &module, page, actor, &mut refused).await?;
             outcome.restored_count += restored.len() as u64;
             undone.extend(restored);
-        }
-        if !to_delete.is_empty() {
-            // A record holds the keys of its values; nothing else finds them.
-            for (module_slug, records) in by_module(to_delete) {
-                let module = modules.get(&module_slug).await?;
-                let spaces = KeySpaces::of(&mut tx, &module).await?;
-                let held: Vec<(&str, Vec<MatchKey>)> = records
-                    .iter()
-                    .map(|r| (r.id.as_str(), match_keys(&module, &r.fields)))
-                    .collect();
-                keys::remove_keys(&mut tx, &spaces, &held).await?;
-                let mut filter = Sql::new("id IN (");
-                filter
-                    .bind_list(records.iter().map(|r| r.id.clone()))
-                    .push(")");
-                outcome.deleted_count += purge_where(&mut tx, filter).await?;
-                undone.extend(records.into_iter().map(|r| r.id));
-            }
         }
         // What is undone leaves the ledger in the same transaction, so an undo that stops
         // half-way (or a second rollback) goes on with exactly what is left.

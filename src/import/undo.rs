@@ -1,11 +1,13 @@
 //! Undoing a failed or cancelled import job so that no crash can cut the undo short.
 //!
 //! In: a job whose run failed or was cancelled, and the lease its runner holds. Out: the job
-//! `failed` (with why) or `cancelled` (with the rollback outcome), written only once its ledger
-//! is empty. Guarantees: until then the job stays
+//! `failed` (with why) or `cancelled` (with the rollback outcome), written only once nothing of
+//! it is left to undo. Guarantees: until then the job stays
 //! `processing` with `undo_pending` set, so a runner killed during the undo leaves a job whose
-//! lease runs out and which the next worker claims and finishes from what is left in the ledger
-//! ([`rollback::undo_ledger`] removes each page from the ledger in the page's transaction).
+//! lease runs out and which the next worker claims and finishes from what is left: the records
+//! that name the job as their creator and its ledger lines ([`rollback::undo_ledger`] deletes
+//! each page of records, or removes each page of restores from the ledger, in the page's
+//! transaction).
 //!
 //! ```text
 //! run fails / cancel seen ─> begin: processing + undo_pending = failed|cancelled

@@ -17,7 +17,7 @@
 //! SQLite needs none of this: its one writer (`BEGIN IMMEDIATE`) sees every committed row and
 //! nobody writes beside it.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -27,11 +27,11 @@ use serde_json::json;
 
 use crate::error::{Error, Result};
 use crate::import::dedupe::{
-    BatchState, KeyIndex, RowDecider, RowOutcome, load_records, match_fields,
+    BatchState, KeyIndex, RowDecider, RowOutcome, load_records, load_records_sqlite, match_fields,
 };
 use crate::import::execute::{ImportRequest, RunOptions, Settled, fail_job};
 use crate::import::job::{self, Checkpoint, JobStatus, ProcessingMode};
-use crate::import::ledger::{LedgerAction, write_ledger};
+use crate::import::map::MappedRow;
 use crate::import::map::MappingPlan;
 use crate::import::merge::DuplicateStrategy;
 use crate::import::pipeline::{MappedChunk, Pipeline};
@@ -42,14 +42,14 @@ use crate::import::report::{
 use crate::import::resolve::{ReferenceResolver, ResolutionCache};
 use crate::import::source;
 use crate::import::undo;
-use crate::import::write::write_batch;
+use crate::import::write::Decisions;
 use crate::jobs::Lease;
 use crate::records::keys::KeySpaces;
-use crate::records::write::match_keys;
-use crate::records::{Actor, RecordService};
+use crate::records::write::{MatchKey, match_keys};
+use crate::records::{Actor, Record, RecordService};
 use crate::schema::Module;
 use crate::schema::value::ValueOptions;
-use crate::store::{Dialect, Store, Tx};
+use crate::store::{Dialect, Store, Tx, sqlite_raw};
 use crate::webhooks::{EventKind, outbox};
 
 /// Conflicts with other writers in a row, without a commit between them, before a job gives up.
@@ -192,6 +192,7 @@ impl<'a> Importer<'a> {
                 request,
                 match_on,
                 written: plan.written_fields(),
+                job_id: job_id.clone(),
             },
             resolver: ReferenceResolver {
                 service,
@@ -548,57 +549,47 @@ impl<'a> Importer<'a> {
             .flat_map(|(k, _)| k.iter().map(|k| (k.field_slug.clone(), k.key.clone())))
             .collect();
         let spaces = KeySpaces::of(tx, self.module).await?;
-        let mut state = BatchState {
-            index: KeyIndex::load(tx, &spaces, &wanted).await?,
-            ..BatchState::default()
-        };
-        if self.request.duplicate_strategy == DuplicateStrategy::Update {
-            let ids: Vec<String> = state
-                .index
-                .stored_ids()
-                .into_iter()
-                .map(str::to_string)
-                .collect();
-            state.loaded = load_records(tx, self.module, &ids).await?;
-        }
-        for (i, mut row) in rows.into_iter().enumerate() {
-            self.counters.processed_rows += 1;
-            let outcome = if importable[i] {
-                if !row.errors.is_empty() {
-                    // Listed up to the same cap as errors: a file of bad values must not grow
-                    // the result (and the process) with every row.
-                    let room = MAX_REPORTED_ERRORS.saturating_sub(self.warnings.len());
-                    self.warnings.extend(row.errors.drain(..).take(room));
-                }
-                self.decider.decide(&mut state, &row, &keys[i])?
+        let update = self.request.duplicate_strategy == DuplicateStrategy::Update;
+        let module = self.module;
+        let state = if tx.dialect() == Dialect::Sqlite {
+            // One raw session for the whole batch: lookups, decisions, records and ledger.
+            sqlite_raw::with_raw(tx, |connection| {
+                let index = KeyIndex::load_sqlite(connection, &spaces, &wanted)?;
+                let loaded = if update {
+                    load_records_sqlite(connection, module, index.stored_ids())?
+                } else {
+                    HashMap::new()
+                };
+                let state = self.decide_rows(rows, &cells, &importable, &keys, index, loaded)?;
+                self.decisions(&spaces, &state).write_sqlite(connection)?;
+                Ok(state)
+            })
+            .await?
+        } else {
+            let index = KeyIndex::load(tx, &spaces, &wanted).await?;
+            let loaded = if update {
+                let ids: Vec<String> = index.stored_ids().into_iter().map(str::to_string).collect();
+                load_records(tx, module, &ids).await?
             } else {
-                RowOutcome::Failed(std::mem::take(&mut row.errors))
+                HashMap::new()
             };
-            let row_cells = cells.get(i).and_then(Option::as_deref).unwrap_or(&[]);
-            self.count(row.row_number, row_cells, outcome)?;
-        }
-        let ledger = write_batch(
-            tx,
-            self.module,
-            &spaces,
-            self.actor,
-            &state.working,
-            &state.order,
-        )
-        .await?;
+            let state = self.decide_rows(rows, &cells, &importable, &keys, index, loaded)?;
+            self.decisions(&spaces, &state).write(tx).await?;
+            state
+        };
         let Some(job_id) = &self.job_id else {
             return Ok(());
         };
-        write_ledger(tx, job_id, &ledger).await?;
         // Webhooks hear of a batch once, with its record ids, in the batch's transaction.
-        for (event, action) in [
-            (EventKind::BulkCreated, LedgerAction::Created),
-            (EventKind::BulkUpdated, LedgerAction::Updated),
+        for (event, is_new) in [
+            (EventKind::BulkCreated, true),
+            (EventKind::BulkUpdated, false),
         ] {
-            let ids: Vec<&str> = ledger
+            let ids: Vec<&str> = state
+                .order
                 .iter()
-                .filter(|e| e.action == action)
-                .map(|e| e.record_id.as_str())
+                .filter(|id| state.working.get(*id).is_some_and(|w| w.is_new == is_new))
+                .map(String::as_str)
                 .collect();
             let metadata = outbox::import_metadata(self.actor, job_id);
             outbox::bulk_event(tx, event, self.module.slug(), &ids, metadata).await?;
@@ -618,6 +609,53 @@ impl<'a> Importer<'a> {
         self.errors_saved = self.errors.len();
         self.cancel_seen = seen.cancel_requested;
         Ok(())
+    }
+
+    /// What a batch decided (`state`), to write.
+    fn decisions<'s>(&'s self, spaces: &'s KeySpaces, state: &'s BatchState) -> Decisions<'s> {
+        Decisions {
+            module: self.module,
+            spaces,
+            actor: self.actor,
+            job_id: self.job_id.as_deref(),
+            working: &state.working,
+            order: &state.order,
+        }
+    }
+
+    /// Decides each row of a batch in file order against what the store held (`index`,
+    /// `loaded`) and what earlier rows did, and counts the outcomes.
+    fn decide_rows(
+        &mut self,
+        rows: Vec<MappedRow>,
+        cells: &[Option<Vec<String>>],
+        importable: &[bool],
+        keys: &[Vec<MatchKey>],
+        index: KeyIndex,
+        loaded: HashMap<String, Record>,
+    ) -> Result<BatchState> {
+        let mut state = BatchState {
+            index,
+            loaded,
+            ..BatchState::default()
+        };
+        for (i, mut row) in rows.into_iter().enumerate() {
+            self.counters.processed_rows += 1;
+            let outcome = if importable[i] {
+                if !row.errors.is_empty() {
+                    // Listed up to the same cap as errors: a file of bad values must not grow
+                    // the result (and the process) with every row.
+                    let room = MAX_REPORTED_ERRORS.saturating_sub(self.warnings.len());
+                    self.warnings.extend(row.errors.drain(..).take(room));
+                }
+                self.decider.decide(&mut state, &row, &keys[i])?
+            } else {
+                RowOutcome::Failed(std::mem::take(&mut row.errors))
+            };
+            let row_cells = cells.get(i).and_then(Option::as_deref).unwrap_or(&[]);
+            self.count(row.row_number, row_cells, outcome)?;
+        }
+        Ok(state)
     }
 
     /// Counts one row's outcome and reports its errors (the errors CSV gets the row's cells).

@@ -25,6 +25,9 @@ pub struct VersionEntry {
     pub changes: Map<String, Value>,
     /// The field values the record had at this version.
     pub fields: Map<String, Value>,
+    /// The import job that made this version, if one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub import_job_id: Option<String>,
 }
 
 struct VersionRow {
@@ -34,12 +37,13 @@ struct VersionRow {
     changed_at: i64,
     user_id: Option<String>,
     user_display_name: Option<String>,
+    job_id: Option<String>,
 }
 
 async fn version_rows(tx: &mut Tx, record_id: &str) -> Result<Vec<VersionRow>> {
     let dialect = tx.dialect();
     let mut sql = Sql::new(format!(
-        "SELECT version, action, {} AS changes, changed_at, user_id, user_display_name \
+        "SELECT version, action, {} AS changes, changed_at, user_id, user_display_name, job_id \
          FROM record_versions WHERE record_id = ",
         dialect.json_column("changes")
     ));
@@ -54,6 +58,7 @@ async fn version_rows(tx: &mut Tx, record_id: &str) -> Result<Vec<VersionRow>> {
                 changed_at: row.int("changed_at")?,
                 user_id: row.opt_text("user_id")?,
                 user_display_name: row.opt_text("user_display_name")?,
+                job_id: row.opt_text("job_id")?,
             })
         })
         .collect()
@@ -62,24 +67,33 @@ async fn version_rows(tx: &mut Tx, record_id: &str) -> Result<Vec<VersionRow>> {
 /// Puts the `old` side of each change back into `record`.
 fn undo(record: &mut Record, changes: &Map<String, Value>) {
     for (name, change) in changes {
-        let old = change.get("old").cloned().unwrap_or(Value::Null);
-        let as_ids =
-            |v: &Value| -> Vec<String> { serde_json::from_value(v.clone()).unwrap_or_default() };
-        let as_text = |v: &Value| v.as_str().map(str::to_string);
-        match name.as_str() {
-            "displayName" => record.display_name = as_text(&old).unwrap_or_default(),
-            "labelIds" => record.label_ids = as_ids(&old),
-            "typeIds" => record.type_ids = as_ids(&old),
-            "privacyLevel" => record.privacy_level = as_text(&old).unwrap_or_default(),
-            "descriptionHtml" => record.description_html = as_text(&old),
-            "externalId" => record.external_id = as_text(&old),
-            "ownerId" => record.owner_id = as_text(&old),
-            slug => {
-                if old.is_null() {
-                    record.fields.remove(slug);
-                } else {
-                    record.fields.insert(slug.to_string(), old);
-                }
+        set_named(
+            record,
+            name,
+            change.get("old").cloned().unwrap_or(Value::Null),
+        );
+    }
+}
+
+/// Sets the value a change names `name` (a column such as `displayName`, else a field slug;
+/// `null` clears it), as version rows and ledger before-images name them.
+pub(crate) fn set_named(record: &mut Record, name: &str, value: Value) {
+    let as_ids =
+        |v: &Value| -> Vec<String> { serde_json::from_value(v.clone()).unwrap_or_default() };
+    let as_text = |v: &Value| v.as_str().map(str::to_string);
+    match name {
+        "displayName" => record.display_name = as_text(&value).unwrap_or_default(),
+        "labelIds" => record.label_ids = as_ids(&value),
+        "typeIds" => record.type_ids = as_ids(&value),
+        "privacyLevel" => record.privacy_level = as_text(&value).unwrap_or_default(),
+        "descriptionHtml" => record.description_html = as_text(&value),
+        "externalId" => record.external_id = as_text(&value),
+        "ownerId" => record.owner_id = as_text(&value),
+        slug => {
+            if value.is_null() {
+                record.fields.remove(slug);
+            } else {
+                record.fields.insert(slug.to_string(), value);
             }
         }
     }
@@ -98,6 +112,7 @@ pub(crate) async fn history(tx: &mut Tx, current: &Record) -> Result<Vec<Version
             user_display_name: row.user_display_name,
             fields: state.fields.clone(),
             changes: row.changes.clone(),
+            import_job_id: row.job_id,
         });
         undo(&mut state, &row.changes);
     }
@@ -109,6 +124,11 @@ pub(crate) async fn history(tx: &mut Tx, current: &Record) -> Result<Vec<Version
         user_display_name: current.created_by_display_name.clone(),
         changes: Map::new(),
         fields: state.fields,
+        // Version 1 is the record itself: its creating job is the record's provenance.
+        import_job_id: current
+            .imported_by
+            .as_ref()
+            .and_then(|p| p.created_by_job.clone()),
     });
     Ok(entries)
 }

@@ -11,7 +11,7 @@ mod access;
 mod bulk;
 pub mod cql;
 mod expand;
-mod history;
+pub(crate) mod history;
 pub(crate) mod keys;
 mod lookup;
 pub mod members;

@@ -54,6 +54,34 @@ pub struct Record {
     pub version: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deleted_date_time: Option<String>,
+    /// The imports that created and last changed the record; absent when none did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub imported_by: Option<ImportProvenance>,
+}
+
+/// Which import jobs a record came from: the one that created it and the one that last changed
+/// it (either may be absent: a record made by hand and later updated by an import has only the
+/// second). Kept on the record itself, so nothing is written per record to know it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportProvenance {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_by_job: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updated_by_job: Option<String>,
+}
+
+impl ImportProvenance {
+    /// The provenance of the two stored columns; `None` when neither names a job.
+    pub(crate) fn of(
+        created_by_job: Option<String>,
+        updated_by_job: Option<String>,
+    ) -> Option<ImportProvenance> {
+        (created_by_job.is_some() || updated_by_job.is_some()).then_some(ImportProvenance {
+            created_by_job,
+            updated_by_job,
+        })
+    }
 }
 
 /// The body of create and update (spec 000), plus `externalId` (spec 003) and, on update, the
@@ -107,7 +135,7 @@ pub(crate) fn record_columns(dialect: Dialect) -> String {
         "r.id, r.module_id, r.display_name, {} AS fields, {} AS label_ids, {} AS type_ids, \
          r.privacy_level, r.description_html, r.external_id, r.owner_id, r.created_at, r.updated_at, \
          r.created_by_user_id, r.created_by_display_name, r.updated_by_user_id, \
-         r.updated_by_display_name, r.version, r.deleted_at",
+         r.updated_by_display_name, r.version, r.deleted_at, r.created_by_job, r.updated_by_job",
         dialect.json_column("r.fields"),
         dialect.json_column("r.label_ids"),
         dialect.json_column("r.type_ids"),
@@ -151,6 +179,7 @@ pub(crate) fn record_from_row(row: &impl RowValues, module_slug: &str) -> Result
         updated_by_display_name: opt_text("updated_by_display_name")?,
         version: int("version")?,
         deleted_date_time: opt_int("deleted_at")?.map(format_micros),
+        imported_by: ImportProvenance::of(opt_text("created_by_job")?, opt_text("updated_by_job")?),
     })
 }
 

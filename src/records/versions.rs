@@ -106,6 +106,9 @@ pub struct HistoryVersion {
     /// `{field: {"old", "new"}}`; absent for the first version.
     #[serde(skip_serializing_if = "Map::is_empty")]
     pub changes: Map<String, Value>,
+    /// The import job that made this version, if one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub import_job_id: Option<String>,
 }
 
 impl From<VersionEntry> for HistoryVersion {
@@ -119,6 +122,7 @@ impl From<VersionEntry> for HistoryVersion {
             created_at: first.then_some(entry.changed_date_time),
             updated_by: entry.user_id,
             changes: entry.changes,
+            import_job_id: entry.import_job_id,
         }
     }
 }

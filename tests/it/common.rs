@@ -208,3 +208,15 @@ impl Run {
         self
     }
 }
+
+/// The one number `sql` (a scalar query) answers in `db`.
+pub async fn scalar(db: &TestDb, sql: &str) -> i64 {
+    let row = db
+        .service
+        .store()
+        .fetch_optional(recordport::store::Sql::new(format!("SELECT ({sql}) AS n")))
+        .await
+        .expect("query")
+        .expect("a row");
+    row.int("n").expect("a number")
+}

@@ -26,6 +26,7 @@ mod import_execute;
 mod import_formats;
 mod import_parse;
 mod import_props;
+mod import_provenance;
 mod import_sources;
 mod import_suggest;
 mod import_value_map;

@@ -11,7 +11,7 @@ use recordport::import::{ImportJob, JobStatus, get_job};
 use serde_json::Value;
 
 use crate::both;
-use crate::common::{TestDb, recordport_process};
+use crate::common::{TestDb, recordport_process, scalar};
 
 /// The binary on `db`.
 fn recordport(db: &TestDb) -> Command {
@@ -150,23 +150,17 @@ async fn duplicate_emails(db: &TestDb) -> i64 {
     scalar(db, sql).await
 }
 
+/// What an undo of the job has left to do: its ledger lines (records it updated) and the records
+/// that name it as their creator.
 async fn ledger_rows(db: &TestDb, job_id: &str) -> i64 {
     scalar(
         db,
-        &format!("SELECT COUNT(*) FROM import_ledger WHERE job_id = '{job_id}'"),
+        &format!(
+            "(SELECT COUNT(*) FROM import_ledger WHERE job_id = '{job_id}') + \
+             (SELECT COUNT(*) FROM records WHERE created_by_job = '{job_id}')"
+        ),
     )
     .await
-}
-
-async fn scalar(db: &TestDb, sql: &str) -> i64 {
-    let row = db
-        .service
-        .store()
-        .fetch_optional(recordport::store::Sql::new(format!("SELECT ({sql}) AS n")))
-        .await
-        .expect("query")
-        .expect("a row");
-    row.int("n").expect("count")
 }
 
 fn counts(job: &ImportJob) -> [u64; 7] {

@@ -13,8 +13,8 @@
 //!   another transaction changed it meanwhile (PostgreSQL's READ COMMITTED lets it), the batch
 //!   fails with [`Error::ConcurrentChange`] instead of overwriting that change, and the writer
 //!   rolls back and decides the rows again ([`crate::import::writer`]).
-//! - The ledger keeps `ON CONFLICT (job_id, record_id) DO UPDATE SET after_version = …`: a record
-//!   touched twice by one job keeps its first action and before-image.
+//! - The ledger keeps `ON CONFLICT (job_id, record_id) DO UPDATE`: a record touched twice by one
+//!   job keeps the older value of every name both images hold.
 //!
 //! Why: a batch goes to the server as one COPY stream per table instead of a multi-row
 //! `INSERT … VALUES` per few hundred rows (thousands of bind parameters each, a new statement
@@ -50,7 +50,8 @@ macro_rules! create_staging {
                id text NOT NULL, is_new boolean NOT NULL, base_version bigint NOT NULL,
                version bigint NOT NULL, display_name text NOT NULL, fields jsonb NOT NULL,
                label_ids jsonb NOT NULL, type_ids jsonb NOT NULL, privacy_level text NOT NULL,
-               description_html text, external_id text, search_text text NOT NULL
+               description_html text, external_id text, search_text text NOT NULL,
+               updated_by_job text
              ) ON COMMIT DELETE ROWS;
              CREATE TEMP TABLE import_stage_keys (
                record_id text NOT NULL, space bigint NOT NULL, key text NOT NULL,
@@ -60,8 +61,8 @@ macro_rules! create_staging {
                record_id text NOT NULL, version bigint NOT NULL, changes jsonb NOT NULL
              ) ON COMMIT DELETE ROWS;
              CREATE TEMP TABLE import_stage_ledger (
-               record_id text NOT NULL, action text NOT NULL, module_id text NOT NULL,
-               before jsonb, after_version bigint NOT NULL
+               record_id text NOT NULL, module_id text NOT NULL, before jsonb NOT NULL,
+               after_version bigint NOT NULL
              ) ON COMMIT DELETE ROWS;
            END IF;
          END $$;"
@@ -78,7 +79,7 @@ const STAGE_LEDGER: &str = concat!(create_staging!(), "TRUNCATE pg_temp.import_s
 
 const COPY_RECORDS: &str = "COPY pg_temp.import_stage_records (id, is_new, base_version, \
      version, display_name, fields, label_ids, type_ids, privacy_level, description_html, \
-     external_id, search_text) FROM STDIN";
+     external_id, search_text, updated_by_job) FROM STDIN";
 
 const COPY_KEYS: &str =
     "COPY pg_temp.import_stage_keys (record_id, space, key, tiebreak, removed) FROM STDIN";
@@ -86,16 +87,16 @@ const COPY_KEYS: &str =
 const COPY_VERSIONS: &str =
     "COPY pg_temp.import_stage_versions (record_id, version, changes) FROM STDIN";
 
-const COPY_LEDGER: &str = "COPY pg_temp.import_stage_ledger (record_id, action, module_id, \
-     before, after_version) FROM STDIN";
+const COPY_LEDGER: &str =
+    "COPY pg_temp.import_stage_ledger (record_id, module_id, before, after_version) FROM STDIN";
 
 /// New records in id order: ids are time-ordered, so they append to the primary-key index.
 const INSERT_RECORDS: &str = "INSERT INTO records (id, module_id, display_name, fields, \
      label_ids, type_ids, privacy_level, description_html, external_id, search_text, created_at, \
      updated_at, created_by_user_id, created_by_display_name, updated_by_user_id, \
-     updated_by_display_name, version) \
+     updated_by_display_name, version, created_by_job, updated_by_job) \
      SELECT id, $1, display_name, fields, label_ids, type_ids, privacy_level, description_html, \
-     external_id, search_text, $2, $2, $3, $4, $3, $4, version \
+     external_id, search_text, $2, $2, $3, $4, $3, $4, version, $5, updated_by_job \
      FROM pg_temp.import_stage_records WHERE is_new ORDER BY id";
 
 /// Changed records, each only while it still has the version the batch read.
@@ -103,7 +104,8 @@ const UPDATE_RECORDS: &str = "UPDATE records r SET display_name = s.display_name
      fields = s.fields, label_ids = s.label_ids, type_ids = s.type_ids, \
      privacy_level = s.privacy_level, description_html = s.description_html, \
      external_id = s.external_id, search_text = s.search_text, version = s.version, \
-     updated_at = $1, updated_by_user_id = $2, updated_by_display_name = $3 \
+     updated_at = $1, updated_by_user_id = $2, updated_by_display_name = $3, \
+     updated_by_job = s.updated_by_job \
      FROM pg_temp.import_stage_records s \
      WHERE NOT s.is_new AND r.id = s.id AND r.version = s.base_version";
 
@@ -124,14 +126,18 @@ const INSERT_KEYS: &str = "INSERT INTO record_keys (space, key, tiebreak, record
      WHERE NOT removed ORDER BY space, key, tiebreak";
 
 const INSERT_VERSIONS: &str = "INSERT INTO record_versions (record_id, version, action, \
-     changes, changed_at, user_id, user_display_name) \
-     SELECT record_id, version, 'update', changes, $1, $2, $3 \
+     changes, changed_at, user_id, user_display_name, job_id) \
+     SELECT record_id, version, 'update', changes, $1, $2, $3, $4 \
      FROM pg_temp.import_stage_versions ORDER BY record_id, version";
 
+/// A record the job updated before keeps the members of its older image (`||` keeps the right
+/// side's) and gains the newer one's others; see [`crate::import::ledger`].
 const INSERT_LEDGER: &str = "INSERT INTO import_ledger (job_id, record_id, action, module_id, \
-     before, after_version) SELECT $1, record_id, action, module_id, before, after_version \
+     before, after_version) SELECT $1, record_id, 'updated', module_id, before, after_version \
      FROM pg_temp.import_stage_ledger ORDER BY record_id \
-     ON CONFLICT (job_id, record_id) DO UPDATE SET after_version = excluded.after_version";
+     ON CONFLICT (job_id, record_id) DO UPDATE SET after_version = excluded.after_version, \
+     before = excluded.before || import_ledger.before || jsonb_build_object('changed', \
+     (excluded.before -> 'changed') || (import_ledger.before -> 'changed'))";
 
 impl Batch<'_> {
     pub(super) async fn write_postgres(&self, tx: &mut Tx) -> Result<()> {
@@ -159,6 +165,7 @@ impl Batch<'_> {
                 .opt_text(draft.description_html.as_deref())
                 .opt_text(draft.external_id.as_deref())
                 .text(&search_text(module, &draft.display_name, &draft.fields))
+                .opt_text(record.updated_by_job.as_deref())
                 .end_row();
         }
         copy_in(connection, COPY_RECORDS, rows).await?;
@@ -169,6 +176,7 @@ impl Batch<'_> {
                 .bind(now)
                 .bind(&actor.user_id)
                 .bind(&actor.display_name)
+                .bind(self.job_id)
                 .execute(&mut *connection)
                 .await?;
         }
@@ -239,6 +247,7 @@ impl Batch<'_> {
                 .bind(now)
                 .bind(&actor.user_id)
                 .bind(&actor.display_name)
+                .bind(self.job_id)
                 .execute(&mut *connection)
                 .await?;
         }
@@ -258,14 +267,10 @@ pub(crate) async fn write_ledger(tx: &mut Tx, job_id: &str, entries: &[LedgerEnt
     let mut rows = CopyText::default();
     for entry in entries {
         rows.text(&entry.record_id)
-            .text(entry.action.as_str())
-            .text(&entry.module_id);
-        match &entry.before {
-            Some(before) => rows.json(before)?,
-            None => rows.null(),
-        }
-        .int(entry.after_version)
-        .end_row();
+            .text(&entry.module_id)
+            .json(&entry.before)?
+            .int(entry.after_version)
+            .end_row();
     }
     copy_in(connection, COPY_LEDGER, rows).await?;
     sqlx::query(INSERT_LEDGER)

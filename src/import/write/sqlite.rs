@@ -14,24 +14,24 @@ use crate::records::keys::{DELETE_KEY, INSERT_KEY, key_changes, tiebreak};
 use crate::records::write::search_text;
 
 // Both statements take the record's id as ?1, the draft's columns as ?2 to ?9 (see
-// `bind_record`), then the version, the time and the author.
+// `bind_record`), then the version, the time, the author and the job that last changed it.
 const INSERT_RECORD: &str = "INSERT INTO records (id, display_name, fields, label_ids, \
      type_ids, privacy_level, description_html, external_id, search_text, version, created_at, \
      updated_at, created_by_user_id, created_by_display_name, updated_by_user_id, \
-     updated_by_display_name, module_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, \
-     ?11, ?12, ?13, ?12, ?13, ?14)";
+     updated_by_display_name, updated_by_job, module_id, created_by_job) VALUES (?1, ?2, ?3, ?4, \
+     ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12, ?13, ?12, ?13, ?14, ?15, ?16)";
 
 const UPDATE_RECORD: &str = "UPDATE records SET display_name = ?2, fields = ?3, label_ids = ?4, \
      type_ids = ?5, privacy_level = ?6, description_html = ?7, external_id = ?8, \
      search_text = ?9, version = ?10, updated_at = ?11, updated_by_user_id = ?12, \
-     updated_by_display_name = ?13 WHERE id = ?1";
+     updated_by_display_name = ?13, updated_by_job = ?14 WHERE id = ?1";
 
 const INSERT_VERSION: &str = "INSERT INTO record_versions (record_id, version, action, changes, \
-     changed_at, user_id, user_display_name) VALUES (?1, ?2, 'update', ?3, ?4, ?5, ?6)";
+     changed_at, user_id, user_display_name, job_id) VALUES (?1, ?2, 'update', ?3, ?4, ?5, ?6, ?7)";
 
 impl Batch<'_> {
-    /// Binds ?1 to ?13 of [`INSERT_RECORD`] and [`UPDATE_RECORD`]: the id, the draft's columns,
-    /// the version, the time and the author.
+    /// Binds ?1 to ?14 of [`INSERT_RECORD`] and [`UPDATE_RECORD`]: the id, the draft's columns,
+    /// the version, the time, the author and the job that last changed the record.
     fn bind_record(&self, statement: &mut Statement<'_>, record: &Written) -> Result<()> {
         let draft = &record.draft;
         let search = search_text(self.module, &draft.display_name, &draft.fields);
@@ -48,6 +48,7 @@ impl Batch<'_> {
         statement.raw_bind_parameter(11, self.now)?;
         statement.raw_bind_parameter(12, &self.actor.user_id)?;
         statement.raw_bind_parameter(13, &self.actor.display_name)?;
+        statement.raw_bind_parameter(14, &record.updated_by_job)?;
         Ok(())
     }
 
@@ -58,7 +59,8 @@ impl Batch<'_> {
         let mut insert = connection.prepare_cached(INSERT_RECORD)?;
         for record in self.new {
             self.bind_record(&mut insert, record)?;
-            insert.raw_bind_parameter(14, &module.id)?;
+            insert.raw_bind_parameter(15, &module.id)?;
+            insert.raw_bind_parameter(16, self.job_id)?;
             insert.raw_execute()?;
         }
         let mut update = connection.prepare_cached(UPDATE_RECORD)?;
@@ -101,6 +103,7 @@ impl Batch<'_> {
                     now,
                     actor.user_id,
                     actor.display_name,
+                    self.job_id,
                 ])?;
             }
         }
