@@ -23,7 +23,7 @@ use super::auth::{Authorized, ImportsRead, ImportsWrite};
 use super::error::{ApiError, ApiJson, ApiResult, too_large};
 use super::params::{ImportJobPath, ModulePath, QueryParams};
 use crate::error::Error;
-use crate::import::mapping::ColumnMapping;
+use crate::import::mapping::{ColumnMapping, SuggestResult};
 use crate::import::memory::suggest_for_columns;
 use crate::import::source::MAX_COLUMN_NAME_BYTES;
 use crate::import::uploads::ReadOptions;
@@ -32,6 +32,7 @@ use crate::import::{
     SourceOptions, Started, cancel, get_job, inline, list_jobs, parse_file, rollback,
     validate_file,
 };
+use crate::schema::Module;
 
 /// How much of an oversized upload is still read (and thrown away) before answering 413, so
 /// that a client that is still sending sees the answer instead of a reset connection.
@@ -335,16 +336,15 @@ async fn suggest_mapping(
     ApiJson(body): ApiJson<SuggestBody>,
 ) -> ApiResult<Json<Value>> {
     let module = state.service.modules().get(&module).await?;
-    let (columns, samples) = match (body.file_id, body.source_columns) {
+    let result = match (body.file_id, body.source_columns) {
         (Some(file_id), None) => {
             let path = state.uploads.path(&file_id)?;
             let options = upload_source_options(&state, &file_id)?;
-            let parsed = blocking(move || parse_file(&path, &options)).await?;
-            (parsed.source_columns, parsed.sample_rows)
+            suggest_for_source(&state, module, path, options).await?
         }
         (None, Some(columns)) => {
             check_source_columns(&columns, SourceLimits::default().max_columns)?;
-            (columns, body.sample_data)
+            suggest_off_thread(&state, module, columns, body.sample_data).await?
         }
         _ => {
             return Err(Error::invalid_field(
@@ -355,14 +355,56 @@ async fn suggest_mapping(
             .into());
         }
     };
-    // Similarity measures over every column and field are CPU work: off the request threads.
+    Ok(success(&result))
+}
+
+/// The suggestions for a file's columns and sample rows.
+async fn suggest_for_source(
+    state: &AppState,
+    module: Module,
+    path: PathBuf,
+    options: SourceOptions,
+) -> ApiResult<SuggestResult> {
+    let parsed = blocking(move || parse_file(&path, &options)).await?;
+    suggest_off_thread(state, module, parsed.source_columns, parsed.sample_rows).await
+}
+
+/// Similarity measures over every column and field are CPU work: off the request threads.
+async fn suggest_off_thread(
+    state: &AppState,
+    module: Module,
+    columns: Vec<String>,
+    samples: Vec<Map<String, Value>>,
+) -> ApiResult<SuggestResult> {
     let store = state.service.store().clone();
     let runtime = tokio::runtime::Handle::current();
-    let result = blocking(move || {
-        runtime.block_on(suggest_for_columns(&store, &module, &columns, &samples))
-    })
+    blocking(move || runtime.block_on(suggest_for_columns(&store, &module, &columns, &samples)))
+        .await
+}
+
+/// The mapping a step uses: the body's, else the one suggested for the source, taken as it is
+/// (as the CLI does without `--mapping`).
+async fn mapping_or_suggested(
+    state: &AppState,
+    module: &Module,
+    source: &StepSource,
+    given: Option<Vec<ColumnMapping>>,
+) -> ApiResult<Vec<ColumnMapping>> {
+    if let Some(mapping) = given {
+        return Ok(mapping);
+    }
+    let suggested = suggest_for_source(
+        state,
+        module.clone(),
+        source.path.clone(),
+        source.options.clone(),
+    )
     .await?;
-    Ok(success(&result))
+    Ok(suggested
+        .suggestions
+        .into_iter()
+        .map(ColumnMapping::from)
+        .collect())
 }
 
 /// `sourceColumns` as a request gives them: no more columns than a file may have, and no name
@@ -405,7 +447,8 @@ fn check_source_columns(columns: &[String], max_columns: usize) -> ApiResult<()>
 struct ValidateBody {
     file_id: Option<String>,
     rows: Option<Vec<Map<String, Value>>>,
-    column_mapping: Vec<ColumnMapping>,
+    /// Absent: the suggested mapping.
+    column_mapping: Option<Vec<ColumnMapping>>,
     #[serde(default)]
     static_values: Map<String, Value>,
 }
@@ -413,7 +456,7 @@ struct ValidateBody {
 #[utoipa::path(post, path = "/v1/modules/{module}/import/validate", tag = "imports",
     summary = "Step 3: check every row against a mapping, writing nothing",
     params(ModulePath),
-    request_body(content = Object, description = "{rows | fileId, columnMapping, staticValues?}; a columnMapping entry of a select field may carry valueMap {sourceValue: option}"),
+    request_body(content = Object, description = "{rows | fileId, columnMapping?, staticValues?}; without columnMapping the suggested mapping is used; a columnMapping entry of a select field may carry valueMap {sourceValue: option}. Inline rows are numbered by their place (the first is row 1), a file's rows as the file numbers them (the header is row 1)"),
     responses((status = 200, description = "{success, data: {isValid, totalRows, validRows, errorRows, errors, warnings}}", body = Object),
         (status = 400, description = "Invalid request or mapping", body = Object)),
     security(("bearer" = ["imports:write"])))]
@@ -425,11 +468,12 @@ async fn validate(
 ) -> ApiResult<Json<Value>> {
     let module = state.service.modules().get(&module).await?;
     let source = step_source(&state, body.file_id, body.rows).await?;
+    let mapping = mapping_or_suggested(&state, &module, &source, body.column_mapping).await?;
     let report = validate_file(
         &module,
         &source.path,
         &source.options,
-        &body.column_mapping,
+        &mapping,
         &body.static_values,
         &Default::default(),
         PipelineOptions::default(),
@@ -443,6 +487,8 @@ async fn validate(
 struct ExecuteBody {
     file_id: Option<String>,
     rows: Option<Vec<Map<String, Value>>>,
+    /// Absent: the suggested mapping.
+    column_mapping: Option<Vec<ColumnMapping>>,
     #[serde(flatten)]
     request: ImportRequest,
 }
@@ -453,7 +499,7 @@ struct ExecuteBody {
         sync). Larger imports return the job at once (`stream` up to 50,000 rows, `background` \
         above); poll `GET …/import/jobs/{jobId}`.",
     params(ModulePath),
-    request_body(content = Object, description = "{rows | fileId, columnMapping (entries of select fields may carry valueMap {sourceValue: option}), duplicateStrategy?, duplicateMatchFields?, mergeMode?, aiMappingUsed?, skipValidation?, createMissingReferences?, staticValues?}"),
+    request_body(content = Object, description = "{rows | fileId, columnMapping? (absent: the suggested mapping; entries of select fields may carry valueMap {sourceValue: option}), duplicateStrategy?, duplicateMatchFields?, mergeMode?, aiMappingUsed?, skipValidation?, createMissingReferences?, staticValues?}"),
     responses((status = 200, description = "{success, data: {importJobId, status, processingMode, successRows, errorRows, skippedRows, createdRecordIds, errors, referenceWarnings}}", body = Object),
         (status = 202, description = "{success, data: job} for a stream or background import", body = Object),
         (status = 400, description = "Invalid request, mapping or file", body = Object)),
@@ -469,6 +515,10 @@ async fn execute(
         None => None,
     };
     let source = step_source(&state, body.file_id, body.rows).await?;
+    let mut request = body.request;
+    let target = state.service.modules().get(&module).await?;
+    request.column_mapping =
+        mapping_or_suggested(&state, &target, &source, body.column_mapping).await?;
     let options = RunOptions {
         source: source.options.clone(),
         ..RunOptions::new(auth.actor())
@@ -481,14 +531,15 @@ async fn execute(
     };
     // Its own task: a client that disconnects does not stop an import half-way (the job ends
     // as it would have, and is in the job list). The task owns the source, so inline rows stay
-    // on disk until the import is done.
-    let service = state.service.clone();
+    // on disk until the import is done. It runs for the key's member: the records it creates
+    // are theirs, and it matches only records they may see.
+    let service = auth.records(&state);
     let import = tokio::spawn(async move {
         PreparedImport::prepare(
             &service,
             &module,
             &source.path,
-            body.request,
+            request,
             source.options.clone(),
             options.value_options.clone(),
         )

@@ -9,6 +9,11 @@
 //!
 //! [`RowDecider`] then decides each row: a match updates (or skips) the record, no match creates
 //! one, and a unique value another record holds fails the row ("Duplicate email found").
+//!
+//! An import run for a member matches only records that member may see: the records of the
+//! store it may not see are [`KeyIndex::hide`]n, so a row whose only match is one of them creates
+//! a record (owned by the member) instead of updating or skipping it. Their unique values still
+//! fail the row, as the database would refuse them, without naming the record that holds them.
 
 use std::collections::{HashMap, HashSet};
 
@@ -79,6 +84,8 @@ pub(crate) struct KeyIndex {
     touched: HashMap<String, HashSet<KeyId>>,
     /// Records of the batch that came to hold a key.
     added: HashMap<KeyId, Vec<String>>,
+    /// Stored records the import's member may not see: never matched, never named.
+    hidden: HashSet<String>,
 }
 
 impl KeyIndex {
@@ -154,6 +161,11 @@ impl KeyIndex {
         self.stored.values().flatten().map(String::as_str).collect()
     }
 
+    /// Hides `ids`: records the import's member may not see (see the module note).
+    pub fn hide(&mut self, ids: impl IntoIterator<Item = String>) {
+        self.hidden.extend(ids);
+    }
+
     /// The records holding a key now, oldest first (ids are time-ordered).
     pub fn holders(&self, slug: &str, key: &str) -> Vec<&str> {
         let id = (slug.to_string(), key.to_string());
@@ -203,6 +215,7 @@ impl KeyIndex {
                 .iter()
                 .filter(|k| k.field_slug == field.slug)
                 .flat_map(|k| self.holders(&k.field_slug, &k.key))
+                .filter(|holder| !self.hidden.contains(*holder))
                 .collect();
             holders.sort_unstable();
             holders.dedup();
@@ -226,6 +239,11 @@ impl KeyIndex {
                 .find(|holder| *holder != record)
                 .map(|holder| (k, holder.to_string()))
         })
+    }
+
+    /// Whether `record` is one the import's member may not see (see [`KeyIndex::hide`]).
+    pub fn is_hidden(&self, record: &str) -> bool {
+        self.hidden.contains(record)
     }
 }
 
@@ -258,6 +276,8 @@ pub(crate) struct RowDecider<'a> {
     pub match_on: Vec<&'a FieldDef>,
     /// The fields the mapping writes.
     pub written: Vec<String>,
+    /// The member the import runs for: the owner of the records it creates.
+    pub owner: Option<&'a str>,
 }
 
 impl RowDecider<'_> {
@@ -305,7 +325,7 @@ impl RowDecider<'_> {
             privacy_level: "account".into(),
             description_html: None,
             external_id: None,
-            owner_id: None,
+            owner_id: self.owner.map(str::to_string),
         };
         state.index.set_keys(&id, keys);
         state.order.push(id.clone());
@@ -410,6 +430,11 @@ impl RowDecider<'_> {
             .module
             .field(&key.field_slug)
             .map_or(key.field_slug.as_str(), |f| f.label.as_str());
+        let held_by = if state.index.is_hidden(&holder) {
+            "another record".to_string()
+        } else {
+            format!("record {holder}")
+        };
         Some(RowError {
             row: row.row_number,
             code: RowErrorCode::DuplicateUniqueValue,
@@ -417,7 +442,7 @@ impl RowDecider<'_> {
             column: None,
             value: Some(key.key.clone()),
             error: format!(
-                "Duplicate {} found: '{}' is already used by record {holder}",
+                "Duplicate {} found: '{}' is already used by {held_by}",
                 label.to_lowercase(),
                 key.key
             ),

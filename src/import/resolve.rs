@@ -121,6 +121,8 @@ impl ReferenceResolver<'_> {
                     .push(") OR lower(display_name) IN (")
                     .bind_list(page.iter().map(|v| v.to_lowercase()))
                     .push("))");
+                // A member's import links only to records the member may see.
+                self.service.access().restrict(&mut sql, "records");
                 for row in tx.fetch_all(sql).await? {
                     let id = row.text("id")?;
                     found.entry(id.to_lowercase()).or_default().push(id.clone());
@@ -226,7 +228,7 @@ impl ReferenceResolver<'_> {
             privacy_level: "account".into(),
             description_html: None,
             external_id: None,
-            owner_id: None,
+            owner_id: self.service.access().member_id().map(str::to_string),
         };
         let id = writer.insert(tx, &draft, self.actor).await?;
         if let Some(job_id) = &self.job_id {

@@ -141,6 +141,8 @@ pub(crate) struct Importer<'a> {
     plan: &'a Arc<MappingPlan>,
     request: &'a ImportRequest,
     actor: &'a Actor,
+    /// `actor` saying `source: "import"` and the job id of the versions it writes.
+    importing_actor: Actor,
     job_id: Option<String>,
     decider: RowDecider<'a>,
     resolver: ReferenceResolver<'a>,
@@ -180,18 +182,24 @@ impl<'a> Importer<'a> {
         } else {
             match_fields(module, &request.duplicate_match_fields)?
         };
+        let importing_actor = match &job_id {
+            Some(id) => actor.with_metadata(outbox::import_source(id)),
+            None => actor.clone(),
+        };
         Ok(Importer {
             service,
             module,
             plan,
             request,
             actor,
+            importing_actor,
             decider: RowDecider {
                 module,
                 plan,
                 request,
                 match_on,
                 written: plan.written_fields(),
+                owner: service.access().member_id(),
             },
             resolver: ReferenceResolver {
                 service,
@@ -552,6 +560,23 @@ impl<'a> Importer<'a> {
             index: KeyIndex::load(tx, &spaces, &wanted).await?,
             ..BatchState::default()
         };
+        let access = self.service.access();
+        if access.member_id().is_some() {
+            let stored: Vec<String> = state
+                .index
+                .stored_ids()
+                .into_iter()
+                .map(str::to_string)
+                .collect();
+            let stored: Vec<&str> = stored.iter().map(String::as_str).collect();
+            let seen = access.visible_ids(tx, &stored).await?;
+            let hidden: Vec<String> = stored
+                .iter()
+                .filter(|id| !seen.contains(**id))
+                .map(|id| id.to_string())
+                .collect();
+            state.index.hide(hidden);
+        }
         if self.request.duplicate_strategy == DuplicateStrategy::Update {
             let ids: Vec<String> = state
                 .index
@@ -581,7 +606,7 @@ impl<'a> Importer<'a> {
             tx,
             self.module,
             &spaces,
-            self.actor,
+            &self.importing_actor,
             &state.working,
             &state.order,
         )

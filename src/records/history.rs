@@ -23,6 +23,10 @@ pub struct VersionEntry {
     pub user_display_name: Option<String>,
     /// `{name: {"old", "new"}}`; empty for create, delete and restore.
     pub changes: Map<String, Value>,
+    /// What was said of the change (spec 004's `metadata`: a `reason`, an import's `source`
+    /// and `jobId`).
+    #[serde(skip_serializing_if = "Map::is_empty")]
+    pub metadata: Map<String, Value>,
     /// The field values the record had at this version.
     pub fields: Map<String, Value>,
 }
@@ -34,14 +38,16 @@ struct VersionRow {
     changed_at: i64,
     user_id: Option<String>,
     user_display_name: Option<String>,
+    metadata: Map<String, Value>,
 }
 
 async fn version_rows(tx: &mut Tx, record_id: &str) -> Result<Vec<VersionRow>> {
     let dialect = tx.dialect();
     let mut sql = Sql::new(format!(
-        "SELECT version, action, {} AS changes, changed_at, user_id, user_display_name \
-         FROM record_versions WHERE record_id = ",
-        dialect.json_column("changes")
+        "SELECT version, action, {} AS changes, changed_at, user_id, user_display_name, \
+         {} AS metadata FROM record_versions WHERE record_id = ",
+        dialect.json_column("changes"),
+        dialect.json_column("metadata"),
     ));
     sql.bind(record_id).push(" ORDER BY version DESC");
     let rows = tx.fetch_all(sql).await?;
@@ -54,6 +60,10 @@ async fn version_rows(tx: &mut Tx, record_id: &str) -> Result<Vec<VersionRow>> {
                 changed_at: row.int("changed_at")?,
                 user_id: row.opt_text("user_id")?,
                 user_display_name: row.opt_text("user_display_name")?,
+                metadata: match row.opt_text("metadata")? {
+                    Some(text) => parse_stored_json(&text)?,
+                    None => Map::new(),
+                },
             })
         })
         .collect()
@@ -98,6 +108,7 @@ pub(crate) async fn history(tx: &mut Tx, current: &Record) -> Result<Vec<Version
             user_display_name: row.user_display_name,
             fields: state.fields.clone(),
             changes: row.changes.clone(),
+            metadata: row.metadata,
         });
         undo(&mut state, &row.changes);
     }
@@ -109,6 +120,7 @@ pub(crate) async fn history(tx: &mut Tx, current: &Record) -> Result<Vec<Version
         user_display_name: current.created_by_display_name.clone(),
         changes: Map::new(),
         fields: state.fields,
+        metadata: Map::new(),
     });
     Ok(entries)
 }

@@ -109,6 +109,9 @@ pub struct HistoryVersion {
     /// `{field: {"old", "new"}}`; absent for the first version.
     #[serde(skip_serializing_if = "Map::is_empty")]
     pub changes: Map<String, Value>,
+    /// What was said of the change (`reason`; an import's `source` and `jobId`).
+    #[serde(skip_serializing_if = "Map::is_empty")]
+    pub metadata: Map<String, Value>,
 }
 
 impl From<VersionEntry> for HistoryVersion {
@@ -122,6 +125,7 @@ impl From<VersionEntry> for HistoryVersion {
             created_at: first.then_some(entry.changed_date_time),
             updated_by: entry.user_id,
             changes: entry.changes,
+            metadata: entry.metadata,
         }
     }
 }
@@ -164,7 +168,7 @@ impl ChangelogEntry {
             user_name: entry.user_display_name,
             timestamp: entry.changed_date_time,
             changes,
-            metadata: Map::new(),
+            metadata: entry.metadata,
         }
     }
 }

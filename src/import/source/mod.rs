@@ -98,6 +98,20 @@ pub struct SourceOptions {
     pub encoding: Option<String>,
     /// A delimiter that overrides detection, for CSV. Must be one ASCII character.
     pub delimiter: Option<char>,
+    /// How the CSV source numbers rows (other formats always number them as the file does).
+    pub row_numbers: RowNumbers,
+}
+
+/// What the row numbers of rows and their errors count.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RowNumbers {
+    /// The file's own rows, as a spreadsheet shows them: the header is row 1.
+    #[default]
+    FileRows,
+    /// Data rows only: the first row after the header is row 1. Rows given inline (spec 002's
+    /// `rows`, written to a CSV file) are numbered so: the n-th element of `rows` is row n.
+    DataRows,
 }
 
 /// The kinds of file the import reads.
