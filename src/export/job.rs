@@ -508,7 +508,8 @@ async fn write_and_complete(
         hold.cancelled_or_lost().await?;
         return Ok(Ended::Cancelled);
     }
-    outbox::emit(&mut tx, EventKind::ExportCompleted, || {
+    let member = job.request.member_id.as_deref();
+    outbox::emit(&mut tx, EventKind::ExportCompleted, member, || {
         json!({
             "exportJobId": hold.id,
             "moduleSlug": job.module_slug,

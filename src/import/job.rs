@@ -335,7 +335,8 @@ pub(crate) async fn finish_job(
         load.bind(job_id);
         if let Some(row) = tx.fetch_optional(load).await? {
             let job = job_from_row(&row)?;
-            outbox::emit(&mut tx, event, || json!({ "job": job })).await?;
+            let member = job.member_id.clone();
+            outbox::emit(&mut tx, event, member.as_deref(), || json!({ "job": job })).await?;
         }
     }
     tx.commit().await

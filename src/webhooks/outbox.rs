@@ -8,7 +8,7 @@
 //! nothing; a body is built once per audience and every delivery sends exactly those bytes; a
 //! webhook created for a member hears only of the records that member may see (privacy levels,
 //! [`Access`]): of a record event only if it sees the record, of a bulk event only the ids it
-//! sees, and nothing when it sees none of them.
+//! sees, and nothing when it sees none of them; of a job only when the job is that member's.
 
 use std::collections::BTreeMap;
 
@@ -24,14 +24,23 @@ pub const SOURCE_API: &str = "api";
 /// Changes made by an import job.
 pub const SOURCE_IMPORT: &str = "import";
 
-/// Writes `event`, which concerns no record (a job's), to the outbox when any webhook subscribes
-/// to it; `data` is called only then.
-pub async fn emit(tx: &mut Tx, event: EventKind, data: impl FnOnce() -> Value) -> Result<()> {
-    let subscribers = subscribers(tx, event).await?;
-    if subscribers.is_empty() {
+/// Writes `event` about a job run for `member` (None: the administrator) to the outbox, for the
+/// administrator's webhooks and the member's own; `data` is called only when one subscribes.
+pub async fn emit(
+    tx: &mut Tx,
+    event: EventKind,
+    member: Option<&str>,
+    data: impl FnOnce() -> Value,
+) -> Result<()> {
+    let webhooks: Vec<String> = subscribers(tx, event)
+        .await?
+        .into_iter()
+        .filter(|(_, heard_by)| heard_by.is_none() || heard_by.as_deref() == member)
+        .map(|(id, _)| id)
+        .collect();
+    if webhooks.is_empty() {
         return Ok(());
     }
-    let webhooks: Vec<String> = subscribers.into_iter().map(|(id, _)| id).collect();
     write_event(tx, event, data(), &webhooks).await
 }
 

@@ -392,7 +392,8 @@ async fn webhooks_and_imports_respect_privacy(db: TestDb) {
         "record.created",
         "record.updated",
         "record.bulk.created",
-        "record.bulk.updated"
+        "record.bulk.updated",
+        "import.completed"
     ]);
     let mut hooks = Vec::new();
     for key in [&bob, &server.key.clone()] {
@@ -562,6 +563,27 @@ async fn webhooks_and_imports_respect_privacy(db: TestDb) {
             && p["data"]["metadata"]["source"] == "import"
             && p["data"]["recordIds"] == json!([created])),
         "{text}"
+    );
+    // Job events: the administrator's import is not bob's to hear of; his own are.
+    let (status, result) = server
+        .post(
+            "/v1/modules/contacts/import/execute",
+            json!({"rows": [{"Email": "admin-row@example.com"}],
+                "columnMapping": [{"sourceColumn": "Email", "targetFieldSlug": "email"}]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{result}");
+    let heard = deliveries(&server, &bob, bob_hook).await;
+    let jobs: Vec<&Value> = heard
+        .iter()
+        .filter(|(e, _)| e == "import.completed")
+        .map(|(_, p)| &p["data"]["job"]["memberId"])
+        .collect();
+    assert_eq!(jobs, [&json!("bob"), &json!("bob")]);
+    let all = deliveries(&server, &server.key, admin_hook).await;
+    assert_eq!(
+        all.iter().filter(|(e, _)| e == "import.completed").count(),
+        3
     );
 }
 both!(
