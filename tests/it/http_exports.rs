@@ -1,5 +1,6 @@
 //! Spec 002's exports through a real server: a direct CSV download, an export job polled to
-//! completion and downloaded, the job list, and saved reports with their export.
+//! completion and downloaded (its `fileUrl` absolute, from the Host or `--public-url`), the
+//! job list with the store's `accountId`, and saved reports with their export.
 
 use std::time::Duration;
 

@@ -1,7 +1,8 @@
 //! Spec 002's import steps through a real server: a multipart upload of the sample contacts,
 //! suggest-mapping, validate, execute, the job list and status, rollback; inline rows; a
 //! background import run by the server's worker and polled to completion; the upload limit
-//! (413).
+//! (413); spec 002's row numbers (inline rows by their place, files by their rows) and the
+//! suggested mapping when a body has none.
 
 use std::time::Duration;
 

@@ -2,7 +2,10 @@
 //! seen only by its owner, a `team` record by the owner's teammates too. A second member's key
 //! sweeps every read path (get, list, search, lookup, expand, references, picker, versions,
 //! history, changelog, trash, member counts, exports, report exports) and finds nothing private,
-//! and cannot change what it cannot see. The command line's `--member` acts the same.
+//! and cannot change what it cannot see. Webhooks created for a member hear only of what the
+//! member sees (record, bulk and job events), and imports run for their key's member: the
+//! records they create are the member's, and they never match nor name a hidden record. The
+//! command line's `--member` acts the same.
 
 use recordport::apikeys::{self, Scope};
 use recordport::records::members;
@@ -585,6 +588,53 @@ async fn webhooks_and_imports_respect_privacy(db: TestDb) {
         all.iter().filter(|(e, _)| e == "import.completed").count(),
         3
     );
+
+    // The command line acts the same for --member: a webhook for bob, an import for bob.
+    let hook = cli_json(
+        &db,
+        &[
+            "--member",
+            "bob",
+            "webhook",
+            "create",
+            "--url",
+            "http://127.0.0.1:9/cli",
+            "--events",
+            "record.created",
+            "--allow-private-webhooks",
+        ],
+    );
+    assert_eq!(hook["webhook"]["memberId"], "bob", "{hook}");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bob.csv");
+    std::fs::write(
+        &file,
+        "Email,Status\nsecret@example.com,lead\nbob-cli@example.com,lead\n",
+    )
+    .unwrap();
+    let run = cli_json(
+        &db,
+        &[
+            "--member",
+            "bob",
+            "import",
+            "run",
+            file.to_str().unwrap(),
+            "--module",
+            "contacts",
+            "--strategy",
+            "update",
+            "--match",
+            "email",
+        ],
+    );
+    assert_eq!(run["data"]["errorRows"], 1, "{run}");
+    assert_eq!(run["data"]["successRows"], 1, "{run}");
+    let text = run.to_string();
+    assert!(!text.contains(&secret), "{text}");
+    let id = run["data"]["createdRecordIds"][0].as_str().unwrap();
+    let (_, record) = server.get(&format!("{contacts}/{id}")).await;
+    assert_eq!(record["record"]["ownerId"], "bob", "{record}");
 }
 both!(
     http_webhooks_and_imports_respect_privacy,

@@ -1,6 +1,7 @@
 //! A record's references and past through a real server and the real binary (spec 004):
 //! `?expand=` on get and list, `…/history`, `…/changelog`, a get with `includeHistory` and
-//! `includeChangelog`, and the restore of a past version.
+//! `includeChangelog`, the restore of a past version, and the metadata kept with a change (an
+//! update's `reason`, an import's source and job).
 
 use reqwest::Method;
 use serde_json::{Value, json};
