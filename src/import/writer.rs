@@ -560,31 +560,21 @@ impl<'a> Importer<'a> {
             index: KeyIndex::load(tx, &spaces, &wanted).await?,
             ..BatchState::default()
         };
+        let stored: Vec<String> = state
+            .index
+            .stored_ids()
+            .into_iter()
+            .map(str::to_string)
+            .collect();
         let access = self.service.access();
         if access.member_id().is_some() {
-            let stored: Vec<String> = state
-                .index
-                .stored_ids()
-                .into_iter()
-                .map(str::to_string)
-                .collect();
-            let stored: Vec<&str> = stored.iter().map(String::as_str).collect();
-            let seen = access.visible_ids(tx, &stored).await?;
-            let hidden: Vec<String> = stored
-                .iter()
-                .filter(|id| !seen.contains(**id))
-                .map(|id| id.to_string())
-                .collect();
-            state.index.hide(hidden);
+            let ids: Vec<&str> = stored.iter().map(String::as_str).collect();
+            let seen = access.visible_ids(tx, &ids).await?;
+            let hidden = stored.iter().filter(|id| !seen.contains(*id)).cloned();
+            state.index.hide(hidden.collect::<Vec<_>>());
         }
         if self.request.duplicate_strategy == DuplicateStrategy::Update {
-            let ids: Vec<String> = state
-                .index
-                .stored_ids()
-                .into_iter()
-                .map(str::to_string)
-                .collect();
-            state.loaded = load_records(tx, self.module, &ids).await?;
+            state.loaded = load_records(tx, self.module, &stored).await?;
         }
         for (i, mut row) in rows.into_iter().enumerate() {
             self.counters.processed_rows += 1;
