@@ -41,8 +41,11 @@ impl FromRequestParts<AppState> for PublicBase {
             .get(header::HOST)
             .and_then(|v| v.to_str().ok())
             .or_else(|| parts.uri.authority().map(|a| a.as_str()));
-        // A Host that is not an authority (`name[:port]`) would make a link to somewhere else.
-        match host.filter(|h| h.parse::<Authority>().is_ok_and(|a| a.as_str() == *h)) {
+        // A Host that is not a plain `name[:port]` (user info, a path, spaces) would make a
+        // link to somewhere else.
+        let plain =
+            |h: &&str| !h.contains('@') && h.parse::<Authority>().is_ok_and(|a| a.as_str() == *h);
+        match host.filter(plain) {
             Some(host) => Ok(PublicBase(format!("http://{host}"))),
             None => Err(Error::validation(
                 "the request has no valid Host header to build links with: send one, or run \

@@ -120,6 +120,21 @@ async fn direct_and_job_exports(db: TestDb) {
     let (status, jobs) = server.get("/v1/export-jobs?limit=5").await;
     assert_eq!(status, 200);
     assert_eq!(jobs["jobs"][0]["exportJobId"], id.as_str());
+    // Links follow the Host the client used; one that is not a plain name[:port] is refused.
+    let listed = |host: &'static str| {
+        server
+            .request(Method::GET, "/v1/export-jobs?limit=5")
+            .header("host", host)
+            .send()
+    };
+    let (status, jobs) = json_of(listed("records.example.com:8443").await.unwrap()).await;
+    assert_eq!(status, 200, "{jobs}");
+    assert_eq!(
+        jobs["jobs"][0]["fileUrl"],
+        format!("http://records.example.com:8443/v1/export-jobs/{id}/download")
+    );
+    let (status, body) = json_of(listed("someone@evil.example").await.unwrap()).await;
+    assert_error(status, &body, 400, "validation_error");
 
     let response = export_body(
         &server,
