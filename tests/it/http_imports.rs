@@ -480,6 +480,42 @@ async fn spec_002_row_numbers_and_suggested_mapping(db: TestDb) {
         )
         .await;
     assert_error(status, &body, 400, "validation_error");
+
+    // Inline rows a worker imports later (over 5,000: queued) keep their numbering.
+    let many: Vec<Value> = (1..=5_001)
+        .map(|n| {
+            let email = if n == 5_001 {
+                "broken".to_string()
+            } else {
+                format!("q{n}@example.com")
+            };
+            json!({"E-mail": email})
+        })
+        .collect();
+    let (status, submitted) = server
+        .post(
+            &format!("{IMPORT}/execute"),
+            json!({"rows": many,
+                "columnMapping": [{"sourceColumn": "E-mail", "targetFieldSlug": "email"}]}),
+        )
+        .await;
+    assert_eq!(status, 202, "{submitted}");
+    let job_id = submitted["data"]["importJobId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut job = Value::Null;
+    for _ in 0..600 {
+        let (_, body) = server.get(&format!("{IMPORT}/jobs/{job_id}")).await;
+        job = body["data"].clone();
+        if !matches!(job["status"].as_str(), Some("pending" | "processing")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(job["status"], "completed", "{job}");
+    assert_eq!(job["errorRows"], 1, "{job}");
+    assert_eq!(job["errors"][0]["row"], 5_001, "{job}");
 }
 both!(
     http_import_spec_002_row_numbers_and_suggested_mapping,
