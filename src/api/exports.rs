@@ -23,7 +23,7 @@ use utoipa_axum::routes;
 use super::AppState;
 use super::auth::{Authorized, ExportsRead, ExportsWrite};
 use super::error::{ApiError, ApiJson, ApiResult};
-use super::params::{ExportJobPath, ModulePath, QueryParams};
+use super::params::{ExportJobPath, ModulePath, PublicBase, QueryParams};
 use crate::apikeys::ApiKey;
 use crate::error::Error;
 use crate::export::{
@@ -67,9 +67,11 @@ async fn export_module(
     State(state): State<AppState>,
     Path(ModulePath { module }): Path<ModulePath>,
     query: QueryParams,
+    base: PublicBase,
     ApiJson(request): ApiJson<ExportRequest>,
 ) -> ApiResult<Response> {
-    export_response(&state, &module, request, job_requested(&query), &auth.key).await
+    let asked = job_requested(&query);
+    export_response(&state, &module, request, asked, &auth.key, &base).await
 }
 
 /// Runs an API export: checks it, then streams the file or creates the job (see the module
@@ -80,6 +82,7 @@ pub(crate) async fn export_response(
     request: ExportRequest,
     job_requested: bool,
     key: &ApiKey,
+    base: &PublicBase,
 ) -> ApiResult<Response> {
     let mut request = request.for_api()?;
     // The export holds what the key's member may see; a body cannot say otherwise.
@@ -92,7 +95,7 @@ pub(crate) async fn export_response(
         Delivery::Job => {
             // A worker takes it from the queue.
             let job = export::create_job(store, module, &request, Some(user_id)).await?;
-            Ok((StatusCode::ACCEPTED, Json(job_json(&job))).into_response())
+            Ok((StatusCode::ACCEPTED, Json(job_json(&job, base))).into_response())
         }
     }
 }
@@ -186,17 +189,15 @@ impl Write for ChannelWriter {
     }
 }
 
-/// A job as the API shows it: `fileUrl` is the download route, and the server's file path
-/// stays on the server.
-pub(crate) fn job_json(job: &ExportJob) -> Value {
+/// A job as the API shows it: `fileUrl` is the absolute URL of the download route, and the
+/// server's file path stays on the server.
+pub(crate) fn job_json(job: &ExportJob, base: &PublicBase) -> Value {
     let mut value = json!(job);
     if let Some(object) = value.as_object_mut() {
         object.remove("filePath");
         if job.file_path.is_some() {
-            object.insert(
-                "fileUrl".into(),
-                json!(format!("/v1/export-jobs/{}/download", job.export_job_id)),
-            );
+            let path = format!("/v1/export-jobs/{}/download", job.export_job_id);
+            object.insert("fileUrl".into(), json!(base.url(&path)));
         }
     }
     value
@@ -211,11 +212,12 @@ async fn export_jobs(
     _auth: Authorized<ExportsRead>,
     State(state): State<AppState>,
     query: QueryParams,
+    base: PublicBase,
 ) -> ApiResult<Json<Value>> {
     let limit = query.count("limit", 1, 100)?.unwrap_or(25);
     let jobs = export::list_jobs(state.service.store(), limit).await?;
     Ok(Json(
-        json!({ "jobs": jobs.iter().map(job_json).collect::<Vec<_>>() }),
+        json!({ "jobs": jobs.iter().map(|job| job_json(job, &base)).collect::<Vec<_>>() }),
     ))
 }
 
@@ -229,9 +231,10 @@ async fn export_job(
     _auth: Authorized<ExportsRead>,
     State(state): State<AppState>,
     Path(ExportJobPath { export_job_id: id }): Path<ExportJobPath>,
+    base: PublicBase,
 ) -> ApiResult<Json<Value>> {
     let job = export::get_job(state.service.store(), &id).await?;
-    Ok(Json(job_json(&job)))
+    Ok(Json(job_json(&job, &base)))
 }
 
 #[utoipa::path(get, path = "/v1/export-jobs/{exportJobId}/download", tag = "exports",
@@ -280,7 +283,8 @@ async fn cancel_export_job(
     _auth: Authorized<ExportsWrite>,
     State(state): State<AppState>,
     Path(ExportJobPath { export_job_id: id }): Path<ExportJobPath>,
+    base: PublicBase,
 ) -> ApiResult<Json<Value>> {
     let job = export::cancel_job(state.service.store(), &id).await?;
-    Ok(Json(job_json(&job)))
+    Ok(Json(job_json(&job, &base)))
 }

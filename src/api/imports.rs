@@ -24,7 +24,7 @@ use super::error::{ApiError, ApiJson, ApiResult, too_large};
 use super::params::{ImportJobPath, ModulePath, QueryParams};
 use crate::error::Error;
 use crate::import::locale::value_options_for;
-use crate::import::mapping::ColumnMapping;
+use crate::import::mapping::{ColumnMapping, SuggestResult};
 use crate::import::memory::suggest_for_columns;
 use crate::import::source::MAX_COLUMN_NAME_BYTES;
 use crate::import::uploads::ReadOptions;
@@ -34,6 +34,7 @@ use crate::import::{
     SourceLimits, SourceOptions, Started, cancel, get_job, inline, list_jobs, parse_file, rollback,
     validate_file,
 };
+use crate::schema::Module;
 use crate::schema::registry::ModuleRegistry;
 use crate::schema::value::ValueOptions;
 use crate::store::Store;
@@ -340,16 +341,15 @@ async fn suggest_mapping(
     ApiJson(body): ApiJson<SuggestBody>,
 ) -> ApiResult<Json<Value>> {
     let module = state.service.modules().get(&module).await?;
-    let (columns, samples) = match (body.file_id, body.source_columns) {
+    let result = match (body.file_id, body.source_columns) {
         (Some(file_id), None) => {
             let path = state.uploads.path(&file_id)?;
             let options = upload_source_options(&state, &file_id)?;
-            let parsed = blocking(move || parse_file(&path, &options)).await?;
-            (parsed.source_columns, parsed.sample_rows)
+            suggest_for_source(&state, module, path, options).await?
         }
         (None, Some(columns)) => {
             check_source_columns(&columns, SourceLimits::default().max_columns)?;
-            (columns, body.sample_data)
+            suggest_off_thread(&state, module, columns, body.sample_data).await?
         }
         _ => {
             return Err(Error::invalid_field(
@@ -360,14 +360,56 @@ async fn suggest_mapping(
             .into());
         }
     };
-    // Similarity measures over every column and field are CPU work: off the request threads.
+    Ok(success(&result))
+}
+
+/// The suggestions for a file's columns and sample rows.
+async fn suggest_for_source(
+    state: &AppState,
+    module: Module,
+    path: PathBuf,
+    options: SourceOptions,
+) -> ApiResult<SuggestResult> {
+    let parsed = blocking(move || parse_file(&path, &options)).await?;
+    suggest_off_thread(state, module, parsed.source_columns, parsed.sample_rows).await
+}
+
+/// Similarity measures over every column and field are CPU work: off the request threads.
+async fn suggest_off_thread(
+    state: &AppState,
+    module: Module,
+    columns: Vec<String>,
+    samples: Vec<Map<String, Value>>,
+) -> ApiResult<SuggestResult> {
     let store = state.service.store().clone();
     let runtime = tokio::runtime::Handle::current();
-    let result = blocking(move || {
-        runtime.block_on(suggest_for_columns(&store, &module, &columns, &samples))
-    })
+    blocking(move || runtime.block_on(suggest_for_columns(&store, &module, &columns, &samples)))
+        .await
+}
+
+/// The mapping a step uses: the body's, else the one suggested for the source, taken as it is
+/// (as the CLI does without `--mapping`).
+async fn mapping_or_suggested(
+    state: &AppState,
+    module: &Module,
+    source: &StepSource,
+    given: Option<Vec<ColumnMapping>>,
+) -> ApiResult<Vec<ColumnMapping>> {
+    if let Some(mapping) = given {
+        return Ok(mapping);
+    }
+    let suggested = suggest_for_source(
+        state,
+        module.clone(),
+        source.path.clone(),
+        source.options.clone(),
+    )
     .await?;
-    Ok(success(&result))
+    Ok(suggested
+        .suggestions
+        .into_iter()
+        .map(ColumnMapping::from)
+        .collect())
 }
 
 /// `sourceColumns` as a request gives them: no more columns than a file may have, and no name
@@ -410,7 +452,8 @@ fn check_source_columns(columns: &[String], max_columns: usize) -> ApiResult<()>
 struct ValidateBody {
     file_id: Option<String>,
     rows: Option<Vec<Map<String, Value>>>,
-    column_mapping: Vec<ColumnMapping>,
+    /// Absent: the suggested mapping.
+    column_mapping: Option<Vec<ColumnMapping>>,
     #[serde(default)]
     static_values: Map<String, Value>,
     locale: Option<String>,
@@ -422,7 +465,7 @@ struct ValidateBody {
     description = "Without a `locale` (nor one on the module), the file's values decide the \
         day/month order of dates and the decimal mark of numbers; where none decides, a warning \
         `ambiguous_date` or `ambiguous_number` names the column and its first row.",
-    request_body(content = Object, description = "{rows | fileId, columnMapping, staticValues?, locale?}; a columnMapping entry of a select field may carry valueMap {sourceValue: option}"),
+    request_body(content = Object, description = "{rows | fileId, columnMapping?, staticValues?, locale?}; without columnMapping the suggested mapping is used; a columnMapping entry of a select field may carry valueMap {sourceValue: option}. Inline rows are numbered by their place (the first is row 1), a file's rows as the file numbers them (the header is row 1)"),
     responses((status = 200, description = "{success, data: {isValid, totalRows, validRows, errorRows, errors, warnings}}", body = Object),
         (status = 400, description = "Invalid request or mapping", body = Object)),
     security(("bearer" = ["imports:write"])))]
@@ -434,13 +477,14 @@ async fn validate(
 ) -> ApiResult<Json<Value>> {
     let module = state.service.modules().get(&module).await?;
     let source = step_source(&state, body.file_id, body.rows).await?;
+    let mapping = mapping_or_suggested(&state, &module, &source, body.column_mapping).await?;
     let (value_options, value_warnings) =
-        read_values_as(module.clone(), &source, &body.column_mapping, body.locale).await?;
+        read_values_as(module.clone(), &source, &mapping, body.locale).await?;
     let mut report = validate_file(
         &module,
         &source.path,
         &source.options,
-        &body.column_mapping,
+        &mapping,
         &body.static_values,
         &value_options,
         PipelineOptions::default(),
@@ -466,29 +510,13 @@ async fn read_values_as(
     blocking(move || value_options_for(&module, &path, &options, &mapping, locale.as_deref())).await
 }
 
-/// [`read_values_as`] for an execute: its warnings have no place in spec 002's answer.
-async fn file_value_options(
-    state: &AppState,
-    module: &str,
-    source: &StepSource,
-    request: &ImportRequest,
-) -> ApiResult<ValueOptions> {
-    let module = state.service.modules().get(module).await?;
-    let (options, _) = read_values_as(
-        module,
-        source,
-        &request.column_mapping,
-        request.locale.clone(),
-    )
-    .await?;
-    Ok(options)
-}
-
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ExecuteBody {
     file_id: Option<String>,
     rows: Option<Vec<Map<String, Value>>>,
+    /// Absent: the suggested mapping.
+    column_mapping: Option<Vec<ColumnMapping>>,
     #[serde(flatten)]
     request: ImportRequest,
 }
@@ -499,7 +527,7 @@ struct ExecuteBody {
         sync). Larger imports return the job at once (`stream` up to 50,000 rows, `background` \
         above); poll `GET …/import/jobs/{jobId}`.",
     params(ModulePath),
-    request_body(content = Object, description = "{rows | fileId, columnMapping (entries of select fields may carry valueMap {sourceValue: option}), duplicateStrategy?, duplicateMatchFields?, mergeMode?, aiMappingUsed?, skipValidation?, createMissingReferences?, staticValues?}"),
+    request_body(content = Object, description = "{rows | fileId, columnMapping? (absent: the suggested mapping; entries of select fields may carry valueMap {sourceValue: option}), duplicateStrategy?, duplicateMatchFields?, mergeMode?, aiMappingUsed?, skipValidation?, createMissingReferences?, staticValues?, locale?, maxErrors?}"),
     responses((status = 200, description = "{success, data: {importJobId, status, processingMode, successRows, errorRows, skippedRows, createdRecordIds, errors, referenceWarnings}}", body = Object),
         (status = 202, description = "{success, data: job} for a stream or background import", body = Object),
         (status = 400, description = "Invalid request, mapping or file", body = Object)),
@@ -515,7 +543,18 @@ async fn execute(
         None => None,
     };
     let source = step_source(&state, body.file_id, body.rows).await?;
-    let value_options = file_value_options(&state, &module, &source, &body.request).await?;
+    let mut request = body.request;
+    let target = state.service.modules().get(&module).await?;
+    request.column_mapping =
+        mapping_or_suggested(&state, &target, &source, body.column_mapping).await?;
+    // An execute's answer (spec 002) has no place for the warnings of how values read.
+    let (value_options, _) = read_values_as(
+        target,
+        &source,
+        &request.column_mapping,
+        request.locale.clone(),
+    )
+    .await?;
     let options = RunOptions {
         source: source.options.clone(),
         value_options,
@@ -529,14 +568,15 @@ async fn execute(
     };
     // Its own task: a client that disconnects does not stop an import half-way (the job ends
     // as it would have, and is in the job list). The task owns the source, so inline rows stay
-    // on disk until the import is done.
-    let service = state.service.clone();
+    // on disk until the import is done. It runs for the key's member: the records it creates
+    // are theirs, and it matches only records they may see.
+    let service = auth.records.clone();
     let import = tokio::spawn(async move {
         PreparedImport::prepare(
             &service,
             &module,
             &source.path,
-            body.request,
+            request,
             source.options.clone(),
             options.value_options.clone(),
         )

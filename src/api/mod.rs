@@ -60,6 +60,9 @@ pub struct ApiSettings {
     pub jobs_dir: PathBuf,
     /// Accept webhook URLs that reach loopback or private addresses (`--allow-private-webhooks`).
     pub allow_private_webhooks: bool,
+    /// The absolute URL clients reach this server at (`--public-url`, no trailing slash), for
+    /// links in answers; `None`: `http://` and each request's `Host`.
+    pub public_url: Option<String>,
 }
 
 impl Default for ApiSettings {
@@ -71,6 +74,7 @@ impl Default for ApiSettings {
             uploads_dir: PathBuf::from("uploads"),
             jobs_dir: PathBuf::from("jobs"),
             allow_private_webhooks: false,
+            public_url: None,
         }
     }
 }

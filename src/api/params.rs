@@ -14,11 +14,54 @@
 use std::convert::Infallible;
 
 use axum::extract::FromRequestParts;
+use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::uri::Authority;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
+use super::AppState;
+use super::error::ApiError;
 use crate::error::Error;
+
+/// The absolute URL this server is reached at, for links in answers (an export job's
+/// `fileUrl`): `--public-url` when the server was given one (behind a proxy or TLS), else
+/// `http://` and the request's `Host`.
+pub(crate) struct PublicBase(pub String);
+
+impl FromRequestParts<AppState> for PublicBase {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if let Some(base) = &state.settings.public_url {
+            return Ok(PublicBase(base.clone()));
+        }
+        let host = parts
+            .headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .or_else(|| parts.uri.authority().map(|a| a.as_str()));
+        // A Host that is not a plain `name[:port]` (user info, a path, spaces) would make a
+        // link to somewhere else.
+        let plain =
+            |h: &&str| !h.contains('@') && h.parse::<Authority>().is_ok_and(|a| a.as_str() == *h);
+        match host.filter(plain) {
+            Some(host) => Ok(PublicBase(format!("http://{host}"))),
+            None => Err(Error::validation(
+                "the request has no valid Host header to build links with: send one, or run \
+                 the server with --public-url",
+            )
+            .into()),
+        }
+    }
+}
+
+impl PublicBase {
+    /// `path` (starting with `/`) under this base.
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.0)
+    }
+}
 
 /// The query string as decoded pairs, in order (`filter[status]` keeps its brackets).
 /// Extracting it never fails: a parameter is checked when it is read.

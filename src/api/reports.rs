@@ -15,7 +15,7 @@ use super::AppState;
 use super::auth::{Authorized, ExportsRead, ExportsWrite};
 use super::error::{ApiJson, ApiResult};
 use super::exports::{export_response, job_requested};
-use super::params::{QueryParams, ReportPath};
+use super::params::{PublicBase, QueryParams, ReportPath};
 use crate::export::{ExportConfig, ExportFormat};
 use crate::reports::{self, NewReport};
 
@@ -112,6 +112,7 @@ async fn export_report(
     State(state): State<AppState>,
     Path(ReportPath { report_id: id }): Path<ReportPath>,
     query: QueryParams,
+    base: PublicBase,
     ApiJson(body): ApiJson<ReportExportBody>,
 ) -> ApiResult<Response> {
     let report = reports::get(state.service.store(), &id).await?;
@@ -122,6 +123,7 @@ async fn export_report(
         request,
         job_requested(&query),
         &auth.key,
+        &base,
     )
     .await
 }

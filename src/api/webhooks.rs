@@ -47,6 +47,7 @@ async fn create_webhook(
         &new,
         state.settings.allow_private_webhooks,
         Some(&auth.key.id),
+        auth.key.member_id.as_deref(),
     )
     .await?;
     Ok((StatusCode::CREATED, Json(json!({ "webhook": created }))))

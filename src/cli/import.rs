@@ -256,6 +256,7 @@ impl SourceArgs {
             sheet: self.sheet.clone(),
             encoding: self.encoding.clone(),
             delimiter: self.delimiter,
+            ..SourceOptions::default()
         }
     }
 }

@@ -54,6 +54,11 @@ pub struct ServeArgs {
     /// Milliseconds the idle embedded worker waits before it looks at the queue again.
     #[arg(long, default_value_t = 1000)]
     pub worker_poll_ms: u64,
+    /// The absolute URL clients reach this server at (behind a proxy, or with TLS), e.g.
+    /// https://records.example.com; links in answers (an export job's fileUrl) start with it
+    /// [default: http:// and the request's Host].
+    #[arg(long, env = "RECORDPORT_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
     /// Webhook URLs allowed at creation, and how the embedded worker delivers.
     #[command(flatten)]
     pub webhooks: super::worker::WebhookArgs,
@@ -82,6 +87,7 @@ pub async fn run(service: &RecordService, args: ServeArgs, database_url: &str) -
         uploads_dir,
         jobs_dir,
         allow_private_webhooks: args.webhooks.allow_private_webhooks,
+        public_url: args.public_url.as_deref().map(public_url).transpose()?,
     };
     // The first line on stdout is the address, for scripts and tests that asked for port 0.
     {
@@ -130,4 +136,18 @@ pub async fn run(service: &RecordService, args: ServeArgs, database_url: &str) -
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// `--public-url` checked: an absolute http(s) URL, kept without its trailing slash so paths
+/// append to it.
+fn public_url(text: &str) -> Result<String> {
+    let invalid = |why: &str| Error::invalid_field("--public-url", why, Some(text.into()));
+    let url = url::Url::parse(text).map_err(|e| invalid(&format!("not a URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(invalid("must be an http:// or https:// URL with a host"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid("must have no query or fragment"));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_string())
 }

@@ -78,7 +78,9 @@ pub async fn run(service: &RecordService, cmd: WebhookCommand, out: &Output) -> 
                     .collect(),
                 secret,
             };
-            let created = subscriptions::create(store, &new, allow_private_webhooks, None).await?;
+            let member = service.access().member_id();
+            let created =
+                subscriptions::create(store, &new, allow_private_webhooks, None, member).await?;
             out.print(&json!({ "webhook": created }), || {
                 format!(
                     "webhook {} → {}\nevents: {}\nsecret: {}\nThis is the only time the secret is shown.",

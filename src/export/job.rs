@@ -78,6 +78,8 @@ pub use crate::jobs::JobStatus;
 #[serde(rename_all = "camelCase")]
 pub struct ExportJob {
     pub export_job_id: String,
+    /// The account the store holds (one store, one account).
+    pub account_id: String,
     /// The module's id.
     pub source_id: String,
     pub source_type: &'static str,
@@ -106,7 +108,8 @@ pub struct ExportJob {
 
 const JOB_COLUMNS: &str = "j.id, j.module_id, m.slug AS module_slug, j.format, j.status, j.member_id, \
     j.options, j.total_records, j.processed_records, j.progress, j.file_name, j.file_path, \
-    j.file_size_bytes, j.content_type, j.error, j.requested_at, j.completed_at, j.expires_at";
+    j.file_size_bytes, j.content_type, j.error, j.requested_at, j.completed_at, j.expires_at, \
+    (SELECT a.id FROM account a) AS account_id";
 
 fn job_from_row(row: &Row) -> Result<ExportJob> {
     let format = ExportFormat::parse(&row.text("format")?)?;
@@ -116,6 +119,7 @@ fn job_from_row(row: &Row) -> Result<ExportJob> {
         |name: &str| -> Result<Option<u64>> { Ok(row.opt_int(name)?.map(|n| n.max(0) as u64)) };
     Ok(ExportJob {
         export_job_id: row.text("id")?,
+        account_id: row.text("account_id")?,
         source_id: row.text("module_id")?,
         source_type: "module",
         module_slug: row.text("module_slug")?,
@@ -504,7 +508,8 @@ async fn write_and_complete(
         hold.cancelled_or_lost().await?;
         return Ok(Ended::Cancelled);
     }
-    outbox::emit(&mut tx, EventKind::ExportCompleted, || {
+    let member = job.request.member_id.as_deref();
+    outbox::emit(&mut tx, EventKind::ExportCompleted, member, || {
         json!({
             "exportJobId": hold.id,
             "moduleSlug": job.module_slug,

@@ -9,6 +9,11 @@
 //!
 //! [`RowDecider`] then decides each row: a match updates (or skips) the record, no match creates
 //! one, and a unique value another record holds fails the row ("Duplicate email found").
+//!
+//! An import run for a member matches only records that member may see: the records of the
+//! store it may not see are [`KeyIndex::hide`]n, so a row whose only match is one of them creates
+//! a record (owned by the member) instead of updating or skipping it. Their unique values still
+//! fail the row, as the database would refuse them, without naming the record that holds them.
 
 use std::collections::{HashMap, HashSet};
 
@@ -90,6 +95,8 @@ pub(crate) struct KeyIndex {
     touched: HashMap<String, HashSet<KeyId>>,
     /// Records of the batch that came to hold a key.
     added: HashMap<KeyId, Vec<String>>,
+    /// Stored records the import's member may not see: never matched, never named.
+    hidden: HashSet<String>,
 }
 
 impl KeyIndex {
@@ -169,6 +176,11 @@ impl KeyIndex {
         self.stored.values().flatten().map(String::as_str).collect()
     }
 
+    /// Hides `ids`: records the import's member may not see (see the module note).
+    pub fn hide(&mut self, ids: impl IntoIterator<Item = String>) {
+        self.hidden.extend(ids);
+    }
+
     /// The records holding a key now, oldest first (ids are time-ordered).
     pub fn holders(&self, slug: &str, key: &str) -> Vec<&str> {
         let id = (slug.to_string(), key.to_string());
@@ -218,6 +230,7 @@ impl KeyIndex {
                 .iter()
                 .filter(|k| k.field_slug == field.slug)
                 .flat_map(|k| self.holders(&k.field_slug, &k.key))
+                .filter(|holder| !self.hidden.contains(*holder))
                 .collect();
             holders.sort_unstable();
             holders.dedup();
@@ -241,6 +254,11 @@ impl KeyIndex {
                 .find(|holder| *holder != record)
                 .map(|holder| (k, holder.to_string()))
         })
+    }
+
+    /// Whether `record` is one the import's member may not see (see [`KeyIndex::hide`]).
+    pub fn is_hidden(&self, record: &str) -> bool {
+        self.hidden.contains(record)
     }
 }
 
@@ -275,6 +293,8 @@ pub(crate) struct RowDecider<'a> {
     pub written: Vec<String>,
     /// The job the rows are imported by: what the records it writes name as their provenance.
     pub job_id: Option<String>,
+    /// The member the import runs for: the owner of the records it creates.
+    pub owner: Option<&'a str>,
 }
 
 impl RowDecider<'_> {
@@ -314,7 +334,10 @@ impl RowDecider<'_> {
             .display_name
             .clone()
             .unwrap_or_else(|| self.module.render_display_name(&row.fields));
-        let draft = Draft::named(display_name, row.fields.clone());
+        let draft = Draft {
+            owner_id: self.owner.map(str::to_string),
+            ..Draft::named(display_name, row.fields.clone())
+        };
         state.index.set_keys(&id, keys);
         state.order.push(id.clone());
         state.working.insert(
@@ -427,6 +450,11 @@ impl RowDecider<'_> {
             .module
             .field(&key.field_slug)
             .map_or(key.field_slug.as_str(), |f| f.label.as_str());
+        let held_by = if state.index.is_hidden(&holder) {
+            "another record".to_string()
+        } else {
+            format!("record {holder}")
+        };
         Some(RowError {
             row: row.row_number,
             code: RowErrorCode::DuplicateUniqueValue,
@@ -434,7 +462,7 @@ impl RowDecider<'_> {
             column: None,
             value: Some(key.key.clone()),
             error: format!(
-                "Duplicate {} found: '{}' is already used by record {holder}",
+                "Duplicate {} found: '{}' is already used by {held_by}",
                 label.to_lowercase(),
                 key.key
             ),

@@ -48,6 +48,8 @@ pub const FOREGROUND_LEASE: Duration = Duration::from_secs(60);
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ImportRequest {
+    /// Absent in a body: the caller decides (the CLI and the HTTP API use the suggested mapping).
+    #[serde(default)]
     pub column_mapping: Vec<ColumnMapping>,
     #[serde(default)]
     pub duplicate_strategy: DuplicateStrategy,
@@ -293,6 +295,7 @@ impl PreparedImport {
                     options: serde_json::to_value(request)
                         .map_err(|e| Error::internal(format!("import options as JSON: {e}")))?,
                     actor: &options.actor,
+                    member_id: service.access().member_id(),
                 },
             )
             .await?;

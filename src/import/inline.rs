@@ -3,7 +3,8 @@
 //! file.
 //!
 //! In: rows keyed by column name. Out: a UTF-8, comma-separated file with a header row, and the
-//! [`SourceOptions`] that read it back exactly. Guarantees: the columns are every key of any
+//! [`SourceOptions`] that read it back exactly, numbering the rows as spec 002 does (the n-th
+//! element of `rows` is row n). Guarantees: the columns are every key of any
 //! row (the first row's keys, then keys that later rows add; a JSON object's keys come sorted,
 //! and the mapping goes by name, so the order carries no meaning); a key a row lacks is an
 //! empty cell.
@@ -13,7 +14,7 @@ use std::path::Path;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
-use crate::import::source::SourceOptions;
+use crate::import::source::{RowNumbers, SourceOptions};
 
 /// Writes `rows` to `path` (see the module note); returns the number of rows written.
 pub fn write_rows_csv(rows: &[Map<String, Value>], path: &Path) -> Result<u64> {
@@ -51,11 +52,13 @@ pub fn write_rows_csv(rows: &[Map<String, Value>], path: &Path) -> Result<u64> {
     Ok(rows.len() as u64)
 }
 
-/// How to read a file written by [`write_rows_csv`]: nothing left to detection.
+/// How to read a file written by [`write_rows_csv`]: nothing left to detection, and rows
+/// numbered as spec 002 numbers them (the n-th element of `rows` is row n).
 pub fn source_options() -> SourceOptions {
     SourceOptions {
         encoding: Some("utf-8".to_string()),
         delimiter: Some(','),
+        row_numbers: RowNumbers::DataRows,
         ..SourceOptions::default()
     }
 }

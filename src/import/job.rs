@@ -68,6 +68,8 @@ impl ProcessingMode {
 #[serde(rename_all = "camelCase")]
 pub struct ImportJob {
     pub import_job_id: String,
+    /// The account the store holds (one store, one account).
+    pub account_id: String,
     pub module_id: String,
     pub status: JobStatus,
     pub processing_mode: ProcessingMode,
@@ -109,6 +111,10 @@ pub struct ImportJob {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rollback: Option<RollbackOutcome>,
     pub created_by_user_id: Option<String>,
+    /// The member the import runs for: its records are theirs, and it matches only records they
+    /// may see.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member_id: Option<String>,
     pub created_date_time: String,
     pub started_date_time: Option<String>,
     pub completed_date_time: Option<String>,
@@ -137,6 +143,8 @@ pub(crate) struct NewJob<'a> {
     pub total_rows: u64,
     pub options: Value,
     pub actor: &'a Actor,
+    /// The member the import runs for (None: the administrator).
+    pub member_id: Option<&'a str>,
 }
 
 pub(crate) async fn insert_job(store: &Store, job: NewJob<'_>) -> Result<()> {
@@ -146,7 +154,7 @@ pub(crate) async fn insert_job(store: &Store, job: NewJob<'_>) -> Result<()> {
         "INSERT INTO import_jobs (id, module_id, status, processing_mode, file_name, file_type, \
          file_path, source_options, worker_id, lease_expires_at, heartbeat_at, options, \
          total_rows, created_at, started_at, expires_at, created_by_user_id, \
-         created_by_display_name) VALUES (",
+         created_by_display_name, member_id) VALUES (",
     );
     sql.bind_list([
         Some(job.id.to_string()),
@@ -175,6 +183,8 @@ pub(crate) async fn insert_job(store: &Store, job: NewJob<'_>) -> Result<()> {
         .bind(now + JOB_RETENTION_MICROS)
         .push(", ")
         .bind_list([job.actor.user_id.clone(), job.actor.display_name.clone()])
+        .push(", ")
+        .bind(job.member_id.map(str::to_string))
         .push(")");
     store.execute(sql).await?;
     Ok(())
@@ -325,7 +335,8 @@ pub(crate) async fn finish_job(
         load.bind(job_id);
         if let Some(row) = tx.fetch_optional(load).await? {
             let job = job_from_row(&row)?;
-            outbox::emit(&mut tx, event, || json!({ "job": job })).await?;
+            let member = job.member_id.clone();
+            outbox::emit(&mut tx, event, member.as_deref(), || json!({ "job": job })).await?;
         }
     }
     tx.commit().await
@@ -337,7 +348,8 @@ fn job_columns(dialect: Dialect) -> String {
          processed_rows, created_rows, updated_rows, unchanged_rows, skipped_rows, error_rows, \
          {} AS errors, {} AS reference_warnings, failure, rollback, created_at, started_at, \
          completed_at, expires_at, created_by_user_id, created_by_display_name, file_path, \
-         source_options, worker_id, attempts, cancel_requested, undo_pending",
+         source_options, worker_id, attempts, cancel_requested, undo_pending, member_id, \
+         (SELECT a.id FROM account a) AS account_id",
         dialect.json_column("options"),
         dialect.json_column("errors"),
         dialect.json_column("reference_warnings"),
@@ -367,6 +379,7 @@ fn job_from_row(row: &Row) -> Result<ImportJob> {
     });
     Ok(ImportJob {
         import_job_id: id,
+        account_id: row.text("account_id")?,
         module_id: row.text("module_id")?,
         status: JobStatus::parse(&row.text("status")?)?,
         processing_mode: mode,
@@ -397,6 +410,7 @@ fn job_from_row(row: &Row) -> Result<ImportJob> {
             .map(|text| parse_stored_json(&text))
             .transpose()?,
         created_by_user_id: row.opt_text("created_by_user_id")?,
+        member_id: row.opt_text("member_id")?,
         created_date_time: format_micros(row.int("created_at")?),
         started_date_time: started_at.map(format_micros),
         completed_date_time: completed_at.map(format_micros),

@@ -69,5 +69,7 @@ pub use report::{
     Counters, ImportResult, Phase, Progress, ReferenceWarning, RowError, RowErrorCode,
 };
 pub use rollback::{RollbackOutcome, rollback};
-pub use source::{FileType, Source, SourceInfo, SourceLimits, SourceOptions, SourceRow, open};
+pub use source::{
+    FileType, RowNumbers, Source, SourceInfo, SourceLimits, SourceOptions, SourceRow, open,
+};
 pub use validate::{ValidationReport, Warning, validate_file};

@@ -25,11 +25,11 @@ use crate::import::job::{self, ImportJob, JobStatus, NewJob, ProcessingMode};
 use crate::import::locale::value_options_for;
 use crate::import::memory;
 use crate::import::pipeline::PipelineOptions;
-use crate::import::source::{self, SourceLimits, SourceOptions};
+use crate::import::source::{self, RowNumbers, SourceLimits, SourceOptions};
 use crate::import::undo;
 use crate::import::writer::{Importer, Resume};
 use crate::jobs::{self, Claimed, JobTable, Lease};
-use crate::records::{Actor, RecordService};
+use crate::records::{Access, Actor, RecordService};
 use crate::schema::value::ValueOptions;
 use crate::store::new_id;
 
@@ -66,6 +66,8 @@ struct StoredSource {
     sheet: Option<String>,
     encoding: Option<String>,
     delimiter: Option<char>,
+    #[serde(default)]
+    row_numbers: RowNumbers,
 }
 
 impl StoredSource {
@@ -75,6 +77,7 @@ impl StoredSource {
             sheet: options.sheet.clone(),
             encoding: options.encoding.clone(),
             delimiter: options.delimiter,
+            row_numbers: options.row_numbers,
         }
     }
 
@@ -87,6 +90,7 @@ impl StoredSource {
             sheet: self.sheet.clone(),
             encoding: self.encoding.clone(),
             delimiter: self.delimiter,
+            row_numbers: self.row_numbers,
         }
     }
 }
@@ -163,6 +167,7 @@ pub(crate) async fn enqueue(
             total_rows,
             options: as_json("import options", serde_json::to_value(&request))?,
             actor: &queue.actor,
+            member_id: service.access().member_id(),
         },
     )
     .await?;
@@ -223,6 +228,11 @@ pub(crate) async fn run_claimed(
 ) -> Result<ImportJob> {
     let store = service.store();
     let queued = job::load_queued(store, &claimed.id).await?;
+    // The job runs for the member who started it, whoever's worker claims it.
+    let service = &service.acting_for(match &queued.job.member_id {
+        Some(member) => Access::Member(member.clone()),
+        None => Access::Everything,
+    });
     let job_id = claimed.id.as_str();
     let module_slug = queued.module_slug.clone();
     let reload = || job::get_job(store, service.modules(), &module_slug, job_id);

@@ -120,6 +120,8 @@ impl ReferenceResolver<'_> {
                     .push(") OR lower(display_name) IN (")
                     .bind_list(page.iter().map(|v| v.to_lowercase()))
                     .push("))");
+                // A member's import links only to records the member may see.
+                self.service.access().restrict(&mut sql, "records");
                 for row in tx.fetch_all(sql).await? {
                     let id = row.text("id")?;
                     found.entry(id.to_lowercase()).or_default().push(id.clone());
@@ -217,7 +219,10 @@ impl ReferenceResolver<'_> {
             modules: self.service.modules(),
             value_options: self.value_options,
         };
-        let draft = Draft::named(name.trim().to_string(), fields);
+        let draft = Draft {
+            owner_id: self.service.access().member_id().map(str::to_string),
+            ..Draft::named(name.trim().to_string(), fields)
+        };
         let id = writer.insert(tx, &draft, self.actor).await?;
         if let Some(job_id) = &self.job_id {
             // The job's rollback deletes what the job created, found by this.

@@ -141,6 +141,8 @@ pub(crate) struct Importer<'a> {
     plan: &'a Arc<MappingPlan>,
     request: &'a ImportRequest,
     actor: &'a Actor,
+    /// `actor` saying `source: "import"` and the job id of the versions it writes.
+    importing_actor: Actor,
     job_id: Option<String>,
     decider: RowDecider<'a>,
     resolver: ReferenceResolver<'a>,
@@ -180,12 +182,17 @@ impl<'a> Importer<'a> {
         } else {
             match_fields(module, &request.duplicate_match_fields)?
         };
+        let importing_actor = match &job_id {
+            Some(id) => actor.with_metadata(outbox::import_source(id)),
+            None => actor.clone(),
+        };
         Ok(Importer {
             service,
             module,
             plan,
             request,
             actor,
+            importing_actor,
             decider: RowDecider {
                 module,
                 plan,
@@ -193,6 +200,7 @@ impl<'a> Importer<'a> {
                 match_on,
                 written: plan.written_fields(),
                 job_id: job_id.clone(),
+                owner: service.access().member_id(),
             },
             resolver: ReferenceResolver {
                 service,
@@ -551,10 +559,26 @@ impl<'a> Importer<'a> {
         let spaces = KeySpaces::of(tx, self.module).await?;
         let update = self.request.duplicate_strategy == DuplicateStrategy::Update;
         let module = self.module;
+        let access = self.service.access();
+        // A member's import matches only what the member may see: the stored holders of the
+        // batch's keys are checked first, then the rest of the batch runs as for everyone.
+        let hidden = if access.member_id().is_some() {
+            let index = KeyIndex::load(tx, &spaces, &wanted).await?;
+            let stored: Vec<&str> = index.stored_ids().into_iter().collect();
+            let seen = access.visible_ids(tx, &stored).await?;
+            stored
+                .into_iter()
+                .filter(|id| !seen.contains(*id))
+                .map(str::to_string)
+                .collect()
+        } else {
+            Vec::new()
+        };
         let state = if tx.dialect() == Dialect::Sqlite {
             // One raw session for the whole batch: lookups, decisions, records and ledger.
             sqlite_raw::with_raw(tx, |connection| {
-                let index = KeyIndex::load_sqlite(connection, &spaces, &wanted)?;
+                let mut index = KeyIndex::load_sqlite(connection, &spaces, &wanted)?;
+                index.hide(hidden);
                 let loaded = if update {
                     load_records_sqlite(connection, module, index.stored_ids())?
                 } else {
@@ -566,7 +590,8 @@ impl<'a> Importer<'a> {
             })
             .await?
         } else {
-            let index = KeyIndex::load(tx, &spaces, &wanted).await?;
+            let mut index = KeyIndex::load(tx, &spaces, &wanted).await?;
+            index.hide(hidden);
             let loaded = if update {
                 let ids: Vec<String> = index.stored_ids().into_iter().map(str::to_string).collect();
                 load_records(tx, module, &ids).await?
@@ -616,7 +641,7 @@ impl<'a> Importer<'a> {
         Decisions {
             module: self.module,
             spaces,
-            actor: self.actor,
+            actor: &self.importing_actor,
             job_id: self.job_id.as_deref(),
             working: &state.working,
             order: &state.order,

@@ -8,7 +8,10 @@
 //! precede a change, so what a caller cannot see it cannot change, and no read path is left
 //! out by forgetting a check after the fact. Member ids are bound, never spliced.
 
-use crate::store::Sql;
+use std::collections::HashSet;
+
+use crate::error::Result;
+use crate::store::{Sql, Tx, statement_pages};
 
 /// The caller of a records operation.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -44,6 +47,21 @@ impl Access {
         };
         let member = sql.arg(member.clone());
         Some(visible(alias, &member))
+    }
+
+    /// Those of the record `ids` this caller may see (privacy levels only: trashed records
+    /// count too).
+    pub(crate) async fn visible_ids(&self, tx: &mut Tx, ids: &[&str]) -> Result<HashSet<String>> {
+        let mut seen = HashSet::new();
+        for page in statement_pages(ids, 500) {
+            let mut sql = Sql::new("SELECT r.id FROM records r WHERE r.id IN (");
+            sql.bind_list(page.iter().copied()).push(")");
+            self.restrict(&mut sql, "r");
+            for row in tx.fetch_all(sql).await? {
+                seen.insert(row.text("id")?);
+            }
+        }
+        Ok(seen)
     }
 
     /// The same condition for a statement with positional parameters (`?N`), the member bound

@@ -209,8 +209,9 @@ impl RecordService {
         let mut tx = self.store.begin().await?;
         let mut errors = ElementErrors::new("updates");
         let mut ids = Vec::with_capacity(request.updates.len());
-        for (i, RecordPatch { id, input }) in request.updates.into_iter().enumerate() {
+        for (i, RecordPatch { id, mut input }) in request.updates.into_iter().enumerate() {
             let updated = async {
+                let actor = &input.actor_saying(actor)?;
                 let current =
                     load(&mut tx, &module, &id, Liveness::LiveForUpdate, &self.access).await?;
                 check_version(&current, input.version)?;
@@ -258,6 +259,7 @@ impl RecordService {
             external_id: input.external_id,
             owner_id: input.owner_id,
             version: input.version,
+            metadata: input.metadata,
         };
         self.update(module, id, replaced, actor).await
     }

@@ -23,6 +23,10 @@ pub struct VersionEntry {
     pub user_display_name: Option<String>,
     /// `{name: {"old", "new"}}`; empty for create, delete and restore.
     pub changes: Map<String, Value>,
+    /// What was said of the change (spec 004's `metadata`: a `reason`, an import's `source`
+    /// and `jobId`).
+    #[serde(skip_serializing_if = "Map::is_empty")]
+    pub metadata: Map<String, Value>,
     /// The field values the record had at this version.
     pub fields: Map<String, Value>,
     /// The import job that made this version, if one did.
@@ -38,14 +42,16 @@ struct VersionRow {
     user_id: Option<String>,
     user_display_name: Option<String>,
     job_id: Option<String>,
+    metadata: Map<String, Value>,
 }
 
 async fn version_rows(tx: &mut Tx, record_id: &str) -> Result<Vec<VersionRow>> {
     let dialect = tx.dialect();
     let mut sql = Sql::new(format!(
-        "SELECT version, action, {} AS changes, changed_at, user_id, user_display_name, job_id \
-         FROM record_versions WHERE record_id = ",
-        dialect.json_column("changes")
+        "SELECT version, action, {} AS changes, changed_at, user_id, user_display_name, job_id, \
+         {} AS metadata FROM record_versions WHERE record_id = ",
+        dialect.json_column("changes"),
+        dialect.json_column("metadata"),
     ));
     sql.bind(record_id).push(" ORDER BY version DESC");
     let rows = tx.fetch_all(sql).await?;
@@ -59,6 +65,10 @@ async fn version_rows(tx: &mut Tx, record_id: &str) -> Result<Vec<VersionRow>> {
                 user_id: row.opt_text("user_id")?,
                 user_display_name: row.opt_text("user_display_name")?,
                 job_id: row.opt_text("job_id")?,
+                metadata: match row.opt_text("metadata")? {
+                    Some(text) => parse_stored_json(&text)?,
+                    None => Map::new(),
+                },
             })
         })
         .collect()
@@ -113,9 +123,14 @@ pub(crate) async fn history(tx: &mut Tx, current: &Record) -> Result<Vec<Version
             fields: state.fields.clone(),
             changes: row.changes.clone(),
             import_job_id: row.job_id,
+            metadata: row.metadata,
         });
         undo(&mut state, &row.changes);
     }
+    let creating_job = current
+        .imported_by
+        .as_ref()
+        .and_then(|p| p.created_by_job.clone());
     entries.push(VersionEntry {
         version: 1,
         action: "create".to_string(),
@@ -124,11 +139,13 @@ pub(crate) async fn history(tx: &mut Tx, current: &Record) -> Result<Vec<Version
         user_display_name: current.created_by_display_name.clone(),
         changes: Map::new(),
         fields: state.fields,
-        // Version 1 is the record itself: its creating job is the record's provenance.
-        import_job_id: current
-            .imported_by
-            .as_ref()
-            .and_then(|p| p.created_by_job.clone()),
+        // Version 1 is the record itself: its creating job is the record's provenance, and
+        // says so as an import's later versions do.
+        metadata: creating_job
+            .as_deref()
+            .map(crate::webhooks::outbox::import_source)
+            .unwrap_or_default(),
+        import_job_id: creating_job,
     });
     Ok(entries)
 }

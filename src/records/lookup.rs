@@ -167,9 +167,10 @@ impl RecordService {
     pub async fn upsert_by_match(
         &self,
         module: &str,
-        upsert: MatchUpsert,
+        mut upsert: MatchUpsert,
         actor: &Actor,
     ) -> Result<(Record, bool)> {
+        let actor = &upsert.record.actor_saying(actor)?;
         let module = self.modules.get(module).await?;
         let field = upsert.match_field.as_str();
         let matcher = Matcher::for_field(&module, field)?;

@@ -185,7 +185,13 @@ impl RecordService {
         Ok(draft)
     }
 
-    pub async fn create(&self, module: &str, input: RecordInput, actor: &Actor) -> Result<Record> {
+    pub async fn create(
+        &self,
+        module: &str,
+        mut input: RecordInput,
+        actor: &Actor,
+    ) -> Result<Record> {
+        let actor = &input.actor_saying(actor)?;
         let module = self.modules.get(module).await?;
         let writer = self.writer(&module);
         let mut tx = self.store.begin().await?;
@@ -213,9 +219,10 @@ impl RecordService {
         &self,
         module: &str,
         id: &str,
-        input: RecordInput,
+        mut input: RecordInput,
         actor: &Actor,
     ) -> Result<Record> {
+        let actor = &input.actor_saying(actor)?;
         let expected = input.version;
         self.change(module, id, Change::Patch(Box::new(input)), expected, actor)
             .await

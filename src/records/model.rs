@@ -11,14 +11,38 @@ use crate::store::{Dialect, RowValues, format_micros};
 pub struct Actor {
     pub user_id: String,
     pub display_name: String,
+    /// What is said of the changes this actor makes (spec 004's `metadata`: a `reason` given
+    /// with an update, `source: "import"` and the `jobId` of an import's): kept with each
+    /// version it makes and sent in webhook payloads. Empty: nothing is said.
+    pub metadata: Map<String, Value>,
 }
+
+/// Keys of change metadata the server sets: a body's are dropped, so a caller cannot pass a
+/// change off as an import's or another user's.
+pub const SERVER_METADATA_KEYS: [&str; 3] = ["source", "jobId", "userId"];
+
+/// The most bytes a body's `metadata` may take as JSON: it is stored with every version.
+pub const MAX_METADATA_BYTES: usize = 4096;
 
 impl Actor {
     pub fn new(user_id: impl Into<String>, display_name: impl Into<String>) -> Self {
         Actor {
             user_id: user_id.into(),
             display_name: display_name.into(),
+            metadata: Map::new(),
         }
+    }
+
+    /// This actor, saying `metadata` of its changes as well.
+    pub fn with_metadata(&self, metadata: Map<String, Value>) -> Actor {
+        let mut actor = self.clone();
+        actor.metadata.extend(metadata);
+        actor
+    }
+
+    /// [`Actor::metadata`] as the JSON text a version row keeps; `None` when empty.
+    pub(crate) fn metadata_json(&self) -> Option<String> {
+        (!self.metadata.is_empty()).then(|| Value::Object(self.metadata.clone()).to_string())
     }
 }
 
@@ -111,6 +135,9 @@ pub struct RecordInput {
     pub owner_id: Option<String>,
     #[serde(default)]
     pub version: Option<i64>,
+    /// Spec 004's change metadata (`{"reason": "…"}`), kept with the version the change makes.
+    #[serde(default)]
+    pub metadata: Option<Map<String, Value>>,
 }
 
 /// Tells an absent key (outer `None`, via `default`) from an explicit `null` (`Some(None)`).
@@ -124,6 +151,29 @@ impl RecordInput {
     /// Parses a request body; `context` names where it came from in errors.
     pub fn from_json(value: Value, context: &str) -> Result<RecordInput> {
         serde_json::from_value(value).map_err(|e| Error::json(context, e))
+    }
+
+    /// Takes the body's `metadata` out, checked: at most [`MAX_METADATA_BYTES`] as JSON, the
+    /// keys the server sets ([`SERVER_METADATA_KEYS`]) dropped.
+    pub fn take_metadata(&mut self) -> Result<Map<String, Value>> {
+        let mut metadata = self.metadata.take().unwrap_or_default();
+        for key in SERVER_METADATA_KEYS {
+            metadata.remove(key);
+        }
+        let size = Value::Object(metadata.clone()).to_string().len();
+        if size > MAX_METADATA_BYTES {
+            return Err(Error::invalid_field(
+                "metadata",
+                format!("is {size} bytes as JSON, over the limit of {MAX_METADATA_BYTES}"),
+                None,
+            ));
+        }
+        Ok(metadata)
+    }
+
+    /// `actor` saying this body's `metadata` of the change (taken out of the body).
+    pub fn actor_saying(&mut self, actor: &Actor) -> Result<Actor> {
+        Ok(actor.with_metadata(self.take_metadata()?))
     }
 }
 

@@ -109,6 +109,9 @@ pub struct HistoryVersion {
     /// The import job that made this version, if one did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub import_job_id: Option<String>,
+    /// What was said of the change (`reason`; an import's `source` and `jobId`).
+    #[serde(skip_serializing_if = "Map::is_empty")]
+    pub metadata: Map<String, Value>,
 }
 
 impl From<VersionEntry> for HistoryVersion {
@@ -123,6 +126,7 @@ impl From<VersionEntry> for HistoryVersion {
             updated_by: entry.user_id,
             changes: entry.changes,
             import_job_id: entry.import_job_id,
+            metadata: entry.metadata,
         }
     }
 }
@@ -165,7 +169,7 @@ impl ChangelogEntry {
             user_name: entry.user_display_name,
             timestamp: entry.changed_date_time,
             changes,
-            metadata: Map::new(),
+            metadata: entry.metadata,
         }
     }
 }

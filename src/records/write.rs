@@ -499,7 +499,7 @@ impl RecordWriter<'_> {
         let dialect = tx.dialect();
         let mut sql = Sql::new(
             "INSERT INTO record_versions (record_id, version, action, changes, changed_at, user_id, \
-             user_display_name) VALUES (",
+             user_display_name, metadata) VALUES (",
         );
         sql.bind(current.id.clone())
             .push(", ")
@@ -512,8 +512,9 @@ impl RecordWriter<'_> {
             .push(", ")
             .bind(now)
             .push(", ")
-            .bind_list([actor.user_id.clone(), actor.display_name.clone()])
-            .push(")");
+            .bind_list([actor.user_id.clone(), actor.display_name.clone()]);
+        let p = sql.arg(actor.metadata_json());
+        sql.push(", ").push(&dialect.json_param(&p)).push(")");
         tx.execute(sql).await?;
         Ok(())
     }

@@ -42,6 +42,9 @@ pub struct Webhook {
     pub created_date_time: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub created_by_key_id: Option<String>,
+    /// The member whose key created the webhook: it hears only of records they may see.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member_id: Option<String>,
 }
 
 /// A webhook just created, with its secret: the only time the secret is returned.
@@ -92,12 +95,14 @@ pub struct DeliveryAttempt {
     pub duration_ms: i64,
 }
 
-/// Creates a webhook. Its URL must pass [`guard::check_url`] (unless `allow_private`).
+/// Creates a webhook for `member_id` (None: the administrator, who hears of every record). Its
+/// URL must pass [`guard::check_url`] (unless `allow_private`).
 pub async fn create(
     store: &Store,
     new: &NewWebhook,
     allow_private: bool,
     created_by_key_id: Option<&str>,
+    member_id: Option<&str>,
 ) -> Result<CreatedWebhook> {
     // Cheap checks first: the URL's costs a DNS lookup.
     let events = parse_events(&new.events)?;
@@ -125,8 +130,9 @@ pub async fn create(
     let id = new_id("whk");
     let now = now_micros();
     let mut tx = store.begin().await?;
-    let mut sql =
-        Sql::new("INSERT INTO webhooks (id, url, secret, created_at, created_by_key_id) VALUES (");
+    let mut sql = Sql::new(
+        "INSERT INTO webhooks (id, url, secret, created_at, created_by_key_id, member_id) VALUES (",
+    );
     sql.bind(id.as_str())
         .push(", ")
         .bind(url.as_str())
@@ -136,6 +142,8 @@ pub async fn create(
         .bind(now)
         .push(", ")
         .bind(created_by_key_id.map(str::to_string))
+        .push(", ")
+        .bind(member_id.map(str::to_string))
         .push(")");
     tx.execute(sql).await?;
     for event in &events {
@@ -154,6 +162,7 @@ pub async fn create(
             events,
             created_date_time: format_micros(now),
             created_by_key_id: created_by_key_id.map(str::to_string),
+            member_id: member_id.map(str::to_string),
         },
         secret,
     })
@@ -182,7 +191,8 @@ fn parse_events(names: &[String]) -> Result<Vec<EventKind>> {
 pub async fn list(store: &Store) -> Result<Vec<Webhook>> {
     let rows = store
         .fetch_all(Sql::new(
-            "SELECT id, url, created_at, created_by_key_id FROM webhooks ORDER BY created_at, id",
+            "SELECT id, url, created_at, created_by_key_id, member_id FROM webhooks \
+             ORDER BY created_at, id",
         ))
         .await?;
     let mut webhooks = Vec::with_capacity(rows.len());
@@ -193,8 +203,9 @@ pub async fn list(store: &Store) -> Result<Vec<Webhook>> {
 }
 
 pub async fn get(store: &Store, id: &str) -> Result<Webhook> {
-    let mut sql =
-        Sql::new("SELECT id, url, created_at, created_by_key_id FROM webhooks WHERE id = ");
+    let mut sql = Sql::new(
+        "SELECT id, url, created_at, created_by_key_id, member_id FROM webhooks WHERE id = ",
+    );
     sql.bind(id);
     match store.fetch_optional(sql).await? {
         Some(row) => webhook_from_row(store, &row).await,
@@ -220,6 +231,7 @@ async fn webhook_from_row(store: &Store, row: &Row) -> Result<Webhook> {
         events,
         created_date_time: format_micros(row.int("created_at")?),
         created_by_key_id: row.opt_text("created_by_key_id")?,
+        member_id: row.opt_text("member_id")?,
         id,
     })
 }

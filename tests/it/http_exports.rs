@@ -1,5 +1,6 @@
 //! Spec 002's exports through a real server: a direct CSV download, an export job polled to
-//! completion and downloaded, the job list, and saved reports with their export.
+//! completion and downloaded (its `fileUrl` absolute, from the Host or `--public-url`), the
+//! job list with the store's `accountId`, and saved reports with their export.
 
 use std::time::Duration;
 
@@ -82,9 +83,20 @@ async fn direct_and_job_exports(db: TestDb) {
     assert_eq!(job["status"], "completed", "{job}");
     assert_eq!(job["progress"], 100);
     assert_eq!(job["processedRecords"], 3);
+    // An absolute URL, from the request's Host; the job names the store's account.
     let url = job["fileUrl"].as_str().unwrap();
-    assert_eq!(url, format!("/v1/export-jobs/{id}/download"));
-    let response = server.request(Method::GET, url).send().await.unwrap();
+    assert_eq!(url, server.url(&format!("/v1/export-jobs/{id}/download")));
+    assert!(
+        job["accountId"].as_str().unwrap().starts_with("acc_"),
+        "{job}"
+    );
+    let response = server
+        .client
+        .get(url)
+        .bearer_auth(&server.key)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(
         response.headers()["content-type"],
@@ -108,6 +120,21 @@ async fn direct_and_job_exports(db: TestDb) {
     let (status, jobs) = server.get("/v1/export-jobs?limit=5").await;
     assert_eq!(status, 200);
     assert_eq!(jobs["jobs"][0]["exportJobId"], id.as_str());
+    // Links follow the Host the client used; one that is not a plain name[:port] is refused.
+    let listed = |host: &'static str| {
+        server
+            .request(Method::GET, "/v1/export-jobs?limit=5")
+            .header("host", host)
+            .send()
+    };
+    let (status, jobs) = json_of(listed("records.example.com:8443").await.unwrap()).await;
+    assert_eq!(status, 200, "{jobs}");
+    assert_eq!(
+        jobs["jobs"][0]["fileUrl"],
+        format!("http://records.example.com:8443/v1/export-jobs/{id}/download")
+    );
+    let (status, body) = json_of(listed("someone@evil.example").await.unwrap()).await;
+    assert_error(status, &body, 400, "validation_error");
 
     let response = export_body(
         &server,
@@ -139,6 +166,61 @@ async fn direct_and_job_exports(db: TestDb) {
     assert_error(status, &body, 404, "not_found");
 }
 both!(http_direct_and_job_exports, direct_and_job_exports);
+
+/// Behind a proxy the server is told its public URL: links start with it, whatever the Host.
+async fn public_url_and_account(db: TestDb) {
+    let server = Server::start(&db, &["--public-url", "https://records.example.com/crm/"]).await;
+    add_contacts(&server).await;
+    let response = export_body(
+        &server,
+        "/v1/modules/contacts/export?job=true",
+        json!({"format": "csv"}),
+    )
+    .await;
+    let (status, job) = json_of(response).await;
+    assert_eq!(status, 202, "{job}");
+    let id = job["exportJobId"].as_str().unwrap().to_string();
+    let job = wait_for_export(&server, &id).await;
+    assert_eq!(
+        job["fileUrl"],
+        format!("https://records.example.com/crm/v1/export-jobs/{id}/download")
+    );
+    let (_, jobs) = server.get("/v1/export-jobs").await;
+    assert_eq!(jobs["jobs"][0]["fileUrl"], job["fileUrl"]);
+    // One store, one account: export and import jobs name the same one, every time.
+    let account = job["accountId"].as_str().unwrap().to_string();
+    assert!(
+        account.starts_with("acc_") && account.len() > 10,
+        "{account}"
+    );
+    let (status, imported) = server
+        .post(
+            "/v1/modules/contacts/import/execute",
+            json!({"rows": [{"Email": "new@example.com"}],
+                "columnMapping": [{"sourceColumn": "Email", "targetFieldSlug": "email"}]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{imported}");
+    let job_id = imported["data"]["importJobId"].as_str().unwrap();
+    let (_, import_job) = server
+        .get(&format!("/v1/modules/contacts/import/jobs/{job_id}"))
+        .await;
+    assert_eq!(import_job["data"]["accountId"], account.as_str());
+
+    // A public URL that is not an absolute http(s) URL is refused at start.
+    let out = crate::common::recordport_process()
+        .args(["--db", &db.url, "serve", "--bind", "127.0.0.1:0"])
+        .args(["--public-url", "records.example.com"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--public-url"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+both!(http_export_public_url_and_account, public_url_and_account);
 
 async fn saved_reports(db: TestDb) {
     let server = Server::start(&db, &[]).await;

@@ -1,7 +1,8 @@
 //! Spec 002's import steps through a real server: a multipart upload of the sample contacts,
 //! suggest-mapping, validate, execute, the job list and status, rollback; inline rows; a
 //! background import run by the server's worker and polled to completion; the upload limit
-//! (413).
+//! (413); spec 002's row numbers (inline rows by their place, files by their rows) and the
+//! suggested mapping when a body has none.
 
 use std::time::Duration;
 
@@ -168,7 +169,8 @@ async fn inline_rows_and_bad_uploads(db: TestDb) {
     assert_eq!(status, 200, "{report}");
     assert_eq!(report["data"]["isValid"], false);
     assert_eq!(report["data"]["errorRows"], 1);
-    assert_eq!(report["data"]["errors"][0]["row"], 3);
+    // Spec 002: the n-th element of `rows` is row n.
+    assert_eq!(report["data"]["errors"][0]["row"], 2);
     assert_eq!(report["data"]["errors"][0]["field"], "email");
 
     let (status, result) = server
@@ -403,3 +405,119 @@ async fn background_import(db: TestDb) {
     assert_eq!(page["total"], 0);
 }
 both!(http_background_import_run_by_the_worker, background_import);
+
+/// Spec 002's details: inline rows are numbered by their place, a file's rows by the file;
+/// validate and execute without a columnMapping use the suggested mapping, as the CLI does.
+async fn spec_002_row_numbers_and_suggested_mapping(db: TestDb) {
+    let server = Server::start(&db, &[]).await;
+    let rows = json!([
+        {"Full Name": "Ada Lovelace", "E-mail": "ada@example.com"},
+        {"Full Name": "Bad Email", "E-mail": "not-an-email"},
+        {"Full Name": "Line\nBreak", "E-mail": "grace@example.com"},
+        {"Full Name": "Alan Turing", "E-mail": "alan@example.com"},
+        {"Full Name": "Also Bad", "E-mail": "also-bad"}
+    ]);
+    // No columnMapping: "E-mail" is suggested for email, so its values are checked.
+    let (status, report) = server
+        .post(&format!("{IMPORT}/validate"), json!({"rows": rows}))
+        .await;
+    assert_eq!(status, 200, "{report}");
+    let errors: Vec<(u64, &str)> = report["data"]["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["row"].as_u64().unwrap(), e["field"].as_str().unwrap()))
+        .collect();
+    assert_eq!(errors, [(2, "email"), (5, "email")], "{report}");
+
+    // The same rows as a file: the header is row 1.
+    let csv = "Full Name,E-mail\nAda Lovelace,ada@example.com\nBad Email,not-an-email\n";
+    let (status, parsed) = upload(&server, "people.csv", csv.as_bytes().to_vec()).await;
+    assert_eq!(status, 200, "{parsed}");
+    let file_id = parsed["data"]["fileId"].as_str().unwrap().to_string();
+    let (status, report) = server
+        .post(&format!("{IMPORT}/validate"), json!({"fileId": file_id}))
+        .await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["data"]["errors"][0]["row"], 3, "{report}");
+    assert_eq!(report["data"]["validRows"], 1);
+
+    // Execute by file id without a mapping imports what the suggestions map.
+    let (status, result) = server
+        .post(&format!("{IMPORT}/execute"), json!({"fileId": file_id}))
+        .await;
+    assert_eq!(status, 200, "{result}");
+    assert_eq!(result["data"]["successRows"], 1, "{result}");
+    assert_eq!(result["data"]["errors"][0]["row"], 3, "{result}");
+    let id = result["data"]["createdRecordIds"][0].as_str().unwrap();
+    let (_, record) = server
+        .get(&format!("/v1/modules/contacts/records/{id}"))
+        .await;
+    assert_eq!(record["record"]["fields"]["email"], "ada@example.com");
+    assert_eq!(record["record"]["displayName"], "Ada Lovelace");
+
+    // Inline rows executed without a mapping: errors by element.
+    let (status, result) = server
+        .post(
+            &format!("{IMPORT}/execute"),
+            json!({"rows": rows, "duplicateStrategy": "skip"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{result}");
+    assert_eq!(result["data"]["skippedRows"], 1, "{result}");
+    let rows_failed: Vec<u64> = result["data"]["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["row"].as_u64().unwrap())
+        .collect();
+    assert_eq!(rows_failed, [2, 5], "{result}");
+    // An explicit mapping is still taken as given: an empty one maps nothing.
+    let (status, body) = server
+        .post(
+            &format!("{IMPORT}/execute"),
+            json!({"rows": rows, "columnMapping": []}),
+        )
+        .await;
+    assert_error(status, &body, 400, "validation_error");
+
+    // Inline rows a worker imports later (over 5,000: queued) keep their numbering.
+    let many: Vec<Value> = (1..=5_001)
+        .map(|n| {
+            let email = if n == 5_001 {
+                "broken".to_string()
+            } else {
+                format!("q{n}@example.com")
+            };
+            json!({"E-mail": email})
+        })
+        .collect();
+    let (status, submitted) = server
+        .post(
+            &format!("{IMPORT}/execute"),
+            json!({"rows": many,
+                "columnMapping": [{"sourceColumn": "E-mail", "targetFieldSlug": "email"}]}),
+        )
+        .await;
+    assert_eq!(status, 202, "{submitted}");
+    let job_id = submitted["data"]["importJobId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut job = Value::Null;
+    for _ in 0..600 {
+        let (_, body) = server.get(&format!("{IMPORT}/jobs/{job_id}")).await;
+        job = body["data"].clone();
+        if !matches!(job["status"].as_str(), Some("pending" | "processing")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(job["status"], "completed", "{job}");
+    assert_eq!(job["errorRows"], 1, "{job}");
+    assert_eq!(job["errors"][0]["row"], 5_001, "{job}");
+}
+both!(
+    http_import_spec_002_row_numbers_and_suggested_mapping,
+    spec_002_row_numbers_and_suggested_mapping
+);

@@ -1,6 +1,7 @@
 //! A record's references and past through a real server and the real binary (spec 004):
 //! `?expand=` on get and list, `…/history`, `…/changelog`, a get with `includeHistory` and
-//! `includeChangelog`, and the restore of a past version.
+//! `includeChangelog`, the restore of a past version, and the metadata kept with a change (an
+//! update's `reason`, an import's source and job).
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -196,3 +197,137 @@ async fn history_changelog_restore(db: TestDb) {
     assert_eq!(got["history"][0]["version"], got["record"]["version"]);
 }
 both!(http_history_changelog_restore, history_changelog_restore);
+
+/// Spec 004's change metadata: a `reason` sent with PATCH, PUT, bulk PATCH or an upsert is kept
+/// with the version it makes; an import's changes say `source: "import"` and the job id. The
+/// changelog and the history show it; keys the server sets cannot be forged.
+async fn change_metadata(db: TestDb) {
+    let server = Server::start(&db, &[]).await;
+    let (status, created) = server
+        .post(
+            RECORDS,
+            json!({"fields": {"email": "ada@example.com", "status": "lead"}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["record"]["id"].as_str().unwrap().to_string();
+    let record = format!("{RECORDS}/{id}");
+
+    let (status, body) = server
+        .call(
+            Method::PATCH,
+            &record,
+            json!({"fields": {"status": "active"}, "metadata": {"reason": "Called back",
+                "source": "import", "jobId": "job_forged"}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = server
+        .call(
+            Method::PUT,
+            &record,
+            json!({"fields": {"email": "ada@example.com", "status": "customer"},
+                "metadata": {"reason": "Signed", "approvedBy": "Grace"}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = server
+        .call(
+            Method::PATCH,
+            &format!("{RECORDS}/bulk"),
+            json!({"updates": [{"id": id, "fields": {"status": "churned"},
+                "metadata": {"reason": "Lost"}}]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = server
+        .post(
+            &format!("{RECORDS}/upsert"),
+            json!({"matchField": "email", "fields": {"email": "ADA@example.com", "status": "lead"},
+                "metadata": {"reason": "Came back"}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    // An import that updates the record.
+    let (status, imported) = server
+        .post(
+            "/v1/modules/contacts/import/execute",
+            json!({"rows": [{"Email": "ada@example.com", "Status": "active"}],
+                "columnMapping": [{"sourceColumn": "Email", "targetFieldSlug": "email"},
+                    {"sourceColumn": "Status", "targetFieldSlug": "status"}],
+                "duplicateStrategy": "update"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{imported}");
+    assert_eq!(imported["data"]["successRows"], 1, "{imported}");
+    let job_id = imported["data"]["importJobId"].as_str().unwrap();
+
+    let (status, changelog) = server.get(&format!("{record}/changelog")).await;
+    assert_eq!(status, 200, "{changelog}");
+    let metadata: Vec<&Value> = changelog["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["metadata"])
+        .collect();
+    assert_eq!(
+        metadata,
+        [
+            &json!({"source": "import", "jobId": job_id}),
+            &json!({"reason": "Came back"}),
+            &json!({"reason": "Lost"}),
+            &json!({"reason": "Signed", "approvedBy": "Grace"}),
+            &json!({"reason": "Called back"}),
+            &json!({}),
+        ],
+        "{changelog}"
+    );
+    let (_, history) = server.get(&format!("{record}/history")).await;
+    assert_eq!(
+        history["versions"][0]["metadata"]["jobId"], job_id,
+        "{history}"
+    );
+    assert_eq!(history["versions"][4]["metadata"]["reason"], "Called back");
+
+    // Metadata is bounded: it is stored with every version.
+    let big = "x".repeat(5000);
+    let (status, body) = server
+        .call(
+            Method::PATCH,
+            &record,
+            json!({"fields": {"status": "lead"}, "metadata": {"reason": big}}),
+        )
+        .await;
+    assert_error(status, &body, 400, "validation_error");
+    // The CLI's update takes the same body.
+    let out = cli_json(
+        &db,
+        &[
+            "records",
+            "update",
+            "--module",
+            "contacts",
+            &id,
+            "--data",
+            r#"{"fields": {"status": "customer"}, "metadata": {"reason": "From the shell"}}"#,
+        ],
+    );
+    assert_eq!(out["record"]["version"], 7, "{out}");
+    let out = cli_json(
+        &db,
+        &[
+            "records",
+            "changelog",
+            "--module",
+            "contacts",
+            &id,
+            "--limit",
+            "1",
+        ],
+    );
+    assert_eq!(
+        out["entries"][0]["metadata"]["reason"], "From the shell",
+        "{out}"
+    );
+}
+both!(http_change_metadata, change_metadata);

@@ -18,8 +18,8 @@ use super::text::{
     detect_encoding, forced_encoding, read_full,
 };
 use super::{
-    FileType, Source, SourceInfo, SourceLimits, SourceOptions, SourceRow, distinct_names,
-    file_name, io_error, source_error,
+    FileType, RowNumbers, Source, SourceInfo, SourceLimits, SourceOptions, SourceRow,
+    distinct_names, file_name, io_error, source_error,
 };
 use crate::{Error, Result};
 
@@ -44,6 +44,9 @@ pub(crate) struct CsvSource {
     /// from row numbers.
     lines_inside_cells: u64,
     last_row: u64,
+    /// Subtracted from each file row number: the header's row when only data rows count (see
+    /// [`RowNumbers`]), else 0.
+    rows_before_data: u64,
     /// The most bytes one record may take; see [`record_budget`].
     record_budget: u64,
 }
@@ -108,10 +111,14 @@ impl CsvSource {
             encoding_forced: options.encoding.is_some(),
             lines_inside_cells: 0,
             last_row: 0,
+            rows_before_data: 0,
             record_budget: record_budget(&options.limits, 1),
         };
-        if source.advance()?.is_none() {
+        let Some(header_row) = source.advance()? else {
             return Err(empty_file(path));
+        };
+        if options.row_numbers == RowNumbers::DataRows {
+            source.rows_before_data = header_row;
         }
         let names = (0..source.record.len())
             .map(|i| {
@@ -177,7 +184,7 @@ impl CsvSource {
                 .filter(|&&b| b == b'\n')
                 .count() as u64;
         }
-        end - own_lf - self.lines_inside_cells
+        (end - own_lf - self.lines_inside_cells).saturating_sub(self.rows_before_data)
     }
 
     /// Cell `i` of the current record.
@@ -558,6 +565,18 @@ mod tests {
             (6, cells(&["b", "3"])),
         ];
         assert_eq!(rows_of(crlf), expected_crlf);
+    }
+
+    #[test]
+    fn data_row_numbers_count_from_the_first_row_after_the_header() {
+        let options = SourceOptions {
+            row_numbers: RowNumbers::DataRows,
+            ..SourceOptions::default()
+        };
+        let bytes = b"\n\nh1,h2\na,1\n\"multi\nline\",2\n,\nb,3\n";
+        let mut source = open_with(bytes, &options).unwrap();
+        let numbers: Vec<u64> = all_rows(&mut source).iter().map(|r| r.row_number).collect();
+        assert_eq!(numbers, [1, 2, 4]);
     }
 
     #[test]

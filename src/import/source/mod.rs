@@ -2,7 +2,8 @@
 //!
 //! Every format implements [`Source`]: the column names come from the header row, then
 //! [`Source::next_chunk`] hands out at most `max_rows` rows at a time, each with the row number a
-//! spreadsheet would show, so a source holds one chunk in memory, never the whole file. A row
+//! spreadsheet would show (or, for rows given inline, its place among the data rows:
+//! [`RowNumbers`]), so a source holds one chunk in memory, never the whole file. A row
 //! whose shape is wrong (too few or too many cells) still comes through, padded or truncated to
 //! the header width and marked with a `defect`, so later stages report it as a row error instead
 //! of the whole file failing. Only problems that make the rest of the file unreadable are errors.
@@ -35,7 +36,8 @@ use self::parquet::ParquetSource;
 pub struct SourceRow {
     /// The file's row number: the header is row 1, the first data row is row 2. Blank rows are
     /// skipped but still counted, and a CSV record spanning several lines (a quoted cell with a
-    /// line break) is one row, so the number matches what a spreadsheet shows.
+    /// line break) is one row, so the number matches what a spreadsheet shows. With
+    /// [`RowNumbers::DataRows`] the first data row is row 1.
     pub row_number: u64,
     /// Exactly one cell per column of [`Source::columns`].
     pub cells: Vec<String>,
@@ -98,6 +100,20 @@ pub struct SourceOptions {
     pub encoding: Option<String>,
     /// A delimiter that overrides detection, for CSV. Must be one ASCII character.
     pub delimiter: Option<char>,
+    /// How the CSV source numbers rows (other formats always number them as the file does).
+    pub row_numbers: RowNumbers,
+}
+
+/// What the row numbers of rows and their errors count.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RowNumbers {
+    /// The file's own rows, as a spreadsheet shows them: the header is row 1.
+    #[default]
+    FileRows,
+    /// Data rows only: the first row after the header is row 1. Rows given inline (spec 002's
+    /// `rows`, written to a CSV file) are numbered so: the n-th element of `rows` is row n.
+    DataRows,
 }
 
 /// The kinds of file the import reads.

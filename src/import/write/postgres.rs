@@ -51,7 +51,7 @@ macro_rules! create_staging {
                version bigint NOT NULL, display_name text NOT NULL, fields jsonb NOT NULL,
                label_ids jsonb NOT NULL, type_ids jsonb NOT NULL, privacy_level text NOT NULL,
                description_html text, external_id text, search_text text NOT NULL,
-               updated_by_job text
+               updated_by_job text, owner_id text
              ) ON COMMIT DELETE ROWS;
              CREATE TEMP TABLE import_stage_keys (
                record_id text NOT NULL, space bigint NOT NULL, key text NOT NULL,
@@ -79,7 +79,7 @@ const STAGE_LEDGER: &str = concat!(create_staging!(), "TRUNCATE pg_temp.import_s
 
 const COPY_RECORDS: &str = "COPY pg_temp.import_stage_records (id, is_new, base_version, \
      version, display_name, fields, label_ids, type_ids, privacy_level, description_html, \
-     external_id, search_text, updated_by_job) FROM STDIN";
+     external_id, search_text, updated_by_job, owner_id) FROM STDIN";
 
 const COPY_KEYS: &str =
     "COPY pg_temp.import_stage_keys (record_id, space, key, tiebreak, removed) FROM STDIN";
@@ -94,9 +94,9 @@ const COPY_LEDGER: &str =
 const INSERT_RECORDS: &str = "INSERT INTO records (id, module_id, display_name, fields, \
      label_ids, type_ids, privacy_level, description_html, external_id, search_text, created_at, \
      updated_at, created_by_user_id, created_by_display_name, updated_by_user_id, \
-     updated_by_display_name, version, created_by_job, updated_by_job) \
+     updated_by_display_name, version, created_by_job, updated_by_job, owner_id) \
      SELECT id, $1, display_name, fields, label_ids, type_ids, privacy_level, description_html, \
-     external_id, search_text, $2, $2, $3, $4, $3, $4, version, $5, updated_by_job \
+     external_id, search_text, $2, $2, $3, $4, $3, $4, version, $5, updated_by_job, owner_id \
      FROM pg_temp.import_stage_records WHERE is_new ORDER BY id";
 
 /// Changed records, each only while it still has the version the batch read.
@@ -126,8 +126,8 @@ const INSERT_KEYS: &str = "INSERT INTO record_keys (space, key, tiebreak, record
      WHERE NOT removed ORDER BY space, key, tiebreak";
 
 const INSERT_VERSIONS: &str = "INSERT INTO record_versions (record_id, version, action, \
-     changes, changed_at, user_id, user_display_name, job_id) \
-     SELECT record_id, version, 'update', changes, $1, $2, $3, $4 \
+     changes, changed_at, user_id, user_display_name, job_id, metadata) \
+     SELECT record_id, version, 'update', changes, $1, $2, $3, $4, $5::jsonb \
      FROM pg_temp.import_stage_versions ORDER BY record_id, version";
 
 /// A record the job updated before keeps the members of its older image (`||` keeps the right
@@ -166,6 +166,7 @@ impl Batch<'_> {
                 .opt_text(draft.external_id.as_deref())
                 .text(&search_text(module, &draft.display_name, &draft.fields))
                 .opt_text(record.updated_by_job.as_deref())
+                .opt_text(draft.owner_id.as_deref())
                 .end_row();
         }
         copy_in(connection, COPY_RECORDS, rows).await?;
@@ -248,6 +249,7 @@ impl Batch<'_> {
                 .bind(&actor.user_id)
                 .bind(&actor.display_name)
                 .bind(self.job_id)
+                .bind(actor.metadata_json())
                 .execute(&mut *connection)
                 .await?;
         }

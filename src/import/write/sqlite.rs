@@ -18,8 +18,8 @@ use crate::records::write::search_text;
 const INSERT_RECORD: &str = "INSERT INTO records (id, display_name, fields, label_ids, \
      type_ids, privacy_level, description_html, external_id, search_text, version, created_at, \
      updated_at, created_by_user_id, created_by_display_name, updated_by_user_id, \
-     updated_by_display_name, updated_by_job, module_id, created_by_job) VALUES (?1, ?2, ?3, ?4, \
-     ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12, ?13, ?12, ?13, ?14, ?15, ?16)";
+     updated_by_display_name, updated_by_job, module_id, created_by_job, owner_id) VALUES (?1, \
+     ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12, ?13, ?12, ?13, ?14, ?15, ?16, ?17)";
 
 const UPDATE_RECORD: &str = "UPDATE records SET display_name = ?2, fields = ?3, label_ids = ?4, \
      type_ids = ?5, privacy_level = ?6, description_html = ?7, external_id = ?8, \
@@ -27,7 +27,8 @@ const UPDATE_RECORD: &str = "UPDATE records SET display_name = ?2, fields = ?3, 
      updated_by_display_name = ?13, updated_by_job = ?14 WHERE id = ?1";
 
 const INSERT_VERSION: &str = "INSERT INTO record_versions (record_id, version, action, changes, \
-     changed_at, user_id, user_display_name, job_id) VALUES (?1, ?2, 'update', ?3, ?4, ?5, ?6, ?7)";
+     changed_at, user_id, user_display_name, job_id, metadata) VALUES (?1, ?2, 'update', ?3, ?4, \
+     ?5, ?6, ?7, ?8)";
 
 impl Batch<'_> {
     /// Binds ?1 to ?14 of [`INSERT_RECORD`] and [`UPDATE_RECORD`]: the id, the draft's columns,
@@ -61,6 +62,7 @@ impl Batch<'_> {
             self.bind_record(&mut insert, record)?;
             insert.raw_bind_parameter(15, &module.id)?;
             insert.raw_bind_parameter(16, self.job_id)?;
+            insert.raw_bind_parameter(17, &record.draft.owner_id)?;
             insert.raw_execute()?;
         }
         let mut update = connection.prepare_cached(UPDATE_RECORD)?;
@@ -104,6 +106,7 @@ impl Batch<'_> {
                     actor.user_id,
                     actor.display_name,
                     self.job_id,
+                    actor.metadata_json(),
                 ])?;
             }
         }

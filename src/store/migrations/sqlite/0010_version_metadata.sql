@@ -1,0 +1,18 @@
+-- Issue 15, the rest of the Records APIs.
+--
+-- The account this store holds: spec 002's jobs carry an `accountId`, and spec 000's `account`
+-- privacy level means "everyone in it". One store is one account; its id is made once, here.
+CREATE TABLE account (
+    id         TEXT PRIMARY KEY,
+    created_at INTEGER NOT NULL
+);
+INSERT INTO account (id, created_at)
+    VALUES ('acc_' || lower(hex(randomblob(12))), CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER));
+
+-- Spec 004's changelog metadata of a change: `reason` given with an update, `source` and `jobId`
+-- of a change an import made (JSON object; NULL when there is none).
+ALTER TABLE record_versions ADD COLUMN metadata TEXT;
+
+-- An import runs for the member of the key (or --member) that started it: the records it creates
+-- are theirs and it matches only records they may see, also when a worker runs it later.
+ALTER TABLE import_jobs ADD COLUMN member_id TEXT;
