@@ -525,8 +525,9 @@ async fn http_validate_warns_and_takes_a_locale(db: TestDb) {
     assert_eq!(
         warnings,
         [
-            ("ambiguous_date".into(), "last_contacted".into(), 3),
-            ("ambiguous_number".into(), "deal_value".into(), 3)
+            // Inline rows are numbered by their place (spec 002): the second element is row 2.
+            ("ambiguous_date".into(), "last_contacted".into(), 2),
+            ("ambiguous_number".into(), "deal_value".into(), 2)
         ],
         "{report}"
     );
