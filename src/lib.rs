@@ -17,8 +17,9 @@
 //! - [`error`]: typed errors and the one table of their stable codes and HTTP statuses;
 //! - [`schema`]: modules and their typed fields, the registry that stores them, and the parsing
 //!   and formatting of a value for each field type ([`schema::value`]);
-//! - [`store`]: the sqlx pool (SQLite by default, PostgreSQL by URL), migrations per dialect,
-//!   dialect-neutral SQL and rows, and SQLite's bulk path on rusqlite ([`store::sqlite_raw`]);
+//! - [`store`]: the sqlx pool (SQLite by default, PostgreSQL by URL), migrations per dialect
+//!   (`migrations/` at the crate root), dialect-neutral SQL and rows, and SQLite's bulk path on
+//!   rusqlite ([`store::sqlite_raw`]);
 //! - [`records`]: the Records service of spec 000 (CRUD, list with filters, search, sort, offset
 //!   and cursor pages, bulk, trash, versions, references, upsert by external id) and CQL, spec
 //!   004's query language, compiled into the list's plan ([`records::cql`]);

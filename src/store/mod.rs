@@ -334,9 +334,7 @@ impl Store {
                 .acquire_timeout(Duration::from_secs(30))
                 .connect_with(options)
                 .await?;
-            sqlx::migrate!("src/store/migrations/postgres")
-                .run(&pool)
-                .await?;
+            sqlx::migrate!("migrations/postgres").run(&pool).await?;
             Store {
                 pool: Pool::Postgres(pool),
             }
@@ -349,9 +347,7 @@ impl Store {
                 .max_connections(4)
                 .connect_with(options)
                 .await?;
-            sqlx::migrate!("src/store/migrations/sqlite")
-                .run(&pool)
-                .await?;
+            sqlx::migrate!("migrations/sqlite").run(&pool).await?;
             seed_sqlite_planner_stats(&pool).await?;
             Store {
                 pool: Pool::Sqlite(pool),

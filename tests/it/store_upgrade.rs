@@ -171,7 +171,7 @@ async fn a_previous_release_sqlite_store_upgrades() {
         .unwrap()
         .create_if_missing(true);
     let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
-    let migrations = sqlx::migrate!("src/store/migrations/sqlite");
+    let migrations = sqlx::migrate!("migrations/sqlite");
     old_store(pool, migrations, previous, previous_release_rows()).await;
     keeps_working(&url, dir.path()).await;
 }
@@ -183,7 +183,7 @@ async fn a_previous_release_postgres_store_upgrades() {
     };
     let dir = tempfile::tempdir().unwrap();
     let pool = sqlx::PgPool::connect(&url).await.unwrap();
-    let migrations = sqlx::migrate!("src/store/migrations/postgres");
+    let migrations = sqlx::migrate!("migrations/postgres");
     old_store(pool, migrations, previous, previous_release_rows()).await;
     keeps_working(&url, dir.path()).await;
 }
@@ -327,7 +327,7 @@ async fn a_last_release_sqlite_store_rolls_back_a_job_after_the_upgrade() {
         .create_if_missing(true);
     let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
     let json = |text: &str| format!("'{}'", text.replace('\'', "''"));
-    let migrations = sqlx::migrate!("src/store/migrations/sqlite");
+    let migrations = sqlx::migrate!("migrations/sqlite");
     old_store(pool, migrations, last, last_release_rows(json)).await;
     rolls_back_after_upgrade(&url).await;
 }
@@ -339,7 +339,7 @@ async fn a_last_release_postgres_store_rolls_back_a_job_after_the_upgrade() {
     };
     let pool = sqlx::PgPool::connect(&url).await.unwrap();
     let json = |text: &str| format!("'{}'::jsonb", text.replace('\'', "''"));
-    let migrations = sqlx::migrate!("src/store/migrations/postgres");
+    let migrations = sqlx::migrate!("migrations/postgres");
     old_store(pool, migrations, last, last_release_rows(json)).await;
     rolls_back_after_upgrade(&url).await;
 }
