@@ -1,9 +1,10 @@
-//! Import jobs (spec 002): the stored row of every execute, its ledger, and rollback.
+//! Import jobs (spec 002): the stored row of every execute — insert, checkpoint, finish, list,
+//! get, cancel — and what a queued job carries to its worker.
 //!
-//! The writer updates a job's counters and appends to its ledger in the same transaction as each
-//! batch, so a job row never claims rows that are not in the store. Rollback walks the ledger in
-//! pages: records the job created are deleted, records it updated get their before-image back,
-//! and any record changed since the job touched it is left alone and reported.
+//! The writer checkpoints a job's counters and errors in the same transaction as each batch, so a
+//! job row never claims rows that are not in the store. What rollback needs is elsewhere: the
+//! records a job created name it (`records.created_by_job`), and the ledger ([`super::ledger`])
+//! keeps the old values of what it updated; [`super::rollback`] undoes both.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};

@@ -7,7 +7,7 @@
 //!                       static   row errors)  record ids) store, unique           the job's
 //!                       values)                           conflicts)              checkpoint)
 //!                                      report: counters, row errors, errors CSV
-//!  rollback: the ledger undone, page by page
+//!  rollback: the job's created records deleted, its updates restored from the ledger, page by page
 //! ```
 //!
 //! | file | stage |
@@ -17,6 +17,7 @@
 //! | [`mapping`] | step 2: the `columnMapping` type and mapping suggestions |
 //! | [`memory`] | the mappings earlier imports used, suggested first |
 //! | [`map`] | a row's cells into typed field values by a checked [`MappingPlan`] |
+//! | [`locale`] | how values read: the import's locale, the module's, or what the file's values decide |
 //! | [`validate`] | step 3: every row checked, nothing written |
 //! | [`pipeline`] | reader thread ─> rayon map/validate ─> bounded channel to the writer |
 //! | [`resolve`] | reference cells become record ids (or warnings, or new records) |
@@ -24,9 +25,10 @@
 //! | [`merge`] | strategies and merge modes: what an update does to a record |
 //! | [`write`] | a batch's records, keys and versions in few statements (SQLite: cached prepared statements; PostgreSQL: `COPY` into staging tables, then set-based statements) |
 //! | [`writer`] | the one writer: chunks in file order through resolve ─> dedupe ─> merge ─> write, batch transactions, checkpoints |
-//! | [`ledger`] | what rollback needs, written with each batch |
-//! | [`rollback`] | undo a job from its ledger, exactly |
+//! | [`ledger`] | the old values of what a job updated, written with each batch (records it created name the job instead) |
+//! | [`rollback`] | undo a job exactly: delete what it created, restore what it updated |
 //! | `undo` | a failed or cancelled job undone so that a crash cannot cut the undo short |
+//! | [`budget`] | the error budget: above it the job stops and undoes what it wrote |
 //! | [`report`] | counters, row errors, reference warnings, the result, the errors CSV |
 //! | [`execute`] | step 4, the one driver: [`PreparedImport`] checks once, then runs in the foreground or queues |
 //! | [`job`] | the job row: insert, checkpoint, finish, list, cancel |
