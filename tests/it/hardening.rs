@@ -334,41 +334,48 @@ async fn failed_auth(db: TestDb) {
     assert_eq!(status, 200);
 }
 
-/// A minimal XLSX: `sheet` as its one worksheet's XML, `shared` as its shared strings (if any).
-/// Parts are written in pieces, so a large part never sits in memory whole.
-fn xlsx(path: &Path, sheet_parts: &[&[u8]], shared_parts: Option<&[&[u8]]>) {
+/// A zip of `parts` (name, pieces of its content), deflated. Parts are written in pieces, so a
+/// large part never sits in memory whole.
+pub(crate) fn write_zip(path: &Path, parts: &[(&str, &[&[u8]])]) {
     use std::io::Write;
     let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
     let options = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated)
         .compression_level(Some(1));
-    let mut part = |name: &str, pieces: &[&[u8]]| {
-        zip.start_file(name, options).unwrap();
-        for piece in pieces {
+    for (name, pieces) in parts {
+        zip.start_file(*name, options).unwrap();
+        for piece in *pieces {
             zip.write_all(piece).unwrap();
         }
-    };
-    part(
-        "[Content_Types].xml",
-        &[br#"<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="xml" ContentType="application/xml"/><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/><Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>"#],
-    );
-    part(
-        "_rels/.rels",
-        &[br#"<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#],
-    );
-    part(
-        "xl/workbook.xml",
-        &[br#"<?xml version="1.0"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>"#],
-    );
-    part(
-        "xl/_rels/workbook.xml.rels",
-        &[br#"<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/><Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml"/></Relationships>"#],
-    );
-    if let Some(shared) = shared_parts {
-        part("xl/sharedStrings.xml", shared);
     }
-    part("xl/worksheets/sheet1.xml", sheet_parts);
     zip.finish().unwrap();
+}
+
+/// A minimal XLSX: `sheet` as its one worksheet's XML, `shared` as its shared strings (if any).
+fn xlsx(path: &Path, sheet_parts: &[&[u8]], shared_parts: Option<&[&[u8]]>) {
+    let mut parts: Vec<(&str, &[&[u8]])> = vec![
+        (
+            "[Content_Types].xml",
+            &[br#"<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="xml" ContentType="application/xml"/><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/><Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>"#],
+        ),
+        (
+            "_rels/.rels",
+            &[br#"<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#],
+        ),
+        (
+            "xl/workbook.xml",
+            &[br#"<?xml version="1.0"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>"#],
+        ),
+        (
+            "xl/_rels/workbook.xml.rels",
+            &[br#"<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/><Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml"/></Relationships>"#],
+        ),
+    ];
+    if let Some(shared) = shared_parts {
+        parts.push(("xl/sharedStrings.xml", shared));
+    }
+    parts.push(("xl/worksheets/sheet1.xml", sheet_parts));
+    write_zip(path, &parts);
 }
 
 const SHEET_START: &[u8] = br#"<?xml version="1.0"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>"#;
@@ -376,7 +383,7 @@ const SHEET_END: &[u8] = b"</sheetData></worksheet>";
 
 /// Runs `recordport --json import parse FILE` under `/usr/bin/time`: exit code, JSON, peak RSS
 /// in KiB and wall time.
-fn parse_measured(db: &TestDb, file: &Path) -> (i32, Value, u64, std::time::Duration) {
+pub(crate) fn parse_measured(db: &TestDb, file: &Path) -> (i32, Value, u64, std::time::Duration) {
     let stats = file.with_extension("time");
     let mut cmd = std::process::Command::new("/usr/bin/time");
     cmd.arg("-f").arg("%M").arg("-o").arg(&stats);

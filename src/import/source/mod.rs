@@ -15,8 +15,10 @@
 mod csv;
 mod excel;
 mod kind;
+mod ods_guard;
 mod parquet;
 mod text;
+mod xls_guard;
 mod zip_guard;
 
 use std::collections::HashSet;
@@ -58,8 +60,12 @@ pub struct SourceLimits {
     pub max_shared_strings: u64,
     /// XLSX: bytes of the shared-strings part.
     pub max_shared_strings_bytes: u64,
-    /// Zipped workbooks: cells in all sheets.
+    /// Workbooks: cells in all sheets. XLS and ODS are read as dense grids (the rectangle a
+    /// sheet's cells span, repeated rows and columns laid out), so there it is the grids' size.
     pub max_cells: u64,
+    /// Workbooks read whole (XLS, ODS): bytes of cell text held at once, a shared string
+    /// counted in every cell that uses it and a repeated cell in every repeat.
+    pub max_text_bytes: u64,
 }
 
 impl SourceLimits {
@@ -83,6 +89,8 @@ impl Default for SourceLimits {
             max_shared_strings: 1_000_000,
             max_shared_strings_bytes: 64 * 1024 * 1024,
             max_cells: 10_000_000,
+            // The text of a 100 MB workbook read whole, with room for strings used many times.
+            max_text_bytes: 512 * 1024 * 1024,
         }
     }
 }

@@ -1,0 +1,365 @@
+//! Issue 17's container limits through the CLI, on both stores: hostile .xls, .ods and
+//! .parquet files, each a few KiB to a MiB on disk and built here, are refused naming the limit,
+//! within 256 MiB of peak RSS and a few seconds; well-formed files built the same way still
+//! import.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::both;
+use crate::common::TestDb;
+use crate::hardening::parse_measured;
+
+/// How long a refusal may take on a loaded machine: the scans are linear in a small file.
+const QUICK: Duration = Duration::from_secs(10);
+const RSS_LIMIT_KIB: u64 = 256 * 1024;
+
+/// Parses `file` through the CLI and checks it is refused as `code` with `says` in the
+/// message, within the memory and time bounds.
+fn refused(db: &TestDb, file: &Path, code: &str, says: &str) {
+    assert!(std::fs::metadata(file).unwrap().len() < 2 * 1024 * 1024);
+    let (exit, body, rss_kib, took) = parse_measured(db, file);
+    assert_eq!(exit, 2, "{file:?}: {body}");
+    assert_eq!(body["error"]["code"], code, "{file:?}: {body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains(says), "{file:?}: {message}");
+    assert!(rss_kib < RSS_LIMIT_KIB, "{file:?}: {rss_kib} KiB");
+    assert!(took < QUICK, "{file:?}: {took:?}");
+}
+
+/// Parses `file` through the CLI and returns the parse result, which must succeed.
+fn parsed(db: &TestDb, file: &Path) -> Value {
+    let (exit, body, _, _) = parse_measured(db, file);
+    assert_eq!(exit, 0, "{file:?}: {body}");
+    body["data"].clone()
+}
+
+// --- XLS: a compound file holding one BIFF8 workbook stream -------------------------------
+
+const FREE: u32 = 0xFFFF_FFFF;
+const END_OF_CHAIN: u32 = 0xFFFF_FFFE;
+const FAT_SECTOR: u32 = 0xFFFF_FFFD;
+
+/// One BIFF record.
+fn record(typ: u16, data: &[u8]) -> Vec<u8> {
+    let mut out = typ.to_le_bytes().to_vec();
+    out.extend((data.len() as u16).to_le_bytes());
+    out.extend(data);
+    out
+}
+
+fn bof(kind: u16) -> Vec<u8> {
+    let mut data = 0x0600u16.to_le_bytes().to_vec();
+    data.extend(kind.to_le_bytes());
+    data.extend([0; 12]);
+    record(0x0809, &data)
+}
+
+fn eof() -> Vec<u8> {
+    record(0x000A, &[])
+}
+
+/// A Number cell.
+fn number(row: u16, col: u16, value: f64) -> Vec<u8> {
+    let mut data = [row.to_le_bytes(), col.to_le_bytes(), [0, 0]].concat();
+    data.extend(value.to_le_bytes());
+    record(0x0203, &data)
+}
+
+/// A LabelSst cell: shared string `index`.
+fn label_sst(row: u16, col: u16, index: u32) -> Vec<u8> {
+    let mut data = [row.to_le_bytes(), col.to_le_bytes(), [0, 0]].concat();
+    data.extend(index.to_le_bytes());
+    record(0x00FD, &data)
+}
+
+/// An SST record of one-byte-per-character strings.
+fn sst(strings: &[&str]) -> Vec<u8> {
+    let count = (strings.len() as u32).to_le_bytes();
+    let mut data = [count, count].concat();
+    for s in strings {
+        data.extend((s.len() as u16).to_le_bytes());
+        data.push(0);
+        data.extend(s.as_bytes());
+    }
+    record(0x00FC, &data)
+}
+
+/// A BIFF8 Dimensions record: rows `first..last` and columns `first_col..last_col` (ends
+/// exclusive, as the record has them).
+fn dimensions(first: u32, last: u32, first_col: u16, last_col: u16) -> Vec<u8> {
+    let mut data = [first.to_le_bytes(), last.to_le_bytes()].concat();
+    data.extend([first_col.to_le_bytes(), last_col.to_le_bytes(), [0, 0]].concat());
+    record(0x0200, &data)
+}
+
+/// A BIFF8 workbook stream: the globals (with `globals` records, e.g. an SST) and one sheet
+/// named "Data" of the `sheet` records.
+fn workbook(globals: &[Vec<u8>], sheet: &[Vec<u8>]) -> Vec<u8> {
+    let name = b"Data";
+    let bound_sheet_len = 4 + 8 + name.len();
+    let mut head = bof(0x0005);
+    for r in globals {
+        head.extend(r);
+    }
+    let sheet_at = (head.len() + bound_sheet_len + 4) as u32;
+    let mut data = sheet_at.to_le_bytes().to_vec();
+    data.extend([0, 0, name.len() as u8, 0]);
+    data.extend(name);
+    head.extend(record(0x0085, &data));
+    head.extend(eof());
+    assert_eq!(head.len() as u32, sheet_at);
+    head.extend(bof(0x0010));
+    for r in sheet {
+        head.extend(r);
+    }
+    head.extend(eof());
+    head
+}
+
+/// A compound file (512-byte sectors: the allocation table, the directory, the stream) with
+/// `stream` as its Workbook stream. With `looping`, the directory's chain points to itself.
+fn compound_file(path: &Path, stream: &[u8], looping: bool) {
+    let mut stream = stream.to_vec();
+    // Streams under 4 KiB live in the mini stream; this one is made long enough not to.
+    let stream_len = stream.len().max(4096);
+    stream.resize(stream_len.div_ceil(512) * 512, 0);
+    let stream_sectors = stream.len() / 512;
+    // 128 entries per allocation sector, which lists itself too; the header lists up to 109.
+    let fat_sectors = (stream_sectors + 1).div_ceil(127);
+    assert!(
+        fat_sectors <= 109,
+        "the header lists every allocation sector"
+    );
+    let dir_sector = fat_sectors as u32;
+    let stream_start = dir_sector + 1;
+
+    let mut header = vec![0u8; 512];
+    header[..8].copy_from_slice(b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1");
+    let le16 = |h: &mut Vec<u8>, at: usize, v: u16| h[at..at + 2].copy_from_slice(&v.to_le_bytes());
+    let le32 = |h: &mut Vec<u8>, at: usize, v: u32| h[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    le16(&mut header, 24, 0x003E);
+    le16(&mut header, 26, 3);
+    le16(&mut header, 28, 0xFFFE);
+    le16(&mut header, 30, 9);
+    le16(&mut header, 32, 6);
+    le32(&mut header, 44, fat_sectors as u32);
+    le32(&mut header, 48, dir_sector);
+    le32(&mut header, 56, 4096);
+    le32(&mut header, 60, END_OF_CHAIN);
+    le32(&mut header, 68, END_OF_CHAIN);
+    for (i, at) in (76..512).step_by(4).enumerate() {
+        le32(
+            &mut header,
+            at,
+            if i < fat_sectors { i as u32 } else { FREE },
+        );
+    }
+
+    let mut fat = vec![FREE; fat_sectors * 128];
+    fat[..fat_sectors].fill(FAT_SECTOR);
+    fat[dir_sector as usize] = if looping { dir_sector } else { END_OF_CHAIN };
+    for i in 0..stream_sectors {
+        let at = stream_start as usize + i;
+        fat[at] = if i + 1 == stream_sectors {
+            END_OF_CHAIN
+        } else {
+            at as u32 + 1
+        };
+    }
+    let fat: Vec<u8> = fat.iter().flat_map(|v| v.to_le_bytes()).collect();
+
+    let entry = |name: &str, kind: u8, start: u32, len: u32, child: u32| {
+        let mut e = vec![0u8; 128];
+        let units: Vec<u8> = name.encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
+        e[..units.len()].copy_from_slice(&units);
+        e[64..66].copy_from_slice(&(units.len() as u16 + 2).to_le_bytes());
+        e[66] = kind;
+        e[67] = 1;
+        e[68..72].copy_from_slice(&FREE.to_le_bytes());
+        e[72..76].copy_from_slice(&FREE.to_le_bytes());
+        e[76..80].copy_from_slice(&child.to_le_bytes());
+        e[116..120].copy_from_slice(&start.to_le_bytes());
+        e[120..124].copy_from_slice(&len.to_le_bytes());
+        e
+    };
+    let mut directory = entry("Root Entry", 5, END_OF_CHAIN, 0, 1);
+    directory.extend(entry("Workbook", 2, stream_start, stream_len as u32, FREE));
+    directory.resize(512, 0);
+
+    let file = [header, fat, directory, stream].concat();
+    std::fs::write(path, file).unwrap();
+}
+
+both!(hostile_xls_files_are_refused_within_limits, hostile_xls);
+/// Finding: calamine lays out an .xls sheet as the dense rectangle its cells span, reserves
+/// what a Dimensions record declares, copies a shared string into every cell using it and
+/// follows the compound file's sector chains wherever they lead, all while opening the file.
+async fn hostile_xls(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name);
+
+    // Built the same way, a well-formed workbook reads as usual.
+    let strings = sst(&["Name", "Amount", "Ada"]);
+    let good = path("good.xls");
+    compound_file(
+        &good,
+        &workbook(
+            &[strings],
+            &[
+                dimensions(0, 2, 0, 2),
+                label_sst(0, 0, 0),
+                label_sst(0, 1, 1),
+                label_sst(1, 0, 2),
+                number(1, 1, 500.0),
+            ],
+        ),
+        false,
+    );
+    let data = parsed(&db, &good);
+    assert_eq!(data["sourceColumns"], json!(["Name", "Amount"]), "{data}");
+    assert_eq!(data["totalRows"], json!(1), "{data}");
+
+    // Two cells at opposite corners of a sheet: 16.7 million slots (537 MB) from 44 bytes.
+    let corners = path("corners.xls");
+    compound_file(
+        &corners,
+        &workbook(&[], &[number(0, 0, 1.0), number(65_535, 255, 2.0)]),
+        false,
+    );
+    refused(
+        &db,
+        &corners,
+        "file_too_large",
+        "spans 65536 by 256 cells, 16777216 cells with the sheets before it, over 10000000 \
+         (the limit of cells",
+    );
+
+    // A Dimensions record declaring 4 billion rows: calamine reserves them (an abort, not an
+    // error, when the allocation fails).
+    let declared = path("declared.xls");
+    compound_file(
+        &declared,
+        &workbook(&[], &[dimensions(0, u32::MAX, 0, 256), number(0, 0, 1.0)]),
+        false,
+    );
+    refused(
+        &db,
+        &declared,
+        "file_too_large",
+        "declares 1099511627520 cells in its dimensions, over 10000000 (the limit of cells)",
+    );
+
+    // One 8,000-character shared string in 70,000 cells: 560 MB of text from a 1 MB file.
+    let long = "x".repeat(8_000);
+    let mut cells = Vec::new();
+    for row in 0..35_000u16 {
+        cells.push(label_sst(row, 0, 0));
+        cells.push(label_sst(row, 1, 0));
+    }
+    let copies = path("copies.xls");
+    compound_file(&copies, &workbook(&[sst(&[&long])], &cells), false);
+    refused(&db, &copies, "file_too_large", "(the limit of text bytes)");
+
+    // A directory chain that loops: calamine would follow it for ever, growing a buffer.
+    let looping = path("looping.xls");
+    compound_file(&looping, &workbook(&[], &[number(0, 0, 1.0)]), true);
+    refused(
+        &db,
+        &looping,
+        "invalid_file",
+        "a chain of its sectors loops",
+    );
+}
+
+// --- ODS -----------------------------------------------------------------------------------
+
+const CONTENT_START: &[u8] = br#"<?xml version="1.0" encoding="UTF-8"?><office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2"><office:body><office:spreadsheet><table:table table:name="Data">"#;
+const CONTENT_END: &[u8] =
+    b"</table:table></office:spreadsheet></office:body></office:document-content>";
+
+/// An ODS whose one sheet holds `rows` (the XML of its `table:table-row` elements).
+fn ods(path: &Path, rows: &[&[u8]]) {
+    let mut content: Vec<&[u8]> = vec![CONTENT_START];
+    content.extend(rows);
+    content.push(CONTENT_END);
+    crate::hardening::write_zip(
+        path,
+        &[
+            ("mimetype", &[b"application/vnd.oasis.opendocument.spreadsheet".as_slice()]),
+            (
+                "META-INF/manifest.xml",
+                &[br#"<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2"><manifest:file-entry manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/><manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/></manifest:manifest>"#.as_slice()],
+            ),
+            ("content.xml", &content),
+        ],
+    );
+}
+
+both!(hostile_ods_files_are_refused_within_limits, hostile_ods);
+/// Finding: calamine lays an ODS row out once per `number-rows-repeated` and a cell once per
+/// `number-columns-repeated` (up to 100 million cells), and `<text:s text:c="N"/>` as N spaces.
+async fn hostile_ods(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name);
+    let header = br#"<table:table-row><table:table-cell office:value-type="string"><text:p>Name</text:p></table:table-cell><table:table-cell office:value-type="string"><text:p>Amount</text:p></table:table-cell></table:table-row>"#;
+
+    // LibreOffice's own repeats (a trailing run of empty cells and rows) read as usual.
+    let good = path("good.ods");
+    ods(
+        &good,
+        &[
+            header,
+            br#"<table:table-row table:number-rows-repeated="2"><table:table-cell office:value-type="string"><text:p>Ada</text:p></table:table-cell><table:table-cell office:value-type="float" office:value="500"/><table:table-cell table:number-columns-repeated="16382"/></table:table-row>"#,
+            br#"<table:table-row table:number-rows-repeated="1048573"><table:table-cell table:number-columns-repeated="16384"/></table:table-row>"#,
+        ],
+    );
+    let data = parsed(&db, &good);
+    assert_eq!(data["sourceColumns"], json!(["Name", "Amount"]), "{data}");
+    assert_eq!(data["totalRows"], json!(2), "{data}");
+
+    // A row of 16,384 numbers repeated 6,000 times: 98 million cells (3 GB) from 300 bytes,
+    // under calamine's own cap of 100 million.
+    let grid = path("grid.ods");
+    ods(
+        &grid,
+        &[
+            header,
+            br#"<table:table-row table:number-rows-repeated="6000"><table:table-cell office:value-type="float" office:value="1" table:number-columns-repeated="16384"/></table:table-row>"#,
+        ],
+    );
+    refused(
+        &db,
+        &grid,
+        "file_too_large",
+        "a sheet lays out 6001 rows by 16384 columns (its repeated rows and columns counted), \
+         98320384 cells with the sheets before it, over 10000000 (the limit of cells)",
+    );
+
+    // One cell of 100 KB of text repeated across a row: 1.6 GB of text.
+    let text = "y".repeat(100_000);
+    let repeated = format!(
+        r#"<table:table-row><table:table-cell office:value-type="string" table:number-columns-repeated="16384"><text:p>{text}</text:p></table:table-cell></table:table-row>"#
+    );
+    let copies = path("copies.ods");
+    ods(&copies, &[header, repeated.as_bytes()]);
+    refused(&db, &copies, "file_too_large", "(the limit of text bytes)");
+
+    // Spaces by count: two billion of them from one tag.
+    let spaces = path("spaces.ods");
+    ods(
+        &spaces,
+        &[
+            header,
+            br#"<table:table-row><table:table-cell office:value-type="string"><text:p>a<text:s text:c="2000000000"/>b</text:p></table:table-cell></table:table-row>"#,
+        ],
+    );
+    refused(
+        &db,
+        &spaces,
+        "file_too_large",
+        "a cell's text expands to over 1.9 GiB, over the limit of 1 MiB (the limit per cell)",
+    );
+}
