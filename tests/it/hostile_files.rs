@@ -363,3 +363,132 @@ async fn hostile_ods(db: TestDb) {
         "a cell's text expands to over 1.9 GiB, over the limit of 1 MiB (the limit per cell)",
     );
 }
+
+// --- Parquet -------------------------------------------------------------------------------
+
+/// A Parquet file of one Snappy-compressed string column "Name" of `rows` rows, one page.
+fn parquet_file(path: &Path, rows: usize) {
+    use std::sync::Arc;
+
+    use arrow_array::{ArrayRef, RecordBatch, StringArray};
+    use parquet::arrow::ArrowWriter;
+    use parquet::basic::Compression;
+    use parquet::file::properties::WriterProperties;
+
+    let names: ArrayRef = Arc::new(StringArray::from_iter_values(
+        (0..rows).map(|i| format!("name {i}")),
+    ));
+    let batch = RecordBatch::try_from_iter([("Name", names)]).unwrap();
+    let properties = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .set_dictionary_enabled(false)
+        .build();
+    let mut writer = ArrowWriter::try_new(
+        std::fs::File::create(path).unwrap(),
+        batch.schema(),
+        Some(properties),
+    )
+    .unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+}
+
+/// A Thrift compact varint at `at`: its value and length.
+fn varint(bytes: &[u8], at: usize) -> (u64, usize) {
+    let mut value = 0;
+    for (i, byte) in bytes[at..].iter().enumerate() {
+        value |= u64::from(byte & 0x7F) << (7 * i);
+        if byte & 0x80 == 0 {
+            return (value, i + 1);
+        }
+    }
+    panic!("varint runs off the end");
+}
+
+fn varint_bytes(mut value: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let byte = (value & 0x7F) as u8;
+        value >>= 7;
+        if value == 0 {
+            out.push(byte);
+            return out;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+/// Rewrites the page header of the file's only page to declare `declared` bytes decompressed.
+/// The longer header takes its room from the end of the page's data, so every offset in the
+/// footer still holds.
+fn declare_page_size(path: &Path, declared: i32) {
+    use parquet::file::reader::FileReader;
+
+    let file = std::fs::File::open(path).unwrap();
+    let reader = parquet::file::serialized_reader::SerializedFileReader::new(file).unwrap();
+    let chunk = reader.metadata().row_group(0).column(0);
+    let start = chunk.data_page_offset() as usize;
+    // One page and no dictionary: the chunk is the page's header and data.
+    let page_end = start + chunk.compressed_size() as usize;
+    drop(reader);
+    let bytes = std::fs::read(path).unwrap();
+    // PageHeader: field 1 (type), 2 (uncompressed size), 3 (compressed size), each an i32
+    // (compact type 5, one field id after the other).
+    let mut at = start;
+    let mut fields = Vec::new();
+    for _ in 0..3 {
+        assert_eq!(bytes[at], 0x15, "an i32 field, one id on");
+        let (value, len) = varint(&bytes, at + 1);
+        fields.push((at + 1, value, len));
+        at += 1 + len;
+    }
+    let zigzag = |v: i64| ((v << 1) ^ (v >> 63)) as u64;
+    let (size_at, _, size_len) = fields[1];
+    let (compressed_at, compressed, compressed_len) = fields[2];
+    let new_size = varint_bytes(zigzag(i64::from(declared)));
+    let grown = new_size.len() - size_len;
+    let new_compressed = varint_bytes(zigzag((compressed >> 1) as i64 - grown as i64));
+    assert_eq!(
+        new_compressed.len(),
+        compressed_len,
+        "the compressed size keeps its length"
+    );
+    let patched = [
+        &bytes[..size_at],
+        &new_size,
+        &bytes[size_at + size_len..compressed_at],
+        &new_compressed,
+        &bytes[compressed_at + compressed_len..page_end - grown],
+        &bytes[page_end..],
+    ]
+    .concat();
+    assert_eq!(patched.len(), bytes.len());
+    std::fs::write(path, patched).unwrap();
+}
+
+both!(
+    hostile_parquet_files_are_refused_within_limits,
+    hostile_parquet
+);
+/// Finding: the Parquet reader makes room for the size a page header declares before it
+/// decompresses the page (Snappy fills it with zeros), so a page of a few KiB declaring 2 GiB
+/// costs 2 GiB.
+async fn hostile_parquet(db: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.parquet");
+    parquet_file(&good, 1_000);
+    let data = parsed(&db, &good);
+    assert_eq!(data["sourceColumns"], json!(["Name"]), "{data}");
+    assert_eq!(data["totalRows"], json!(1_000), "{data}");
+
+    let bomb = dir.path().join("bomb.parquet");
+    parquet_file(&bomb, 1_000);
+    declare_page_size(&bomb, i32::MAX);
+    refused(
+        &db,
+        &bomb,
+        "file_too_large",
+        "column 'Name' of row group 1 has a page declaring 2.0 GiB decompressed, over 64 MiB \
+         (the limit per page)",
+    );
+}

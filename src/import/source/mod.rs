@@ -17,6 +17,7 @@ mod excel;
 mod kind;
 mod ods_guard;
 mod parquet;
+mod parquet_guard;
 mod text;
 mod xls_guard;
 mod zip_guard;
@@ -66,6 +67,9 @@ pub struct SourceLimits {
     /// Workbooks read whole (XLS, ODS): bytes of cell text held at once, a shared string
     /// counted in every cell that uses it and a repeated cell in every repeat.
     pub max_text_bytes: u64,
+    /// Parquet: the decompressed size a page header declares (a page is decompressed whole,
+    /// into room made for that size first).
+    pub max_page_bytes: u64,
 }
 
 impl SourceLimits {
@@ -91,6 +95,9 @@ impl Default for SourceLimits {
             max_cells: 10_000_000,
             // The text of a 100 MB workbook read whole, with room for strings used many times.
             max_text_bytes: 512 * 1024 * 1024,
+            // Writers aim at pages of about 1 MiB (Arrow, Spark, DuckDB); 64 MiB leaves room for
+            // large dictionary pages and wide values.
+            max_page_bytes: 64 * 1024 * 1024,
         }
     }
 }
