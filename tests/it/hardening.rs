@@ -351,26 +351,34 @@ pub(crate) fn write_zip(path: &Path, parts: &[(&str, &[&[u8]])]) {
     zip.finish().unwrap();
 }
 
+/// The parts of a minimal XLSX other than its sheet and shared strings.
+pub(crate) const XLSX_PARTS: [(&str, &[u8]); 4] = [
+    (
+        "[Content_Types].xml",
+        br#"<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="xml" ContentType="application/xml"/><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/><Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>"#,
+    ),
+    (
+        "_rels/.rels",
+        br#"<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#,
+    ),
+    (
+        "xl/workbook.xml",
+        br#"<?xml version="1.0"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>"#,
+    ),
+    (
+        "xl/_rels/workbook.xml.rels",
+        br#"<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/><Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml"/></Relationships>"#,
+    ),
+];
+
 /// A minimal XLSX: `sheet` as its one worksheet's XML, `shared` as its shared strings (if any).
 fn xlsx(path: &Path, sheet_parts: &[&[u8]], shared_parts: Option<&[&[u8]]>) {
-    let mut parts: Vec<(&str, &[&[u8]])> = vec![
-        (
-            "[Content_Types].xml",
-            &[br#"<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="xml" ContentType="application/xml"/><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/><Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>"#],
-        ),
-        (
-            "_rels/.rels",
-            &[br#"<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#],
-        ),
-        (
-            "xl/workbook.xml",
-            &[br#"<?xml version="1.0"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>"#],
-        ),
-        (
-            "xl/_rels/workbook.xml.rels",
-            &[br#"<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/><Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml"/></Relationships>"#],
-        ),
-    ];
+    let boilerplate: Vec<[&[u8]; 1]> = XLSX_PARTS.iter().map(|(_, xml)| [*xml]).collect();
+    let mut parts: Vec<(&str, &[&[u8]])> = XLSX_PARTS
+        .iter()
+        .zip(&boilerplate)
+        .map(|((name, _), xml)| (*name, xml.as_slice()))
+        .collect();
     if let Some(shared) = shared_parts {
         parts.push(("xl/sharedStrings.xml", shared));
     }
@@ -378,8 +386,8 @@ fn xlsx(path: &Path, sheet_parts: &[&[u8]], shared_parts: Option<&[&[u8]]>) {
     write_zip(path, &parts);
 }
 
-const SHEET_START: &[u8] = br#"<?xml version="1.0"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>"#;
-const SHEET_END: &[u8] = b"</sheetData></worksheet>";
+pub(crate) const SHEET_START: &[u8] = br#"<?xml version="1.0"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>"#;
+pub(crate) const SHEET_END: &[u8] = b"</sheetData></worksheet>";
 
 /// Runs `recordport --json import parse FILE` under `/usr/bin/time`: exit code, JSON, peak RSS
 /// in KiB and wall time.
