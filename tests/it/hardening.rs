@@ -495,3 +495,57 @@ async fn zip_bombs(db: TestDb) {
         assert!(error.contains(says), "{error}");
     }
 }
+
+both!(
+    cheap_requests_answer_while_heavy_work_runs,
+    latency_under_load
+);
+/// Finding: CPU-heavy work of one request stalled unrelated requests of the server. While one
+/// request reads and validates a large file, record lists keep answering quickly: each well
+/// within a fraction of the heavy request's time.
+async fn latency_under_load(db: TestDb) {
+    let server = Server::start(&db, &[]).await;
+    let import = "/v1/modules/contacts/import";
+    let mut csv = b"First Name,Last Name,Email,Job Title\n".to_vec();
+    for i in 0..150_000 {
+        csv.extend(format!("Ann{i},Lee{i},ann{i}@example.com,Engineer {i}\n").as_bytes());
+    }
+    let mapping = json!([
+        {"sourceColumn": "First Name", "targetFieldSlug": "first_name"},
+        {"sourceColumn": "Email", "targetFieldSlug": "email"},
+        {"sourceColumn": "Job Title", "targetFieldSlug": "job_title"}
+    ]);
+    let heavy = {
+        let request = server
+            .request(Method::POST, &format!("{import}/parse"))
+            .multipart(Form::new().part("file", Part::bytes(csv).file_name("big.csv")));
+        let validate = server.request(Method::POST, &format!("{import}/validate"));
+        tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            let (status, parsed) = json_of(request.send().await.expect("upload")).await;
+            assert_eq!(status, 200, "{parsed}");
+            assert_eq!(parsed["data"]["totalRows"], json!(150_000));
+            let file_id = parsed["data"]["fileId"].clone();
+            let body = json!({"fileId": file_id, "columnMapping": mapping});
+            let (status, report) = json_of(validate.json(&body).send().await.unwrap()).await;
+            assert_eq!(status, 200, "{report}");
+            started.elapsed()
+        })
+    };
+    let mut latencies = Vec::new();
+    while !heavy.is_finished() {
+        let started = std::time::Instant::now();
+        let (status, body) = server.get("/v1/modules/contacts/records?pageSize=1").await;
+        assert_eq!(status, 200, "{body}");
+        latencies.push(started.elapsed());
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let heavy_took = heavy.await.unwrap();
+    let slowest = latencies.iter().max().copied().unwrap_or_default();
+    // The heavy work must be long enough for the measure to say something.
+    assert!(latencies.len() >= 5, "{heavy_took:?}, {latencies:?}");
+    assert!(
+        slowest < std::time::Duration::from_secs(2) && slowest * 4 < heavy_took,
+        "slowest cheap request {slowest:?} while the heavy one took {heavy_took:?}"
+    );
+}
