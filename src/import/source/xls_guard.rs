@@ -127,27 +127,10 @@ impl Compound<'_> {
     /// `len`, which a damaged directory may declare as anything.
     fn chain(&self, sectors: Sectors, start: u32, fats: &[u32], len: usize) -> Result<Walk> {
         let most = self.len as usize + sectors.size;
-        let mut chain = Vec::new();
-        let mut id = start;
-        while id != ENDOFCHAIN {
-            let Some(sector) = self.sector(sectors, id)? else {
-                return Ok(None);
-            };
-            let take = sector.len().min(len - chain.len());
-            if chain.len() + take > most {
-                return Err(self.damaged("a chain of its sectors loops"));
-            }
-            chain.extend_from_slice(&sector[..take]);
-            if chain.len() >= len {
-                break;
-            }
-            // calamine indexes without a check (a panic it reports as a damaged file).
-            let Some(&next) = fats.get(id as usize) else {
-                return Ok(None);
-            };
-            id = next;
-        }
-        Ok(Some(chain))
+        follow(start, fats, len, most, |id| self.sector(sectors, id)).map_err(|e| match e {
+            Followed::Loops => self.damaged("a chain of its sectors loops"),
+            Followed::Failed(e) => e,
+        })
     }
 
     /// The `Workbook` (or `Book`) stream, or `None` where calamine would fail first.
@@ -251,25 +234,59 @@ impl Compound<'_> {
     /// stream's end from wherever the file reader happens to be; no real file does that, and
     /// what it would read cannot be scanned here, so it is refused.
     fn mini_chain(&self, mini: &[u8], mini_fats: &[u32], start: u32, len: usize) -> Result<Walk> {
-        let mut chain = Vec::new();
-        let mut id = start;
-        while id != ENDOFCHAIN {
+        let sector = |id: u32| {
             let from = id as usize * MINI_SECTOR;
-            let Some(sector) = mini.get(from..from + MINI_SECTOR) else {
-                return Err(self.damaged("its workbook stream points past the mini stream"));
-            };
-            let take = MINI_SECTOR.min(len - chain.len());
-            chain.extend_from_slice(&sector[..take]);
-            if chain.len() >= len {
-                break;
+            match mini.get(from..from + MINI_SECTOR) {
+                Some(sector) => Ok(Some(sector.to_vec())),
+                None => Err(self.damaged("its workbook stream points past the mini stream")),
             }
-            let Some(&next) = mini_fats.get(id as usize) else {
-                return Ok(None);
-            };
-            id = next;
-        }
-        Ok(Some(chain))
+        };
+        // `len` is under 4 KiB here, so a loop copies no more than that.
+        follow(start, mini_fats, len, usize::MAX, sector).map_err(|e| match e {
+            Followed::Loops => self.damaged("a chain of its mini sectors loops"),
+            Followed::Failed(e) => e,
+        })
     }
+}
+
+/// Why [`follow`] stopped short.
+enum Followed {
+    /// The chain would copy more than it may: it loops.
+    Loops,
+    Failed(Error),
+}
+
+/// Follows a chain of sectors from `start` through `table` and copies up to `len` bytes of
+/// them, as calamine's `get_chain` does; `sector` reads one (`None` where calamine fails). A
+/// chain copying over `most` bytes loops.
+fn follow(
+    start: u32,
+    table: &[u32],
+    len: usize,
+    most: usize,
+    mut sector: impl FnMut(u32) -> Result<Option<Vec<u8>>>,
+) -> std::result::Result<Walk, Followed> {
+    let mut chain = Vec::new();
+    let mut id = start;
+    while id != ENDOFCHAIN {
+        let Some(bytes) = sector(id).map_err(Followed::Failed)? else {
+            return Ok(None);
+        };
+        let take = bytes.len().min(len - chain.len());
+        if chain.len() + take > most {
+            return Err(Followed::Loops);
+        }
+        chain.extend_from_slice(&bytes[..take]);
+        if chain.len() >= len {
+            break;
+        }
+        // calamine indexes without a check (a panic it reports as a damaged file).
+        let Some(&next) = table.get(id as usize) else {
+            return Ok(None);
+        };
+        id = next;
+    }
+    Ok(Some(chain))
 }
 
 struct Directory {
