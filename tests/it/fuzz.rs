@@ -171,6 +171,13 @@ fn fuzz_xlsx_source() {
     fuzz_binary("xlsx");
 }
 
+/// XLS: safe to fuzz since `xls_guard` refuses grids, loops and text over the limits before
+/// calamine allocates them.
+#[test]
+fn fuzz_xls_source() {
+    fuzz_binary("xls");
+}
+
 #[test]
 fn fuzz_ods_source() {
     fuzz_binary("ods");

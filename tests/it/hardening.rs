@@ -334,49 +334,64 @@ async fn failed_auth(db: TestDb) {
     assert_eq!(status, 200);
 }
 
-/// A minimal XLSX: `sheet` as its one worksheet's XML, `shared` as its shared strings (if any).
-/// Parts are written in pieces, so a large part never sits in memory whole.
-fn xlsx(path: &Path, sheet_parts: &[&[u8]], shared_parts: Option<&[&[u8]]>) {
+/// A zip of `parts` (name, pieces of its content), deflated. Parts are written in pieces, so a
+/// large part never sits in memory whole.
+pub(crate) fn write_zip(path: &Path, parts: &[(&str, &[&[u8]])]) {
     use std::io::Write;
     let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
     let options = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated)
         .compression_level(Some(1));
-    let mut part = |name: &str, pieces: &[&[u8]]| {
-        zip.start_file(name, options).unwrap();
-        for piece in pieces {
+    for (name, pieces) in parts {
+        zip.start_file(*name, options).unwrap();
+        for piece in *pieces {
             zip.write_all(piece).unwrap();
         }
-    };
-    part(
-        "[Content_Types].xml",
-        &[br#"<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="xml" ContentType="application/xml"/><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/><Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>"#],
-    );
-    part(
-        "_rels/.rels",
-        &[br#"<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#],
-    );
-    part(
-        "xl/workbook.xml",
-        &[br#"<?xml version="1.0"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>"#],
-    );
-    part(
-        "xl/_rels/workbook.xml.rels",
-        &[br#"<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/><Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml"/></Relationships>"#],
-    );
-    if let Some(shared) = shared_parts {
-        part("xl/sharedStrings.xml", shared);
     }
-    part("xl/worksheets/sheet1.xml", sheet_parts);
     zip.finish().unwrap();
 }
 
-const SHEET_START: &[u8] = br#"<?xml version="1.0"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>"#;
-const SHEET_END: &[u8] = b"</sheetData></worksheet>";
+/// The parts of a minimal XLSX other than its sheet and shared strings.
+pub(crate) const XLSX_PARTS: [(&str, &[u8]); 4] = [
+    (
+        "[Content_Types].xml",
+        br#"<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="xml" ContentType="application/xml"/><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/><Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>"#,
+    ),
+    (
+        "_rels/.rels",
+        br#"<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#,
+    ),
+    (
+        "xl/workbook.xml",
+        br#"<?xml version="1.0"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>"#,
+    ),
+    (
+        "xl/_rels/workbook.xml.rels",
+        br#"<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/><Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml"/></Relationships>"#,
+    ),
+];
+
+/// A minimal XLSX: `sheet` as its one worksheet's XML, `shared` as its shared strings (if any).
+fn xlsx(path: &Path, sheet_parts: &[&[u8]], shared_parts: Option<&[&[u8]]>) {
+    let boilerplate: Vec<[&[u8]; 1]> = XLSX_PARTS.iter().map(|(_, xml)| [*xml]).collect();
+    let mut parts: Vec<(&str, &[&[u8]])> = XLSX_PARTS
+        .iter()
+        .zip(&boilerplate)
+        .map(|((name, _), xml)| (*name, xml.as_slice()))
+        .collect();
+    if let Some(shared) = shared_parts {
+        parts.push(("xl/sharedStrings.xml", shared));
+    }
+    parts.push(("xl/worksheets/sheet1.xml", sheet_parts));
+    write_zip(path, &parts);
+}
+
+pub(crate) const SHEET_START: &[u8] = br#"<?xml version="1.0"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>"#;
+pub(crate) const SHEET_END: &[u8] = b"</sheetData></worksheet>";
 
 /// Runs `recordport --json import parse FILE` under `/usr/bin/time`: exit code, JSON, peak RSS
 /// in KiB and wall time.
-fn parse_measured(db: &TestDb, file: &Path) -> (i32, Value, u64, std::time::Duration) {
+pub(crate) fn parse_measured(db: &TestDb, file: &Path) -> (i32, Value, u64, std::time::Duration) {
     let stats = file.with_extension("time");
     let mut cmd = std::process::Command::new("/usr/bin/time");
     cmd.arg("-f").arg("%M").arg("-o").arg(&stats);
@@ -479,4 +494,58 @@ async fn zip_bombs(db: TestDb) {
         let error = limited(limits).unwrap_err().to_string();
         assert!(error.contains(says), "{error}");
     }
+}
+
+both!(
+    cheap_requests_answer_while_heavy_work_runs,
+    latency_under_load
+);
+/// Finding: CPU-heavy work of one request stalled unrelated requests of the server. While one
+/// request reads and validates a large file, record lists keep answering quickly: each well
+/// within a fraction of the heavy request's time.
+async fn latency_under_load(db: TestDb) {
+    let server = Server::start(&db, &[]).await;
+    let import = "/v1/modules/contacts/import";
+    let mut csv = b"First Name,Last Name,Email,Job Title\n".to_vec();
+    for i in 0..150_000 {
+        csv.extend(format!("Ann{i},Lee{i},ann{i}@example.com,Engineer {i}\n").as_bytes());
+    }
+    let mapping = json!([
+        {"sourceColumn": "First Name", "targetFieldSlug": "first_name"},
+        {"sourceColumn": "Email", "targetFieldSlug": "email"},
+        {"sourceColumn": "Job Title", "targetFieldSlug": "job_title"}
+    ]);
+    let heavy = {
+        let request = server
+            .request(Method::POST, &format!("{import}/parse"))
+            .multipart(Form::new().part("file", Part::bytes(csv).file_name("big.csv")));
+        let validate = server.request(Method::POST, &format!("{import}/validate"));
+        tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            let (status, parsed) = json_of(request.send().await.expect("upload")).await;
+            assert_eq!(status, 200, "{parsed}");
+            assert_eq!(parsed["data"]["totalRows"], json!(150_000));
+            let file_id = parsed["data"]["fileId"].clone();
+            let body = json!({"fileId": file_id, "columnMapping": mapping});
+            let (status, report) = json_of(validate.json(&body).send().await.unwrap()).await;
+            assert_eq!(status, 200, "{report}");
+            started.elapsed()
+        })
+    };
+    let mut latencies = Vec::new();
+    while !heavy.is_finished() {
+        let started = std::time::Instant::now();
+        let (status, body) = server.get("/v1/modules/contacts/records?pageSize=1").await;
+        assert_eq!(status, 200, "{body}");
+        latencies.push(started.elapsed());
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let heavy_took = heavy.await.unwrap();
+    let slowest = latencies.iter().max().copied().unwrap_or_default();
+    // The heavy work must be long enough for the measure to say something.
+    assert!(latencies.len() >= 5, "{heavy_took:?}, {latencies:?}");
+    assert!(
+        slowest < std::time::Duration::from_secs(2) && slowest * 4 < heavy_took,
+        "slowest cheap request {slowest:?} while the heavy one took {heavy_took:?}"
+    );
 }

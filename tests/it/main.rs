@@ -10,6 +10,7 @@ mod export_roundtrip;
 mod first_run;
 mod fuzz;
 mod hardening;
+mod hostile_files;
 mod http_exports;
 mod http_imports;
 mod http_privacy;

@@ -8,13 +8,13 @@
 //! XFD1048576 would ask for 17 billion of them. Either way the cells stay typed until their row
 //! is handed out by [`Source::next_chunk`]; only then do they become strings.
 //!
-//! Hostile files: a zipped workbook (XLSX, ODS) is scanned by `zip_guard` before calamine
-//! opens it, within budgets of uncompressed bytes, shared strings, cells and cell size.
-//! calamine caps an ODS sheet at 100 million cells, but its XLS reader builds the
-//! dense range of every sheet while opening the workbook, without checking cell positions, so
-//! a damaged or crafted .xls of a few KiB can make it allocate gigabytes (found by fuzzing; it
-//! happens before this source sees a cell). Panics inside calamine on malformed files are caught
-//! and reported as file errors.
+//! Hostile files: calamine lays out XLS and ODS sheets as dense grids and holds the shared
+//! strings of XLSX whole, so each workbook is scanned before calamine opens it: a zipped one
+//! (XLSX, ODS) by `zip_guard`, within budgets of uncompressed bytes, shared strings, cells (with
+//! ODS's repeated rows and columns laid out), cell size and text; an .xls by `xls_guard`,
+//! which walks its compound file and BIFF records as calamine will and refuses loops, grids and
+//! text over the limits before calamine allocates them. Panics inside calamine on malformed
+//! files are caught and reported as file errors.
 //!
 //! Rows: the header is the first row with a non-empty cell; the table starts at the leftmost
 //! used column of the sheet and is as wide as the header's last non-empty cell. Row numbers are
@@ -175,8 +175,12 @@ impl ExcelSource {
     ) -> Result<ExcelSource> {
         // calamine reads the shared strings whole on opening and a cell's text whole when it
         // reads it: a zipped workbook is scanned with budgets first (see `zip_guard`).
-        if matches!(file_type, FileType::Xlsx | FileType::Ods) {
-            super::zip_guard::check(path, &file_name(path), &options.limits)?;
+        match file_type {
+            FileType::Xlsx | FileType::Ods => {
+                super::zip_guard::check(path, &file_name(path), &options.limits)?
+            }
+            FileType::Xls => super::xls_guard::check(path, &file_name(path), &options.limits)?,
+            _ => {}
         }
         // calamine panics on some malformed files (fuzzing found an XLS record read past its
         // end); the workbook is dropped on any error anyway, so a panic becomes a file error

@@ -16,8 +16,11 @@
 mod csv;
 mod excel;
 mod kind;
+mod ods_guard;
 mod parquet;
+mod parquet_guard;
 mod text;
+mod xls_guard;
 mod zip_guard;
 
 use std::collections::HashSet;
@@ -60,8 +63,15 @@ pub struct SourceLimits {
     pub max_shared_strings: u64,
     /// XLSX: bytes of the shared-strings part.
     pub max_shared_strings_bytes: u64,
-    /// Zipped workbooks: cells in all sheets.
+    /// Workbooks: cells in all sheets. XLS and ODS are read as dense grids (the rectangle a
+    /// sheet's cells span, repeated rows and columns laid out), so there it is the grids' size.
     pub max_cells: u64,
+    /// Workbooks read whole (XLS, ODS): bytes of cell text held at once, a shared string
+    /// counted in every cell that uses it and a repeated cell in every repeat.
+    pub max_text_bytes: u64,
+    /// Parquet: the decompressed size a page header declares (a page is decompressed whole,
+    /// into room made for that size first).
+    pub max_page_bytes: u64,
 }
 
 impl SourceLimits {
@@ -85,6 +95,11 @@ impl Default for SourceLimits {
             max_shared_strings: 1_000_000,
             max_shared_strings_bytes: 64 * 1024 * 1024,
             max_cells: 10_000_000,
+            // The text of a 100 MB workbook read whole, with room for strings used many times.
+            max_text_bytes: 512 * 1024 * 1024,
+            // Writers aim at pages of about 1 MiB (Arrow, Spark, DuckDB); 64 MiB leaves room for
+            // large dictionary pages and wide values.
+            max_page_bytes: 64 * 1024 * 1024,
         }
     }
 }

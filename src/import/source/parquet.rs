@@ -11,7 +11,8 @@
 //! timestamps `2024-01-15T10:30:00` (with `Z` when the column has a time zone, since its values
 //! are UTC instants), decimals as exact decimal text, null as an empty cell. Nested types (lists,
 //! structs, maps, unions) have no single text, so a file with one is refused at open, naming
-//! the column.
+//! the column. Before anything is read, `parquet_guard` checks the sizes the footer and page
+//! headers declare, which the reader trusts.
 
 use std::fs::File;
 use std::ops::Range;
@@ -85,6 +86,8 @@ impl ParquetSource {
                 ),
             )
         })?;
+        // The reader trusts the sizes the footer and page headers declare.
+        super::parquet_guard::check(path, builder.metadata(), &options.limits)?;
         let schema = builder.schema().clone();
         let fields = schema.fields();
         if fields.is_empty() {
