@@ -1,4 +1,4 @@
-//! Rollback: undo an import from its ledger, exactly, a page at a time.
+//! Rollback: undo an import exactly, page by page: delete its records, restore what it updated.
 //!
 //! In: a job id. Out: a [`RollbackOutcome`] (records deleted, records restored, records left
 //! alone and why). Guarantees: records the job created (they name it: `records.created_by_job`)
