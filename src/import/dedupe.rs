@@ -429,7 +429,7 @@ impl RowDecider<'_> {
                             updated_by_job: self.job_id.clone(),
                         },
                         is_new: false,
-                        before: ledger_before.map(|job| (current, job)),
+                        before: ledger_before,
                     },
                 );
             }

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
-use crate::records::write::{Draft, diff};
+use crate::records::write::Draft;
 use crate::store::{Dialect, Tx, sqlite_raw};
 
 /// The action every ledger row now has.
@@ -48,21 +48,27 @@ pub(crate) struct ChangedValues {
 }
 
 impl BeforeImage {
-    /// The image of one batch's change of a record from `before` (last changed by job
-    /// `before_job`) to `after` (by `after_job`).
-    pub(crate) fn of_change(
-        before: &Draft,
+    /// The image of one batch's changes of a record: its version rows (`versions`, oldest
+    /// first, each `{name: {"old", "new"}}`), the record having been last changed by job
+    /// `before_job` and now by `after_job`. A name keeps the `old` of the first version that
+    /// changed it: its value before the batch.
+    pub(crate) fn of_versions(
+        versions: &[(i64, Value)],
         before_job: Option<&str>,
-        after: &Draft,
         after_job: Option<&str>,
     ) -> BeforeImage {
-        let changed = diff(before, after)
-            .into_iter()
-            .map(|(name, change)| {
-                let old = change.get("old").cloned().unwrap_or(Value::Null);
-                (name, Value::Array(vec![old]))
-            })
-            .collect();
+        let mut changed = Map::new();
+        for change in versions
+            .iter()
+            .filter_map(|(_, changes)| changes.as_object())
+        {
+            for (name, values) in change {
+                if !changed.contains_key(name) {
+                    let old = values.get("old").cloned().unwrap_or(Value::Null);
+                    changed.insert(name.clone(), Value::Array(vec![old]));
+                }
+            }
+        }
         BeforeImage::Changed(ChangedValues {
             changed,
             updated_by_job: (before_job != after_job)
@@ -136,6 +142,7 @@ pub(crate) fn parse_before(text: &str) -> Result<BeforeImage> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::records::write::diff;
     use serde_json::json;
 
     fn draft(fields: Value) -> Draft {
@@ -147,7 +154,8 @@ mod tests {
         let before = draft(json!({"email": "a@x.org", "city": "Oslo"}));
         let mut after = draft(json!({"email": "a@x.org", "company": "Acme"}));
         after.display_name = "Ann B".into();
-        let image = BeforeImage::of_change(&before, None, &after, Some("imp_1"));
+        let versions = [(2, Value::Object(diff(&before, &after)))];
+        let image = BeforeImage::of_versions(&versions, None, Some("imp_1"));
         let json: Value = serde_json::from_str(&image.to_json().unwrap()).unwrap();
         assert_eq!(
             json,

@@ -48,9 +48,9 @@ pub(crate) struct Written {
 pub(crate) struct Working {
     pub written: Written,
     pub is_new: bool,
-    /// The record as the batch found it, and the job that had last changed it (existing records
-    /// only).
-    pub before: Option<(Draft, Option<String>)>,
+    /// For a stored record the job's ledger must undo: the job that had last changed it (its
+    /// old values are the first `old` of each name in `written.versions`).
+    pub before: Option<Option<String>>,
 }
 
 /// What one import batch decided, ready to write: `working` in the order `order` touched it, by
@@ -128,14 +128,13 @@ fn ledger_entries(module: &Module, touched: &[&Working]) -> Vec<LedgerEntry> {
     touched
         .iter()
         .filter_map(|w| {
-            let (before, updated_by_job) = w.before.as_ref()?;
+            let updated_by_job = w.before.as_ref()?;
             Some(LedgerEntry {
                 record_id: w.written.id.clone(),
                 module_id: module.id.clone(),
-                before: BeforeImage::of_change(
-                    before,
+                before: BeforeImage::of_versions(
+                    &w.written.versions,
                     updated_by_job.as_deref(),
-                    &w.written.draft,
                     w.written.updated_by_job.as_deref(),
                 ),
                 after_version: w.written.version,
