@@ -179,57 +179,83 @@ impl RecordInput {
 
 pub const PRIVACY_LEVELS: [&str; 3] = ["account", "team", "private"];
 
-/// The columns every record query selects, in the order [`record_from_row`] reads them.
+/// The columns of a record, in the order [`record_columns`] selects them and [`record_from_row`]
+/// reads them.
+const RECORD_COLUMNS: [&str; 20] = [
+    "id",
+    "module_id",
+    "display_name",
+    "fields",
+    "label_ids",
+    "type_ids",
+    "privacy_level",
+    "description_html",
+    "external_id",
+    "owner_id",
+    "created_at",
+    "updated_at",
+    "created_by_user_id",
+    "created_by_display_name",
+    "updated_by_user_id",
+    "updated_by_display_name",
+    "version",
+    "deleted_at",
+    "created_by_job",
+    "updated_by_job",
+];
+
+/// The columns every record query selects, in the order [`record_from_row`] reads them (the JSON
+/// columns as text on either store).
 pub(crate) fn record_columns(dialect: Dialect) -> String {
-    format!(
-        "r.id, r.module_id, r.display_name, {} AS fields, {} AS label_ids, {} AS type_ids, \
-         r.privacy_level, r.description_html, r.external_id, r.owner_id, r.created_at, r.updated_at, \
-         r.created_by_user_id, r.created_by_display_name, r.updated_by_user_id, \
-         r.updated_by_display_name, r.version, r.deleted_at, r.created_by_job, r.updated_by_job",
-        dialect.json_column("r.fields"),
-        dialect.json_column("r.label_ids"),
-        dialect.json_column("r.type_ids"),
-    )
+    RECORD_COLUMNS
+        .iter()
+        .map(|name| match *name {
+            "fields" | "label_ids" | "type_ids" => {
+                format!("{} AS {name}", dialect.json_column(&format!("r.{name}")))
+            }
+            _ => format!("r.{name}"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A record from a row of [`record_columns`], from sqlx or from the raw SQLite connection.
+///
+/// The columns are read by position from where `id` stands: one name lookup per row instead of
+/// twenty (the lookups were 7 % of an upsert's CPU, which loads every record it matches).
 pub(crate) fn record_from_row(row: &impl RowValues, module_slug: &str) -> Result<Record> {
-    let opt_text = |name: &str| -> Result<Option<String>> {
-        Ok(RowValues::text(row, row.column_index(name)?)?.map(str::to_string))
+    let base = row.column_index("id")?;
+    let at = |n: usize| base + n;
+    let opt_text = |n: usize| -> Result<Option<String>> {
+        Ok(RowValues::text(row, at(n))?.map(str::to_string))
     };
-    let text = |name: &str| -> Result<String> {
-        opt_text(name)?.ok_or_else(|| Error::corrupt(format!("records.{name} is NULL")))
-    };
-    let opt_int =
-        |name: &str| -> Result<Option<i64>> { RowValues::int(row, row.column_index(name)?) };
-    let int = |name: &str| -> Result<i64> {
-        opt_int(name)?.ok_or_else(|| Error::corrupt(format!("records.{name} is NULL")))
-    };
-    let json_text = |name: &str| -> Result<&str> {
-        RowValues::text(row, row.column_index(name)?)?
-            .ok_or_else(|| Error::corrupt(format!("records.{name} is NULL")))
-    };
+    let null = |n: usize| Error::corrupt(format!("records.{} is NULL", RECORD_COLUMNS[n]));
+    let text = |n: usize| -> Result<String> { opt_text(n)?.ok_or_else(|| null(n)) };
+    let opt_int = |n: usize| -> Result<Option<i64>> { RowValues::int(row, at(n)) };
+    let int = |n: usize| -> Result<i64> { opt_int(n)?.ok_or_else(|| null(n)) };
+    let json_text =
+        |n: usize| -> Result<&str> { RowValues::text(row, at(n))?.ok_or_else(|| null(n)) };
     Ok(Record {
-        id: text("id")?,
-        module_id: text("module_id")?,
+        id: text(0)?,
+        module_id: text(1)?,
         module_slug: module_slug.to_string(),
-        display_name: text("display_name")?,
-        fields: parse_stored_json(json_text("fields")?)?,
-        label_ids: parse_stored_json(json_text("label_ids")?)?,
-        type_ids: parse_stored_json(json_text("type_ids")?)?,
-        privacy_level: text("privacy_level")?,
-        description_html: opt_text("description_html")?,
-        external_id: opt_text("external_id")?,
-        owner_id: opt_text("owner_id")?,
-        created_date_time: format_micros(int("created_at")?),
-        updated_date_time: format_micros(int("updated_at")?),
-        created_by_user_id: opt_text("created_by_user_id")?,
-        created_by_display_name: opt_text("created_by_display_name")?,
-        updated_by_user_id: opt_text("updated_by_user_id")?,
-        updated_by_display_name: opt_text("updated_by_display_name")?,
-        version: int("version")?,
-        deleted_date_time: opt_int("deleted_at")?.map(format_micros),
-        imported_by: ImportProvenance::of(opt_text("created_by_job")?, opt_text("updated_by_job")?),
+        display_name: text(2)?,
+        fields: parse_stored_json(json_text(3)?)?,
+        label_ids: parse_stored_json(json_text(4)?)?,
+        type_ids: parse_stored_json(json_text(5)?)?,
+        privacy_level: text(6)?,
+        description_html: opt_text(7)?,
+        external_id: opt_text(8)?,
+        owner_id: opt_text(9)?,
+        created_date_time: format_micros(int(10)?),
+        updated_date_time: format_micros(int(11)?),
+        created_by_user_id: opt_text(12)?,
+        created_by_display_name: opt_text(13)?,
+        updated_by_user_id: opt_text(14)?,
+        updated_by_display_name: opt_text(15)?,
+        version: int(16)?,
+        deleted_date_time: opt_int(17)?.map(format_micros),
+        imported_by: ImportProvenance::of(opt_text(18)?, opt_text(19)?),
     })
 }
 

@@ -1,5 +1,5 @@
-//! The store's own surface on both stores: a snapshot transaction streaming a query's rows, and
-//! the raw SQLite connection under a transaction.
+//! The store's own surface on both stores: a snapshot transaction streaming a query's rows, the
+//! raw SQLite connection under a transaction, and SQLite's one writer connection.
 
 use futures_util::TryStreamExt;
 use recordport::store::{Sql, sqlite_raw};
@@ -116,3 +116,55 @@ async fn raw_connection(db: TestDb) {
     assert_eq!(rows.int("n").unwrap(), 0);
 }
 both!(raw_connection, raw_connection);
+
+/// SQLite: every write goes through one connection, so its page cache stays warm from one
+/// transaction to the next (a TEMP table, private to a connection, is seen by every later write
+/// transaction), and a second writer waits for the first to commit instead of failing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_writes_share_one_connection() {
+    let db = TestDb::sqlite().await;
+    let store = db.service.store().clone();
+    let mut tx = store.begin().await.unwrap();
+    tx.execute(Sql::new("CREATE TEMP TABLE writer_probe (n INTEGER)"))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    // Reads in between use other connections and leave the writer alone.
+    for n in 0..8_i64 {
+        store
+            .fetch_all(Sql::new("SELECT COUNT(*) AS n FROM records"))
+            .await
+            .unwrap();
+        let mut tx = store.begin().await.unwrap();
+        let mut insert = Sql::new("INSERT INTO writer_probe (n) VALUES (");
+        insert.bind(n).push(")");
+        tx.execute(insert).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+    let first = store.begin().await.unwrap();
+    let second = tokio::spawn({
+        let store = store.clone();
+        async move {
+            let mut tx = store.begin().await.unwrap();
+            let row = tx
+                .fetch_optional(Sql::new("SELECT COUNT(*) AS n FROM writer_probe"))
+                .await
+                .unwrap()
+                .unwrap();
+            tx.commit().await.unwrap();
+            row.int("n").unwrap()
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(
+        !second.is_finished(),
+        "the second writer waits for the first"
+    );
+    let mut first = first;
+    first
+        .execute(Sql::new("INSERT INTO writer_probe (n) VALUES (100)"))
+        .await
+        .unwrap();
+    first.commit().await.unwrap();
+    assert_eq!(second.await.unwrap(), 9);
+}
