@@ -298,6 +298,14 @@ pub(crate) struct RowDecider<'a> {
 }
 
 impl RowDecider<'_> {
+    /// Whether deciding a row asks who holds `key`: keys of the fields rows are matched on, and
+    /// unique keys (another holder fails the row). The holders of any other key (a phone field
+    /// nobody matches on, shared by many records) cannot change a decision, so a batch neither
+    /// looks them up nor loads their records; the key itself is still written.
+    pub(crate) fn reads_holders(&self, key: &MatchKey) -> bool {
+        key.is_unique || self.match_on.iter().any(|f| f.slug == key.field_slug)
+    }
+
     /// One row, given everything earlier rows did.
     pub(crate) fn decide(
         &self,

@@ -23,7 +23,7 @@
 //! | [`resolve`] | reference cells become record ids (or warnings, or new records) |
 //! | [`dedupe`] | the record a row matches, unique conflicts, and each row's decision |
 //! | [`merge`] | strategies and merge modes: what an update does to a record |
-//! | [`write`] | a batch's records, keys and versions in few statements (SQLite: cached prepared statements; PostgreSQL: `COPY` into staging tables, then set-based statements) |
+//! | [`write`] | a batch's records, keys and versions in few statements (SQLite: cached prepared statements; PostgreSQL: `COPY` into the tables or into staging tables, then set-based statements) |
 //! | [`writer`] | the one writer: chunks in file order through resolve ─> dedupe ─> merge ─> write, batch transactions, checkpoints |
 //! | [`ledger`] | the old values of what a job updated, written with each batch (records it created name the job instead) |
 //! | [`rollback`] | undo a job exactly: delete what it created, restore what it updated |

@@ -554,7 +554,8 @@ impl<'a> Importer<'a> {
             .iter()
             .zip(&importable)
             .filter(|(_, ok)| **ok)
-            .flat_map(|(k, _)| k.iter().map(|k| (k.field_slug.clone(), k.key.clone())))
+            .flat_map(|(k, _)| k.iter().filter(|k| self.decider.reads_holders(k)))
+            .map(|k| (k.field_slug.clone(), k.key.clone()))
             .collect();
         let spaces = KeySpaces::of(tx, self.module).await?;
         let update = self.request.duplicate_strategy == DuplicateStrategy::Update;

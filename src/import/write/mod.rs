@@ -2,8 +2,9 @@
 //!
 //! On SQLite the batch is written with cached prepared statements on the transaction's own
 //! connection ([`sqlite`]): one bound row per step, no SQL text built per row, no round trip to
-//! sqlx's worker thread. On PostgreSQL it is streamed with `COPY` into temporary staging tables
-//! and moved into place with one set-based statement per table ([`postgres`]). Rollback's
+//! sqlx's worker thread. On PostgreSQL it is streamed with `COPY`, straight into the tables for
+//! what only appends and into temporary staging tables for updates, then moved into place with
+//! one set-based statement per table ([`postgres`]). Rollback's
 //! restores go through the same two paths ([`write_records`]).
 //!
 //! In: the records a batch decided to create or change ([`Working`], in the order the batch

@@ -1,14 +1,16 @@
-//! The write stage on PostgreSQL: each batch streamed with `COPY … FROM STDIN` into temporary
-//! staging tables, then moved into place with one set-based statement per table.
+//! The write stage on PostgreSQL: each batch streamed with `COPY … FROM STDIN`, straight into
+//! the tables where a row only adds, through temporary staging tables where it must be matched
+//! against what is stored.
 //!
 //! In: the records a batch creates and changes (in the order it touched them), the ledger lines
 //! that undo them. Out: the same rows in `records`, `record_keys`, `record_versions` and
 //! `import_ledger` as the SQLite path writes, inside the caller's transaction.
 //!
 //! Guarantees:
-//! - Changed records give up the keys they no longer hold (one `DELETE … USING` the staged
-//!   removals) before any record takes new ones (one `INSERT … SELECT`), as one-by-one writes
-//!   would order it; keys a record keeps are not touched.
+//! - Changed records give up the keys they no longer hold (one `DELETE … USING` the removals
+//!   bound as arrays) before any record takes new ones (one COPY into `record_keys`), as one-by-one
+//!   writes would order it; keys a record keeps are not touched. A unique value another
+//!   transaction took fails that COPY with the unique violation an INSERT would raise.
 //! - An updated record is written only while its version is still the one the batch read; when
 //!   another transaction changed it meanwhile (PostgreSQL's READ COMMITTED lets it), the batch
 //!   fails with [`Error::ConcurrentChange`] instead of overwriting that change, and the writer
@@ -16,16 +18,16 @@
 //! - The ledger keeps `ON CONFLICT (job_id, record_id) DO UPDATE`: a record touched twice by one
 //!   job keeps the older value of every name both images hold.
 //!
-//! Why: a batch goes to the server as one COPY stream per table instead of a multi-row
-//! `INSERT … VALUES` per few hundred rows (thousands of bind parameters each, a new statement
-//! shape for every page size), and each table then takes one statement of one shape, prepared
-//! once per connection. A 200k-row import ran 1,396 record INSERTs and as many key INSERTs;
-//! it now runs 200 of each (BENCHMARKS.md, "PostgreSQL COPY").
+//! Why: new records, added keys and version rows only append, and every column of them is known
+//! here, so each goes to its table as one COPY stream (no staging table to fill, empty and copy
+//! again). Updates and ledger lines are staged and applied with one set-based statement each,
+//! removed keys deleted with one statement binding them as arrays, prepared once per connection (BENCHMARKS.md, "PostgreSQL import and upsert,
+//! profiled").
 //!
 //! Staging tables are temporary (this session only), `ON COMMIT DELETE ROWS` (nothing staged
 //! outlives its transaction), created by the first batch of a transaction that finds them
 //! missing (a rolled-back transaction takes its `CREATE` with it, so it is checked every time),
-//! and truncated before each batch because one transaction holds several chunks.
+//! and emptied before each use because one transaction holds several chunks.
 
 use std::io::{self, Write as _};
 
@@ -37,7 +39,8 @@ use crate::error::{Error, Result};
 use crate::import::ledger::LedgerEntry;
 use crate::import::write::Batch;
 use crate::records::keys::{key_changes, tiebreak};
-use crate::records::write::search_text;
+use crate::records::write::{Draft, search_text};
+use crate::schema::Module;
 use crate::store::Tx;
 
 /// Creates the staging tables when this session has none; `to_regclass` answers without an
@@ -47,18 +50,11 @@ macro_rules! create_staging {
         "DO $$ BEGIN
            IF to_regclass('pg_temp.import_stage_records') IS NULL THEN
              CREATE TEMP TABLE import_stage_records (
-               id text NOT NULL, is_new boolean NOT NULL, base_version bigint NOT NULL,
+               id text NOT NULL, base_version bigint NOT NULL,
                version bigint NOT NULL, display_name text NOT NULL, fields jsonb NOT NULL,
                label_ids jsonb NOT NULL, type_ids jsonb NOT NULL, privacy_level text NOT NULL,
                description_html text, external_id text, search_text text NOT NULL,
-               updated_by_job text, owner_id text
-             ) ON COMMIT DELETE ROWS;
-             CREATE TEMP TABLE import_stage_keys (
-               record_id text NOT NULL, space bigint NOT NULL, key text NOT NULL,
-               tiebreak text NOT NULL, removed boolean NOT NULL
-             ) ON COMMIT DELETE ROWS;
-             CREATE TEMP TABLE import_stage_versions (
-               record_id text NOT NULL, version bigint NOT NULL, changes jsonb NOT NULL
+               updated_by_job text
              ) ON COMMIT DELETE ROWS;
              CREATE TEMP TABLE import_stage_ledger (
                record_id text NOT NULL, module_id text NOT NULL, before jsonb NOT NULL,
@@ -69,35 +65,37 @@ macro_rules! create_staging {
     };
 }
 
-const STAGE_BATCH: &str = concat!(
+// A staging table is emptied with DELETE, not TRUNCATE: TRUNCATE gives the table a new file
+// each time (8 ms a batch on the profiled machine, more than the COPY it prepares), while the
+// few hundred dead rows a DELETE leaves go at the next commit (`ON COMMIT DELETE ROWS`).
+const STAGE_RECORDS: &str = concat!(
     create_staging!(),
-    "TRUNCATE pg_temp.import_stage_records, pg_temp.import_stage_keys, \
-     pg_temp.import_stage_versions"
+    "DELETE FROM pg_temp.import_stage_records"
 );
 
-const STAGE_LEDGER: &str = concat!(create_staging!(), "TRUNCATE pg_temp.import_stage_ledger");
+const STAGE_LEDGER: &str = concat!(create_staging!(), "DELETE FROM pg_temp.import_stage_ledger");
 
-const COPY_RECORDS: &str = "COPY pg_temp.import_stage_records (id, is_new, base_version, \
+/// New records go straight into `records`: every column is known here, and nothing is there to
+/// conflict with (their ids are new; a unique `external_id` fails the COPY as it would an
+/// INSERT).
+const COPY_NEW_RECORDS: &str = "COPY records (id, module_id, display_name, fields, label_ids, \
+     type_ids, privacy_level, description_html, external_id, search_text, created_at, \
+     updated_at, created_by_user_id, created_by_display_name, updated_by_user_id, \
+     updated_by_display_name, version, created_by_job, updated_by_job, owner_id) FROM STDIN";
+
+const COPY_CHANGED_RECORDS: &str = "COPY pg_temp.import_stage_records (id, base_version, \
      version, display_name, fields, label_ids, type_ids, privacy_level, description_html, \
-     external_id, search_text, updated_by_job, owner_id) FROM STDIN";
+     external_id, search_text, updated_by_job) FROM STDIN";
 
-const COPY_KEYS: &str =
-    "COPY pg_temp.import_stage_keys (record_id, space, key, tiebreak, removed) FROM STDIN";
+/// Keys go straight into `record_keys`: a unique value another transaction took fails the COPY
+/// with the same unique violation an INSERT would (the writer decides the rows again).
+const COPY_KEYS: &str = "COPY record_keys (space, key, tiebreak, record_id) FROM STDIN";
 
-const COPY_VERSIONS: &str =
-    "COPY pg_temp.import_stage_versions (record_id, version, changes) FROM STDIN";
+const COPY_VERSIONS: &str = "COPY record_versions (record_id, version, action, changes, \
+     changed_at, user_id, user_display_name, job_id, metadata) FROM STDIN";
 
 const COPY_LEDGER: &str =
     "COPY pg_temp.import_stage_ledger (record_id, module_id, before, after_version) FROM STDIN";
-
-/// New records in id order: ids are time-ordered, so they append to the primary-key index.
-const INSERT_RECORDS: &str = "INSERT INTO records (id, module_id, display_name, fields, \
-     label_ids, type_ids, privacy_level, description_html, external_id, search_text, created_at, \
-     updated_at, created_by_user_id, created_by_display_name, updated_by_user_id, \
-     updated_by_display_name, version, created_by_job, updated_by_job, owner_id) \
-     SELECT id, $1, display_name, fields, label_ids, type_ids, privacy_level, description_html, \
-     external_id, search_text, $2, $2, $3, $4, $3, $4, version, $5, updated_by_job, owner_id \
-     FROM pg_temp.import_stage_records WHERE is_new ORDER BY id";
 
 /// Changed records, each only while it still has the version the batch read.
 const UPDATE_RECORDS: &str = "UPDATE records r SET display_name = s.display_name, \
@@ -107,28 +105,23 @@ const UPDATE_RECORDS: &str = "UPDATE records r SET display_name = s.display_name
      updated_at = $1, updated_by_user_id = $2, updated_by_display_name = $3, \
      updated_by_job = s.updated_by_job \
      FROM pg_temp.import_stage_records s \
-     WHERE NOT s.is_new AND r.id = s.id AND r.version = s.base_version";
+     WHERE r.id = s.id AND r.version = s.base_version";
 
-/// The keys changed records gave up, each found by its primary key. Nested loops only, for
-/// this statement: without statistics on `record_keys` (a fresh store, a bulk load autovacuum has
-/// not analysed yet) the planner may hash-join a scan of the whole table instead of probing it
-/// (122 ms against 14 ms for 500 records' keys in 400k, measured on the previous layout). One
-/// simple-protocol round trip; the statement has no parameters.
-const DELETE_KEYS: &str = "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off; \
-     DELETE FROM record_keys k USING pg_temp.import_stage_keys s \
-     WHERE s.removed AND k.space = s.space AND k.key = s.key AND k.record_id = s.record_id; \
-     RESET enable_hashjoin; RESET enable_mergejoin";
+/// The keys changed records gave up, each found by its primary key, bound as arrays: one
+/// statement written in one piece, where a COPY of a few hundred removals ends with a small
+/// `CopyDone` that Nagle's algorithm holds back until the server's delayed ACK (sqlx 0.9.0 does
+/// not set `TCP_NODELAY`; 45 ms a batch in the profile, more than all the batch's other work).
+const DELETE_KEYS: &str = "DELETE FROM record_keys k \
+     USING unnest($1::bigint[], $2::text[], $3::text[]) AS g(space, key, record_id) \
+     WHERE k.space = g.space AND k.key = g.key AND k.record_id = g.record_id";
 
-/// Keys in index order: each index page is visited once, and two writers that take the same
-/// keys take them in the same order (fewer deadlocks between concurrent imports).
-const INSERT_KEYS: &str = "INSERT INTO record_keys (space, key, tiebreak, record_id) \
-     SELECT space, key, tiebreak, record_id FROM pg_temp.import_stage_keys \
-     WHERE NOT removed ORDER BY space, key, tiebreak";
+/// Nested loops only, for [`DELETE_KEYS`]: without statistics on `record_keys` (a fresh store, a
+/// bulk load autovacuum has not analysed yet) the planner may hash-join a scan of the whole
+/// table instead of probing it (122 ms against 14 ms for 500 records' keys in 400k, measured on
+/// the previous layout). [`ANY_JOIN`] gives the rest of the transaction its planner back.
+const NESTED_LOOPS_ONLY: &str = "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off";
 
-const INSERT_VERSIONS: &str = "INSERT INTO record_versions (record_id, version, action, \
-     changes, changed_at, user_id, user_display_name, job_id, metadata) \
-     SELECT record_id, version, 'update', changes, $1, $2, $3, $4, $5::jsonb \
-     FROM pg_temp.import_stage_versions ORDER BY record_id, version";
+const ANY_JOIN: &str = "RESET enable_hashjoin; RESET enable_mergejoin";
 
 /// A record the job updated before keeps the members of its older image (`||` keeps the right
 /// side's) and gains the newer one's others; see [`crate::import::ledger`].
@@ -141,120 +134,195 @@ const INSERT_LEDGER: &str = "INSERT INTO import_ledger (job_id, record_id, actio
 
 impl Batch<'_> {
     pub(super) async fn write_postgres(&self, tx: &mut Tx) -> Result<()> {
-        let Batch {
-            module, actor, now, ..
-        } = *self;
         let connection = connection(tx)?;
-        sqlx::raw_sql(STAGE_BATCH).execute(&mut *connection).await?;
-
-        let mut rows = CopyText::default();
-        let touched = self.new.iter().map(|r| (*r, true));
-        for (record, is_new) in touched.chain(self.changed.iter().map(|r| (*r, false))) {
-            let draft = &record.draft;
-            // The version the batch found the record at: one version row per change it made.
-            let base_version = record.version - record.versions.len() as i64;
-            rows.text(&record.id)
-                .bool(is_new)
-                .int(base_version)
-                .int(record.version)
-                .text(&draft.display_name)
-                .json(&draft.fields)?
-                .json(&draft.label_ids)?
-                .json(&draft.type_ids)?
-                .text(&draft.privacy_level)
-                .opt_text(draft.description_html.as_deref())
-                .opt_text(draft.external_id.as_deref())
-                .text(&search_text(module, &draft.display_name, &draft.fields))
-                .opt_text(record.updated_by_job.as_deref())
-                .opt_text(draft.owner_id.as_deref())
-                .end_row();
-        }
-        copy_in(connection, COPY_RECORDS, rows).await?;
-
         if !self.new.is_empty() {
-            sqlx::query(INSERT_RECORDS)
-                .bind(&module.id)
-                .bind(now)
-                .bind(&actor.user_id)
-                .bind(&actor.display_name)
-                .bind(self.job_id)
-                .execute(&mut *connection)
-                .await?;
+            copy_in(connection, COPY_NEW_RECORDS, self.new_record_rows()?).await?;
         }
         if !self.changed.is_empty() {
-            let updated = sqlx::query(UPDATE_RECORDS)
-                .bind(now)
-                .bind(&actor.user_id)
-                .bind(&actor.display_name)
-                .execute(&mut *connection)
-                .await?
-                .rows_affected();
-            let expected = self.changed.len() as u64;
-            if updated != expected {
-                return Err(Error::ConcurrentChange {
-                    message: format!(
-                        "{} of the {expected} records a batch updates changed (or were deleted) \
-                         since the batch read them",
-                        expected - updated
-                    ),
-                    details: json!({ "expected": expected, "updated": updated }),
-                });
-            }
+            self.update_changed(connection).await?;
         }
 
         // Changed records give up the keys they no longer hold before any record takes new
         // ones: a row may hand a unique value an earlier row of the batch took away from an
         // existing record.
-        let mut keys = CopyText::default();
-        let mut any_removed = false;
-        let mut any_added = false;
-        for record in self.changed.iter().chain(self.new) {
-            let (removed, added) = key_changes(&record.old_keys, &record.keys);
-            any_removed |= !removed.is_empty();
-            any_added |= !added.is_empty();
-            let staged = removed.into_iter().map(|k| (k, true));
-            for (key, is_removed) in staged.chain(added.into_iter().map(|k| (k, false))) {
-                keys.text(&record.id)
-                    .int(self.spaces.space(&key.field_slug)?)
-                    .text(&key.key)
-                    .text(tiebreak(key, &record.id))
-                    .bool(is_removed)
-                    .end_row();
-            }
-        }
-        if !keys.is_empty() {
-            copy_in(connection, COPY_KEYS, keys).await?;
-        }
-        if any_removed {
-            sqlx::raw_sql(DELETE_KEYS).execute(&mut *connection).await?;
-        }
-        if any_added {
-            sqlx::query(INSERT_KEYS).execute(&mut *connection).await?;
-        }
-
-        let mut versions = CopyText::default();
-        for record in self.changed.iter().chain(self.new) {
-            for (version, changes) in &record.versions {
-                versions
-                    .text(&record.id)
-                    .int(*version)
-                    .json(changes)?
-                    .end_row();
-            }
-        }
-        if !versions.is_empty() {
-            copy_in(connection, COPY_VERSIONS, versions).await?;
-            sqlx::query(INSERT_VERSIONS)
-                .bind(now)
-                .bind(&actor.user_id)
-                .bind(&actor.display_name)
-                .bind(self.job_id)
-                .bind(actor.metadata_json())
+        let (removed, added) = self.key_rows()?;
+        if !removed.record_ids.is_empty() {
+            sqlx::raw_sql(NESTED_LOOPS_ONLY)
                 .execute(&mut *connection)
                 .await?;
+            sqlx::query(DELETE_KEYS)
+                .bind(&removed.spaces)
+                .bind(&removed.keys)
+                .bind(&removed.record_ids)
+                .execute(&mut *connection)
+                .await?;
+            sqlx::raw_sql(ANY_JOIN).execute(&mut *connection).await?;
+        }
+        if !added.is_empty() {
+            copy_in(connection, COPY_KEYS, added).await?;
+        }
+
+        let versions = self.version_rows()?;
+        if !versions.is_empty() {
+            copy_in(connection, COPY_VERSIONS, versions).await?;
         }
         Ok(())
     }
+
+    /// The new records as `records` rows, in id order: ids are time-ordered, so they append to
+    /// the primary-key index.
+    fn new_record_rows(&self) -> Result<CopyText> {
+        let Batch {
+            module, actor, now, ..
+        } = *self;
+        let mut new = self.new.to_vec();
+        new.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+        let mut rows = CopyText::default();
+        for record in new {
+            let draft = &record.draft;
+            rows.text(&record.id).text(&module.id);
+            draft_columns(&mut rows, module, draft)?
+                .int(now)
+                .int(now)
+                .text(&actor.user_id)
+                .text(&actor.display_name)
+                .text(&actor.user_id)
+                .text(&actor.display_name)
+                .int(record.version)
+                .opt_text(self.job_id)
+                .opt_text(record.updated_by_job.as_deref())
+                .opt_text(draft.owner_id.as_deref())
+                .end_row();
+        }
+        Ok(rows)
+    }
+
+    /// Stages the changed records and updates them with one statement, each only while it still
+    /// has the version the batch read.
+    async fn update_changed(&self, connection: &mut PgConnection) -> Result<()> {
+        let Batch {
+            module, actor, now, ..
+        } = *self;
+        let mut rows = CopyText::default();
+        for record in self.changed {
+            let draft = &record.draft;
+            // The version the batch found the record at: one version row per change it made.
+            let base_version = record.version - record.versions.len() as i64;
+            rows.text(&record.id).int(base_version).int(record.version);
+            draft_columns(&mut rows, module, draft)?
+                .opt_text(record.updated_by_job.as_deref())
+                .end_row();
+        }
+        sqlx::raw_sql(STAGE_RECORDS)
+            .execute(&mut *connection)
+            .await?;
+        copy_in(connection, COPY_CHANGED_RECORDS, rows).await?;
+        let updated = sqlx::query(UPDATE_RECORDS)
+            .bind(now)
+            .bind(&actor.user_id)
+            .bind(&actor.display_name)
+            .execute(&mut *connection)
+            .await?
+            .rows_affected();
+        let expected = self.changed.len() as u64;
+        if updated != expected {
+            return Err(Error::ConcurrentChange {
+                message: format!(
+                    "{} of the {expected} records a batch updates changed (or were deleted) \
+                     since the batch read them",
+                    expected - updated
+                ),
+                details: json!({ "expected": expected, "updated": updated }),
+            });
+        }
+        Ok(())
+    }
+
+    /// The keys changed records give up, and the keys records take (for `record_keys`, in index
+    /// order: each index page is visited once, and two writers that take the same keys take them
+    /// in the same order, so they deadlock less).
+    fn key_rows(&self) -> Result<(RemovedKeys<'_>, CopyText)> {
+        let mut removed_keys = RemovedKeys::default();
+        let mut added_keys = Vec::new();
+        for record in self.changed.iter().chain(self.new) {
+            let (removed, added) = key_changes(&record.old_keys, &record.keys);
+            for key in removed {
+                removed_keys
+                    .spaces
+                    .push(self.spaces.space(&key.field_slug)?);
+                removed_keys.keys.push(&key.key);
+                removed_keys.record_ids.push(&record.id);
+            }
+            for key in added {
+                let space = self.spaces.space(&key.field_slug)?;
+                added_keys.push((
+                    space,
+                    key.key.as_str(),
+                    tiebreak(key, &record.id),
+                    &record.id,
+                ));
+            }
+        }
+        added_keys.sort_unstable();
+        let mut added_rows = CopyText::default();
+        for (space, key, tiebreak, record_id) in added_keys {
+            added_rows
+                .int(space)
+                .text(key)
+                .text(tiebreak)
+                .text(record_id)
+                .end_row();
+        }
+        Ok((removed_keys, added_rows))
+    }
+
+    /// One `record_versions` row per change the batch made to a record.
+    fn version_rows(&self) -> Result<CopyText> {
+        let Batch { actor, now, .. } = *self;
+        let metadata = actor.metadata_json();
+        let mut rows = CopyText::default();
+        for record in self.changed.iter().chain(self.new) {
+            for (version, changes) in &record.versions {
+                rows.text(&record.id)
+                    .int(*version)
+                    .text("update")
+                    .json(changes)?
+                    .int(now)
+                    .text(&actor.user_id)
+                    .text(&actor.display_name)
+                    .opt_text(self.job_id)
+                    .opt_text(metadata.as_deref())
+                    .end_row();
+            }
+        }
+        Ok(rows)
+    }
+}
+
+/// The columns of a record's content, in the order both `records` COPYs list them: display
+/// name, fields, labels, types, privacy, description, external id, search text.
+fn draft_columns<'r>(
+    rows: &'r mut CopyText,
+    module: &Module,
+    draft: &Draft,
+) -> Result<&'r mut CopyText> {
+    rows.text(&draft.display_name)
+        .json(&draft.fields)?
+        .json(&draft.label_ids)?
+        .json(&draft.type_ids)?
+        .text(&draft.privacy_level)
+        .opt_text(draft.description_html.as_deref())
+        .opt_text(draft.external_id.as_deref())
+        .text(&search_text(module, &draft.display_name, &draft.fields));
+    Ok(rows)
+}
+
+/// The keys changed records give up, as the three arrays [`DELETE_KEYS`] binds.
+#[derive(Default)]
+struct RemovedKeys<'a> {
+    spaces: Vec<i64>,
+    keys: Vec<&'a str>,
+    record_ids: Vec<&'a str>,
 }
 
 /// Appends ledger lines of job `job_id` (see [`crate::import::ledger::write_ledger`]).
@@ -353,12 +421,6 @@ impl CopyText {
         self
     }
 
-    pub(crate) fn bool(&mut self, value: bool) -> &mut Self {
-        self.next_column();
-        self.buf.push(if value { b't' } else { b'f' });
-        self
-    }
-
     /// `value` as JSON text, escaped as it is written (no intermediate string).
     pub(crate) fn json<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<&mut Self> {
         self.next_column();
@@ -415,15 +477,14 @@ mod tests {
         rows.text("a\tb\nc\rd\\e")
             .null()
             .opt_text(Some("\\N"))
-            .int(-7)
-            .bool(true);
+            .int(-7);
         rows.json(&json!({"k": "x\ty\"z\\", "n": null}))
             .unwrap()
             .end_row();
         rows.text("é").end_row();
         assert_eq!(
             String::from_utf8(rows.buf).unwrap(),
-            "a\\tb\\nc\\rd\\\\e\t\\N\t\\\\N\t-7\tt\t{\"k\":\"x\\\\ty\\\\\"z\\\\\\\\\",\"n\":null}\né\n"
+            "a\\tb\\nc\\rd\\\\e\t\\N\t\\\\N\t-7\t{\"k\":\"x\\\\ty\\\\\"z\\\\\\\\\",\"n\":null}\né\n"
         );
     }
 }
