@@ -5,8 +5,10 @@
 //! code under test never panics and that every error it returns is the caller's (a 4xx status:
 //! a file or request to fix), never an internal one. Inputs are built from the pieces that
 //! matter to each parser (quotes, line ends, delimiters, bad UTF-8 for CSV; byte flips and
-//! truncations of the sample workbooks and Parquet file; JSON filter trees for the query
-//! planner), so the cases reach past the first check.
+//! truncations of the sample workbooks and Parquet file, and of small XLSX and Parquet seeds
+//! written here; JSON filter trees for the query planner), so the cases reach past the first
+//! check. The long runs use `--profile fuzz` (optimised, with debug assertions and overflow
+//! checks).
 
 use std::path::Path;
 
@@ -97,23 +99,91 @@ fn fuzz_csv_source() {
         .unwrap();
 }
 
-/// A sample file with up to eight bytes changed, or cut short.
-fn mutated(sample: &'static [u8]) -> impl Strategy<Value = Vec<u8>> {
-    let len = sample.len();
-    (
-        proptest::collection::vec((0..len, any::<u8>()), 1..8),
-        proptest::option::weighted(0.2, 0..len),
-    )
-        .prop_map(move |(flips, cut)| {
-            let mut bytes = sample.to_vec();
-            for (at, byte) in flips {
-                bytes[at] = byte;
-            }
-            if let Some(cut) = cut {
-                bytes.truncate(cut);
-            }
-            bytes
-        })
+/// A seed file with up to eight bytes changed, or cut short; the seed is picked from `seeds`.
+fn mutated(seeds: Vec<&'static [u8]>) -> impl Strategy<Value = Vec<u8>> {
+    select(seeds).prop_flat_map(|seed| {
+        let len = seed.len();
+        (
+            Just(seed),
+            proptest::collection::vec((0..len, any::<u8>()), 1..8),
+            proptest::option::weighted(0.2, 0..len),
+        )
+            .prop_map(|(seed, flips, cut)| {
+                let mut bytes = seed.to_vec();
+                for (at, byte) in flips {
+                    bytes[at] = byte;
+                }
+                if let Some(cut) = cut {
+                    bytes.truncate(cut);
+                }
+                bytes
+            })
+    })
+}
+
+/// A workbook of three short rows, written by the same library as the benchmark's files: a
+/// smaller seed than the sample, so each case is cheaper and a flipped byte more often lands in
+/// a part that matters (the sheet, the shared strings) rather than in styles.
+fn small_xlsx() -> Vec<u8> {
+    let mut workbook = rust_xlsxwriter::Workbook::new();
+    let sheet = workbook.add_worksheet();
+    for (col, header) in ["Name", "Email", "Deal value"].into_iter().enumerate() {
+        sheet.write_string(0, col as u16, header).unwrap();
+    }
+    for row in 1..4u32 {
+        sheet.write_string(row, 0, format!("Ann {row}")).unwrap();
+        sheet
+            .write_string(row, 1, format!("ann{row}@example.com"))
+            .unwrap();
+        sheet.write_number(row, 2, f64::from(row) * 1.5).unwrap();
+    }
+    workbook.save_to_buffer().unwrap()
+}
+
+/// Three rows of three columns (text, nullable integer, float) as Parquet, one file per
+/// compression the source reads (none, Snappy, Zstandard): small seeds, so flips hit page
+/// headers, dictionaries and compressed pages more often than in the sample.
+fn small_parquets() -> Vec<Vec<u8>> {
+    use std::sync::Arc;
+
+    use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
+    use parquet::arrow::ArrowWriter;
+    use parquet::basic::{Compression, ZstdLevel};
+    use parquet::file::properties::WriterProperties;
+
+    let batch = RecordBatch::try_from_iter([
+        (
+            "Name",
+            Arc::new(StringArray::from(vec!["Ann", "Bob", "Cy"])) as ArrayRef,
+        ),
+        (
+            "Count",
+            Arc::new(Int64Array::from(vec![Some(1), None, Some(-3)])) as ArrayRef,
+        ),
+        (
+            "Deal value",
+            Arc::new(Float64Array::from(vec![1.5, 2.0, 1e9])) as ArrayRef,
+        ),
+    ])
+    .unwrap();
+    [
+        Compression::UNCOMPRESSED,
+        Compression::SNAPPY,
+        Compression::ZSTD(ZstdLevel::default()),
+    ]
+    .into_iter()
+    .map(|compression| {
+        let properties = WriterProperties::builder()
+            .set_compression(compression)
+            .build();
+        let mut bytes = Vec::new();
+        let mut writer =
+            ArrowWriter::try_new(&mut bytes, batch.schema(), Some(properties)).unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+        bytes
+    })
+    .collect()
 }
 
 /// Where inputs that made a target fail are kept, as regression cases
@@ -122,12 +192,16 @@ fn regressions_dir() -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz-regressions")
 }
 
-fn fuzz_binary(extension: &str) {
+/// Mutations of the sample file of `extension` and of `extra_seeds`, read to the end.
+fn fuzz_binary(extension: &str, extra_seeds: Vec<Vec<u8>>) {
     let sample = std::fs::read(sample_dir().join(format!("import/contacts.{extension}"))).unwrap();
-    let sample: &'static [u8] = Box::leak(sample.into_boxed_slice());
+    let seeds: Vec<&'static [u8]> = std::iter::once(sample)
+        .chain(extra_seeds)
+        .map(|seed| &*Box::leak(seed.into_boxed_slice()))
+        .collect();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(format!("fuzz.{extension}"));
-    let outcome = runner().run(&mutated(sample), |bytes| {
+    let outcome = runner().run(&mutated(seeds), |bytes| {
         std::fs::write(&path, &bytes).unwrap();
         assert_callers(read_all(&path), &bytes.len());
         Ok(())
@@ -168,24 +242,24 @@ fn fuzz_regressions_stay_fixed() {
 
 #[test]
 fn fuzz_xlsx_source() {
-    fuzz_binary("xlsx");
+    fuzz_binary("xlsx", vec![small_xlsx()]);
 }
 
 /// XLS: safe to fuzz since `xls_guard` refuses grids, loops and text over the limits before
 /// calamine allocates them.
 #[test]
 fn fuzz_xls_source() {
-    fuzz_binary("xls");
+    fuzz_binary("xls", Vec::new());
 }
 
 #[test]
 fn fuzz_ods_source() {
-    fuzz_binary("ods");
+    fuzz_binary("ods", Vec::new());
 }
 
 #[test]
 fn fuzz_parquet_source() {
-    fuzz_binary("parquet");
+    fuzz_binary("parquet", small_parquets());
 }
 
 /// Value parsers: every field type of the sample modules, on text built from the pieces numbers,
