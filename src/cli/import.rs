@@ -241,6 +241,10 @@ pub struct SourceArgs {
     /// HTTP upload limit of `serve` is separate).
     #[arg(long, value_name = "MIB")]
     pub max_file_mb: Option<u64>,
+    /// Most cells a workbook (XLSX, XLS, ODS) may hold; a sheet is held whole while it is read,
+    /// about 64 bytes a cell. XLS and ODS count the rectangle a sheet's cells span.
+    #[arg(long, value_name = "N", default_value_t = SourceLimits::default().max_cells)]
+    pub max_cells: u64,
 }
 
 impl SourceArgs {
@@ -251,6 +255,7 @@ impl SourceArgs {
                     None | Some(0) => SourceLimits::NO_FILE_CAP,
                     Some(mib) => mib.saturating_mul(1024 * 1024),
                 },
+                max_cells: self.max_cells,
                 ..SourceLimits::default()
             },
             sheet: self.sheet.clone(),

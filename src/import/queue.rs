@@ -59,7 +59,7 @@ pub struct QueueOptions {
 }
 
 /// How to open the file again, as the job row keeps it.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct StoredSource {
     max_file_bytes: u64,
@@ -68,6 +68,13 @@ struct StoredSource {
     delimiter: Option<char>,
     #[serde(default)]
     row_numbers: RowNumbers,
+    /// Absent from jobs queued before it was kept: those read with the default.
+    #[serde(default = "default_max_cells")]
+    max_cells: u64,
+}
+
+fn default_max_cells() -> u64 {
+    SourceLimits::default().max_cells
 }
 
 impl StoredSource {
@@ -78,6 +85,7 @@ impl StoredSource {
             encoding: options.encoding.clone(),
             delimiter: options.delimiter,
             row_numbers: options.row_numbers,
+            max_cells: options.limits.max_cells,
         }
     }
 
@@ -85,6 +93,7 @@ impl StoredSource {
         SourceOptions {
             limits: SourceLimits {
                 max_file_bytes: self.max_file_bytes,
+                max_cells: self.max_cells,
                 ..SourceLimits::default()
             },
             sheet: self.sheet.clone(),
@@ -394,4 +403,32 @@ pub(crate) async fn run_claimed(
         remove_job_copy(&path, job_id);
     }
     reload().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_source_keeps_the_cell_limit_and_defaults_it_for_old_jobs() {
+        let options = SourceOptions {
+            limits: SourceLimits {
+                max_cells: 5_000_000,
+                ..SourceLimits::default()
+            },
+            sheet: Some("Deals".into()),
+            ..SourceOptions::default()
+        };
+        let stored = serde_json::to_value(StoredSource::from_options(&options)).unwrap();
+        let read: StoredSource = serde_json::from_value(stored).unwrap();
+        assert_eq!(read.to_options().limits.max_cells, 5_000_000);
+        assert_eq!(read.to_options().sheet.as_deref(), Some("Deals"));
+
+        let before: StoredSource =
+            serde_json::from_value(serde_json::json!({"maxFileBytes": 1024})).unwrap();
+        assert_eq!(
+            before.to_options().limits.max_cells,
+            SourceLimits::default().max_cells
+        );
+    }
 }

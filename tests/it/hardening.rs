@@ -392,11 +392,21 @@ pub(crate) const SHEET_END: &[u8] = b"</sheetData></worksheet>";
 /// Runs `recordport --json import parse FILE` under `/usr/bin/time`: exit code, JSON, peak RSS
 /// in KiB and wall time.
 pub(crate) fn parse_measured(db: &TestDb, file: &Path) -> (i32, Value, u64, std::time::Duration) {
+    parse_measured_with(db, file, &[])
+}
+
+/// [`parse_measured`] with more arguments for `import parse`.
+pub(crate) fn parse_measured_with(
+    db: &TestDb,
+    file: &Path,
+    extra: &[&str],
+) -> (i32, Value, u64, std::time::Duration) {
     let stats = file.with_extension("time");
     let mut cmd = std::process::Command::new("/usr/bin/time");
     cmd.arg("-f").arg("%M").arg("-o").arg(&stats);
     cmd.arg(env!("CARGO_BIN_EXE_recordport"))
         .args(["--db", &db.url, "--json", "import", "parse"])
+        .args(extra)
         .arg(file);
     let started = std::time::Instant::now();
     let out = tokio::task::block_in_place(|| cmd.output()).expect("run recordport");
@@ -547,5 +557,67 @@ async fn latency_under_load(db: TestDb) {
     assert!(
         slowest < std::time::Duration::from_secs(2) && slowest * 4 < heavy_took,
         "slowest cheap request {slowest:?} while the heavy one took {heavy_took:?}"
+    );
+}
+
+both!(
+    cheap_requests_answer_while_suggestions_run,
+    latency_under_suggestions
+);
+/// Finding: the similarity work of `suggest-mapping` ran on the server's request threads, so a
+/// few requests with long headers stalled every other request. Here more suggestions than the
+/// machine has cores run at once, each for the most columns and the longest names allowed
+/// (1,000 names of 1 KiB); record lists keep answering quickly meanwhile.
+async fn latency_under_suggestions(db: TestDb) {
+    let server = Server::start(&db, &[]).await;
+    let suggest = "/v1/modules/contacts/import/suggest-mapping";
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let heavy: Vec<_> = (0..cores + 2)
+        .map(|request| {
+            // Distinct words per column, so no two names share a cache entry or a prefix.
+            let columns: Vec<String> = (0..1_000)
+                .map(|column| {
+                    let mut name = format!("Contact {request} column {column} ");
+                    let mut word = column * 7919 + request;
+                    while name.len() < 1_000 {
+                        name.push_str(&format!("{} ", word % 100_003));
+                        word = word.wrapping_mul(48_271) % 2_147_483_647;
+                    }
+                    name.truncate(1_000);
+                    name
+                })
+                .collect();
+            let call = server
+                .request(Method::POST, suggest)
+                .json(&json!({ "sourceColumns": columns }));
+            tokio::spawn(async move {
+                let (status, body) = json_of(call.send().await.expect("suggest")).await;
+                assert_eq!(status, 200, "{body}");
+                assert_eq!(
+                    body["data"]["suggestions"].as_array().map(Vec::len),
+                    Some(1_000)
+                );
+            })
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    let mut latencies = Vec::new();
+    while heavy.iter().any(|task| !task.is_finished()) {
+        let asked = std::time::Instant::now();
+        let (status, body) = server.get("/v1/modules/contacts/records?pageSize=1").await;
+        assert_eq!(status, 200, "{body}");
+        latencies.push(asked.elapsed());
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let heavy_took = started.elapsed();
+    for task in heavy {
+        task.await.unwrap();
+    }
+    let slowest = latencies.iter().max().copied().unwrap_or_default();
+    // The suggestions must run long enough for the measure to say something.
+    assert!(latencies.len() >= 5, "{heavy_took:?}, {latencies:?}");
+    assert!(
+        slowest < std::time::Duration::from_secs(2) && slowest * 4 < heavy_took,
+        "slowest cheap request {slowest:?} while the suggestions took {heavy_took:?}"
     );
 }

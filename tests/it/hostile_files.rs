@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::both;
 use crate::common::TestDb;
-use crate::hardening::parse_measured;
+use crate::hardening::{parse_measured, parse_measured_with};
 
 /// How long a refusal may take on a loaded machine: the scans are linear in a small file.
 const QUICK: Duration = Duration::from_secs(10);
@@ -232,8 +232,29 @@ async fn hostile_xls(db: TestDb) {
         &db,
         &corners,
         "file_too_large",
-        "spans 65536 by 256 cells, 16777216 cells with the sheets before it, over 10000000 \
+        "spans 65536 by 256 cells, 16777216 cells with the sheets before it, over 2000000 \
          (the limit of cells",
+    );
+
+    // Two cells spanning the most the default allows (8,000 by 250): accepted, and the grid
+    // laid out for them stays under 256 MiB; `--max-cells` lowers (or raises) the limit.
+    let widest = path("widest.xls");
+    compound_file(
+        &widest,
+        &workbook(&[], &[number(0, 0, 1.0), number(7_999, 249, 2.0)]),
+        false,
+    );
+    let (exit, body, rss_kib, _) = parse_measured_with(&db, &widest, &[]);
+    assert_eq!(exit, 0, "{body}");
+    assert_eq!(body["data"]["totalRows"], json!(1), "{body}");
+    assert!(rss_kib < RSS_LIMIT_KIB, "{rss_kib} KiB");
+    let (exit, body, _, _) = parse_measured_with(&db, &widest, &["--max-cells", "1999999"]);
+    assert_eq!(exit, 2, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message
+            .contains("2000000 cells with the sheets before it, over 1999999 (the limit of cells"),
+        "{message}"
     );
 
     // A Dimensions record declaring 4 billion rows: calamine reserves them (an abort, not an
@@ -248,7 +269,7 @@ async fn hostile_xls(db: TestDb) {
         &db,
         &declared,
         "file_too_large",
-        "declares 1099511627520 cells in its dimensions, over 10000000 (the limit of cells)",
+        "declares 1099511627520 cells in its dimensions, over 2000000 (the limit of cells)",
     );
 
     // One 8,000-character shared string in 70,000 cells: 560 MB of text from a 1 MB file.
@@ -332,7 +353,7 @@ async fn hostile_ods(db: TestDb) {
         &grid,
         "file_too_large",
         "a sheet lays out 6001 rows by 16384 columns (its repeated rows and columns counted), \
-         98320384 cells with the sheets before it, over 10000000 (the limit of cells)",
+         98320384 cells with the sheets before it, over 2000000 (the limit of cells)",
     );
 
     // One cell of 100 KB of text repeated across a row: 1.6 GB of text.

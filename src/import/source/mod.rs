@@ -65,6 +65,8 @@ pub struct SourceLimits {
     pub max_shared_strings_bytes: u64,
     /// Workbooks: cells in all sheets. XLS and ODS are read as dense grids (the rectangle a
     /// sheet's cells span, repeated rows and columns laid out), so there it is the grids' size.
+    /// A workbook's sheet is held whole while it is read (see `excel.rs`), so this bounds the
+    /// memory of a workbook import.
     pub max_cells: u64,
     /// Workbooks read whole (XLS, ODS): bytes of cell text held at once, a shared string
     /// counted in every cell that uses it and a repeated cell in every repeat.
@@ -94,9 +96,15 @@ impl Default for SourceLimits {
             // 64 MiB of their XML, stay within a couple of hundred MiB.
             max_shared_strings: 1_000_000,
             max_shared_strings_bytes: 64 * 1024 * 1024,
-            max_cells: 10_000_000,
-            // The text of a 100 MB workbook read whole, with room for strings used many times.
-            max_text_bytes: 512 * 1024 * 1024,
+            // Measured with the release binary: a sheet costs about 64 bytes a cell at its peak
+            // (calamine's grid, and the copy of it `worksheet_range` hands out), 174 MiB for a
+            // 5 KiB .xls whose two cells span 2.5 M, 642 MiB for 10 M. Two million cells (an
+            // .xls sheet of 65,536 rows by 30 columns) with the text below stays under 256 MiB;
+            // larger sheets are refused naming this limit (`--max-cells` raises it), and CSV
+            // and Parquet, which stream, have no such limit.
+            max_cells: 2_000_000,
+            // Held twice at the peak, as the cells are: 96 MiB.
+            max_text_bytes: 48 * 1024 * 1024,
             // Writers aim at pages of about 1 MiB (Arrow, Spark, DuckDB); 64 MiB leaves room for
             // large dictionary pages and wide values.
             max_page_bytes: 64 * 1024 * 1024,
