@@ -61,6 +61,7 @@ fn source_options(state: &AppState) -> SourceOptions {
     SourceOptions {
         limits: SourceLimits {
             max_file_bytes: state.settings.max_upload_bytes,
+            max_cells: state.settings.max_cells,
             ..SourceLimits::default()
         },
         ..SourceOptions::default()

@@ -50,6 +50,8 @@ use limits::{FailedAuthLimits, RateLimits};
 pub struct ApiSettings {
     /// The largest request body (uploads included), in bytes.
     pub max_upload_bytes: u64,
+    /// Most cells an uploaded workbook may hold (`SourceLimits::max_cells`).
+    pub max_cells: u64,
     /// Requests per minute per API key; 0 turns the limit off.
     pub rate_limit_per_minute: u32,
     /// Failed authentications per minute per client address; 0 turns the limit off.
@@ -69,6 +71,7 @@ impl Default for ApiSettings {
     fn default() -> Self {
         ApiSettings {
             max_upload_bytes: limits::DEFAULT_MAX_UPLOAD_MB * 1024 * 1024,
+            max_cells: crate::import::SourceLimits::default().max_cells,
             rate_limit_per_minute: limits::DEFAULT_RATE_LIMIT_PER_MINUTE,
             failed_auth_per_minute: limits::DEFAULT_FAILED_AUTH_PER_MINUTE,
             uploads_dir: PathBuf::from("uploads"),

@@ -26,6 +26,10 @@ pub struct ServeArgs {
     /// Largest upload (and request body), in MB.
     #[arg(long, default_value_t = limits::DEFAULT_MAX_UPLOAD_MB)]
     pub max_upload_mb: u64,
+    /// Most cells an uploaded workbook (XLSX, XLS, ODS) may hold; a sheet is held whole while
+    /// it is read, about 64 bytes a cell. XLS and ODS count the rectangle a sheet's cells span.
+    #[arg(long, value_name = "N", default_value_t = crate::import::SourceLimits::default().max_cells)]
+    pub max_cells: u64,
     /// Requests per minute per API key (0: no limit).
     #[arg(long, default_value_t = limits::DEFAULT_RATE_LIMIT_PER_MINUTE)]
     pub rate_limit_per_minute: u32,
@@ -82,6 +86,7 @@ pub async fn run(service: &RecordService, args: ServeArgs, database_url: &str) -
     let address = listener.local_addr().map_err(io)?;
     let settings = ApiSettings {
         max_upload_bytes: args.max_upload_mb.saturating_mul(1024 * 1024),
+        max_cells: args.max_cells,
         rate_limit_per_minute: args.rate_limit_per_minute,
         failed_auth_per_minute: args.failed_auth_per_minute,
         uploads_dir,

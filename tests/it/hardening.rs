@@ -621,3 +621,34 @@ async fn latency_under_suggestions(db: TestDb) {
         "slowest cheap request {slowest:?} while the suggestions took {heavy_took:?}"
     );
 }
+
+both!(the_server_takes_a_cell_limit_for_uploads, server_cell_limit);
+/// `serve --max-cells`: an uploaded workbook over it is refused naming the limit; the sample
+/// workbook is read under the default.
+async fn server_cell_limit(db: TestDb) {
+    let workbook = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data/import/contacts.xlsx"),
+    )
+    .unwrap();
+    let parse = "/v1/modules/contacts/import/parse";
+    let upload = |server: &Server| {
+        let form = Form::new().part(
+            "file",
+            Part::bytes(workbook.clone()).file_name("contacts.xlsx"),
+        );
+        server.request(Method::POST, parse).multipart(form).send()
+    };
+    let strict = Server::start(&db, &["--max-cells", "5"]).await;
+    let (status, body) = json_of(upload(&strict).await.unwrap()).await;
+    assert_error(status, &body, 413, "file_too_large");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("over 5 cells (the limit of cells)"),
+        "{message}"
+    );
+
+    let default = Server::start(&db, &[]).await;
+    let (status, body) = json_of(upload(&default).await.unwrap()).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["data"]["totalRows"].as_u64().unwrap() > 0, "{body}");
+}
