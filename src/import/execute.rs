@@ -314,7 +314,7 @@ impl PreparedImport {
         if let Some(out) = &options.errors_out {
             importer.errors_out = Some(ErrorsCsv::create(out, &self.columns)?);
         }
-        let source = source::open(&self.input.path, &self.input.source)?;
+        let source = source::open_blocking(&self.input.path, &self.input.source).await?;
         let held = job_id.is_some().then_some(&lease);
         let (outcome, _) =
             run_leased(&mut importer, source, options, total_rows, 0, held, None).await;

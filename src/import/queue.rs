@@ -334,7 +334,12 @@ pub(crate) async fn run_claimed(
             return reload().await;
         }
     };
-    let prepared = match PreparedImport::planned(input, queued.job.total_rows) {
+    // Planning opens the file for its header: a whole sheet for a workbook, off this thread.
+    let total_rows = queued.job.total_rows;
+    let planned = tokio::task::spawn_blocking(move || PreparedImport::planned(input, total_rows))
+        .await
+        .map_err(|e| Error::internal(format!("the task planning the job failed: {e}")))?;
+    let prepared = match planned {
         Ok(prepared) => prepared,
         Err(error) => {
             fail_early(error).await?;
@@ -370,7 +375,7 @@ pub(crate) async fn run_claimed(
     let mut options = RunOptions::new(queued.actor.clone());
     options.source = source_options.clone();
     options.pipeline = settings.pipeline;
-    let source = source::open(&path, source_options)?;
+    let source = source::open_blocking(&path, source_options).await?;
     let (outcome, lease_lost) = run_leased(
         &mut importer,
         source,

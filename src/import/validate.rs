@@ -67,7 +67,7 @@ pub async fn validate_file(
     value_options: &ValueOptions,
     pipeline: PipelineOptions,
 ) -> Result<ValidationReport> {
-    let source = source::open(path, source_options)?;
+    let source = source::open_blocking(path, source_options).await?;
     let plan = Arc::new(MappingPlan::new(
         module,
         source.columns(),

@@ -273,6 +273,16 @@ pub fn open(path: &Path, options: &SourceOptions) -> Result<Box<dyn Source>> {
     }
 }
 
+/// [`open`] on the blocking thread pool, for async callers: opening a workbook reads its whole
+/// sheet (seconds of CPU for a large one), which must not hold an async worker thread, such as
+/// one of a server's request threads.
+pub async fn open_blocking(path: &Path, options: &SourceOptions) -> Result<Box<dyn Source>> {
+    let (owned, options) = (path.to_path_buf(), options.clone());
+    tokio::task::spawn_blocking(move || open(&owned, &options))
+        .await
+        .map_err(|e| Error::internal(format!("the task opening {}: {e}", path.display())))?
+}
+
 fn check_file_size(path: &Path, file_type: FileType, limits: &SourceLimits) -> Result<()> {
     // The file is the user's input: a missing or unreadable one, a directory or a FIFO, is their
     // error to fix (exit 2, HTTP 400), not the server's.
