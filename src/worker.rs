@@ -128,9 +128,15 @@ impl Worker {
             tracing::info!(job_id = %claimed.id, worker = %lease.worker_id, "export job claimed");
             // An export is written to a file of its own claim and renamed when complete, so
             // running it again after a crash starts it over; it is not cut short by shutdown.
-            let outcome =
-                export::process_job(store, &self.options.exports, &claimed, &lease, |_, _| {})
-                    .await;
+            let outcome = export::process_job(
+                store,
+                &self.options.exports,
+                &claimed,
+                &lease,
+                self.options.max_attempts,
+                |_, _| {},
+            )
+            .await;
             let job = match outcome {
                 Ok(job) => job,
                 Err(Error::LeaseLost { .. }) => {

@@ -300,7 +300,8 @@ pub async fn run_job(
             details: serde_json::json!({ "exportJobId": id, "status": job.status.as_str() }),
         });
     };
-    process_job(store, settings, &claimed, &lease, progress).await
+    // A pending job: its claims so far all ended (none was cut short), so no limit applies.
+    process_job(store, settings, &claimed, &lease, i64::MAX, progress).await
 }
 
 /// Progress is written to the job row at most this often.
@@ -314,11 +315,16 @@ const PROGRESS_INTERVAL: Duration = Duration::from_millis(500);
 /// removes its own files and returns [`Error::LeaseLost`] without touching the row (the job is
 /// the other runner's now). A cancellation seen between pages stops the run and returns the
 /// cancelled job. Any other failure marks the job failed (fenced likewise) and is returned.
+///
+/// A job claimed more than `max_attempts` times (each earlier runner stopped without ending it:
+/// a crash, a kill, an export that takes its process down) is failed instead of run again.
+/// Whoever ends a job removes the files its earlier claims left behind.
 pub(crate) async fn process_job(
     store: &Store,
     settings: &ExportSettings,
     claimed: &Claimed,
     lease: &Lease,
+    max_attempts: i64,
     mut progress: impl FnMut(u64, u64),
 ) -> Result<ExportJob> {
     let lost = Arc::new(AtomicBool::new(false));
@@ -337,6 +343,13 @@ pub(crate) async fn process_job(
     };
     let outcome = async {
         let job = load(store, &claimed.id).await?;
+        if claimed.attempts > max_attempts {
+            return Err(Error::validation(format!(
+                "export job {} was interrupted {} times; it is not tried again",
+                claimed.id,
+                claimed.attempts - 1
+            )));
+        }
         let files = JobFiles::new(settings, &job, claimed.attempts)?;
         let outcome = write_and_complete(&hold, settings, &job, &files, &mut progress).await;
         if !matches!(outcome, Ok(Ended::Completed)) {
@@ -346,6 +359,12 @@ pub(crate) async fn process_job(
     }
     .await;
     heartbeat.abort();
+    // The job ends here unless another runner took it over: the files of the claims before this
+    // one are nobody's now (their runners stopped, or lost the lease and stop at their next
+    // page without renaming or keeping anything).
+    if !matches!(outcome, Err(Error::LeaseLost { .. })) {
+        discard_earlier_claims(store, settings, &claimed.id, claimed.attempts).await;
+    }
     match outcome {
         Ok(_) => load(store, &claimed.id).await,
         // The job is another runner's now: its row is not this runner's to change.
@@ -459,6 +478,24 @@ impl JobFiles {
             if let Err(e) = remove_file(path) {
                 tracing::warn!("cannot remove an unfinished export file: {e}");
             }
+        }
+    }
+}
+
+/// Removes the files of claims `1..attempt` of job `id`; a failure is logged (the job has ended
+/// either way).
+async fn discard_earlier_claims(store: &Store, settings: &ExportSettings, id: &str, attempt: i64) {
+    let job = match load(store, id).await {
+        Ok(job) => job,
+        Err(e) => {
+            tracing::warn!(job_id = %id, "cannot look up the export job to remove its earlier files: {e}");
+            return;
+        }
+    };
+    for earlier in 1..attempt {
+        match JobFiles::new(settings, &job, earlier) {
+            Ok(files) => files.discard(),
+            Err(e) => tracing::warn!(job_id = %id, "cannot name an earlier export file: {e}"),
         }
     }
 }

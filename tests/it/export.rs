@@ -988,3 +988,86 @@ async fn lost_lease(db: TestDb) {
     }
 }
 both!(lost_lease, lost_lease);
+
+/// Leaves job `id` as a runner killed during claim `attempt` leaves it: processing under a
+/// lease that has run out, and its partial file (`ID-ATTEMPT.csv.part`) in the exports
+/// directory.
+async fn crashed_claim(db: &TestDb, exports: &std::path::Path, id: &str, attempt: i64) {
+    let mut sql = recordport::store::Sql::new(
+        "UPDATE export_jobs SET status = 'processing', worker_id = 'killed', attempts = ",
+    );
+    sql.bind(attempt)
+        .push(", lease_expires_at = ")
+        .bind(recordport::store::now_micros() - 1_000_000)
+        .push(" WHERE id = ")
+        .bind(id);
+    assert_eq!(db.service.store().execute(sql).await.unwrap(), 1);
+    std::fs::create_dir_all(exports).unwrap();
+    std::fs::write(
+        exports.join(format!("{id}-{attempt}.csv.part")),
+        b"name\nAcc",
+    )
+    .unwrap();
+}
+
+/// A worker takes over an export job whose runner was killed and removes the partial files of
+/// the killed claims when the job ends; a job interrupted more than `max_attempts` times is
+/// failed instead of run again.
+async fn interrupted_jobs(db: TestDb) {
+    let store = db.service.store();
+    let body = json!({"fields": {"name": "Acme"}});
+    let inputs = vec![RecordInput::from_json(body, "test").unwrap()];
+    db.service
+        .bulk_create("accounts", inputs, &actor())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let exports = dir.path().join("exports");
+    let mut options = WorkerOptions::new(ExportSettings::new(&exports));
+    options.max_attempts = 2;
+    let worker = Worker::new(db.service.clone(), options);
+    let req = request(ExportFormat::Csv, json!({"columns": ["name"]}));
+    let files = || {
+        let mut names: Vec<String> = std::fs::read_dir(&exports)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+
+    // Killed once: the next claim (the second) runs it, and the first claim's file goes.
+    let job = export::create_job(store, "accounts", &req, None)
+        .await
+        .unwrap();
+    let id = job.export_job_id.clone();
+    crashed_claim(&db, &exports, &id, 1).await;
+    let Tick::Export(done) = worker.tick(0).await.unwrap() else {
+        panic!("the worker did not take the export job over");
+    };
+    assert_eq!(done.status, JobStatus::Completed, "{done:?}");
+    assert_eq!(files(), vec![format!("{id}-2.csv")]);
+    let kept = std::fs::read_to_string(done.file_path.as_deref().unwrap()).unwrap();
+    assert!(kept.contains("Acme"), "{kept}");
+
+    // Killed twice with at most 2 claims: the third claim fails it and removes both files.
+    let job = export::create_job(store, "accounts", &req, None)
+        .await
+        .unwrap();
+    let again = job.export_job_id.clone();
+    crashed_claim(&db, &exports, &again, 1).await;
+    crashed_claim(&db, &exports, &again, 2).await;
+    let Tick::Export(failed) = worker.tick(0).await.unwrap() else {
+        panic!("the worker did not claim the export job");
+    };
+    assert_eq!(failed.status, JobStatus::Failed, "{failed:?}");
+    let error = failed.error.as_deref().unwrap_or_default();
+    assert!(error.contains("was interrupted 2 times"), "{error}");
+    assert_eq!(failed.file_path, None);
+    assert_eq!(files(), vec![format!("{id}-2.csv")]);
+    assert!(matches!(worker.tick(0).await.unwrap(), Tick::Idle));
+}
+both!(
+    interrupted_export_jobs_end_and_leave_no_files,
+    interrupted_jobs
+);
