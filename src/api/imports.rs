@@ -114,23 +114,31 @@ fn success(data: &impl Serialize) -> Json<Value> {
 }
 
 /// Runs CPU-heavy or blocking work of a request (reading a file, suggesting a mapping) off the
-/// async threads, and at most one such task per core at a time: requests beyond that wait for a
-/// permit instead of taking the cores every other request needs.
+/// async threads, under a [`work_permit`].
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> crate::Result<T> + Send + 'static,
 ) -> ApiResult<T> {
+    let _permit = work_permit().await?;
+    Ok(tokio::task::spawn_blocking(work)
+        .await
+        .map_err(task_failed)??)
+}
+
+/// One of the server's permits for CPU-heavy or memory-heavy work (reading a whole file,
+/// suggesting a mapping, validating or importing a file): one per core, so requests beyond
+/// that wait for a permit instead of taking the cores, and the memory of the workbooks they
+/// read, that every other request needs. Never held while asking for another (the steps that
+/// take one call the library, which takes none).
+async fn work_permit() -> ApiResult<tokio::sync::SemaphorePermit<'static>> {
     static PERMITS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
     let permits = PERMITS.get_or_init(|| {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         tokio::sync::Semaphore::new(cores)
     });
-    let _permit = permits
+    permits
         .acquire()
         .await
-        .map_err(|e| ApiError::Library(Error::internal(format!("work permits: {e}"))))?;
-    Ok(tokio::task::spawn_blocking(work)
-        .await
-        .map_err(task_failed)??)
+        .map_err(|e| ApiError::Library(Error::internal(format!("work permits: {e}"))))
 }
 
 /// A task that panicked (or was aborted) is the server's failure, not the request's.
@@ -481,6 +489,7 @@ async fn validate(
     let mapping = mapping_or_suggested(&state, &module, &source, body.column_mapping).await?;
     let (value_options, value_warnings) =
         read_values_as(module.clone(), &source, &mapping, body.locale).await?;
+    let permit = work_permit().await?;
     let mut report = validate_file(
         &module,
         &source.path,
@@ -491,6 +500,7 @@ async fn validate(
         PipelineOptions::default(),
     )
     .await?;
+    drop(permit);
     report.warnings.splice(0..0, value_warnings);
     Ok(success(&report))
 }
@@ -572,7 +582,11 @@ async fn execute(
     // on disk until the import is done. It runs for the key's member: the records it creates
     // are theirs, and it matches only records they may see.
     let service = auth.records.clone();
+    let permit = work_permit().await?;
     let import = tokio::spawn(async move {
+        // Counting the file and a small import's run: one permit's work, released when the
+        // task ends, whether or not the client is still there.
+        let _permit = permit;
         PreparedImport::prepare(
             &service,
             &module,
