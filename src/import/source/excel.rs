@@ -4,9 +4,9 @@
 //! dense range), so this source holds the chosen sheet's cells in memory for as long as it is
 //! open: bounded by `SourceLimits::max_cells` (about 64 bytes a cell at the peak, since
 //! calamine hands out a copy of the grid it keeps), not by the chunk size as the CSV and
-//! Parquet sources are. XLSX is read cell by cell into a list of its non-empty cells rather than calamine's
-//! dense range, because a range spans the bounding box of the used cells and one stray cell at
-//! XFD1048576 would ask for 17 billion of them. Either way the cells stay typed until their row
+//! Parquet sources are. XLSX is read cell by cell into a list of its non-empty cells rather
+//! than calamine's dense range, because a range spans the bounding box of the used cells and
+//! one stray cell at XFD1048576 would ask for 17 billion of them. Either way the cells stay typed until their row
 //! is handed out by [`Source::next_chunk`]; only then do they become strings.
 //!
 //! Hostile files: calamine lays out XLS and ODS sheets as dense grids and holds the shared
