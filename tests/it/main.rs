@@ -7,6 +7,7 @@ mod common;
 mod export;
 mod export_cli;
 mod export_roundtrip;
+mod export_runners;
 mod first_run;
 mod fuzz;
 mod hardening;
