@@ -177,6 +177,79 @@ pub(crate) async fn replace_keys(
     Ok(())
 }
 
+/// Whether records of a module defined as `before` hold other keys under `after`: a field that
+/// keeps keys was added, removed, or changed (its type decides how values are normalised, its
+/// `unique` flag the tiebreak).
+pub(crate) fn keys_change(before: &Module, after: &Module) -> bool {
+    !before.match_key_fields().eq(after.match_key_fields())
+}
+
+/// Records read per page while keys are derived again.
+const REBUILD_PAGE: i64 = 500;
+
+/// Derives the keys of every live record of `module` again, after its definition changed them
+/// ([`keys_change`]): the module's keys are removed, then each record's [`match_keys`] added, a
+/// page of records at a time (memory stays that of a page). A value that a field now unique
+/// holds in two records is refused, naming both; the caller's transaction then leaves the keys
+/// and the definition as they were. Returns how many records were read.
+pub(crate) async fn rebuild_keys(tx: &mut Tx, module: &Module) -> Result<u64> {
+    let mut sql = Sql::new(
+        "DELETE FROM record_keys WHERE space IN (SELECT id FROM key_spaces WHERE module_id = ",
+    );
+    sql.bind(module.id.clone()).push(")");
+    tx.execute(sql).await?;
+    let spaces = KeySpaces::of(tx, module).await?;
+    let fields = tx.dialect().json_column("fields");
+    let mut after = String::new();
+    let mut read = 0u64;
+    loop {
+        let mut sql = Sql::new(format!(
+            "SELECT id, {fields} AS fields FROM records WHERE module_id = "
+        ));
+        sql.bind(module.id.clone())
+            .push(" AND deleted_at IS NULL AND id > ")
+            .bind(after.clone())
+            .push(" ORDER BY id LIMIT ")
+            .bind(REBUILD_PAGE);
+        let rows = tx.fetch_all(sql).await?;
+        for row in &rows {
+            let id = row.text("id")?;
+            let values: Map<String, Value> = serde_json::from_str(&row.text("fields")?)
+                .map_err(|e| Error::corrupt(format!("record {id}: stored fields: {e}")))?;
+            let keys = match_keys(module, &values);
+            for key in keys.iter().filter(|k| k.is_unique) {
+                let mut holders = Sql::new("SELECT record_id FROM record_keys WHERE space = ");
+                holders
+                    .bind(spaces.space(&key.field_slug)?)
+                    .push(" AND key = ")
+                    .bind(key.key.clone())
+                    .push(" LIMIT 1");
+                if let Some(holder) = tx.fetch_optional(holders).await? {
+                    let holder = holder.text("record_id")?;
+                    let field = &key.field_slug;
+                    return Err(Error::Conflict {
+                        message: format!(
+                            "{field} cannot be unique in module '{}': records {holder} and {id} \
+                             both hold '{}' (change one of them first)",
+                            module.def.slug, key.key
+                        ),
+                        details: serde_json::json!({
+                            "field": field, "value": key.key, "recordIds": [holder, id],
+                            "constraint": "unique"
+                        }),
+                    });
+                }
+            }
+            replace_keys(tx, &spaces, &id, &[], &keys).await?;
+        }
+        read += rows.len() as u64;
+        match rows.last() {
+            Some(last) if rows.len() as i64 == REBUILD_PAGE => after = last.text("id")?,
+            _ => return Ok(read),
+        }
+    }
+}
+
 /// Removes the keys `held` (record id, its keys) from the store in bulk (rollback deleting the
 /// records a job created): prepared statements on SQLite, one statement on PostgreSQL.
 pub(crate) async fn remove_keys(

@@ -1,8 +1,15 @@
 //! Module definitions in the store: apply (create or update by slug, idempotent), list, get.
+//!
+//! A definition that changes which fields keep match keys, how their values are normalised or
+//! which are unique is applied in one transaction with its records' keys derived again
+//! ([`keys::rebuild_keys`]), so lookups, dedupe and unique checks see the records already stored
+//! as the new definition reads them; one it cannot apply (a value now unique held twice) leaves
+//! the definition and the keys as they were.
 
 use serde_json::Value;
 
 use crate::error::{Error, Result};
+use crate::records::keys;
 use crate::schema::{Module, ModuleDef};
 use crate::store::{Row, Sql, Store, format_micros, new_id, now_micros};
 
@@ -46,7 +53,7 @@ impl ModuleRegistry {
         let now = now_micros();
         let outcome = match self.find(&def.slug).await? {
             Some(existing) if &existing.def == def => ApplyOutcome::Unchanged,
-            Some(_) => {
+            Some(existing) => {
                 let mut sql = Sql::new("UPDATE modules SET name = ");
                 sql.bind(def.name.clone())
                     .push(", definition = ")
@@ -55,7 +62,22 @@ impl ModuleRegistry {
                     .bind(now)
                     .push(" WHERE slug = ")
                     .bind(def.slug.clone());
-                self.store.execute(sql).await?;
+                let updated = Module {
+                    def: def.clone(),
+                    ..existing.clone()
+                };
+                if keys::keys_change(&existing, &updated) {
+                    // The records' match keys follow the definition in the same transaction:
+                    // a definition whose keys cannot be built (a value now unique held twice)
+                    // is not applied.
+                    let mut tx = self.store.begin().await?;
+                    tx.execute(sql).await?;
+                    let records = keys::rebuild_keys(&mut tx, &updated).await?;
+                    tx.commit().await?;
+                    tracing::info!(module = %def.slug, records, "match keys derived again");
+                } else {
+                    self.store.execute(sql).await?;
+                }
                 ApplyOutcome::Updated
             }
             None => {

@@ -34,6 +34,7 @@ mod import_suggest;
 mod import_value_map;
 mod locale_values;
 mod mapping_quality;
+mod module_changes;
 mod records_api;
 mod store;
 mod store_upgrade;
