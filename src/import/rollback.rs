@@ -28,8 +28,11 @@ use crate::schema::Module;
 use crate::schema::registry::ModuleRegistry;
 use crate::store::{Sql, Store, Tx, now_micros};
 
-/// Rows processed at once when rolling back.
-const ROLLBACK_PAGE: i64 = 500;
+/// Rows processed at once when rolling back, each page one transaction. Measured on the rollback
+/// of a 300k-row upsert on SQLite (BENCHMARKS.md, "Rollback page size"): 500 took 28.3 s at a
+/// peak of 83 MiB, 2,000 took 24.6 s (fewer commits, so fewer WAL checkpoints of scattered
+/// pages) at 120 MiB, 5,000 took 21.8 s at 210 MiB, too near the 256 MiB bound.
+const ROLLBACK_PAGE: i64 = 2_000;
 
 /// What rollback did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
