@@ -186,12 +186,15 @@ pub(crate) fn keys_change(before: &Module, after: &Module) -> bool {
 
 /// Records read per page while keys are derived again.
 const REBUILD_PAGE: i64 = 500;
+/// Keys written or looked up by one statement (four and two parameters each).
+const KEYS_PER_STATEMENT: usize = 1_000;
 
 /// Derives the keys of every live record of `module` again, after its definition changed them
 /// ([`keys_change`]): the module's keys are removed, then each record's [`match_keys`] added, a
-/// page of records at a time (memory stays that of a page). A value that a field now unique
-/// holds in two records is refused, naming both; the caller's transaction then leaves the keys
-/// and the definition as they were. Returns how many records were read.
+/// page of records at a time, with three statements a page (memory stays that of a page). A
+/// value that a field now unique holds in two records is refused, naming both; the caller's
+/// transaction then leaves the keys and the definition as they were. Returns how many records
+/// were read.
 pub(crate) async fn rebuild_keys(tx: &mut Tx, module: &Module) -> Result<u64> {
     let mut sql = Sql::new(
         "DELETE FROM record_keys WHERE space IN (SELECT id FROM key_spaces WHERE module_id = ",
@@ -212,35 +215,21 @@ pub(crate) async fn rebuild_keys(tx: &mut Tx, module: &Module) -> Result<u64> {
             .push(" ORDER BY id LIMIT ")
             .bind(REBUILD_PAGE);
         let rows = tx.fetch_all(sql).await?;
+        let mut page: Vec<(String, MatchKey)> = Vec::new();
         for row in &rows {
             let id = row.text("id")?;
             let values: Map<String, Value> = serde_json::from_str(&row.text("fields")?)
                 .map_err(|e| Error::corrupt(format!("record {id}: stored fields: {e}")))?;
-            let keys = match_keys(module, &values);
-            for key in keys.iter().filter(|k| k.is_unique) {
-                let mut holders = Sql::new("SELECT record_id FROM record_keys WHERE space = ");
-                holders
-                    .bind(spaces.space(&key.field_slug)?)
-                    .push(" AND key = ")
-                    .bind(key.key.clone())
-                    .push(" LIMIT 1");
-                if let Some(holder) = tx.fetch_optional(holders).await? {
-                    let holder = holder.text("record_id")?;
-                    let field = &key.field_slug;
-                    return Err(Error::Conflict {
-                        message: format!(
-                            "{field} cannot be unique in module '{}': records {holder} and {id} \
-                             both hold '{}' (change one of them first)",
-                            module.def.slug, key.key
-                        ),
-                        details: serde_json::json!({
-                            "field": field, "value": key.key, "recordIds": [holder, id],
-                            "constraint": "unique"
-                        }),
-                    });
-                }
-            }
-            replace_keys(tx, &spaces, &id, &[], &keys).await?;
+            page.extend(
+                match_keys(module, &values)
+                    .into_iter()
+                    .map(|k| (id.clone(), k)),
+            );
+        }
+        check_unique(tx, module, &spaces, &page).await?;
+        // Bound parameters per statement stay far below either store's limit.
+        for keys in page.chunks(KEYS_PER_STATEMENT) {
+            insert_keys(tx, &spaces, keys).await?;
         }
         read += rows.len() as u64;
         match rows.last() {
@@ -248,6 +237,81 @@ pub(crate) async fn rebuild_keys(tx: &mut Tx, module: &Module) -> Result<u64> {
             _ => return Ok(read),
         }
     }
+}
+
+/// Refuses a page of (record id, key) whose unique keys are held twice: within the page, or by
+/// a record of the pages before.
+async fn check_unique(
+    tx: &mut Tx,
+    module: &Module,
+    spaces: &KeySpaces,
+    page: &[(String, MatchKey)],
+) -> Result<()> {
+    let unique: Vec<&(String, MatchKey)> = page.iter().filter(|(_, k)| k.is_unique).collect();
+    let mut first: std::collections::HashMap<(&str, &str), &str> = Default::default();
+    for (id, key) in &unique {
+        if let Some(holder) = first.insert((key.field_slug.as_str(), key.key.as_str()), id) {
+            return Err(held_twice(module, key, holder, id));
+        }
+    }
+    for chunk in unique.chunks(KEYS_PER_STATEMENT) {
+        let mut sql = Sql::new("SELECT space, key, record_id FROM record_keys WHERE ");
+        for (i, (_, key)) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push(" OR ");
+            }
+            sql.push("(space = ")
+                .bind(spaces.space(&key.field_slug)?)
+                .push(" AND key = ")
+                .bind(key.key.as_str())
+                .push(")");
+        }
+        sql.push(" LIMIT 1");
+        let Some(row) = tx.fetch_optional(sql).await? else {
+            continue;
+        };
+        let (space, value, holder) = (row.int("space")?, row.text("key")?, row.text("record_id")?);
+        for (id, key) in chunk {
+            if key.key == value && spaces.space(&key.field_slug)? == space {
+                return Err(held_twice(module, key, &holder, id));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn held_twice(module: &Module, key: &MatchKey, holder: &str, id: &str) -> Error {
+    let field = &key.field_slug;
+    Error::Conflict {
+        message: format!(
+            "{field} cannot be unique in module '{}': records {holder} and {id} both hold '{}' \
+             (change one of them first)",
+            module.def.slug, key.key
+        ),
+        details: serde_json::json!({
+            "field": field, "value": key.key, "recordIds": [holder, id], "constraint": "unique"
+        }),
+    }
+}
+
+/// Adds a page of (record id, key) in one statement.
+async fn insert_keys(tx: &mut Tx, spaces: &KeySpaces, page: &[(String, MatchKey)]) -> Result<()> {
+    if page.is_empty() {
+        return Ok(());
+    }
+    let mut sql = Sql::new("INSERT INTO record_keys (space, key, tiebreak, record_id) VALUES ");
+    for (i, (id, key)) in page.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.push("(")
+            .bind(spaces.space(&key.field_slug)?)
+            .push(", ")
+            .bind_list([key.key.as_str(), tiebreak(key, id), id.as_str()])
+            .push(")");
+    }
+    tx.execute(sql).await?;
+    Ok(())
 }
 
 /// Removes the keys `held` (record id, its keys) from the store in bulk (rollback deleting the

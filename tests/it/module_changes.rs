@@ -95,7 +95,7 @@ async fn changed_definitions(db: TestDb) {
         )
         .await
         .unwrap();
-    let (code, body) = apply(&db, dir.path(), &parts(unique));
+    let (code, body) = apply(&db, dir.path(), &parts(unique.clone()));
     assert_eq!(code, 0, "{body}");
     let body = json!({"fields": {"name": "Copy", "code": "N-1"}});
     let error = db
@@ -112,6 +112,28 @@ async fn changed_definitions(db: TestDb) {
     assert_eq!(
         db.service.lookup("parts", "code", "B-2").await.unwrap().id,
         other_bolt
+    );
+
+    // A value held twice across pages of the rebuild (500 records a page) is found as well.
+    let (code, body) = apply(&db, dir.path(), &parts(keyed));
+    assert_eq!(code, 0, "{body}");
+    let fillers = (0..600)
+        .map(|i| {
+            let body = json!({"fields": {"name": "Filler", "code": format!("F-{i}")}});
+            RecordInput::from_json(body, "test").unwrap()
+        })
+        .collect();
+    db.service
+        .bulk_create("parts", fillers, &actor())
+        .await
+        .unwrap();
+    let late = create(&db, "Late nut", "N-1").await;
+    let (code, body) = apply(&db, dir.path(), &parts(unique.clone()));
+    assert_eq!(body["error"]["code"], "conflict", "{code} {body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains(&nut) && message.contains(&late),
+        "{message}"
     );
 
     // No longer keyed: no key is left behind to claim a value.
