@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::error::{Error, Result};
 use crate::records::keys;
 use crate::schema::{Module, ModuleDef};
-use crate::store::{Row, Sql, Store, format_micros, new_id, now_micros};
+use crate::store::{Row, Sql, Store, Tx, format_micros, new_id, now_micros};
 
 /// What `apply` did to one module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -71,6 +71,7 @@ impl ModuleRegistry {
                     // a definition whose keys cannot be built (a value now unique held twice)
                     // is not applied.
                     let mut tx = self.store.begin().await?;
+                    refuse_while_importing(&mut tx, &existing).await?;
                     tx.execute(sql).await?;
                     let records = keys::rebuild_keys(&mut tx, &updated).await?;
                     tx.commit().await?;
@@ -127,6 +128,33 @@ impl ModuleRegistry {
             .await?
             .ok_or_else(|| Error::not_found("module", slug))
     }
+}
+
+/// An import running into `module` keeps the definition it started with and writes keys by
+/// it: the keys cannot change under it. A job whose runner died stays `processing` until a
+/// worker finishes or undoes it, so it counts too.
+async fn refuse_while_importing(tx: &mut Tx, module: &Module) -> Result<()> {
+    let mut sql = Sql::new("SELECT id FROM import_jobs WHERE module_id = ");
+    sql.bind(module.id.clone())
+        .push(" AND status = 'processing' ORDER BY id LIMIT 5");
+    let running: Vec<String> = tx
+        .fetch_all(sql)
+        .await?
+        .iter()
+        .map(|row| row.text("id"))
+        .collect::<Result<_>>()?;
+    if running.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Conflict {
+        message: format!(
+            "module '{}' has imports running ({}): the new definition changes its records' match \
+             keys, which cannot change under a running import; apply it again once they end",
+            module.def.slug,
+            running.join(", ")
+        ),
+        details: serde_json::json!({ "module": module.def.slug, "importJobIds": running }),
+    })
 }
 
 fn module_from_row(row: &Row) -> Result<Module> {

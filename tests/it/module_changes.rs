@@ -63,8 +63,43 @@ async fn changed_definitions(db: TestDb) {
     let error = db.service.lookup("parts", "code", "B-1").await.unwrap_err();
     assert!(error.to_string().contains("B-1"), "{error}");
 
-    // Unique while two records share a code: refused, naming both, and nothing changes.
+    // Not while an import into the module runs: it writes keys by the definition it started
+    // with.
+    let file = dir.path().join("parts.csv");
+    std::fs::write(&file, "Name,Code\nWasher,W-1\n").unwrap();
+    let mut cmd = recordport_process();
+    cmd.args(["--db", &db.url, "--json", "import", "run"])
+        .arg(&file)
+        .args(["-m", "parts"]);
+    let job = Run::of(cmd).ok("import").json()["data"]["importJobId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let set_status = |status: &str| {
+        let mut sql = recordport::store::Sql::new("UPDATE import_jobs SET status = ");
+        sql.bind(status).push(" WHERE id = ").bind(job.clone());
+        sql
+    };
+    db.service
+        .store()
+        .execute(set_status("processing"))
+        .await
+        .unwrap();
     let unique = json!({"slug": "code", "label": "Code", "type": "text", "unique": true});
+    let (code, body) = apply(&db, dir.path(), &parts(unique.clone()));
+    assert_eq!(body["error"]["code"], "conflict", "{code} {body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("imports running") && message.contains(&job),
+        "{message}"
+    );
+    db.service
+        .store()
+        .execute(set_status("completed"))
+        .await
+        .unwrap();
+
+    // Unique while two records share a code: refused, naming both, and nothing changes.
     let (code, body) = apply(&db, dir.path(), &parts(unique.clone()));
     assert_ne!(code, 0, "{body}");
     assert_eq!(body["error"]["code"], "conflict", "{body}");
