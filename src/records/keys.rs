@@ -159,22 +159,8 @@ pub(crate) async fn replace_keys(
             .bind(record_id);
         tx.execute(sql).await?;
     }
-    if added.is_empty() {
-        return Ok(());
-    }
-    let mut sql = Sql::new("INSERT INTO record_keys (space, key, tiebreak, record_id) VALUES ");
-    for (i, key) in added.iter().enumerate() {
-        if i > 0 {
-            sql.push(", ");
-        }
-        sql.push("(")
-            .bind(spaces.space(&key.field_slug)?)
-            .push(", ")
-            .bind_list([key.key.as_str(), tiebreak(key, record_id), record_id])
-            .push(")");
-    }
-    tx.execute(sql).await?;
-    Ok(())
+    let added: Vec<(&str, &MatchKey)> = added.into_iter().map(|k| (record_id, k)).collect();
+    insert_keys(tx, spaces, &added).await
 }
 
 /// Whether records of a module defined as `before` hold other keys under `after`: a field that
@@ -228,6 +214,7 @@ pub(crate) async fn rebuild_keys(tx: &mut Tx, module: &Module) -> Result<u64> {
         }
         check_unique(tx, module, &spaces, &page).await?;
         // Bound parameters per statement stay far below either store's limit.
+        let page: Vec<(&str, &MatchKey)> = page.iter().map(|(id, k)| (id.as_str(), k)).collect();
         for keys in page.chunks(KEYS_PER_STATEMENT) {
             insert_keys(tx, &spaces, keys).await?;
         }
@@ -256,16 +243,7 @@ async fn check_unique(
     }
     for chunk in unique.chunks(KEYS_PER_STATEMENT) {
         let mut sql = Sql::new("SELECT space, key, record_id FROM record_keys WHERE ");
-        for (i, (_, key)) in chunk.iter().enumerate() {
-            if i > 0 {
-                sql.push(" OR ");
-            }
-            sql.push("(space = ")
-                .bind(spaces.space(&key.field_slug)?)
-                .push(" AND key = ")
-                .bind(key.key.as_str())
-                .push(")");
-        }
+        push_key_matches(&mut sql, spaces, chunk.iter().map(|(_, key)| key))?;
         sql.push(" LIMIT 1");
         let Some(row) = tx.fetch_optional(sql).await? else {
             continue;
@@ -276,6 +254,25 @@ async fn check_unique(
                 return Err(held_twice(module, key, &holder, id));
             }
         }
+    }
+    Ok(())
+}
+
+/// Appends `(space = … AND key = …) OR …`, matching the index entries of `keys`, to `sql`.
+pub(crate) fn push_key_matches<'k>(
+    sql: &mut Sql,
+    spaces: &KeySpaces,
+    keys: impl IntoIterator<Item = &'k MatchKey>,
+) -> Result<()> {
+    for (i, key) in keys.into_iter().enumerate() {
+        if i > 0 {
+            sql.push(" OR ");
+        }
+        sql.push("(space = ")
+            .bind(spaces.space(&key.field_slug)?)
+            .push(" AND key = ")
+            .bind(key.key.as_str())
+            .push(")");
     }
     Ok(())
 }
@@ -294,20 +291,20 @@ fn held_twice(module: &Module, key: &MatchKey, holder: &str, id: &str) -> Error 
     }
 }
 
-/// Adds a page of (record id, key) in one statement.
-async fn insert_keys(tx: &mut Tx, spaces: &KeySpaces, page: &[(String, MatchKey)]) -> Result<()> {
-    if page.is_empty() {
+/// Adds (record id, key) pairs in one statement.
+async fn insert_keys(tx: &mut Tx, spaces: &KeySpaces, keys: &[(&str, &MatchKey)]) -> Result<()> {
+    if keys.is_empty() {
         return Ok(());
     }
     let mut sql = Sql::new("INSERT INTO record_keys (space, key, tiebreak, record_id) VALUES ");
-    for (i, (id, key)) in page.iter().enumerate() {
+    for (i, (id, key)) in keys.iter().enumerate() {
         if i > 0 {
             sql.push(", ");
         }
         sql.push("(")
             .bind(spaces.space(&key.field_slug)?)
             .push(", ")
-            .bind_list([key.key.as_str(), tiebreak(key, id), id.as_str()])
+            .bind_list([key.key.as_str(), tiebreak(key, id), id])
             .push(")");
     }
     tx.execute(sql).await?;

@@ -321,16 +321,7 @@ impl RecordWriter<'_> {
                 "SELECT space, key, record_id FROM record_keys WHERE tiebreak = '' AND record_id <> ",
             );
             sql.bind(exclude).push(" AND (");
-            for (i, (space, k)) in unique.iter().enumerate() {
-                if i > 0 {
-                    sql.push(" OR ");
-                }
-                sql.push("(space = ")
-                    .bind(*space)
-                    .push(" AND key = ")
-                    .bind(k.key.clone())
-                    .push(")");
-            }
+            keys::push_key_matches(&mut sql, spaces, unique.iter().map(|(_, k)| *k))?;
             sql.push(") LIMIT 1");
             if let Some(row) = tx.fetch_optional(sql).await? {
                 let space = row.int("space")?;
