@@ -184,7 +184,7 @@ fn claim_update(table: JobTable, lease: &Lease, now: i64) -> Sql {
 }
 
 async fn claimed(store: &Store, sql: Sql) -> Result<Option<Claimed>> {
-    let Some(row) = store.fetch_optional(sql).await? else {
+    let Some(row) = store.write_returning(sql).await?.into_iter().next() else {
         return Ok(None);
     };
     Ok(Some(Claimed {

@@ -414,10 +414,21 @@ impl Store {
     }
 
     pub async fn fetch_all(&self, sql: Sql) -> Result<Vec<Row>> {
+        self.rows_of(sql, false).await
+    }
+
+    /// The rows a statement that writes returns (`UPDATE … RETURNING`, a job claim): on SQLite
+    /// through the writer connection, as every write, so it waits its turn there instead of
+    /// taking the write lock from a reader connection.
+    pub async fn write_returning(&self, sql: Sql) -> Result<Vec<Row>> {
+        self.rows_of(sql, true).await
+    }
+
+    async fn rows_of(&self, sql: Sql, writes: bool) -> Result<Vec<Row>> {
         let text = AssertSqlSafe(statement_text(self.dialect(), sql.text, sql.args.len()));
         Ok(match &self.pool {
-            Pool::Sqlite { readers, .. } => bind_args!(sqlx::query(text), sql.args)
-                .fetch_all(readers)
+            Pool::Sqlite { readers, writer } => bind_args!(sqlx::query(text), sql.args)
+                .fetch_all(if writes { writer } else { readers })
                 .await?
                 .into_iter()
                 .map(Row::Sqlite)

@@ -171,7 +171,7 @@ impl Dispatcher {
             .push(") ORDER BY next_attempt_at, id LIMIT ")
             .bind(self.options.batch.max(1) as i64)
             .push(&format!("{skip_locked}) RETURNING id"));
-        let ids = self.store.fetch_all(sql).await?;
+        let ids = self.store.write_returning(sql).await?;
         if ids.is_empty() {
             return Ok(Vec::new());
         }

@@ -469,55 +469,39 @@ async fn merge_case(
     (result, all, ann, bob)
 }
 
-async fn update_fill_empty(db: TestDb) {
-    let (_, all, ann, _) = merge_case(&db, MergeMode::FillEmpty).await;
+/// Runs [`merge_case`] with `mode` and checks Ann's record afterwards: updated once in place,
+/// holding `fields` and named `display_name`.
+async fn ann_after_merge(db: &TestDb, mode: MergeMode, fields: Value, display_name: &str) {
+    let (_, all, ann, _) = merge_case(db, mode).await;
     let got = &all["ann@example.com"];
     assert_eq!(got.id, ann.id);
     assert_eq!(got.version, 2);
+    assert_eq!(got.fields, obj(fields));
+    assert_eq!(got.display_name, display_name);
+}
+
+async fn update_fill_empty(db: TestDb) {
     // Only the empty job title takes the file's value.
-    assert_eq!(
-        got.fields,
-        obj(
-            json!({"first_name": "Ann", "last_name": "Old", "email": "ann@example.com",
-                   "company": "OldCo", "status": "lead", "job_title": "Engineer"})
-        )
-    );
-    assert_eq!(got.display_name, "Ann Old");
+    let fields = json!({"first_name": "Ann", "last_name": "Old", "email": "ann@example.com",
+                        "company": "OldCo", "status": "lead", "job_title": "Engineer"});
+    ann_after_merge(&db, MergeMode::FillEmpty, fields, "Ann Old").await;
 }
 both!(update_fill_empty, update_fill_empty);
 
 async fn update_overwrite(db: TestDb) {
-    let (_, all, ann, _) = merge_case(&db, MergeMode::Overwrite).await;
-    let got = &all["ann@example.com"];
-    assert_eq!(got.id, ann.id);
-    assert_eq!(got.version, 2);
     // Every mapped field takes the file's value; the empty company cell clears the company;
     // the unmapped first name stays.
-    assert_eq!(
-        got.fields,
-        obj(
-            json!({"first_name": "Ann", "last_name": "New", "email": "ann@example.com",
-                   "status": "customer", "job_title": "Engineer"})
-        )
-    );
-    assert_eq!(got.display_name, "Ann New");
+    let fields = json!({"first_name": "Ann", "last_name": "New", "email": "ann@example.com",
+                        "status": "customer", "job_title": "Engineer"});
+    ann_after_merge(&db, MergeMode::Overwrite, fields, "Ann New").await;
 }
 both!(update_overwrite, update_overwrite);
 
 async fn update_prefer_import(db: TestDb) {
-    let (_, all, ann, _) = merge_case(&db, MergeMode::PreferImport).await;
-    let got = &all["ann@example.com"];
-    assert_eq!(got.id, ann.id);
-    assert_eq!(got.version, 2);
     // File values win, the empty company cell keeps the record's company.
-    assert_eq!(
-        got.fields,
-        obj(
-            json!({"first_name": "Ann", "last_name": "New", "email": "ann@example.com",
-                   "company": "OldCo", "status": "customer", "job_title": "Engineer"})
-        )
-    );
-    assert_eq!(got.display_name, "Ann New");
+    let fields = json!({"first_name": "Ann", "last_name": "New", "email": "ann@example.com",
+                        "company": "OldCo", "status": "customer", "job_title": "Engineer"});
+    ann_after_merge(&db, MergeMode::PreferImport, fields, "Ann New").await;
 }
 both!(update_prefer_import, update_prefer_import);
 

@@ -1,6 +1,9 @@
 //! Execute and validate: bad values, skipValidation, required fields, the validate report,
 //! malformed files and a failure half-way.
 
+use recordport::import::ValidationReport;
+use recordport::schema::Module;
+
 use super::*;
 
 // ---------------------------------------------------------------------------------------------
@@ -134,17 +137,7 @@ async fn required_fields(db: TestDb) {
 
     // Validating accounts without a column for the name: a warning, and every row fails.
     let module = db.service.modules().get("accounts").await.unwrap();
-    let report = validate_file(
-        &module,
-        &file,
-        &SourceOptions::default(),
-        &cols(&[("Domain", "domain")]),
-        &Map::new(),
-        &Default::default(),
-        PipelineOptions::default(),
-    )
-    .await
-    .unwrap();
+    let report = validate(&module, &file, &cols(&[("Domain", "domain")]), &Map::new()).await;
     assert_eq!(
         serde_json::to_value(&report).unwrap(),
         json!({
@@ -162,17 +155,13 @@ async fn required_fields(db: TestDb) {
         })
     );
     // A static value fills the required field: no warning, no errors.
-    let report = validate_file(
+    let report = validate(
         &module,
         &file,
-        &SourceOptions::default(),
         &cols(&[("Domain", "domain")]),
         &obj(json!({"name": "Unnamed"})),
-        &Default::default(),
-        PipelineOptions::default(),
     )
-    .await
-    .unwrap();
+    .await;
     assert!(report.is_valid && report.warnings.is_empty() && report.errors.is_empty());
     assert_eq!(records(&db, "accounts").await.len(), 1);
 }
@@ -197,17 +186,7 @@ async fn validate_report(db: TestDb) {
         ("Notes", "notes"),
     ]);
     let module = db.service.modules().get("contacts").await.unwrap();
-    let report = validate_file(
-        &module,
-        &file,
-        &SourceOptions::default(),
-        &mapping,
-        &Map::new(),
-        &Default::default(),
-        PipelineOptions::default(),
-    )
-    .await
-    .unwrap();
+    let report = validate(&module, &file, &mapping, &Map::new()).await;
     assert_eq!(
         serde_json::to_value(&report).unwrap(),
         json!({
@@ -241,17 +220,7 @@ async fn validate_defects_sample(db: TestDb) {
         return;
     }
     let module = db.service.modules().get("contacts").await.unwrap();
-    let report = validate_file(
-        &module,
-        &file,
-        &SourceOptions::default(),
-        &contacts_mapping(),
-        &Map::new(),
-        &Default::default(),
-        PipelineOptions::default(),
-    )
-    .await
-    .unwrap();
+    let report = validate(&module, &file, &contacts_mapping(), &Map::new()).await;
     assert!(!report.is_valid);
     assert_eq!(
         (report.total_rows, report.valid_rows, report.error_rows),
@@ -496,3 +465,24 @@ both!(
     failure_half_way_undoes_the_job,
     failure_half_way_undoes_the_job
 );
+
+/// [`validate_file`] of `file` into `module` with `mapping` and `static_values`, everything else
+/// by default.
+async fn validate(
+    module: &Module,
+    file: &Path,
+    mapping: &[ColumnMapping],
+    static_values: &Map<String, Value>,
+) -> ValidationReport {
+    validate_file(
+        module,
+        file,
+        &SourceOptions::default(),
+        mapping,
+        static_values,
+        &Default::default(),
+        PipelineOptions::default(),
+    )
+    .await
+    .unwrap()
+}
