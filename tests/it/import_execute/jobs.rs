@@ -251,15 +251,7 @@ async fn rollback_leaves_later_changes_alone(db: TestDb) {
             .unwrap();
         changed.push(r);
     }
-    let outcome = rollback(
-        db.service.store(),
-        db.service.modules(),
-        "contacts",
-        &job_id,
-        &actor(),
-    )
-    .await
-    .unwrap();
+    let outcome = roll_back_contacts(&db, &job_id).await;
     assert_eq!(outcome.deleted_count, 1);
     assert_eq!(outcome.restored_count, 1);
     let mut conflicts: Vec<&str> = outcome
@@ -347,15 +339,7 @@ async fn rollback_gives_moved_unique_values_back(db: TestDb) {
     assert_eq!(moved["ann@example.com"].fields["first_name"], "Pat");
     assert_eq!(moved["pat@example.com"].fields["first_name"], "Newcomer");
 
-    let outcome = rollback(
-        db.service.store(),
-        db.service.modules(),
-        "contacts",
-        result.import_job_id.as_deref().unwrap(),
-        &actor(),
-    )
-    .await
-    .unwrap();
+    let outcome = roll_back_contacts(&db, result.import_job_id.as_deref().unwrap()).await;
     assert_eq!(outcome.conflicts, []);
     assert_eq!((outcome.deleted_count, outcome.restored_count), (1, 2));
     assert_eq!(dump(&records(&db, "contacts").await), dump(&before));
@@ -393,15 +377,7 @@ async fn rollback_refuses_a_unique_value_taken_since(db: TestDb) {
     )
     .await;
 
-    let outcome = rollback(
-        db.service.store(),
-        db.service.modules(),
-        "contacts",
-        result.import_job_id.as_deref().unwrap(),
-        &actor(),
-    )
-    .await
-    .unwrap();
+    let outcome = roll_back_contacts(&db, result.import_job_id.as_deref().unwrap()).await;
     assert_eq!((outcome.deleted_count, outcome.restored_count), (0, 1));
     assert_eq!(outcome.conflicts.len(), 1, "{outcome:?}");
     assert_eq!(outcome.conflicts[0].record_id, ann.id);

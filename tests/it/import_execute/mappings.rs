@@ -156,15 +156,22 @@ fn reference_mapping() -> Vec<ColumnMapping> {
     ])
 }
 
-async fn references_resolve_by_name(db: TestDb) {
+/// The account "Acme Corporation", and [`REFERENCE_FILE`] written in a temporary directory
+/// (kept while the returned guard lives).
+async fn acme_and_reference_file(db: &TestDb) -> (Record, tempfile::TempDir, PathBuf) {
     let acme = create(
-        &db,
+        db,
         "accounts",
         json!({"fields": {"name": "Acme Corporation"}}),
     )
     .await;
     let dir = tempfile::tempdir().unwrap();
     let file = write_file(dir.path(), "refs.csv", REFERENCE_FILE);
+    (acme, dir, file)
+}
+
+async fn references_resolve_by_name(db: TestDb) {
+    let (acme, dir, file) = acme_and_reference_file(&db).await;
     let result = import(&db, "contacts", &file, &request(reference_mapping())).await;
     assert_eq!(counts(&result), (4, 4, 0, 0, 0, 0));
     assert_eq!(result.created_reference_count, 0);
@@ -226,14 +233,7 @@ async fn references_resolve_by_name(db: TestDb) {
 both!(references_resolve_by_name, references_resolve_by_name);
 
 async fn create_missing_references(db: TestDb) {
-    let acme = create(
-        &db,
-        "accounts",
-        json!({"fields": {"name": "Acme Corporation"}}),
-    )
-    .await;
-    let dir = tempfile::tempdir().unwrap();
-    let file = write_file(dir.path(), "refs.csv", REFERENCE_FILE);
+    let (acme, _dir, file) = acme_and_reference_file(&db).await;
     let mut req = request(reference_mapping());
     req.create_missing_references = true;
     let result = import(&db, "contacts", &file, &req).await;
@@ -266,15 +266,7 @@ async fn create_missing_references(db: TestDb) {
     assert_eq!(all["di@example.com"].fields["account"], json!(other.id));
 
     // Rollback deletes the referenced records it made too.
-    let outcome = rollback(
-        db.service.store(),
-        db.service.modules(),
-        "contacts",
-        result.import_job_id.as_deref().unwrap(),
-        &actor(),
-    )
-    .await
-    .unwrap();
+    let outcome = roll_back_contacts(&db, result.import_job_id.as_deref().unwrap()).await;
     assert_eq!(outcome.deleted_count, 6);
     assert_eq!(outcome.restored_count, 0);
     assert!(outcome.conflicts.is_empty());

@@ -12,8 +12,8 @@ use recordport::Error;
 use recordport::import::mapping::ColumnMapping;
 use recordport::import::{
     DuplicateStrategy, ImportRequest, ImportResult, JobStatus, MergeMode, PipelineOptions,
-    ProcessingMode, RowError, RowErrorCode, RunOptions, SourceLimits, SourceOptions, execute_file,
-    get_job, list_jobs, rollback, validate_file,
+    ProcessingMode, RollbackOutcome, RowError, RowErrorCode, RunOptions, SourceLimits,
+    SourceOptions, execute_file, get_job, list_jobs, rollback, validate_file,
 };
 use recordport::records::{ListQuery, Record, RecordInput};
 use serde_json::{Map, Value, json};
@@ -301,6 +301,19 @@ fn duplicate(row: u64, field: &str, value: &str, holder: &str) -> RowError {
         value: Some(value.to_string()),
         error: format!("Duplicate {field} found: '{value}' is already used by record {holder}"),
     }
+}
+
+/// Rolls back the contacts import `job_id`, which must succeed.
+async fn roll_back_contacts(db: &TestDb, job_id: &str) -> RollbackOutcome {
+    rollback(
+        db.service.store(),
+        db.service.modules(),
+        "contacts",
+        job_id,
+        &actor(),
+    )
+    .await
+    .unwrap()
 }
 
 fn validation_fields(error: &Error) -> Vec<String> {

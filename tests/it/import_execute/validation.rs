@@ -439,15 +439,7 @@ async fn failure_half_way_undoes_the_job(db: TestDb) {
     assert!(jobs[0].processed_rows >= 50 && jobs[0].processed_rows < 1_000);
 
     // Rolling the failed job back changes nothing more.
-    let outcome = rollback(
-        db.service.store(),
-        db.service.modules(),
-        "contacts",
-        &jobs[0].import_job_id,
-        &actor(),
-    )
-    .await
-    .unwrap();
+    let outcome = roll_back_contacts(&db, &jobs[0].import_job_id).await;
     assert_eq!((outcome.deleted_count, outcome.restored_count), (0, 0));
     assert_eq!(outcome.conflicts, []);
     let job = get_job(
